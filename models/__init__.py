@@ -1,0 +1,1 @@
+"""pydantic models: the contracts at every boundary of callstream."""

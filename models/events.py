@@ -1,0 +1,148 @@
+"""Canonical call events v1: what every adapter produces and the HTTP API accepts.
+
+A public contract (design.md). One flat JSON object per event. ``CallEvent`` is the wire
+form and carries the caller's number as the phone system gave it; ``PseudonymisedEvent``
+is the same event after the first hop, with the number replaced by a keyed pseudonym, and
+is the only form that may reach a topic, a table or a log after the raw-events topic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ODS_PATTERN = r"^[A-Z]\d{5}$"
+SCHEMA_VERSION = 1
+
+
+class EventType(StrEnum):
+    call_started = "call_started"
+    ivr_option = "ivr_option"
+    ivr_divert = "ivr_divert"
+    queue_joined = "queue_joined"
+    ringing = "ringing"
+    callback_requested = "callback_requested"
+    callback_made = "callback_made"
+    answered = "answered"
+    transferred = "transferred"
+    voicemail = "voicemail"
+    call_ended = "call_ended"
+
+
+RequestType = Literal["appointments", "prescriptions", "results", "admin", "urgent", "other"]
+DivertTarget = Literal["pharmacy", "nhs111", "online_consultation", "other"]
+Role = Literal["care_navigator", "gp", "nurse", "pharmacist", "admin"]
+Direction = Literal["inbound", "outbound"]
+CallbackOutcome = Literal["answered", "unanswered"]
+
+WITHHELD = "withheld"
+#: What phone systems write for a number they do not show; all mean "withheld".
+WITHHELD_SYNONYMS = frozenset(
+    {"withheld", "anonymous", "private", "restricted", "unavailable", "unknown"}
+)
+
+#: Which fields each event type must carry (beyond the ones every event has).
+REQUIRED_FOR: dict[EventType, tuple[str, ...]] = {
+    EventType.call_started: ("caller",),
+    EventType.ivr_option: ("option",),
+    EventType.ivr_divert: ("target",),
+    EventType.queue_joined: ("queue",),
+    EventType.ringing: ("team", "role"),
+    EventType.answered: ("team", "role"),
+    EventType.transferred: ("team", "role"),
+    EventType.callback_made: ("outcome",),
+}
+
+
+class _EventFields(BaseModel):
+    """Fields shared by the wire form and the pseudonymised form."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    practice: str = Field(pattern=ODS_PATTERN, description="ODS code of the practice")
+    call_id: str = Field(min_length=1, max_length=200)
+    event_id: str = Field(min_length=1, max_length=200)
+    type: EventType
+    at: AwareDatetime = Field(description="RFC 3339 with offset; a naive time is an error")
+    direction: Direction | None = None
+    option: str | None = Field(None, max_length=50)
+    request_type: RequestType | None = None
+    target: DivertTarget | None = None
+    queue: str | None = Field(None, max_length=200)
+    team: str | None = Field(None, max_length=200)
+    role: Role | None = None
+    outcome: CallbackOutcome | None = None
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at_is_rfc3339(cls, value: Any) -> Any:
+        # A bare number would parse as a Unix time; the contract is an RFC 3339 string.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError("must be an RFC 3339 time with offset, e.g. 2026-08-03T07:30:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _required_for_type(self) -> _EventFields:
+        for name in REQUIRED_FOR.get(self.type, ()):
+            if name == "caller":
+                continue  # checked by the form that carries the caller
+            if getattr(self, name) in (None, ""):
+                raise ValueError(f"field '{name}' is required for a {self.type.value} event")
+        return self
+
+    @property
+    def is_inbound(self) -> bool:
+        return self.direction != "outbound"
+
+
+class CallEvent(_EventFields):
+    """A canonical v1 event as received: ``caller`` is the raw number (or ``withheld``)."""
+
+    caller: str | None = Field(None, max_length=64)
+
+    @field_validator("caller")
+    @classmethod
+    def _caller_withheld(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() in WITHHELD_SYNONYMS:
+            return WITHHELD
+        return value
+
+    @model_validator(mode="after")
+    def _caller_required(self) -> CallEvent:
+        if self.type is EventType.call_started and not self.caller:
+            raise ValueError(
+                "field 'caller' is required for a call_started event (a number or 'withheld')"
+            )
+        return self
+
+
+class PseudonymisedEvent(_EventFields):
+    """An event after the first hop: the number replaced by ``caller_key``.
+
+    ``caller_key`` is null when the caller withheld their number; ``caller_withheld`` tells
+    that apart from events that never carry a caller.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    caller_key: str | None = None
+    caller_withheld: bool = False
+
+    @property
+    def key(self) -> str:
+        return call_key(self.practice, self.call_id)
+
+
+def call_key(practice: str, call_id: str) -> str:
+    """The Kafka key and table key of a call: practice + call id."""
+    return f"{practice}:{call_id}"
+
+
+def event_sort_key(event: _EventFields) -> tuple[datetime, int, str]:
+    """Order events of one call by time; at equal times by the life cycle of a call."""
+    return (event.at, _TYPE_ORDER[event.type], event.event_id)
+
+
+_TYPE_ORDER = {t: i for i, t in enumerate(EventType)}

@@ -1,0 +1,3 @@
+"""callstream: streaming analytics for GP practice cloud telephony."""
+
+__version__ = "0.1.0"

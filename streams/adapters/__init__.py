@@ -1,0 +1,1 @@
+"""Adapters: vendor call data (Asterisk, FreeSWITCH, CSV) to canonical v1 events."""

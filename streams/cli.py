@@ -1,0 +1,102 @@
+"""The ``callstream`` command line.
+
+Each command lives in ``streams/commands/<name>.py`` as a click command named ``command``
+and is imported only when used, so ``callstream --help`` stays fast and one broken
+optional part cannot take the others down. User errors are ``click.ClickException``
+(one line, exit 1); anything else unexpected is reported in one line too, with the
+traceback only when ``CALLSTREAM_DEBUG`` is set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+
+import click
+
+COMMANDS: dict[str, str] = {
+    "broker": "Start, stop or inspect the local Apache Kafka broker.",
+    "worker": "Run the streaming pipeline (Faust worker) and the HTTP ingest.",
+    "push": "Send a file of call events to Kafka.",
+    "classify": "Classify the calls in a file by NHS England's definitions (no Kafka).",
+    "simulate": "Generate realistic call events for N practices over a date range.",
+    "sql": "Run a read-only SQL query against the warehouse.",
+    "export": "Export the NHS CBT publication files from the warehouse.",
+    "reference": "Load NHS reference data (ODS practices, PCN mapping, list sizes).",
+    "tokens": "Create, revoke or list per-practice ingest tokens.",
+    "dashboards": "Build or serve the practice dashboards.",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        try:
+            module = importlib.import_module(f"streams.commands.{cmd_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"streams.commands.{cmd_name}":
+                return _unavailable(cmd_name)
+            raise
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _unavailable(name: str) -> click.Command:
+    @click.command(name=name, help=COMMANDS[name])
+    def missing() -> None:
+        raise click.ClickException(f"'callstream {name}' is not part of this build yet.")
+
+    return missing
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="callstream")
+@click.option("-v", "--verbose", is_flag=True, help="Log more (to stderr).")
+def cli(verbose: bool) -> None:
+    """callstream: GP practice telephony analytics by NHS England's CBT definitions.
+
+    Settings are environment variables prefixed CALLSTREAM_ (see the README), e.g.
+    CALLSTREAM_DATA_DIR (default ./data) and CALLSTREAM_KAFKA_BOOTSTRAP.
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    """Console entry point: user errors in one line, never a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # last resort: one line for people, traceback on request
+        if os.environ.get("CALLSTREAM_DEBUG"):
+            raise
+        click.echo(f"Error: {exc} (set CALLSTREAM_DEBUG=1 for details)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

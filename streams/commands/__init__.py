@@ -1,0 +1,1 @@
+"""One module per `callstream` command; streams.cli loads them lazily."""

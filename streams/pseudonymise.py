@@ -1,0 +1,72 @@
+"""Caller pseudonyms: keyed HMAC-SHA256 over the practice and the E.164 number.
+
+The same number at one practice always gets the same key (repeat callers stay visible);
+at another practice it gets another key (no linking across practices). Without the key
+the pseudonym cannot be reversed by trying numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from pathlib import Path
+
+import phonenumbers
+
+from models.events import WITHHELD, CallEvent, PseudonymisedEvent
+
+log = logging.getLogger(__name__)
+
+DEV_KEY_FILE = "pseudonymisation.dev.key"
+
+
+def normalise_number(raw: str, region: str = "GB") -> str:
+    """The number in E.164 (``07700 900123`` -> ``+447700900123``).
+
+    A string phonenumbers cannot parse keeps its digits (and a leading +), so two spellings
+    of one odd number still meet.
+    """
+    try:
+        parsed = phonenumbers.parse(raw, region)
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        digits = re.sub(r"[^\d]", "", raw)
+        return ("+" if raw.strip().startswith("+") else "") + digits
+
+
+def caller_key(key: bytes, practice: str, raw_number: str | None) -> str | None:
+    """The pseudonym of a caller at a practice; None when the number is withheld or absent."""
+    if raw_number is None or raw_number == WITHHELD or not raw_number.strip():
+        return None
+    message = f"{practice}|{normalise_number(raw_number)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def pseudonymise(event: CallEvent, key: bytes) -> PseudonymisedEvent:
+    """The event as it may travel after the first hop: no raw number left in it."""
+    fields = event.model_dump(exclude={"caller"})
+    return PseudonymisedEvent(
+        **fields,
+        caller_key=caller_key(key, event.practice, event.caller),
+        caller_withheld=event.caller == WITHHELD,
+    )
+
+
+def load_key(configured: str | None, data_dir: Path) -> bytes:
+    """The HMAC key: the configured one, else a development key kept under the data dir."""
+    if configured:
+        return configured.encode()
+    path = data_dir / DEV_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    log.warning(
+        "CALLSTREAM_PSEUDONYMISATION_KEY is not set: using the development key in %s. "
+        "Set a managed key in production, or pseudonyms will differ between machines.",
+        path,
+    )
+    return path.read_text().strip().encode()

@@ -1,0 +1,88 @@
+"""The one settings object: every knob is an environment variable prefixed ``CALLSTREAM_``.
+
+Defaults are chosen for a single laptop or server; larger deployments change settings,
+never code. ``callstream --help`` and the README list them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All configuration of callstream. Field ``foo`` is read from ``CALLSTREAM_FOO``."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLSTREAM_", extra="ignore")
+
+    # --- contract settings (design.md) ---
+    data_dir: Path = Field(Path("./data"), description="All local state: warehouse, broker data.")
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers; unset: the local broker `broker start` recorded."
+    )
+    pseudonymisation_key: SecretStr | None = Field(
+        None, description="HMAC key for caller pseudonyms; unset: a development key under data_dir."
+    )
+    web_port: int = Field(6066, description="Port of the worker's web server (HTTP ingest, views).")
+
+    # --- local broker ---
+    kafka_version: str = Field("3.9.1", description="Apache Kafka broker version fetched from Maven.")
+    kafka_cache_dir: Path = Field(
+        Path.home() / ".cache" / "callstream" / "kafka",
+        description="Where the broker's jars are cached (outside the repo, reused offline).",
+    )
+    broker_heap: str = Field("512m", description="Java heap of the local broker.")
+    broker_start_timeout_s: float = Field(60.0, description="How long `broker start` waits.")
+
+    # --- topics and worker ---
+    app_id: str = Field("callstream", description="Faust application id (consumer group prefix).")
+    topic_partitions: int = Field(4, description="Partitions of the callstream topics.")
+    topic_raw_events: str = Field("callstream.events.raw", description="Raw call events topic.")
+    topic_classified: str = Field("callstream.calls.classified", description="Classified calls.")
+    topic_dead_letter: str = Field("callstream.events.dead", description="Invalid input, kept.")
+    call_timeout_s: float = Field(
+        4 * 3600.0, description="A call with no call_ended is closed (complete=false) after this."
+    )
+    rules_file: Path | None = Field(
+        None, description="Practice routing rules YAML; unset: the packaged default rules."
+    )
+
+    # --- warehouse ---
+    catalog: str | None = Field(
+        None,
+        description="DuckLake catalog: unset = SQLite under data_dir; or e.g. "
+        "'postgres:dbname=callstream host=...'.",
+    )
+    data_path: str | None = Field(
+        None, description="DuckLake Parquet location: unset = data_dir/warehouse/files; or s3://..."
+    )
+    writer_batch_size: int = Field(5000, description="Classified calls per warehouse commit, max.")
+    writer_batch_seconds: float = Field(2.0, description="Longest a call waits before commit.")
+    compact_every_s: float = Field(900.0, description="Compaction of small Parquet files, period.")
+    snapshot_retention_s: float = Field(
+        7 * 24 * 3600.0, description="Snapshots older than this are expired."
+    )
+
+    # --- ingest ---
+    max_body_bytes: int = Field(5 * 1024 * 1024, description="Largest accepted HTTP body.")
+    rate_limit_per_minute: int = Field(600, description="Requests per minute per ingest token.")
+
+    # --- dashboards ---
+    dashboards_refresh_s: float = Field(300.0, description="`dashboards serve` re-render period.")
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()

@@ -1,0 +1,43 @@
+"""Shared fixtures. Tests that need Kafka use ``kafka_bootstrap``: a real Apache Kafka
+broker started once per test session through the same code as ``callstream broker start``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings, get_settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh CALLSTREAM_DATA_DIR for one test, with a fixed pseudonymisation key."""
+    path = tmp_path / "data"
+    path.mkdir()
+    monkeypatch.setenv("CALLSTREAM_DATA_DIR", str(path))
+    monkeypatch.setenv("CALLSTREAM_PSEUDONYMISATION_KEY", "test-key-not-secret")
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap address of a real broker: CALLSTREAM_KAFKA_BOOTSTRAP if set, else a local
+    broker started (and stopped at the end) under a session temp dir."""
+    external = os.environ.get("CALLSTREAM_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    from streams import broker
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("kafka-data"))
+    address = broker.start(settings)
+    try:
+        yield address
+    finally:
+        broker.stop(settings)

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     # --- contract settings (design.md) ---
     data_dir: Path = Field(Path("./data"), description="All local state: warehouse, broker data.")
     kafka_bootstrap: str | None = Field(
-        None, description="Kafka bootstrap servers; unset: the local broker `broker start` recorded."
+        None, description="Kafka bootstrap servers; unset: the broker `broker start` recorded."
     )
     pseudonymisation_key: SecretStr | None = Field(
         None, description="HMAC key for caller pseudonyms; unset: a development key under data_dir."
@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, description="Port of the worker's web server (HTTP ingest, views).")
 
     # --- local broker ---
-    kafka_version: str = Field("3.9.1", description="Apache Kafka broker version fetched from Maven.")
+    kafka_version: str = Field("3.9.1", description="Apache Kafka version fetched from Maven.")
     kafka_cache_dir: Path = Field(
         Path.home() / ".cache" / "callstream" / "kafka",
         description="Where the broker's jars are cached (outside the repo, reused offline).",

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     call_timeout_s: float = Field(
         4 * 3600.0, description="A call with no call_ended is closed (complete=false) after this."
     )
+    call_retention_s: float = Field(
+        2 * 24 * 3600.0,
+        description="A closed call is evicted from the worker's state this long after its last "
+        "event (late callbacks arrive within it).",
+    )
+    sweep_interval_s: float = Field(
+        60.0, description="How often the worker looks for calls to time out or evict."
+    )
     rules_file: Path | None = Field(
         None, description="Practice routing rules YAML; unset: the packaged default rules."
     )

@@ -1,0 +1,93 @@
+"""What the worker keeps per call between events, and when it reports, closes or forgets one.
+
+Pure logic (no Kafka): the streaming agent calls ``receive`` for every event and ``sweep``
+on a timer; both take the time as an argument so tests drive the clock. Times are the
+worker's wall clock (processing time), not the events' ``at``: a file of last month's calls
+replayed today must not time out on arrival.
+
+Life of a call in the state:
+
+- events are added (``CallAssembly`` ignores a repeated ``event_id``);
+- it is *reported* (classified and emitted) when it completes at ``call_ended``, and again
+  whenever a new event changes a reported call (a late ``callback_made``);
+- a call with no ``call_ended`` for ``timeout_s`` after its last event is closed and
+  reported with ``complete = false``; later events update it;
+- ``retention_s`` after its last event a reported call is evicted, so the state stays
+  bounded. A later event for it starts a fresh state. A fresh state holding nothing but
+  ``callback_made`` events is an *orphan* (the late callback of an evicted call, or a call
+  whose other events never came): it is never reported as a call of its own, because that
+  call would be made up; after the timeout it goes to the dead-letter topic instead.
+- A duplicate ``call_ended`` or ``callback_made`` re-reports a reported call. This repairs the
+  one gap of at-least-once processing (state saved but the classified call not yet sent
+  when the worker died); the warehouse MERGE makes the repeat harmless.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+
+from models.events import EventType, PseudonymisedEvent
+from streams.assemble import CallAssembly
+
+_REREPORT_ON_DUPLICATE = frozenset({EventType.call_ended, EventType.callback_made})
+
+
+@dataclass
+class CallState:
+    """One call's events plus the worker's bookkeeping about it."""
+
+    assembly: CallAssembly
+    last_seen: float
+    timed_out: bool = False
+
+    @property
+    def orphan(self) -> bool:
+        """Only ``callback_made`` events: not a call we may report (see module doc)."""
+        events = self.assembly.events
+        return bool(events) and all(e.type is EventType.callback_made for e in events)
+
+    @property
+    def reportable(self) -> bool:
+        return (self.assembly.complete or self.timed_out) and not self.orphan
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {"a": self.assembly.to_json(), "seen": self.last_seen, "timed_out": self.timed_out}
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CallState:
+        raw = json.loads(data)
+        return cls(CallAssembly.from_json(raw["a"]), float(raw["seen"]), bool(raw["timed_out"]))
+
+
+def receive(
+    state: CallState | None, event: PseudonymisedEvent, now: float
+) -> tuple[CallState, bool, bool]:
+    """Add an event. Returns (state, changed: save it, report: classify and emit it)."""
+    if state is None:
+        state = CallState(CallAssembly(), now)
+    added = state.assembly.add(event)
+    if added:
+        state.last_seen = now
+        return state, True, state.reportable
+    return state, False, state.reportable and event.type in _REREPORT_ON_DUPLICATE
+
+
+class Sweep(Enum):
+    keep = "keep"
+    close = "close"  # timed out: mark, report with complete = false
+    evict = "evict"  # forget: reported long enough ago
+    orphan = "orphan"  # dead-letter its events, then forget
+
+
+def sweep(state: CallState, now: float, timeout_s: float, retention_s: float) -> Sweep:
+    """What the timer does with a call it finds in the state."""
+    idle = now - state.last_seen
+    if state.orphan:
+        return Sweep.orphan if idle >= timeout_s else Sweep.keep
+    if state.assembly.complete or state.timed_out:
+        return Sweep.evict if idle >= retention_s else Sweep.keep
+    return Sweep.close if idle >= timeout_s else Sweep.keep

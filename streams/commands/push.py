@@ -1,0 +1,82 @@
+"""`callstream push FILE`: send a file of call events to the raw-events topic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from streams.settings import get_settings
+
+
+@click.command(help="Send a file of call events to Kafka.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", default="jsonl", show_default=True, help="Input format.")
+@click.option("--practice", default=None, help="ODS code, for formats that do not carry it.")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where rejected lines go, with reasons [default: FILE.rejects.jsonl].",
+)
+def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) -> None:
+    """Validate every line, send the valid events (idempotent, acks=all) and list the rest.
+
+    Exits non-zero when any line was rejected; the valid lines are sent regardless.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from streams.broker import resolve_bootstrap
+    from streams.formats import read_events
+    from streams.producer import EventProducer, ProducerError, ensure_topics
+
+    settings = get_settings()
+    rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
+    console = Console(stderr=True)
+    try:
+        bootstrap = resolve_bootstrap(settings)
+    except Exception as exc:
+        raise click.ClickException(f"no Kafka broker to use: {exc}") from exc
+    total = _count_lines(file)
+    rejected = 0
+    try:
+        ensure_topics(bootstrap, {settings.topic_raw_events: settings.topic_partitions})
+        with (
+            EventProducer(bootstrap, settings.topic_raw_events) as producer,
+            rejects.open("w", encoding="utf-8") as rejects_out,
+            Progress(
+                TextColumn("pushing {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+                transient=True,
+            ) as progress,
+        ):
+            task = progress.add_task(file.name, total=total)
+            for parsed in read_events(file, fmt, practice):
+                if parsed.event is not None:
+                    producer.send(parsed.event)
+                else:
+                    rejected += 1
+                    rejects_out.write(
+                        json.dumps({"line": parsed.line, "reason": parsed.error}) + "\n"
+                    )
+                progress.update(task, completed=parsed.line)
+            producer.flush()
+            sent = producer.sent
+    except ProducerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:  # unknown format, unreadable file
+        raise click.ClickException(str(exc)) from exc
+    if not rejected:
+        rejects.unlink(missing_ok=True)
+    click.echo(f"{file.name}: {sent} events sent, {rejected} rejected")
+    if rejected:
+        raise click.ClickException(f"{rejected} line(s) rejected: reasons in {rejects}")
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))

@@ -1,0 +1,54 @@
+"""`callstream worker`: run the streaming pipeline and the HTTP ingest in one Faust worker."""
+
+from __future__ import annotations
+
+import click
+
+from streams.settings import get_settings
+
+
+@click.command(help="Run the streaming pipeline (Faust worker) and the HTTP ingest.")
+@click.option(
+    "--loglevel",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="How much the worker logs (to stderr).",
+)
+@click.option("--web-port", type=int, default=None, help="Web port [default: CALLSTREAM_WEB_PORT].")
+def command(loglevel: str, web_port: int | None) -> None:
+    """Consume raw call events, classify calls and write them to the warehouse until stopped.
+
+    Stops cleanly on Ctrl-C or SIGTERM: the batch being written is finished and only then
+    are Kafka offsets committed.
+    """
+    import faust
+
+    from streams.app import create_app
+    from streams.broker import resolve_bootstrap
+    from streams.producer import ProducerError, ensure_topics
+
+    settings = get_settings()
+    if web_port is not None:
+        settings = settings.model_copy(update={"web_port": web_port})
+    try:
+        bootstrap = resolve_bootstrap(settings)
+    except Exception as exc:
+        raise click.ClickException(f"no Kafka broker to use: {exc}") from exc
+    try:
+        # Before the consumer subscribes: a topic created later is only seen minutes later.
+        ensure_topics(
+            bootstrap,
+            {
+                name: settings.topic_partitions
+                for name in (
+                    settings.topic_raw_events,
+                    settings.topic_classified,
+                    settings.topic_dead_letter,
+                )
+            },
+        )
+    except ProducerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    built = create_app(settings, bootstrap)
+    faust.Worker(built.app, loglevel=loglevel).execute_from_commandline()

@@ -1,0 +1,140 @@
+"""The pipeline agent: raw events -> normalised -> assembled per call -> classified calls.
+
+Validation, pseudonymisation, assembly and classification happen in one agent so an event
+costs one read of the raw topic and one write of the table's changelog; the classified
+topic only sees a call when it completes or changes. Invalid input goes to the dead-letter
+topic, redacted, with the reason. A timer closes calls that never ended and evicts old
+ones (the rules are in ``streams.call_state``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from faust import Table
+from faust.types import StreamT
+from kafka.partitioner.default import murmur2
+
+from streams.app import Pipeline
+from streams.call_state import CallState, Sweep, receive, sweep
+from streams.classify import classify_call
+from streams.dead_letter import make_dead_letter
+from streams.normalise import Rejected, normalise
+from streams.pseudonymise import load_key
+from streams.rules import load_rules
+
+log = logging.getLogger(__name__)
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (kafka-python and aiokafka alike) picks."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
+    """Add the pipeline agent and its sweep timer to the app."""
+    settings = p.settings
+    secret = settings.pseudonymisation_key
+    pseudonym_key = load_key(secret.get_secret_value() if secret else None, settings.data_dir)
+    rules = load_rules(settings.rules_file)
+    table = p.calls
+    raw_name = settings.topic_raw_events
+
+    async def report(key: bytes, state: CallState) -> None:
+        call = classify_call(state.assembly.events, rules)
+        await p.classified.send(key=key, value=call.model_dump_json().encode())
+
+    async def reject(
+        value: bytes, why: Rejected, topic: str, partition: int, offset: int, key: bytes | None
+    ) -> None:
+        letter = make_dead_letter(
+            value or b"",
+            why.reason,
+            why.field,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            message_key=key,
+            pseudonym_key=pseudonym_key,
+        )
+        log.warning("dead letter from %s[%d]@%d: %s", topic, partition, offset, letter.reason)
+        shown_key = letter.source_key.encode() if letter.source_key else None
+        await p.dead_letter.send(key=shown_key, value=letter.to_bytes())
+
+    @p.app.agent(p.raw, name="pipeline")
+    async def process(stream: StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            result = normalise(event.value, message.key, pseudonym_key)
+            if isinstance(result, Rejected):
+                await reject(
+                    event.value,
+                    result,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    message.key,
+                )
+                continue
+            key = message.key
+            state, changed, report_now = receive(table.get(key), result, clock())
+            if changed:
+                table[key] = state
+            if report_now:
+                await report(key, state)
+
+    @p.app.timer(interval=settings.sweep_interval_s)
+    async def sweep_calls() -> None:
+        now = clock()
+        owned = {tp.partition for tp in p.app.assignor.assigned_actives() if tp.topic == raw_name}
+        for seen, key in enumerate(list(table.keys())):
+            if seen % 1000 == 999:
+                await asyncio.sleep(0)  # let events through during a long sweep
+            if partition_of(key, settings.topic_partitions) not in owned:
+                continue
+            state = table.get(key)
+            if state is None:
+                continue
+            action = sweep(state, now, settings.call_timeout_s, settings.call_retention_s)
+            partition = partition_of(key, settings.topic_partitions)
+            if action is Sweep.close:
+                state.timed_out = True
+                _set_outside_stream(table, key, state, partition)
+                await report(key, state)
+            elif action is Sweep.evict:
+                _delete_outside_stream(table, key, partition)
+            elif action is Sweep.orphan:
+                _delete_outside_stream(table, key, partition)
+                events = [e.model_dump(mode="json") for e in state.assembly.events]
+                await reject(
+                    json.dumps(events).encode(),
+                    Rejected(
+                        "only callback_made event(s) and nothing else for this call within "
+                        "call_timeout_s: the late callback of a call evicted after "
+                        "call_retention_s, or the call's other events were lost; "
+                        "not reported as a call",
+                        "type",
+                    ),
+                    raw_name,
+                    partition,
+                    -1,
+                    key,
+                )
+
+
+# Faust lets a table change only while processing an event (to know the changelog
+# partition). The timer knows it: a call's changelog partition is its raw partition.
+
+
+def _set_outside_stream(table: Table, key: bytes, state: CallState, partition: int) -> None:
+    table.data[key] = state
+    table.send_changelog(partition, key, state)
+
+
+def _delete_outside_stream(table: Table, key: bytes, partition: int) -> None:
+    table.data.pop(key, None)
+    table.send_changelog(partition, key, None, value_serializer="raw")  # tombstone

@@ -1,0 +1,123 @@
+"""The warehouse writer agent: classified calls -> DuckLake, the only process that writes it.
+
+Batches are bounded by ``writer_batch_size`` and ``writer_batch_seconds`` (Faust's
+``take_events``) and written with one MERGE each, on a dedicated thread so the event loop
+keeps consuming. Offsets: ``take_events`` acks a batch's events only when the agent asks
+for the next batch, i.e. after ``merge_calls`` returned (the DuckLake commit), and Faust
+commits acked offsets only (every ``broker_commit_interval``, after flushing the producer).
+If the worker dies between the two, Kafka replays the batch and the MERGE makes the replay
+harmless. A batch that cannot be written is retried; if it still fails, the process exits
+at once, before the batch is acked, so no offset past it is ever committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from faust.types import EventT, StreamT
+
+from models.classified import ClassifiedCall
+from streams.app import Pipeline
+from streams.batch import latest_per_call
+from streams.dead_letter import make_dead_letter
+from streams.pseudonymise import load_key
+from streams.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+MERGE_ATTEMPTS = 5
+EXIT_WAREHOUSE_FAILED = 75  # EX_TEMPFAIL: restart the worker; Kafka replays the batch
+T = TypeVar("T")
+
+
+def register(p: Pipeline) -> None:
+    """Add the writer agent and the warehouse maintenance timer to the app."""
+    settings = p.settings
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
+    opened: dict[str, Warehouse] = {}
+    secret = settings.pseudonymisation_key
+    pseudonym_key = load_key(secret.get_secret_value() if secret else None, settings.data_dir)
+
+    async def in_db(fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+
+    async def commit(warehouse: Warehouse, calls: Sequence[ClassifiedCall]) -> None:
+        for attempt in range(1, MERGE_ATTEMPTS + 1):
+            future = asyncio.get_running_loop().run_in_executor(
+                executor, warehouse.merge_calls, calls
+            )
+            try:
+                await asyncio.shield(future)
+                return
+            except asyncio.CancelledError:
+                # Stopping: the thread cannot be interrupted; let it finish. Acking (on the
+                # way out of take_events) is right only if the MERGE committed.
+                await asyncio.wait([future])
+                if future.exception() is not None:
+                    _fail(future.exception())
+                raise
+            except Exception as exc:  # any warehouse error: retry, then stop hard
+                log.error("warehouse commit failed (attempt %d): %s", attempt, exc)
+                if attempt == MERGE_ATTEMPTS:
+                    _fail(exc)
+                await asyncio.sleep(min(2**attempt, 30))
+
+    async def reject(events: Sequence[EventT], rejected: list[tuple[int, Any]]) -> None:
+        for index, why in rejected:
+            message = events[index].message
+            letter = make_dead_letter(
+                message.value or b"",
+                why.reason,
+                why.field,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                message_key=message.key,
+                pseudonym_key=pseudonym_key,
+            )
+            log.warning("dead letter from %s: %s", message.topic, letter.reason)
+            await p.dead_letter.send(key=message.key, value=letter.to_bytes())
+
+    @p.app.agent(p.classified, name="warehouse-writer")
+    async def write(stream: StreamT) -> None:
+        warehouse = await in_db(Warehouse.open, settings)
+        opened["warehouse"] = warehouse
+        try:
+            async for events in stream.take_events(
+                settings.writer_batch_size, within=settings.writer_batch_seconds
+            ):
+                parsed = latest_per_call([event.message.value for event in events])
+                if parsed.rejected:
+                    await reject(events, parsed.rejected)
+                if parsed.calls:
+                    await commit(warehouse, parsed.calls)
+                    log.info("warehouse: %d calls merged", len(parsed.calls))
+        finally:
+            opened.pop("warehouse", None)
+            await in_db(warehouse.close)
+
+    @p.app.timer(interval=settings.compact_every_s)
+    async def maintain() -> None:
+        warehouse = opened.get("warehouse")
+        if warehouse is None:
+            return
+        try:
+            await in_db(warehouse.compact)
+            await in_db(warehouse.expire_snapshots, settings.snapshot_retention_s)
+        except Exception as exc:  # maintenance can wait for the next round
+            log.error("warehouse maintenance failed: %s", exc)
+
+
+def _fail(exc: BaseException | None) -> None:
+    log.critical(
+        "cannot write to the warehouse (%s): stopping now, before the batch is acknowledged, "
+        "so Kafka replays it when the worker restarts",
+        exc,
+    )
+    logging.shutdown()
+    os._exit(EXIT_WAREHOUSE_FAILED)

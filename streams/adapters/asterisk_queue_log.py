@@ -1,0 +1,369 @@
+"""Asterisk ``queue_log`` (``epoch|callid|queue|agent|EVENT|data…``) to canonical v1 events.
+
+The queue_log is the record an Asterisk supervisor counts from, so the events are timed to
+reproduce its own numbers through docs/classification.md: the queue join is placed
+``holdtime`` (CONNECT) or ``waittime`` (ABANDON, EXIT*) before that line, so the wait equals
+Asterisk's; the end of an answered call is ``calltime`` (COMPLETE*, TRANSFER) after the
+answer, so the talk time equals Asterisk's. Each call's events are held until the call has
+ended and no further line for it came within a short grace (a caller sent on to another queue
+continues the same call); calls still open at the end of the file stay incomplete.
+docs/formats.md lists the mapping verb by verb.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from streams.adapters.common import (
+    AdapterLine,
+    Tally,
+    TeamRoles,
+    build_event,
+    caller_or_withheld,
+    make_event_id,
+    require_practice,
+    utc_from_epoch,
+)
+
+FORMAT = "asterisk-queue-log"
+
+#: Lines about the queue system or its agents, not about a caller's call.
+SYSTEM_VERBS = frozenset(
+    {
+        "QUEUESTART",
+        "CONFIGRELOAD",
+        "AGENTLOGIN",
+        "AGENTLOGOFF",
+        "AGENTCALLBACKLOGIN",
+        "AGENTCALLBACKLOGOFF",
+        "ADDMEMBER",
+        "REMOVEMEMBER",
+        "PAUSE",
+        "UNPAUSE",
+        "PAUSEALL",
+        "UNPAUSEALL",
+        "PENALTY",
+        "RINGINUSE",
+    }
+)
+#: Lines about a call that carry nothing the canonical events need.
+INFO_VERBS = frozenset({"INFO", "AGENTDUMP", "SYSCOMPAT", "JOINEMPTY", "CALLERONHOLD"})
+#: Call ids that mean "no call" in queue_log.
+NO_CALL_IDS = frozenset({"", "NONE", "REALTIME"})
+#: Team of an attended transfer whose target the queue_log does not name.
+UNKNOWN_TEAM = "unknown"
+
+
+class LineError(ValueError):
+    """A queue_log line whose fields cannot be read; the message names the field."""
+
+
+@dataclass
+class _Pending:
+    """An event waiting for its call to end (its time may still be corrected)."""
+
+    line: int
+    source: str
+    fields: dict[str, Any]
+
+
+@dataclass
+class _Call:
+    call_id: str
+    first_at: float | None = None
+    events: list[_Pending] = field(default_factory=list)
+    started: _Pending | None = None
+    queue: str | None = None
+    join: _Pending | None = None
+    answered: _Pending | None = None
+    transfer: _Pending | None = None
+    end: _Pending | None = None
+    ended_epoch: float | None = None
+
+
+def read_queue_log(
+    lines: Iterable[str],
+    practice: str | None,
+    rules: TeamRoles,
+    *,
+    tally: Tally | None = None,
+    callback_keys: Iterable[str] = (),
+    grace_s: float = 10.0,
+) -> Iterator[AdapterLine]:
+    """Canonical events (or per-line errors) from the lines of a queue_log.
+
+    ``tally`` (if given) counts lines skipped and times corrected, by reason.
+    ``callback_keys``: keys that, pressed in the queue (EXITWITHKEY), request a callback;
+    any other key ends the call as missed.
+    """
+    ods = require_practice(practice, FORMAT)
+    reader = _Reader(ods, rules, tally if tally is not None else Counter(), callback_keys, grace_s)
+    return reader.run(lines)
+
+
+class _Reader:
+    def __init__(
+        self,
+        practice: str,
+        rules: TeamRoles,
+        tally: Tally,
+        callback_keys: Iterable[str],
+        grace_s: float,
+    ) -> None:
+        self.practice = practice
+        self.rules = rules
+        self.tally = tally
+        self.callback_keys = frozenset(callback_keys)
+        self.grace_s = grace_s
+        self.calls: dict[str, _Call] = {}
+
+    def run(self, lines: Iterable[str]) -> Iterator[AdapterLine]:
+        for line_no, raw in enumerate(lines, start=1):
+            text = raw.rstrip("\r\n")
+            if not text.strip():
+                self.tally["skipped: blank line"] += 1
+                continue
+            try:
+                yield from self._line(line_no, text)
+            except LineError as exc:
+                yield AdapterLine(line_no, error=str(exc))
+        for call in list(self.calls.values()):
+            if call.end is None:
+                self.tally["calls still open at the end of the file (incomplete)"] += 1
+            yield from self._flush(call)
+
+    def _line(self, line_no: int, text: str) -> Iterator[AdapterLine]:
+        parts = text.split("|")
+        if len(parts) < 5:
+            raise LineError(
+                f"expected epoch|callid|queue|agent|EVENT|data…, got {len(parts)} field(s)"
+            )
+        epoch = _epoch(parts[0])
+        call_id, queue, verb, data = parts[1].strip(), parts[2].strip(), parts[4].strip(), parts[5:]
+        verb = verb.upper()
+        yield from self._expire(epoch, call_id)
+        if call_id.upper() in NO_CALL_IDS or verb in SYSTEM_VERBS:
+            self.tally[f"skipped: {verb or 'empty event'} (system line)"] += 1
+            return
+        handler = _HANDLERS.get(verb)
+        if handler is None:
+            if verb in INFO_VERBS:
+                self.tally[f"skipped: {verb} (no call event)"] += 1
+            else:
+                self.tally[f"skipped: unknown verb {verb}"] += 1
+            return
+        call = self.calls.get(call_id)
+        if call is None:
+            call = _Call(call_id)
+        handler(self, call, _Line(line_no, text, epoch, queue, verb, data))
+        self.calls[call_id] = call  # only once a line of it was read without error
+
+    def _expire(self, epoch: float, current: str) -> Iterator[AdapterLine]:
+        """Flush calls that ended more than the grace before this line's time."""
+        done = [
+            c
+            for c in self.calls.values()
+            if c.ended_epoch is not None
+            and c.call_id != current
+            and epoch - c.ended_epoch > self.grace_s
+        ]
+        for call in done:
+            yield from self._flush(call)
+
+    def _flush(self, call: _Call) -> Iterator[AdapterLine]:
+        del self.calls[call.call_id]
+        for pending in call.events:
+            fields = dict(pending.fields)
+            fields["practice"] = self.practice
+            fields["call_id"] = call.call_id
+            fields["event_id"] = make_event_id(call.call_id, pending.source, fields["type"])
+            yield build_event(pending.line, fields)
+
+    # --- helpers used by the verb handlers ---
+
+    def add(self, call: _Call, line: _Line, event_type: str, at: float, **fields: Any) -> _Pending:
+        pending = _Pending(line.no, line.text, {"type": event_type, "at": utc_from_epoch(at)})
+        pending.fields.update(fields)
+        call.events.append(pending)
+        return pending
+
+    def team_fields(self, team: str) -> dict[str, str]:
+        return {"team": team, "role": self.rules.role_for_team(team)}
+
+    def place_join(self, call: _Call, line: _Line, seconds: int | None) -> None:
+        """Put the queue join ``seconds`` before this line, so the wait is Asterisk's."""
+        if call.join is None or seconds is None:
+            return
+        at = utc_from_epoch(line.epoch) - timedelta(seconds=seconds)
+        if at != call.join.fields["at"]:
+            self.tally[f"adjusted: queue join timed from {line.verb} wait"] += 1
+            call.join.fields["at"] = at
+        if call.started is not None and call.started.fields["at"] > at:
+            call.started.fields["at"] = at
+
+    def end_call(self, call: _Call, line: _Line, calltime: int | None) -> None:
+        """call_ended: ``calltime`` after the answer when known (talk = Asterisk's)."""
+        at = line.epoch
+        if call.answered is not None and calltime is not None:
+            at = call.answered.fields["at"].timestamp() + calltime
+            if at != line.epoch:
+                self.tally[f"adjusted: end timed from {line.verb} calltime"] += 1
+        call.end = self.add(call, line, "call_ended", at)
+        call.ended_epoch = line.epoch
+
+    def reopen(self, call: _Call) -> None:
+        """The caller went on to another queue: the earlier exit did not end the call."""
+        if call.end is not None:
+            call.events.remove(call.end)
+            self.tally["queue exit followed by another queue (call continues)"] += 1
+        call.end = None
+        call.ended_epoch = None
+
+
+@dataclass(frozen=True)
+class _Line:
+    no: int
+    text: str
+    epoch: float
+    queue: str
+    verb: str
+    data: list[str]
+
+    def int_field(self, index: int, name: str, *, required: bool = True) -> int | None:
+        """Data field ``index`` (0-based after EVENT) as whole seconds / milliseconds."""
+        if index >= len(self.data) or not self.data[index].strip():
+            if required:
+                raise LineError(f"{self.verb}: field '{name}' (data{index + 1}) is missing")
+            return None
+        value = self.data[index].strip()
+        try:
+            number = int(value)
+        except ValueError:
+            raise LineError(
+                f"{self.verb}: field '{name}' (data{index + 1}) is not a whole number"
+            ) from None
+        if number < 0:
+            raise LineError(f"{self.verb}: field '{name}' (data{index + 1}) is negative")
+        return number
+
+    def text_field(self, index: int) -> str:
+        return self.data[index].strip() if index < len(self.data) else ""
+
+
+def _epoch(value: str) -> float:
+    try:
+        return float(value.strip())
+    except ValueError:
+        raise LineError("field 'epoch' (column 1) is not a Unix time in seconds") from None
+
+
+# --- verb handlers: (reader, call, line) -> None, adding pending events to the call ---
+
+
+def _did(reader: _Reader, call: _Call, line: _Line) -> None:
+    # The number dialled, logged as the call arrives: the earliest time we know of.
+    if call.first_at is None:
+        call.first_at = line.epoch
+
+
+def _enterqueue(reader: _Reader, call: _Call, line: _Line) -> None:
+    if not line.queue or line.queue.upper() == "NONE":
+        raise LineError("ENTERQUEUE: field 'queue' (column 3) is empty")
+    reader.reopen(call)
+    if call.started is None:
+        at = min(call.first_at, line.epoch) if call.first_at is not None else line.epoch
+        # 1.4 logs url|callerid, newer ones url|callerid|position: the caller is data2.
+        caller = caller_or_withheld(line.text_field(1))
+        call.started = reader.add(call, line, "call_started", at, caller=caller)
+    call.join = reader.add(call, line, "queue_joined", line.epoch, queue=line.queue)
+    call.queue = line.queue
+    call.answered = None
+    if call.transfer is not None:
+        call.transfer.fields.update(reader.team_fields(line.queue))
+        call.transfer = None
+
+
+def _connect(reader: _Reader, call: _Call, line: _Line) -> None:
+    holdtime = line.int_field(0, "holdtime")
+    team = call.queue or line.queue
+    if call.join is None:
+        reader.tally["CONNECT without ENTERQUEUE (wait from the answer)"] += 1
+    reader.place_join(call, line, holdtime)
+    call.answered = reader.add(call, line, "answered", line.epoch, **reader.team_fields(team))
+
+
+def _ring(reader: _Reader, call: _Call, line: _Line) -> None:
+    ring_ms = line.int_field(0, "ringtime", required=False) or 0
+    team = call.queue or line.queue
+    reader.add(call, line, "ringing", line.epoch - ring_ms / 1000, **reader.team_fields(team))
+
+
+def _complete(reader: _Reader, call: _Call, line: _Line) -> None:
+    line.int_field(0, "holdtime", required=False)
+    calltime = line.int_field(1, "calltime")
+    reader.end_call(call, line, calltime)
+
+
+def _transfer(reader: _Reader, call: _Call, line: _Line) -> None:
+    # TRANSFER / BLINDTRANSFER: extension|context|holdtime|calltime[|origposition].
+    calltime = line.int_field(3, "calltime", required=False)
+    extension = line.text_field(0) or UNKNOWN_TEAM
+    _transferred(reader, call, line, extension, calltime)
+
+
+def _attended_transfer(reader: _Reader, call: _Call, line: _Line) -> None:
+    # method|method-data…|holdtime|calltime|origposition: LINK has two channels, so the
+    # numbers are read from the right.
+    if len(line.data) < 4:
+        raise LineError("ATTENDEDTRANSFER: expected method|data|holdtime|calltime|origposition")
+    right = _Line(line.no, line.text, line.epoch, line.queue, line.verb, line.data[-3:])
+    calltime = right.int_field(1, "calltime")
+    _transferred(reader, call, line, UNKNOWN_TEAM, calltime)
+
+
+def _transferred(
+    reader: _Reader, call: _Call, line: _Line, team: str, calltime: int | None
+) -> None:
+    call.transfer = reader.add(call, line, "transferred", line.epoch, **reader.team_fields(team))
+    reader.end_call(call, line, calltime)
+
+
+def _exit(reader: _Reader, call: _Call, line: _Line) -> None:
+    # ABANDON / EXITEMPTY / EXITWITHTIMEOUT: position|origposition|waittime (1.4: position).
+    waittime = line.int_field(2, "waittime", required=False)
+    reader.place_join(call, line, waittime)
+    reader.end_call(call, line, None)
+
+
+def _exit_with_key(reader: _Reader, call: _Call, line: _Line) -> None:
+    # key|position|origposition|waittime (1.4: key|position).
+    key = line.text_field(0)
+    waittime = line.int_field(3, "waittime", required=False)
+    reader.place_join(call, line, waittime)
+    if key in reader.callback_keys:
+        reader.add(call, line, "callback_requested", line.epoch)
+    else:
+        reader.tally["EXITWITHKEY with a key that is not a callback key (missed)"] += 1
+    reader.end_call(call, line, None)
+
+
+_HANDLERS = {
+    "DID": _did,
+    "ENTERQUEUE": _enterqueue,
+    "CONNECT": _connect,
+    "RINGNOANSWER": _ring,
+    "RINGCANCELED": _ring,
+    "COMPLETECALLER": _complete,
+    "COMPLETEAGENT": _complete,
+    "TRANSFER": _transfer,
+    "BLINDTRANSFER": _transfer,
+    "ATTENDEDTRANSFER": _attended_transfer,
+    "ABANDON": _exit,
+    "EXITEMPTY": _exit,
+    "EXITWITHTIMEOUT": _exit,
+    "EXITWITHKEY": _exit_with_key,
+}

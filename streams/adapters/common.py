@@ -1,0 +1,90 @@
+"""What every vendor adapter shares: its output line, the practice check, ids and times.
+
+Adapters are pure: text in, canonical v1 events out, no Kafka and no DuckDB. Each output
+item carries the source line number so a rejected line can be found in the vendor file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from models.events import ODS_PATTERN, WITHHELD, WITHHELD_SYNONYMS, CallEvent
+
+_ODS = re.compile(ODS_PATTERN)
+
+
+@dataclass(frozen=True)
+class AdapterLine:
+    """One result of an adapter: an event or the reason a source line was rejected."""
+
+    line: int
+    event: CallEvent | None = None
+    error: str | None = None
+
+
+class TeamRoles(Protocol):
+    """The part of the practice rules an adapter needs: the role of a team's people."""
+
+    def role_for_team(self, team: str) -> str: ...
+
+
+#: What an adapter counts while reading: skipped lines by reason, adjustments made.
+Tally = Counter[str]
+
+
+def require_practice(practice: str | None, fmt: str) -> str:
+    """Vendor files carry no ODS code, so the caller must name the practice."""
+    if not practice:
+        raise ValueError(f"--practice ODS is required for {fmt} files: they carry no ODS code")
+    practice = practice.strip().upper()
+    if not _ODS.match(practice):
+        raise ValueError(f"--practice must be an ODS code like A12345, not {practice!r}")
+    return practice
+
+
+def source_digest(text: str) -> str:
+    """A short stable digest of a source line: re-reading the same file gives the same ids."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def make_event_id(call_id: str, source: str, event_type: str) -> str:
+    """Deterministic event id from the call, the source line's content and the event type."""
+    return f"{call_id}:{source_digest(source)}:{event_type}"
+
+
+def utc_from_epoch(seconds: float) -> datetime:
+    """Unix seconds (Asterisk, FreeSWITCH) as an aware UTC time."""
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def caller_or_withheld(number: str | None) -> str:
+    """The number as given, or ``withheld`` when the system shows none."""
+    value = (number or "").strip().strip('"').strip()
+    if not value or value.lower() in WITHHELD_SYNONYMS:
+        return WITHHELD
+    return value
+
+
+def build_event(line: int, fields: dict[str, Any]) -> AdapterLine:
+    """Validate one event; a failure becomes an error naming the field (never its value)."""
+    try:
+        return AdapterLine(line, event=CallEvent(**fields))
+    except ValidationError as exc:
+        return AdapterLine(line, error=validation_message(exc))
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line naming each bad field, without the input (it could be a caller's number)."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)

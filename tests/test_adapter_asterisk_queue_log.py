@@ -1,0 +1,208 @@
+"""Asterisk queue_log adapter on a hand-written log whose numbers were counted by hand.
+
+The fixture (tests/fixtures/adapters/queue_log) holds nine calls, system lines, an unknown
+verb and two malformed lines; each expectation below is read straight off the file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from models.events import CallEvent, EventType
+from streams.adapters.asterisk_queue_log import read_queue_log
+from streams.adapters.common import AdapterLine
+
+FIXTURE = Path(__file__).parent / "fixtures" / "adapters" / "queue_log"
+PRACTICE = "A12345"
+
+
+class Roles:
+    """The slice of practice rules the adapter uses: team -> role, a default otherwise."""
+
+    def role_for_team(self, team: str) -> str:
+        return {"reception": "care_navigator", "nurses": "nurse"}.get(team, "admin")
+
+
+def _read(text: str | None = None, **kwargs) -> tuple[list[AdapterLine], Counter[str]]:
+    tally: Counter[str] = Counter()
+    lines = (text if text is not None else FIXTURE.read_text()).splitlines(keepends=True)
+    out = list(read_queue_log(lines, PRACTICE, Roles(), tally=tally, **kwargs))
+    return out, tally
+
+
+def _by_call(out: list[AdapterLine]) -> dict[str, list[CallEvent]]:
+    calls: dict[str, list[CallEvent]] = {}
+    for item in out:
+        if item.event is not None:
+            calls.setdefault(item.event.call_id, []).append(item.event)
+    return calls
+
+
+def _first(events: list[CallEvent], kind: EventType) -> CallEvent:
+    return next(e for e in events if e.type is kind)
+
+
+def _seconds(a: CallEvent, b: CallEvent) -> float:
+    return (b.at - a.at).total_seconds()
+
+
+@pytest.fixture(scope="module")
+def parsed() -> tuple[list[AdapterLine], Counter[str]]:
+    return _read(callback_keys={"1"})
+
+
+def test_every_call_is_read_and_only_the_malformed_lines_are_errors(parsed) -> None:
+    out, _ = parsed
+    errors = [(o.line, o.error) for o in out if o.error]
+    assert errors == [
+        (26, "expected epoch|callid|queue|agent|EVENT|data…, got 1 field(s)"),
+        (29, "CONNECT: field 'holdtime' (data1) is not a whole number"),
+    ]
+    assert sorted(_by_call(out)) == [
+        "1785740400.11",
+        "1785740405.13",
+        "1785740410.15",
+        "1785740460.17",
+        "1785740520.19",
+        "1785740600.21",
+        "1785740650.23",
+        "1785740700.25",
+        "1785740800.27",
+    ]
+    assert all(o.event.practice == PRACTICE for o in out if o.event)
+
+
+def test_system_lines_and_unknown_verbs_are_counted_not_dropped_silently(parsed) -> None:
+    _, tally = parsed
+    assert tally["skipped: ADDMEMBER (system line)"] == 3
+    assert tally["skipped: QUEUESTART (system line)"] == 1
+    assert tally["skipped: AGENTLOGIN (system line)"] == 1
+    assert tally["skipped: PAUSE (system line)"] == 1
+    assert tally["skipped: CONFIGRELOAD (system line)"] == 1
+    assert tally["skipped: unknown verb FOOBAR"] == 1
+    assert tally["calls still open at the end of the file (incomplete)"] == 1
+
+
+def test_answered_call_reproduces_holdtime_and_calltime(parsed) -> None:
+    events = _by_call(parsed[0])["1785740400.11"]
+    assert [e.type.value for e in events] == [
+        "call_started",
+        "queue_joined",
+        "ringing",
+        "answered",
+        "call_ended",
+    ]
+    started = _first(events, EventType.call_started)
+    assert started.at == datetime(2026, 8, 3, 7, 0, 0, tzinfo=UTC)  # the DID line, earlier
+    assert started.caller == "07700900123"
+    joined, answered = _first(events, EventType.queue_joined), _first(events, EventType.answered)
+    assert _seconds(joined, answered) == 42  # CONNECT holdtime
+    assert _seconds(answered, _first(events, EventType.call_ended)) == 185  # calltime
+    assert (answered.team, answered.role) == ("reception", "care_navigator")
+    ringing = _first(events, EventType.ringing)
+    assert ringing.at == datetime(2026, 8, 3, 7, 0, 8, tzinfo=UTC)  # 15000 ms before the line
+
+
+def test_queue_join_is_placed_by_holdtime_when_the_epochs_disagree(parsed) -> None:
+    events = _by_call(parsed[0])["1785740460.17"]
+    joined, answered = _first(events, EventType.queue_joined), _first(events, EventType.answered)
+    assert _seconds(joined, answered) == 12  # ENTERQUEUE epoch is 13 s earlier; Asterisk says 12
+    assert _first(events, EventType.call_started).at <= joined.at
+    assert parsed[1]["adjusted: queue join timed from CONNECT wait"] == 1
+
+
+def test_abandoned_anonymous_call_from_the_14_two_field_enterqueue(parsed) -> None:
+    events = _by_call(parsed[0])["1785740405.13"]
+    assert _first(events, EventType.call_started).caller == "withheld"
+    assert not any(e.type is EventType.answered for e in events)
+    waited = _seconds(_first(events, EventType.queue_joined), _first(events, EventType.call_ended))
+    assert waited == 95  # ABANDON waittime
+
+
+@pytest.mark.parametrize(("call_id", "wait"), [("1785740410.15", 300), ("1785740600.21", 40)])
+def test_timeout_and_empty_queue_exits_are_missed_with_their_waittime(parsed, call_id, wait):
+    events = _by_call(parsed[0])[call_id]
+    assert not any(e.type is EventType.answered for e in events)
+    assert _seconds(_first(events, EventType.queue_joined), events[-1]) == wait
+    assert events[-1].type is EventType.call_ended
+
+
+def test_blind_transfer_ends_the_call_with_its_calltime(parsed) -> None:
+    events = _by_call(parsed[0])["1785740460.17"]
+    transferred = _first(events, EventType.transferred)
+    assert (transferred.team, transferred.role) == ("2001", "admin")  # default role
+    answered, ended = _first(events, EventType.answered), _first(events, EventType.call_ended)
+    assert _seconds(answered, ended) == 64
+
+
+def test_transfer_into_another_queue_continues_the_same_call(parsed) -> None:
+    events = _by_call(parsed[0])["1785740520.19"]
+    kinds = [e.type.value for e in events]
+    assert kinds.count("call_started") == 1
+    assert kinds.count("call_ended") == 1  # the TRANSFER line's end was withdrawn
+    transferred = _first(events, EventType.transferred)
+    assert (transferred.team, transferred.role) == ("nurses", "nurse")
+    answered = _first(events, EventType.answered)
+    assert _seconds(_first(events, EventType.queue_joined), answered) == 5
+    assert _seconds(answered, events[-1]) == 30 + 20 + 120  # first answer to final end
+    assert parsed[1]["queue exit followed by another queue (call continues)"] == 1
+
+
+def test_attended_transfer_link_form_reads_numbers_from_the_right(parsed) -> None:
+    events = _by_call(parsed[0])["1785740700.25"]
+    transferred = _first(events, EventType.transferred)
+    assert transferred.team == "unknown"
+    assert _seconds(_first(events, EventType.answered), events[-1]) == 45
+
+
+def test_exit_with_a_callback_key_requests_a_callback(parsed) -> None:
+    events = _by_call(parsed[0])["1785740650.23"]
+    request = _first(events, EventType.callback_requested)
+    assert _seconds(_first(events, EventType.queue_joined), request) == 70
+
+
+def test_exit_with_another_key_is_a_missed_call() -> None:
+    out, tally = _read(callback_keys=())
+    events = _by_call(out)["1785740650.23"]
+    assert not any(e.type is EventType.callback_requested for e in events)
+    assert events[-1].type is EventType.call_ended
+    assert tally["EXITWITHKEY with a key that is not a callback key (missed)"] == 1
+
+
+def test_call_open_at_the_end_of_the_file_stays_incomplete(parsed) -> None:
+    events = _by_call(parsed[0])["1785740800.27"]
+    assert [e.type.value for e in events] == ["call_started", "queue_joined", "answered"]
+    assert events[0].caller == "withheld"  # empty callerid
+
+
+def test_event_ids_are_unique_and_stable_across_reads(parsed) -> None:
+    ids = [o.event.event_id for o in parsed[0] if o.event]
+    assert len(ids) == len(set(ids))
+    again = [o.event.event_id for o in _read(callback_keys={"1"})[0] if o.event]
+    assert again == ids
+
+
+def test_practice_is_required_and_checked() -> None:
+    with pytest.raises(ValueError, match="--practice ODS is required"):
+        read_queue_log([], None, Roles())
+    with pytest.raises(ValueError, match="ODS code"):
+        read_queue_log([], "12345", Roles())
+
+
+def test_bad_epoch_and_missing_calltime_name_the_field() -> None:
+    text = (
+        "17857404xx|1.1|q|NONE|ENTERQUEUE||0770|1\n"
+        "1785740400|1.2|q|NONE|ENTERQUEUE||0770|1\n"
+        "1785740410|1.2|q|PJSIP/1|CONNECT|10|1.3|1\n"
+        "1785740420|1.2|q|PJSIP/1|COMPLETECALLER|10\n"
+    )
+    out, _ = _read(text)
+    errors = [(o.line, o.error) for o in out if o.error]
+    assert errors == [
+        (1, "field 'epoch' (column 1) is not a Unix time in seconds"),
+        (4, "COMPLETECALLER: field 'calltime' (data2) is missing"),
+    ]

@@ -1,0 +1,163 @@
+"""Asterisk cdr_csv adapter on tests/fixtures/adapters/Master.csv (21 columns, 9 calls).
+
+Times in the fixture are London summer time (BST, UTC+1): 08:00:00 local is 07:00:00Z.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from models.events import CallEvent, EventType
+from streams.adapters.asterisk_cdr import read_asterisk_cdr
+from streams.adapters.common import AdapterLine
+
+FIXTURE = Path(__file__).parent / "fixtures" / "adapters" / "Master.csv"
+PRACTICE = "A12345"
+
+
+class Roles:
+    def role_for_team(self, team: str) -> str:
+        return {"reception": "care_navigator", "301": "nurse"}.get(team, "admin")
+
+
+def _read(text: str | None = None, **kwargs) -> tuple[list[AdapterLine], Counter[str]]:
+    tally: Counter[str] = Counter()
+    lines = (text if text is not None else FIXTURE.read_text()).splitlines(keepends=True)
+    return list(read_asterisk_cdr(lines, PRACTICE, Roles(), tally=tally, **kwargs)), tally
+
+
+def _calls(out: list[AdapterLine]) -> dict[str, list[CallEvent]]:
+    calls: dict[str, list[CallEvent]] = {}
+    for item in out:
+        if item.event is not None:
+            calls.setdefault(item.event.call_id, []).append(item.event)
+    return calls
+
+
+def _kinds(events: list[CallEvent]) -> list[str]:
+    return [e.type.value for e in events]
+
+
+def _at(events: list[CallEvent], kind: str) -> datetime:
+    return next(e.at for e in events if e.type.value == kind)
+
+
+def _gap(events: list[CallEvent], a: str, b: str) -> float:
+    return (_at(events, b) - _at(events, a)).total_seconds()
+
+
+@pytest.fixture(scope="module")
+def calls() -> dict[str, list[CallEvent]]:
+    return _calls(_read()[0])
+
+
+def test_malformed_rows_are_reported_with_line_and_column() -> None:
+    out, tally = _read()
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (11, "expected 16, 18 or 21 columns, got 11"),
+        (12, "column 'disposition' is not one of ANSWERED, BUSY, CONGESTION, FAILED, NO ANSWER"),
+        (13, "column 'start' is not a time like 2026-08-03 08:30:00"),
+    ]
+    assert tally["legs NO ANSWER"] == 1 and tally["legs BUSY"] == 1
+
+
+def test_legs_are_grouped_by_linkedid(calls) -> None:
+    assert len(calls) == 9
+    assert _kinds(calls["1785740700.4"]) == ["call_started", "ringing", "voicemail", "call_ended"]
+
+
+def test_direct_call_answered_wait_is_duration_minus_billsec(calls) -> None:
+    events = calls["1785740400.1"]
+    assert _kinds(events) == ["call_started", "ringing", "answered", "call_ended"]
+    assert _at(events, "call_started") == datetime(2026, 8, 3, 7, 0, 0, tzinfo=UTC)  # BST
+    assert _gap(events, "ringing", "answered") == 192 - 180
+    assert _gap(events, "answered", "call_ended") == 180  # billsec
+    answered = next(e for e in events if e.type is EventType.answered)
+    assert (answered.team, answered.role) == ("201", "admin")
+
+
+def test_queue_leg_without_a_member_is_a_missed_queue_call(calls) -> None:
+    events = calls["1785740460.3"]
+    assert _kinds(events) == ["call_started", "queue_joined", "call_ended"]
+    assert events[0].caller == "withheld"
+    assert events[1].queue == "reception"
+    assert _gap(events, "queue_joined", "call_ended") == 95
+
+
+def test_voicemail_after_no_answer_counts_from_the_ring(calls) -> None:
+    events = calls["1785740700.4"]
+    assert _gap(events, "ringing", "voicemail") == 20
+
+
+def test_second_answered_leg_of_another_extension_is_a_transfer(calls) -> None:
+    events = calls["1785741000.7"]
+    assert _kinds(events) == [
+        "call_started",
+        "ringing",
+        "answered",
+        "ringing",
+        "transferred",
+        "call_ended",
+    ]
+    transferred = next(e for e in events if e.type is EventType.transferred)
+    assert (transferred.team, transferred.role) == ("301", "nurse")
+    assert _gap(events, "answered", "call_ended") == 10 * 60 + 7  # 08:10:08 -> 08:20:15
+
+
+def test_ivr_only_call_has_no_queue_ring_or_answer(calls) -> None:
+    assert _kinds(calls["1785741300.10"]) == ["call_started", "call_ended"]
+
+
+def test_busy_extension_is_a_ring_without_answer(calls) -> None:
+    assert _kinds(calls["1785742200.13"]) == ["call_started", "ringing", "call_ended"]
+
+
+def test_internal_context_calls_are_outbound_and_name_no_team(calls) -> None:
+    for call_id in ("1785741900.11", "1785742260.15"):
+        events = calls[call_id]
+        assert _kinds(events) == ["call_started", "call_ended"]
+        assert events[0].direction == "outbound"
+
+
+def test_winter_times_are_gmt_and_16_and_18_column_rows_are_read() -> None:
+    row16 = (
+        '"","07700900123","201","from-trunk","","PJSIP/t-1","PJSIP/201-2","Dial","PJSIP/201",'
+        '"2026-12-01 08:00:00","2026-12-01 08:00:10","2026-12-01 08:01:10",70,60,"ANSWERED",'
+        '"DOCUMENTATION"'
+    )
+    row18 = row16.replace("07700900123", "07700900124") + ',"1764576000.5",""'
+    out, tally = _read(row16 + "\n" + row18 + "\n")
+    calls = _calls(out)
+    assert len(calls) == 2 and "1764576000.5" in calls
+    starts = {e.at for e in (o.event for o in out if o.event) if e.type is EventType.call_started}
+    assert starts == {datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)}  # GMT in winter
+    assert tally["rows without linkedid/uniqueid (each row is a call)"] == 1
+
+
+def test_timezone_option_and_header_row() -> None:
+    header = ",".join(
+        ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp"]
+        + ["lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags"]
+    )
+    row = (
+        '"","0770","s","ivr","","PJSIP/t-1","","Playback","hello",'
+        '"2026-08-03 08:00:00","2026-08-03 08:00:00","2026-08-03 08:00:30",30,30,"ANSWERED","3"'
+    )
+    out, tally = _read(header + "\n" + row + "\n", timezone="UTC")
+    assert out[0].event is not None
+    assert out[0].event.at == datetime(2026, 8, 3, 8, 0, 0, tzinfo=UTC)
+    assert tally["skipped: header row"] == 1
+    with pytest.raises(ValueError, match="not a known time zone"):
+        read_asterisk_cdr([], PRACTICE, Roles(), timezone="Mars/Olympus")
+    with pytest.raises(ValueError, match="--practice ODS is required"):
+        read_asterisk_cdr([], "", Roles())
+
+
+def test_event_ids_are_unique_and_stable() -> None:
+    first = [o.event.event_id for o in _read()[0] if o.event]
+    assert first == [o.event.event_id for o in _read()[0] if o.event]
+    assert len(set(first)) == len(first)

@@ -206,3 +206,11 @@ def test_bad_epoch_and_missing_calltime_name_the_field() -> None:
         (1, "field 'epoch' (column 1) is not a Unix time in seconds"),
         (4, "COMPLETECALLER: field 'calltime' (data2) is missing"),
     ]
+
+
+def test_byte_order_mark_and_windows_line_endings_are_tolerated() -> None:
+    text = (
+        "\ufeff1785740400|1.2|q|NONE|ENTERQUEUE||0770|1\r\n1785740405|1.2|q|NONE|ABANDON|1|1|5\r\n"
+    )
+    out, _ = _read(text)
+    assert [o.event.type.value for o in out] == ["call_started", "queue_joined", "call_ended"]

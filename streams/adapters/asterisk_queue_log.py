@@ -256,7 +256,7 @@ class _Line:
 
 def _epoch(value: str) -> float:
     try:
-        return float(value.strip())
+        return float(value.strip().lstrip("\ufeff"))
     except ValueError:
         raise LineError("field 'epoch' (column 1) is not a Unix time in seconds") from None
 

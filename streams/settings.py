@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(
         60.0, description="How often the worker looks for calls to time out or evict."
     )
+    pipeline_batch_size: int = Field(
+        2000, description="Raw events the worker takes at once (one state write per call)."
+    )
+    pipeline_batch_seconds: float = Field(
+        0.2, description="Longest the worker holds raw events before processing them."
+    )
     rules_file: Path | None = Field(
         None, description="Practice routing rules YAML; unset: the packaged default rules."
     )

@@ -21,8 +21,21 @@ from streams.pseudonymise import caller_key
 
 #: Fields of canonical v1 that hold identifiers or codes, never a caller's number.
 SAFE_FIELDS = frozenset(
-    {"practice", "call_id", "event_id", "type", "at", "direction", "option", "request_type",
-     "target", "queue", "team", "role", "outcome"}
+    {
+        "practice",
+        "call_id",
+        "event_id",
+        "type",
+        "at",
+        "direction",
+        "option",
+        "request_type",
+        "target",
+        "queue",
+        "team",
+        "role",
+        "outcome",
+    }
 )
 #: 9+ digits, optionally separated by spaces, dashes, dots or brackets: UK numbers have 10-11.
 _DIGIT_RUN = re.compile(r"\+?\(?\d(?:[\s().-]*\d){8,}")

@@ -1,0 +1,206 @@
+"""`make run`: a simulated day of about 20 practices through broker, worker and warehouse.
+
+Starts the local broker (left running), simulates the day, runs `callstream worker` as a
+subprocess, pushes the file with `callstream push`, waits until the warehouse holds every
+simulated call (reading it read-only, as analysts do), prints the day's CBT summary per
+practice and how to query further, then stops the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from streams.settings import Settings, get_settings
+
+DEMO_DAY = date(2026, 8, 3)  # a Monday: the 8am scramble is on
+PRACTICES = 20
+WAIT_FOR_CALLS_S = 600.0
+SUMMARY_SQL = (
+    Path(__file__).resolve().parent.parent / "sql" / "reports" / "practice_day_summary.sql"
+)
+#: Demo-only: close calls that never ended quickly, so the run does not wait hours for them.
+DEMO_WORKER_ENV = {"CALLSTREAM_CALL_TIMEOUT_S": "20", "CALLSTREAM_SWEEP_INTERVAL_S": "2"}
+
+console = Console(stderr=True)
+
+
+def _callstream(*args: str) -> list[str]:
+    return [sys.executable, "-m", "streams.cli", *args]
+
+
+def _run(args: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(args, env=env, check=False)
+    if done.returncode != 0:
+        raise click.ClickException(f"`callstream {' '.join(args[3:])}` failed (see above)")
+
+
+def _truth_keys(path: Path) -> tuple[int, set[str]]:
+    """How many calls the simulator made, and its practices."""
+    count, practices = 0, set()
+    with path.open() as f:
+        for line in f:
+            if line.strip():
+                count += 1
+                practices.add(json.loads(line)["practice"])
+    return count, practices
+
+
+def _calls_in_warehouse(settings: Settings, practices: set[str]) -> int:
+    from streams.warehouse import Warehouse
+
+    codes = ", ".join(f"'{p}'" for p in sorted(practices))  # ODS codes: [A-Z]\d{5}
+    sql = (
+        f"SELECT count(*) AS n FROM calls WHERE local_date = DATE '{DEMO_DAY.isoformat()}' "
+        f"AND practice IN ({codes})"
+    )
+    warehouse = Warehouse.open(settings, read_only=True)
+    try:
+        return int(warehouse.query(sql)["n"][0])
+    except Exception:  # the warehouse may not exist until the worker's first commit
+        return 0
+    finally:
+        warehouse.close()
+
+
+def _wait_for_calls(
+    settings: Settings, expected: int, practices: set[str], worker: subprocess.Popen[bytes]
+) -> None:
+    columns = (TextColumn("calls in the warehouse"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("calls", total=expected)
+        deadline = time.monotonic() + WAIT_FOR_CALLS_S
+        while True:
+            if worker.poll() is not None:
+                raise click.ClickException(
+                    f"the worker stopped (exit {worker.returncode}); see its log in "
+                    f"{settings.data_dir / 'demo' / 'worker.log'}"
+                )
+            seen = _calls_in_warehouse(settings, practices)
+            progress.update(task, completed=seen)
+            if seen >= expected:
+                return
+            if time.monotonic() > deadline:
+                raise click.ClickException(
+                    f"only {seen} of {expected} calls reached the warehouse in "
+                    f"{WAIT_FOR_CALLS_S:.0f} s; see {settings.data_dir / 'demo' / 'worker.log'}"
+                )
+            time.sleep(1.0)
+
+
+def _summary(settings: Settings) -> None:
+    from streams.warehouse import Warehouse
+
+    sql = SUMMARY_SQL.read_text().replace("$local_date", f"DATE '{DEMO_DAY.isoformat()}'")
+    warehouse = Warehouse.open(settings, read_only=True)
+    try:
+        frame = warehouse.query(sql)
+    finally:
+        warehouse.close()
+    table = Table(title=f"CBT summary, {DEMO_DAY:%A %d %B %Y} (simulated)")
+    for name in frame.columns:
+        table.add_column(name, justify="left" if name == "practice" else "right")
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+@click.command(help="Run a simulated day of about 20 practices through the pipeline.")
+def main() -> None:
+    """The `make run` demo."""
+    from streams import broker
+
+    settings = get_settings()
+    demo_dir = settings.data_dir / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    events, truth = demo_dir / "events.jsonl", demo_dir / "truth.jsonl"
+
+    console.print("[bold]1/5[/] starting the local Kafka broker…")
+    bootstrap = broker.start(settings)
+    env = {**os.environ, "CALLSTREAM_KAFKA_BOOTSTRAP": bootstrap}
+
+    console.print(f"[bold]2/5[/] simulating {PRACTICES} practices on {DEMO_DAY}…")
+    _run(
+        _callstream(
+            "simulate",
+            "--practices",
+            str(PRACTICES),
+            "--start",
+            DEMO_DAY.isoformat(),
+            "--days",
+            "1",
+            "--out",
+            str(events),
+            "--truth",
+            str(truth),
+        ),
+        env,
+    )
+    expected, practices = _truth_keys(truth)
+
+    console.print(f"[bold]3/5[/] starting the worker (log: {demo_dir / 'worker.log'})…")
+    with (demo_dir / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            _callstream("worker", "--loglevel", "warning"),
+            env={**DEMO_WORKER_ENV, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            console.print(f"[bold]4/5[/] pushing {events.name}…")
+            _run(_callstream("push", str(events)), env)
+            console.print(f"[bold]5/5[/] waiting for {expected} calls to be classified…")
+            _wait_for_calls(settings, expected, practices, worker)
+            _summary(settings)
+        finally:
+            _stop(worker)
+    console.print(
+        "\nQuery the warehouse (read-only, also while a worker writes), e.g.:\n"
+        '  callstream sql "SELECT practice, outcome, count(*) FROM calls GROUP BY ALL"\n'
+        "Run the pipeline yourself: `callstream worker`, then `callstream push FILE`.\n"
+        "The broker is still running; stop it with `callstream broker stop`."
+    )
+
+
+def run() -> None:
+    """Entry point: errors in one line, never a traceback."""
+    try:
+        main.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("CALLSTREAM_DEBUG"):
+            raise
+        click.echo(f"Error: {exc} (set CALLSTREAM_DEBUG=1 for details)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,185 @@
+"""Helpers for the end-to-end pipeline tests: a real `callstream worker` subprocess on the real
+broker, with its own data dir, app id and topic names so tests never see each other's data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from streams.settings import Settings
+
+TEST_KEY = "test-key-not-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pipeline_env(bootstrap: str, data_dir: Path, **overrides: str) -> dict[str, str]:
+    """Environment for callstream subprocesses: unique app id and topics, fast timers."""
+    tag = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "CALLSTREAM_KAFKA_BOOTSTRAP": bootstrap,
+        "CALLSTREAM_DATA_DIR": str(data_dir),
+        "CALLSTREAM_PSEUDONYMISATION_KEY": TEST_KEY,
+        "CALLSTREAM_APP_ID": f"t{tag}",
+        "CALLSTREAM_TOPIC_RAW_EVENTS": f"t{tag}.raw",
+        "CALLSTREAM_TOPIC_CLASSIFIED": f"t{tag}.classified",
+        "CALLSTREAM_TOPIC_DEAD_LETTER": f"t{tag}.dead",
+        "CALLSTREAM_TOPIC_PARTITIONS": "2",
+        "CALLSTREAM_WEB_PORT": str(free_port()),
+        "CALLSTREAM_CALL_TIMEOUT_S": "3",
+        "CALLSTREAM_SWEEP_INTERVAL_S": "0.5",
+        "CALLSTREAM_WRITER_BATCH_SECONDS": "0.3",
+        "CALLSTREAM_PIPELINE_BATCH_SECONDS": "0.1",
+    }
+    env.update(overrides)
+    return env
+
+
+def callstream(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run a callstream command as a user would; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.3)
+
+
+@dataclass
+class Worker:
+    """A running `callstream worker` subprocess and how to talk to what it writes."""
+
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            data_dir=Path(self.env["CALLSTREAM_DATA_DIR"]),
+            pseudonymisation_key=TEST_KEY,
+            kafka_bootstrap=self.env["CALLSTREAM_KAFKA_BOOTSTRAP"],
+        )
+
+    def query(self, sql: str) -> pl.DataFrame:
+        """Read-only query in this process, as an analyst would."""
+        from streams.warehouse import Warehouse
+
+        warehouse = Warehouse.open(self.settings, read_only=True)
+        try:
+            return warehouse.query(sql)
+        finally:
+            warehouse.close()
+
+    def count(self, where: str = "TRUE") -> int:
+        try:
+            return int(self.query(f"SELECT count(*) AS n FROM calls WHERE {where}")["n"][0])
+        except Exception:  # no warehouse before the worker's first commit
+            self.assert_alive()
+            return 0
+
+    def assert_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited {self.process.returncode}:\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_for_calls(self, expected: int, where: str = "TRUE", timeout: float = 120) -> None:
+        wait_until(lambda: self.count(where) >= expected, timeout, f"{expected} calls ({where})")
+
+    def wait_drained(self, timeout: float = 60) -> None:
+        """Until the worker has committed every message of the raw and classified topics."""
+        bootstrap = self.env["CALLSTREAM_KAFKA_BOOTSTRAP"]
+        group = self.env["CALLSTREAM_APP_ID"]
+        topics = [self.env["CALLSTREAM_TOPIC_RAW_EVENTS"], self.env["CALLSTREAM_TOPIC_CLASSIFIED"]]
+        partitions = int(self.env["CALLSTREAM_TOPIC_PARTITIONS"])
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+        try:
+
+            def drained() -> bool:
+                self.assert_alive()
+                ends = consumer.end_offsets(tps)
+                committed = admin.list_group_offsets(group).get(group, {})
+                return all(
+                    ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp])
+                    for tp in tps
+                )
+
+            wait_until(drained, timeout, "the worker to commit every message")
+        finally:
+            admin.close()
+            consumer.close()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_worker(env: dict[str, str], log: Path) -> Worker:
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    handle.close()
+    return Worker(env, log, process)
+
+
+def read_dead_letters(env: dict[str, str], expected: int, timeout: float = 30) -> list[dict]:
+    """The records of the dead-letter topic, once ``expected`` of them are there."""
+    consumer = KafkaConsumer(
+        env["CALLSTREAM_TOPIC_DEAD_LETTER"],
+        bootstrap_servers=env["CALLSTREAM_KAFKA_BOOTSTRAP"],
+        auto_offset_reset="earliest",
+        group_id=None,
+        consumer_timeout_ms=1000,
+    )
+    records: list[dict] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < expected and time.monotonic() < deadline:
+            for message in consumer:
+                records.append(json.loads(message.value))
+    finally:
+        consumer.close()
+    return records

@@ -1,0 +1,434 @@
+"""The DuckLake warehouse: connection, offline extensions, migrations, the calls MERGE, upkeep.
+
+Why DuckLake and not a plain DuckDB file: the worker writes all day while analysts and
+dashboards read, and a DuckDB file locks every other process out. DuckLake keeps a catalog
+database (SQLite under ``$CALLSTREAM_DATA_DIR/warehouse`` by default; PostgreSQL by setting
+``CALLSTREAM_CATALOG``) plus Parquet files, and every commit is a snapshot readers can see.
+
+Extensions load with no network: ducklake and sqlite come from the pinned PyPI packages, and
+the connection's extension directory lives under the data dir (never ``~/.duckdb``).
+The worker's writer is the only process that opens it writable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import duckdb
+import polars as pl
+
+from models.classified import ClassifiedCall
+from streams import sqlfiles
+from streams.settings import Settings
+
+ALIAS = "lake"
+NO_WAREHOUSE_HINT = "start the worker or run `make run` first"
+
+#: Column types of a batch of classified calls, in ClassifiedCall field order.
+CALL_SCHEMA: dict[str, pl.DataType] = {
+    "practice": pl.String(),
+    "call_id": pl.String(),
+    "started_at": pl.Datetime("us", "UTC"),
+    "local_date": pl.Date(),
+    "time_band": pl.String(),
+    "core_category": pl.String(),
+    "inbound": pl.Boolean(),
+    "outcome": pl.String(),
+    "wait_s": pl.Int32(),
+    "wait_bucket": pl.String(),
+    "talk_s": pl.Int32(),
+    "duration_bucket": pl.String(),
+    "callback_made": pl.Boolean(),
+    "request_type": pl.String(),
+    "first_team": pl.String(),
+    "transfers": pl.Int32(),
+    "routing": pl.String(),
+    "caller_key": pl.String(),
+    "complete": pl.Boolean(),
+    "rules_version": pl.String(),
+    "ended_at": pl.Datetime("us", "UTC"),
+    "callback_answered": pl.Boolean(),
+    "callback_wait_s": pl.Int32(),
+    "divert_target": pl.String(),
+    "events": pl.Int32(),
+}
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be opened or written; the message says what to do."""
+
+
+class Snapshot(NamedTuple):
+    """A DuckLake snapshot: what "data as of" means for a reader or an export."""
+
+    id: int
+    time: datetime
+
+
+def calls_frame(calls: Iterable[ClassifiedCall]) -> pl.DataFrame:
+    """Classified calls as a typed frame, last copy of a call wins (a batch may repeat one)."""
+    latest: dict[tuple[str, str], ClassifiedCall] = {}
+    for call in calls:
+        latest[(call.practice, call.call_id)] = call
+    columns: dict[str, list[Any]] = {name: [] for name in CALL_SCHEMA}
+    for call in latest.values():
+        row = call.__dict__
+        for name, values in columns.items():
+            values.append(row[name])
+    return pl.DataFrame(columns, schema=CALL_SCHEMA)
+
+
+def catalog_uri(settings: Settings) -> str:
+    """The DuckLake catalog connection string, e.g. ``sqlite:/data/warehouse/catalog.sqlite``."""
+    if settings.catalog:
+        return settings.catalog.removeprefix("ducklake:")
+    return f"sqlite:{_absolute(settings.warehouse_dir) / 'catalog.sqlite'}"
+
+
+def data_path(settings: Settings) -> str:
+    """Where DuckLake writes Parquet: a directory (trailing slash) or an object-store URL."""
+    if settings.data_path:
+        return settings.data_path if settings.data_path.endswith("/") else settings.data_path + "/"
+    return f"{_absolute(settings.warehouse_dir) / 'files'}/"
+
+
+class Warehouse:
+    """An attached DuckLake (alias ``lake``, the default catalog of ``conn``)."""
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        settings: Settings,
+        read_only: bool,
+        snapshot_version: int | None = None,
+    ) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.read_only = read_only
+        self.snapshot_version = snapshot_version
+
+    # --- opening ---
+
+    @classmethod
+    def open(
+        cls, settings: Settings, read_only: bool = False, snapshot: int | None = None
+    ) -> Warehouse:
+        """Attach the warehouse; writable opens create it, apply migrations and (re)create views.
+
+        ``snapshot`` attaches read-only as of that DuckLake snapshot (for exports that must
+        match a "data as of" figure); it implies ``read_only``.
+        """
+        read_only = read_only or snapshot is not None
+        catalog = catalog_uri(settings)
+        _require_catalog(catalog, read_only)
+        conn = _connect(settings)
+        try:
+            _load_catalog_extensions(conn, settings, catalog)
+            _attach(conn, settings, catalog, read_only, snapshot)
+            warehouse = cls(conn, settings, read_only, snapshot)
+            if not read_only:
+                warehouse.migrate()
+                warehouse.create_views()
+        except BaseException:
+            conn.close()
+            raise
+        return warehouse
+
+    def migrate(self) -> list[str]:
+        """Apply the sql/migrations files not yet recorded in schema_migrations, each in one
+        transaction with its record; returns the names applied (empty when up to date)."""
+        self._require_writable()
+        self.conn.execute(sqlfiles.read("warehouse/schema_migrations.sql"))
+        recorded = self.conn.execute("SELECT version FROM schema_migrations").fetchall()
+        done = {row[0] for row in recorded}
+        applied: list[str] = []
+        for migration in sqlfiles.migrations():
+            if migration.version in done:
+                continue
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                self.conn.execute(migration.text)
+                self.conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, now())",
+                    [migration.version, migration.name],
+                )
+                self.conn.execute("COMMIT")
+            except duckdb.Error as exc:
+                self.conn.execute("ROLLBACK")
+                raise WarehouseError(f"migration {migration.path.name} failed: {exc}") from exc
+            applied.append(migration.name)
+        return applied
+
+    def create_views(self) -> list[str]:
+        """(Re)create every sql/views file as a view named after the file.
+
+        Views may use each other; rather than keep a dependency list, failed views are
+        retried after the others until a round makes no progress, then the error names
+        the file. Returns the view names in the order they were created.
+        """
+        self._require_writable()
+        pending = sqlfiles.views()
+        created: list[str] = []
+        while pending:
+            failed: list[tuple[sqlfiles.SqlFile, duckdb.Error]] = []
+            for view in pending:
+                body = view.text.strip().rstrip(";")
+                try:
+                    self.conn.execute(f'CREATE OR REPLACE VIEW "{view.name}" AS\n{body}\n')
+                except duckdb.Error as exc:
+                    failed.append((view, exc))
+                else:
+                    created.append(view.name)
+            if len(failed) == len(pending):
+                view, exc = failed[0]
+                raise WarehouseError(f"view {view.path} cannot be created: {_one_line(exc)}")
+            pending = [view for view, _ in failed]
+        return created
+
+    # --- writing ---
+
+    def merge_calls(self, calls: Sequence[ClassifiedCall]) -> int:
+        """Write a batch of classified calls in one transaction with one MERGE.
+
+        Keyed by practice + call id: a replayed identical call changes nothing, a corrected
+        call replaces the row (ingested_at kept, updated_at set), and a call repeated in the
+        batch counts once, its last copy. Returns the rows inserted plus updated.
+        """
+        self._require_writable()
+        if not calls:
+            return 0
+        frame = calls_frame(calls)
+        staging = self._staging_dir() / f"batch-{uuid.uuid4().hex}.parquet"
+        frame.write_parquet(staging, compression="uncompressed", statistics=False)
+        try:
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                self.conn.execute(
+                    "CREATE OR REPLACE TEMP VIEW batch_calls AS "
+                    f"SELECT * FROM read_parquet({_quote(str(staging))})"
+                )
+                changed = self.conn.execute(sqlfiles.read("warehouse/merge_calls.sql")).fetchone()
+                self.conn.execute("DROP VIEW IF EXISTS batch_calls")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        finally:
+            staging.unlink(missing_ok=True)
+        return int(changed[0]) if changed else 0
+
+    # --- reading ---
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run one query and return its result as a polars frame (column names kept)."""
+        result = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
+        if result.description is None:
+            return pl.DataFrame()
+        names = [column[0] for column in result.description]
+        return pl.DataFrame(result.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot this connection reads: the latest, or the one it was opened at."""
+        if self.snapshot_version is not None:
+            row = self.conn.execute(
+                sqlfiles.read("warehouse/snapshot_at.sql"), {"version": self.snapshot_version}
+            ).fetchone()
+        else:
+            row = self.conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql")).fetchone()
+        if row is None:
+            raise WarehouseError("the warehouse has no snapshot yet")
+        return Snapshot(int(row[0]), row[1])
+
+    # --- upkeep ---
+
+    def compact(self) -> None:
+        """Merge the small Parquet files that frequent small commits leave behind."""
+        self._require_writable()
+        self.conn.execute(sqlfiles.read("warehouse/compact.sql"))
+
+    def expire_snapshots(self, older_than_s: float) -> None:
+        """Forget snapshots older than ``older_than_s`` and delete the files only they used.
+
+        Readers attached at an expired snapshot lose it; retention (settings
+        ``snapshot_retention_s``) is the time an export may take to refer back.
+        """
+        self._require_writable()
+        params = {"older_than_s": float(older_than_s)}
+        self.conn.execute(sqlfiles.read("warehouse/expire_snapshots.sql"), params)
+        self.conn.execute(sqlfiles.read("warehouse/cleanup_old_files.sql"))
+
+    def close(self) -> None:
+        """Detach and close; safe to call twice."""
+        self.conn.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- helpers ---
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise WarehouseError("this warehouse connection is read-only")
+
+    def _staging_dir(self) -> Path:
+        path = _absolute(self.settings.warehouse_dir) / "staging"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def _absolute(path: Path) -> Path:
+    return path.expanduser().resolve()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _require_catalog(catalog: str, read_only: bool) -> None:
+    """Readers need an existing warehouse; writers create the local one."""
+    kind, _, target = catalog.partition(":")
+    if kind != "sqlite":
+        return
+    path = Path(target)
+    if read_only and not path.exists():
+        raise WarehouseError(f"no warehouse at {path.parent}; {NO_WAREHOUSE_HINT}")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that never downloads extensions and reports times in UTC."""
+    conn = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "extension_directory": str(_extension_dir(settings)),
+        }
+    )
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+def _extension_dir(settings: Settings) -> Path:
+    """``data_dir/duckdb_extensions``, or a private temp dir when the data dir is read-only."""
+    for path in (
+        _absolute(settings.data_dir) / "duckdb_extensions",
+        Path(tempfile.gettempdir()) / f"callstream-duckdb-extensions-{os.getuid()}",
+    ):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(path, os.W_OK):
+            return path
+    raise WarehouseError("no writable directory for DuckDB extensions (data dir or temp dir)")
+
+
+def _packaged_extension(package: str, file_name: str) -> Path:
+    """The extension file shipped in a ``duckdb-extension-*`` PyPI package for this duckdb."""
+    try:
+        module = __import__(package)
+    except ImportError:
+        raise WarehouseError(
+            f"Python package {package.replace('_', '-')} is missing; reinstall callstream"
+        ) from None
+    path = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}" / file_name
+    if not path.exists():
+        raise WarehouseError(
+            f"{path} is missing: {package.replace('_', '-')} does not match duckdb "
+            f"{duckdb.__version__}; reinstall callstream"
+        )
+    return path
+
+
+def _copied_extension(conn: duckdb.DuckDBPyConnection, source: Path, name: str) -> Path:
+    """Copy an extension file to the extension dir under ``name`` (its init symbol follows
+    the file name: sqlite's must be called sqlite_scanner). Atomic, so processes can race."""
+    directory = Path(conn.execute("SELECT current_setting('extension_directory')").fetchone()[0])
+    target = directory / f"{name}.duckdb_extension"
+    if not target.exists() or target.stat().st_size != source.stat().st_size:
+        partial = directory / f".{name}.{uuid.uuid4().hex}.partial"
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    return target
+
+
+def _load(conn: duckdb.DuckDBPyConnection, name: str, path: Path | None, hint: str) -> None:
+    try:
+        conn.execute(f"LOAD {_quote(str(path))}" if path else f"LOAD {name}")
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"cannot load the DuckDB {name} extension ({hint}): {_one_line(exc)}"
+        ) from exc
+
+
+def _load_catalog_extensions(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: str
+) -> None:
+    """ducklake always; sqlite or postgres for the catalog; httpfs for an object-store path."""
+    ducklake = _packaged_extension("duckdb_extension_ducklake", "ducklake.duckdb_extension")
+    _load(conn, "ducklake", ducklake, "reinstall callstream")
+    kind = catalog.partition(":")[0]
+    if kind == "sqlite":
+        source = _packaged_extension("duckdb_extension_sqlite", "sqlite.duckdb_extension")
+        _load(conn, "sqlite", _copied_extension(conn, source, "sqlite_scanner"), "reinstall")
+    elif kind in ("postgres", "postgresql"):
+        _load(
+            conn,
+            "postgres",
+            None,
+            "a PostgreSQL catalog needs it: on a connected machine run "
+            '`duckdb -c "INSTALL postgres"` with the same extension directory',
+        )
+    if "://" in data_path(settings):
+        _load(
+            conn,
+            "httpfs",
+            None,
+            "an object-store data path needs it: on a connected machine run "
+            '`duckdb -c "INSTALL httpfs"`',
+        )
+
+
+def _attach(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    catalog: str,
+    read_only: bool,
+    snapshot: int | None,
+) -> None:
+    options: list[str] = []
+    if read_only:
+        options.append("READ_ONLY")
+    else:
+        options.append(f"DATA_PATH {_quote(data_path(settings))}")
+        if "://" not in data_path(settings):
+            Path(data_path(settings)).mkdir(parents=True, exist_ok=True)
+    if snapshot is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+    statement = f"ATTACH {_quote('ducklake:' + catalog)} AS {ALIAS} ({', '.join(options)})"
+    try:
+        conn.execute(statement)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open the warehouse {catalog}: {_one_line(exc)}") from exc
+    conn.execute(f"USE {ALIAS}")

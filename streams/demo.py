@@ -27,9 +27,7 @@ from streams.settings import Settings, get_settings
 DEMO_DAY = date(2026, 8, 3)  # a Monday: the 8am scramble is on
 PRACTICES = 20
 WAIT_FOR_CALLS_S = 600.0
-SUMMARY_SQL = (
-    Path(__file__).resolve().parent.parent / "sql" / "reports" / "practice_day_summary.sql"
-)
+REPORTS = Path(__file__).resolve().parent.parent / "sql" / "reports"
 #: Demo-only: close calls that never ended quickly, so the run does not wait hours for them.
 DEMO_WORKER_ENV = {"CALLSTREAM_CALL_TIMEOUT_S": "20", "CALLSTREAM_SWEEP_INTERVAL_S": "2"}
 
@@ -60,16 +58,13 @@ def _truth_keys(path: Path) -> tuple[int, set[str]]:
 def _calls_in_warehouse(settings: Settings, practices: set[str]) -> int:
     from streams.warehouse import Warehouse
 
-    codes = ", ".join(f"'{p}'" for p in sorted(practices))  # ODS codes: [A-Z]\d{5}
-    sql = (
-        f"SELECT count(*) AS n FROM calls WHERE local_date = DATE '{DEMO_DAY.isoformat()}' "
-        f"AND practice IN ({codes})"
-    )
-    warehouse = Warehouse.open(settings, read_only=True)
+    sql = (REPORTS / "calls_on_day.sql").read_text()
     try:
-        return int(warehouse.query(sql)["n"][0])
-    except Exception:  # the warehouse may not exist until the worker's first commit
+        warehouse = Warehouse.open(settings, read_only=True)
+    except Exception:  # no warehouse until the worker's first commit
         return 0
+    try:
+        return int(warehouse.query(sql, {"day": DEMO_DAY, "codes": sorted(practices)})["n"][0])
     finally:
         warehouse.close()
 
@@ -102,10 +97,11 @@ def _wait_for_calls(
 def _summary(settings: Settings) -> None:
     from streams.warehouse import Warehouse
 
-    sql = SUMMARY_SQL.read_text().replace("$local_date", f"DATE '{DEMO_DAY.isoformat()}'")
     warehouse = Warehouse.open(settings, read_only=True)
     try:
-        frame = warehouse.query(sql)
+        frame = warehouse.query(
+            (REPORTS / "practice_day_summary.sql").read_text(), {"local_date": DEMO_DAY}
+        )
     finally:
         warehouse.close()
     table = Table(title=f"CBT summary, {DEMO_DAY:%A %d %B %Y} (simulated)")

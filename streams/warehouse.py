@@ -430,5 +430,10 @@ def _attach(
     try:
         conn.execute(statement)
     except duckdb.Error as exc:
+        if snapshot is not None and "No snapshot found" in str(exc):
+            raise WarehouseError(
+                f"the warehouse has no snapshot {snapshot} (expired, or not made yet); "
+                'list them with `callstream sql "FROM lake.snapshots()"`'
+            ) from exc
         raise WarehouseError(f"cannot open the warehouse {catalog}: {_one_line(exc)}") from exc
     conn.execute(f"USE {ALIAS}")

@@ -16,6 +16,10 @@ from kafka.errors import KafkaError
 from models.events import CallEvent, call_key
 
 
+#: How long to try a broker that does not answer before saying so.
+BOOTSTRAP_TIMEOUT_MS = 10_000
+
+
 class ProducerError(Exception):
     """Kafka could not be reached or did not take every event."""
 
@@ -33,7 +37,11 @@ def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
     its default partition count: the worker's call state is partitioned like it.
     """
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="callstream-admin")
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="callstream-admin",
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+        )
     except KafkaError as exc:
         raise ProducerError(_unreachable(bootstrap, exc)) from exc
     try:
@@ -66,6 +74,7 @@ class EventProducer:
                 acks="all",
                 linger_ms=linger_ms,
                 batch_size=256 * 1024,
+                bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             )
         except KafkaError as exc:
             raise ProducerError(_unreachable(bootstrap, exc)) from exc

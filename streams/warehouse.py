@@ -142,7 +142,7 @@ class Warehouse:
             raise
         return warehouse
 
-    def migrate(self) -> list[str]:
+    def migrate(self, root: Path = sqlfiles.SQL_DIR) -> list[str]:
         """Apply the sql/migrations files not yet recorded in schema_migrations, each in one
         transaction with its record; returns the names applied (empty when up to date)."""
         self._require_writable()
@@ -150,7 +150,7 @@ class Warehouse:
         recorded = self.conn.execute("SELECT version FROM schema_migrations").fetchall()
         done = {row[0] for row in recorded}
         applied: list[str] = []
-        for migration in sqlfiles.migrations():
+        for migration in sqlfiles.migrations(root):
             if migration.version in done:
                 continue
             self.conn.execute("BEGIN TRANSACTION")
@@ -167,7 +167,7 @@ class Warehouse:
             applied.append(migration.name)
         return applied
 
-    def create_views(self) -> list[str]:
+    def create_views(self, root: Path = sqlfiles.SQL_DIR) -> list[str]:
         """(Re)create every sql/views file as a view named after the file.
 
         Views may use each other; rather than keep a dependency list, failed views are
@@ -175,7 +175,7 @@ class Warehouse:
         the file. Returns the view names in the order they were created.
         """
         self._require_writable()
-        pending = sqlfiles.views()
+        pending = sqlfiles.views(root)
         created: list[str] = []
         while pending:
             failed: list[tuple[sqlfiles.SqlFile, duckdb.Error]] = []

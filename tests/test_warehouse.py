@@ -1,0 +1,361 @@
+"""The DuckLake warehouse on disk: migrations, the calls MERGE, cbt_daily, snapshots, upkeep."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from models.classified import ClassifiedCall
+from streams import sqlfiles
+from streams.settings import Settings
+from streams.warehouse import Warehouse, WarehouseError, calls_frame
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_call(call_id: str, **overrides: Any) -> ClassifiedCall:
+    """An answered inbound call at 08:30 local on Monday 3 August 2026, fields overridable."""
+    fields: dict[str, Any] = dict(
+        practice="A12345",
+        call_id=call_id,
+        started_at=datetime(2026, 8, 3, 7, 30, tzinfo=UTC),
+        local_date=date(2026, 8, 3),
+        time_band="08:00-09:59",
+        core_category="Core_8_10",
+        inbound=True,
+        outcome="answered",
+        wait_s=42,
+        wait_bucket="31_60",
+        talk_s=95,
+        duration_bucket="1 to 2 minutes",
+        callback_made=False,
+        request_type="appointments",
+        first_team="reception",
+        transfers=0,
+        routing="right_first_time",
+        caller_key="pseudonym-1",
+        complete=True,
+        rules_version="2026.1",
+        ended_at=datetime(2026, 8, 3, 7, 32, 17, tzinfo=UTC),
+        events=5,
+    )
+    fields.update(overrides)
+    return ClassifiedCall(**fields)
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture
+def warehouse(settings: Settings) -> Warehouse:
+    opened = Warehouse.open(settings)
+    yield opened
+    opened.close()
+
+
+def rows(warehouse: Warehouse, sql: str) -> list[dict[str, Any]]:
+    return warehouse.query(sql).to_dicts()
+
+
+def test_migrations_are_applied_once_and_recorded(settings: Settings) -> None:
+    expected = [(m.version, m.name) for m in sqlfiles.migrations()]
+    assert expected and expected[0][0] == 1
+    with Warehouse.open(settings) as first:
+        assert first.migrate() == []  # open already applied everything
+    with Warehouse.open(settings) as second:
+        recorded = second.query("SELECT version, name FROM schema_migrations ORDER BY version")
+        assert list(recorded.iter_rows()) == expected
+
+
+def test_a_new_migration_is_applied_on_the_next_open(warehouse: Warehouse, tmp_path: Path) -> None:
+    root = tmp_path / "sql"
+    (root / "migrations").mkdir(parents=True)
+    for migration in sqlfiles.migrations():
+        (root / "migrations" / migration.path.name).write_text(migration.text)
+    (root / "migrations" / "999_probe.sql").write_text("CREATE TABLE probe (x INTEGER);")
+    assert warehouse.migrate(root) == ["999_probe"]
+    assert warehouse.migrate(root) == []
+    assert rows(warehouse, "SELECT count(*) AS n FROM probe") == [{"n": 0}]
+
+
+def test_a_failing_migration_is_named_and_not_recorded(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "998_broken.sql").write_text("CREATE TABLE broken (x NOTATYPE);")
+    with pytest.raises(WarehouseError, match="998_broken.sql"):
+        warehouse.migrate(tmp_path)
+    versions = warehouse.query("SELECT version FROM schema_migrations")["version"].to_list()
+    assert 998 not in versions
+
+
+def test_misnamed_migration_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "7_calls.sql").write_text("SELECT 1")
+    with pytest.raises(sqlfiles.SqlFileError, match="7_calls.sql"):
+        sqlfiles.migrations(tmp_path)
+
+
+def test_views_are_created_whatever_their_file_order(warehouse: Warehouse, tmp_path: Path) -> None:
+    (tmp_path / "views").mkdir()
+    (tmp_path / "views" / "a_top.sql").write_text("-- uses b\nSELECT n + 1 AS n FROM b_middle;\n")
+    (tmp_path / "views" / "b_middle.sql").write_text("SELECT n * 10 AS n FROM c_base")
+    (tmp_path / "views" / "c_base.sql").write_text("SELECT 4 AS n")
+    assert warehouse.create_views(tmp_path) == ["c_base", "b_middle", "a_top"]
+    assert rows(warehouse, "SELECT n FROM a_top") == [{"n": 41}]
+
+
+def test_a_view_that_cannot_be_created_is_named(warehouse: Warehouse, tmp_path: Path) -> None:
+    (tmp_path / "views").mkdir()
+    (tmp_path / "views" / "good.sql").write_text("SELECT 1 AS n")
+    (tmp_path / "views" / "bad.sql").write_text("SELECT * FROM no_such_table")
+    with pytest.raises(WarehouseError, match=r"bad\.sql"):
+        warehouse.create_views(tmp_path)
+
+
+def test_calls_view_has_the_contract_columns_in_order(warehouse: Warehouse) -> None:
+    columns = warehouse.query("SELECT * FROM calls LIMIT 0").columns
+    assert columns == [*ClassifiedCall.model_fields, "ingested_at", "updated_at"]
+
+
+def test_merge_round_trips_every_field(warehouse: Warehouse) -> None:
+    answered = make_call("c1")
+    outbound = make_call(
+        "c2",
+        inbound=False,
+        outcome=None,
+        wait_s=None,
+        wait_bucket=None,
+        talk_s=None,
+        duration_bucket=None,
+        request_type=None,
+        first_team=None,
+        routing="unrouted",
+        caller_key=None,
+        callback_answered=None,
+        ended_at=None,
+        complete=False,
+    )
+    callback = make_call(
+        "c3",
+        outcome="callback_requested",
+        callback_made=True,
+        callback_answered=False,
+        callback_wait_s=1800,
+        divert_target="pharmacy",
+        transfers=2,
+    )
+    assert warehouse.merge_calls([answered, outbound, callback]) == 3
+    stored = rows(warehouse, "SELECT * FROM calls ORDER BY call_id")
+    for original, row in zip([answered, outbound, callback], stored, strict=True):
+        assert row["ingested_at"] is not None and row["updated_at"] == row["ingested_at"]
+        del row["ingested_at"], row["updated_at"]
+        assert ClassifiedCall(**row) == original
+
+
+def test_replaying_a_batch_changes_nothing(warehouse: Warehouse) -> None:
+    batch = [make_call(f"c{i}") for i in range(50)]
+    assert warehouse.merge_calls(batch) == 50
+    before = rows(warehouse, "SELECT * FROM calls ORDER BY call_id")
+    snapshot = warehouse.snapshot()
+    assert warehouse.merge_calls(batch) == 0
+    assert rows(warehouse, "SELECT * FROM calls ORDER BY call_id") == before
+    assert warehouse.snapshot().id == snapshot.id  # not even an empty commit
+
+
+def test_a_late_correction_replaces_the_row(warehouse: Warehouse) -> None:
+    open_call = make_call("c1", complete=False, ended_at=None, talk_s=None, duration_bucket=None)
+    warehouse.merge_calls([open_call, make_call("c2")])
+    first = rows(warehouse, "SELECT * FROM calls WHERE call_id = 'c1'")[0]
+    corrected = make_call("c1", talk_s=400, duration_bucket="over 5 minutes")
+    assert warehouse.merge_calls([corrected, make_call("c2")]) == 1
+    stored = rows(warehouse, "SELECT * FROM calls WHERE call_id = 'c1'")
+    assert len(stored) == 1
+    row = stored[0]
+    assert (row["complete"], row["talk_s"], row["duration_bucket"]) == (
+        True,
+        400,
+        "over 5 minutes",
+    )
+    assert row["ingested_at"] == first["ingested_at"]
+    assert row["updated_at"] > first["updated_at"]
+    assert rows(warehouse, "SELECT count(*) AS n FROM calls") == [{"n": 2}]
+
+
+def test_a_call_twice_in_one_batch_keeps_the_last_copy(warehouse: Warehouse) -> None:
+    batch = [
+        make_call("c1", outcome="missed", talk_s=None, duration_bucket=None),
+        make_call("c2"),
+        make_call("c1", callback_made=True, outcome="callback_requested"),
+    ]
+    assert warehouse.merge_calls(batch) == 2
+    stored = rows(warehouse, "SELECT call_id, outcome, callback_made FROM calls ORDER BY call_id")
+    assert stored == [
+        {"call_id": "c1", "outcome": "callback_requested", "callback_made": True},
+        {"call_id": "c2", "outcome": "answered", "callback_made": False},
+    ]
+
+
+def test_same_call_id_at_two_practices_is_two_calls(warehouse: Warehouse) -> None:
+    assert warehouse.merge_calls([make_call("c1"), make_call("c1", practice="B54321")]) == 2
+    assert rows(warehouse, "SELECT count(*) AS n FROM calls") == [{"n": 2}]
+
+
+def test_calls_frame_keeps_the_last_copy_in_first_position() -> None:
+    frame = calls_frame([make_call("a", wait_s=1), make_call("b"), make_call("a", wait_s=2)])
+    assert frame["call_id"].to_list() == ["a", "b"]
+    assert frame["wait_s"].to_list() == [2, 42]
+
+
+def test_cbt_daily_matches_hand_counts(warehouse: Warehouse) -> None:
+    not_answered = dict(talk_s=None, duration_bucket=None, first_team=None, routing="unrouted")
+    ten_am = dict(
+        started_at=datetime(2026, 8, 3, 9, 15, tzinfo=UTC),
+        time_band="10:00-11:59",
+        core_category="Core_10_1830",
+    )
+    calls = [
+        # A12345, 08:00-09:59: 7 inbound calls and one outbound
+        make_call("a1"),
+        make_call("a2", complete=False, ended_at=None, talk_s=None, duration_bucket=None),
+        make_call("m1", outcome="missed", **not_answered),  # e.g. voicemail
+        make_call("i1", outcome="ended_in_ivr", wait_s=None, wait_bucket=None, **not_answered),
+        make_call("cb1", outcome="callback_requested", callback_made=True, **not_answered),
+        make_call("cb2", outcome="callback_requested", callback_made=False, **not_answered),
+        make_call(
+            "cb3", outcome="callback_requested", callback_made=True, complete=False, **not_answered
+        ),
+        make_call("o1", inbound=False, outcome=None, wait_s=None, wait_bucket=None),
+        # A12345, 10:00-11:59: one missed call
+        make_call("m2", outcome="missed", **not_answered, **ten_am),
+        # B54321, 08:00-09:59: one answered, one outbound only band elsewhere
+        make_call("b1", practice="B54321"),
+        make_call(
+            "o2",
+            practice="B54321",
+            inbound=False,
+            outcome=None,
+            started_at=datetime(2026, 8, 3, 13, 0, tzinfo=UTC),
+            time_band="14:00-15:59",
+            core_category="Core_10_1830",
+        ),
+    ]
+    warehouse.merge_calls(calls)
+    got = {
+        (r["practice"], r["time_band"], r["indicator"]): (r["value"], r["incomplete"])
+        for r in rows(warehouse, "SELECT * FROM cbt_daily")
+    }
+    expected = {
+        ("A12345", "08:00-09:59", "CBT001"): (7, 2),
+        ("A12345", "08:00-09:59", "CBT002"): (1, 0),
+        ("A12345", "08:00-09:59", "CBT003"): (2, 1),
+        ("A12345", "08:00-09:59", "CBT004"): (1, 0),
+        ("A12345", "08:00-09:59", "CBT005"): (3, 1),
+        ("A12345", "08:00-09:59", "CBT006"): (2, 1),
+        ("A12345", "08:00-09:59", "CBT007"): (2, 1),
+        ("A12345", "10:00-11:59", "CBT001"): (1, 0),
+        ("A12345", "10:00-11:59", "CBT002"): (0, 0),
+        ("A12345", "10:00-11:59", "CBT003"): (0, 0),
+        ("A12345", "10:00-11:59", "CBT004"): (1, 0),
+        ("A12345", "10:00-11:59", "CBT005"): (0, 0),
+        ("A12345", "10:00-11:59", "CBT006"): (0, 0),
+        ("A12345", "10:00-11:59", "CBT007"): (0, 0),
+        ("B54321", "08:00-09:59", "CBT001"): (1, 0),
+        ("B54321", "08:00-09:59", "CBT002"): (0, 0),
+        ("B54321", "08:00-09:59", "CBT003"): (1, 0),
+        ("B54321", "08:00-09:59", "CBT004"): (0, 0),
+        ("B54321", "08:00-09:59", "CBT005"): (0, 0),
+        ("B54321", "08:00-09:59", "CBT006"): (0, 0),
+        ("B54321", "08:00-09:59", "CBT007"): (1, 0),
+    }
+    assert got == expected
+    dates = warehouse.query("SELECT DISTINCT local_date FROM cbt_daily")["local_date"].to_list()
+    assert dates == [date(2026, 8, 3)]
+
+
+def test_read_only_open_rejects_writes(warehouse: Warehouse, settings: Settings) -> None:
+    warehouse.merge_calls([make_call("c1")])
+    with Warehouse.open(settings, read_only=True) as reader:
+        assert rows(reader, "SELECT count(*) AS n FROM calls") == [{"n": 1}]
+        with pytest.raises(WarehouseError, match="read-only"):
+            reader.merge_calls([make_call("c2")])
+        with pytest.raises(duckdb.Error, match="read-only"):
+            reader.conn.execute("DELETE FROM classified_calls")
+    assert rows(warehouse, "SELECT count(*) AS n FROM calls") == [{"n": 1}]
+
+
+def test_read_only_open_of_a_missing_warehouse_says_what_to_do(settings: Settings) -> None:
+    with pytest.raises(WarehouseError, match=r"no warehouse at .*start the worker or run"):
+        Warehouse.open(settings, read_only=True)
+    assert not settings.warehouse_dir.exists()  # a reader never creates one
+
+
+def test_open_at_a_snapshot_sees_the_data_as_of_then(
+    warehouse: Warehouse, settings: Settings
+) -> None:
+    warehouse.merge_calls([make_call("c1"), make_call("c2")])
+    then = warehouse.snapshot()
+    warehouse.merge_calls([make_call("c3"), make_call("c1", outcome="missed")])
+    assert warehouse.snapshot().id > then.id
+    with Warehouse.open(settings, snapshot=then.id) as past:
+        assert past.snapshot() == then
+        assert rows(past, "SELECT call_id, outcome FROM calls ORDER BY call_id") == [
+            {"call_id": "c1", "outcome": "answered"},
+            {"call_id": "c2", "outcome": "answered"},
+        ]
+    with pytest.raises(WarehouseError, match="no snapshot 999999"):
+        Warehouse.open(settings, snapshot=999_999)
+
+
+def test_compact_and_expire_keep_the_data(warehouse: Warehouse) -> None:
+    for batch in range(6):
+        warehouse.merge_calls([make_call(f"c{batch}-{i}") for i in range(40)])
+    warehouse.merge_calls([make_call("c0-0", outcome="missed")])
+    before = rows(warehouse, "SELECT * FROM calls ORDER BY call_id")
+    snapshots_before = rows(warehouse, "SELECT count(*) AS n FROM lake.snapshots()")[0]["n"]
+    warehouse.compact()
+    warehouse.expire_snapshots(0)
+    assert rows(warehouse, "SELECT * FROM calls ORDER BY call_id") == before
+    assert rows(warehouse, "SELECT count(*) AS n FROM lake.snapshots()")[0]["n"] < snapshots_before
+
+
+def test_a_reader_process_sees_each_commit_of_the_writer(
+    warehouse: Warehouse, settings: Settings
+) -> None:
+    """The writer keeps its connection; a separate process attaches read-only after each
+    commit and must see exactly the calls committed so far."""
+    reader = textwrap.dedent(
+        """
+        import sys
+        from streams.settings import Settings
+        from streams.warehouse import Warehouse
+        with Warehouse.open(Settings(data_dir=sys.argv[1]), read_only=True) as w:
+            print(w.query("SELECT count(*) AS n FROM calls")["n"][0])
+        """
+    )
+    for batch in range(3):
+        warehouse.merge_calls([make_call(f"c{batch}-{i}") for i in range(100)])
+        seen = subprocess.run(
+            [sys.executable, "-c", reader, str(settings.data_dir)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert int(seen.stdout) == 100 * (batch + 1)
+
+
+def test_postgres_catalog_without_the_extension_is_a_clear_error(data_dir: Path) -> None:
+    settings = Settings(data_dir=data_dir, catalog="postgres:dbname=callstream host=localhost")
+    with pytest.raises(WarehouseError, match="postgres extension"):
+        Warehouse.open(settings)

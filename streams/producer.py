@@ -15,7 +15,6 @@ from kafka.errors import KafkaError
 
 from models.events import CallEvent, call_key
 
-
 #: How long to try a broker that does not answer before saying so.
 BOOTSTRAP_TIMEOUT_MS = 10_000
 

@@ -65,6 +65,8 @@ def _calls_in_warehouse(settings: Settings, practices: set[str]) -> int:
         return 0
     try:
         return int(warehouse.query(sql, {"day": DEMO_DAY, "codes": sorted(practices)})["n"][0])
+    except Exception:  # views not created yet: the worker is starting
+        return 0
     finally:
         warehouse.close()
 

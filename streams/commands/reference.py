@@ -1,0 +1,119 @@
+"""`callstream reference load FILE...`: NHS reference data into the practice dimension.
+
+The kind of each file (ODS epraccur, practice mapping, list sizes) is read from its first
+line; each extract is kept under its extract date, and the views use the latest. Lines
+that cannot be read are written, with the reason, to a rejects CSV under the data dir.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from streams.settings import get_settings
+
+if TYPE_CHECKING:
+    from streams.reference import Extract
+
+
+@click.group(help="Load NHS reference data (ODS practices, PCN mapping, list sizes).")
+def command() -> None:
+    """Reference data commands."""
+
+
+@command.command(
+    "load",
+    help="Load NHS reference files into the practice dimension. FILE may be ODS epraccur.csv "
+    "(no header), the 'Patients registered at a GP practice' mapping "
+    "(gp-reg-pat-prac-map.csv) or list sizes (gp-reg-pat-prac-all.csv); the kind is detected.",
+)
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--extract-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Extract date (YYYY-MM-DD) for files that do not carry one: epraccur, unless the "
+    "file name holds a date such as epraccur_20260801.csv. Overrides EXTRACT_DATE.",
+)
+def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
+    """Parse every file first (so a bad file loads nothing), then load them one by one."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from streams import reference, reference_store
+    from streams.warehouse import Warehouse, WarehouseError
+
+    settings = get_settings()
+    parsed = [(path, _parse(path, extract_date.date() if extract_date else None)) for path in files]
+    try:
+        warehouse = Warehouse.open(settings)
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rejected_files: list[Path] = []
+    try:
+        with Progress(
+            TextColumn("loading {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress:
+            task = progress.add_task("reference files", total=len(parsed))
+            for path, extract in parsed:
+                try:
+                    written = reference_store.load(warehouse, extract, path.name)
+                except reference.ReferenceError as exc:
+                    raise click.ClickException(f"{path.name}: {exc}") from exc
+                rejects = _rejects_path(settings.data_dir, path, extract)
+                if extract.rejects:
+                    reference_store.write_rejects(extract, rejects)
+                    rejected_files.append(rejects)
+                click.echo(_summary(path, extract, written))
+                progress.advance(task)
+    finally:
+        warehouse.close()
+    if rejected_files:
+        listed = ", ".join(str(p) for p in rejected_files)
+        raise click.ClickException(f"some lines were rejected (valid ones loaded): see {listed}")
+
+
+def _parse(path: Path, extract_date: date | None) -> Extract:
+    from streams import reference
+
+    try:
+        text = _read_text(path)
+        return reference.parse(text, extract_date or reference.date_from_name(path.name))
+    except reference.ReferenceError as exc:
+        raise click.ClickException(f"{path.name}: {exc}") from exc
+
+
+def _read_text(path: Path) -> str:
+    """NHS files are UTF-8 (perhaps with a byte-order mark) or, in older extracts, Windows-1252."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _rejects_path(data_dir: Path, path: Path, extract: Extract) -> Path:
+    name = f"{path.stem}.{extract.kind.value}.{extract.extract_date.isoformat()}.rejects.csv"
+    return data_dir / "rejects" / "reference" / name
+
+
+def _summary(path: Path, extract: Extract, written: int) -> str:
+    parts = [
+        f"{path.name}: {extract.kind.value} extract {extract.extract_date.isoformat()}",
+        f"{written} practices loaded",
+        f"{len(extract.rejects)} rejected",
+    ]
+    if extract.skipped:
+        parts.append(f"{extract.skipped} breakdown rows skipped (not practice totals)")
+    if extract.duplicates:
+        parts.append(f"{extract.duplicates} repeated practices (last row kept)")
+    return ", ".join(parts)

@@ -1,0 +1,194 @@
+"""NHS reference files -> practice dimension: parsing (pure), loading, versions, the CLI."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from streams import reference
+from streams.cli import cli
+from streams.reference import Kind, ReferenceError
+from streams.settings import Settings
+from streams.warehouse import Warehouse
+
+FIXTURES = Path(__file__).parent / "fixtures" / "reference"
+EPRACCUR = Path("/work/shared/reference/ods/epraccur_sample.csv")
+MAPPING = FIXTURES / "gp-reg-pat-prac-map.csv"
+LIST_SIZES = FIXTURES / "gp-reg-pat-prac-all.csv"
+
+EPRACCUR_ROW = (
+    '"B82005","PRIORY MEDICAL GROUP","Y63","QWO","CORNLANDS ROAD","ACOMB","","YORK","",'
+    '"YO24 3WX","19740401","","ACTIVE","B","03Q","20200401","","01904 781423","","","",'
+    '"1","","03Q","","RO76",""'
+)
+
+
+def _epraccur_text() -> str:
+    if EPRACCUR.exists():
+        return EPRACCUR.read_text(encoding="utf-8")
+    return EPRACCUR_ROW + "\n"
+
+
+def test_kind_is_detected_from_the_first_line() -> None:
+    assert reference.detect_kind(EPRACCUR_ROW) is Kind.epraccur
+    assert reference.detect_kind(MAPPING.read_text()) is Kind.mapping
+    assert reference.detect_kind(LIST_SIZES.read_text()) is Kind.list_size
+    with pytest.raises(ReferenceError, match="not a known NHS reference file"):
+        reference.detect_kind("date,calls\n2026-08-01,3\n")
+
+
+def test_epraccur_row_fields() -> None:
+    extract = reference.parse(EPRACCUR_ROW + "\n", date(2026, 8, 1))
+    assert extract.kind is Kind.epraccur and extract.rejects == []
+    (row,) = extract.rows
+    assert row.model_dump() == {
+        "practice": "B82005",
+        "name": "PRIORY MEDICAL GROUP",
+        "region_code": "Y63",
+        "icb_code": "QWO",
+        "sub_icb_code": "03Q",
+        "postcode": "YO24 3WX",
+        "open_date": date(1974, 4, 1),
+        "close_date": None,
+        "status": "ACTIVE",
+        "role_code": "RO76",
+    }
+
+
+def test_epraccur_needs_an_extract_date_from_the_name_or_the_caller() -> None:
+    with pytest.raises(ReferenceError, match="--extract-date"):
+        reference.parse(EPRACCUR_ROW)
+    assert reference.date_from_name("epraccur_20260801.csv") == date(2026, 8, 1)
+    assert reference.date_from_name("epraccur-2026-08-01.csv") == date(2026, 8, 1)
+    assert reference.date_from_name("epraccur.csv") is None
+
+
+def test_epraccur_bad_rows_are_rejected_with_the_field() -> None:
+    short = '"B82006","SHORT ROW","Y63"'
+    bad_date = EPRACCUR_ROW.replace('"19740401"', '"1974-04-01"').replace("B82005", "B82007")
+    bad_code = EPRACCUR_ROW.replace("B82005", "b8200")
+    text = "\n".join([EPRACCUR_ROW, short, bad_date, bad_code]) + "\n"
+    extract = reference.parse_epraccur(text, date(2026, 8, 1))
+    assert [row.practice for row in extract.rows] == ["B82005"]
+    reasons = [(r.line, r.field) for r in extract.rejects]
+    assert reasons == [(2, None), (3, "open_date"), (4, "column 1 (practice)")]
+    assert "3 columns" in extract.rejects[0].reason
+    assert "'1974-04-01' is not YYYYMMDD" in extract.rejects[1].reason
+
+
+def test_mapping_file() -> None:
+    extract = reference.parse(MAPPING.read_text())
+    assert extract.kind is Kind.mapping
+    assert extract.extract_date == date(2026, 8, 1)
+    assert [row.practice for row in extract.rows] == ["A81001", "A81002", "A81004", "A81005"]
+    first = extract.rows[0]
+    assert (first.pcn_code, first.sub_icb_code, first.icb_code, first.region_code) == (
+        "U00351",
+        "16C",
+        "QHM",
+        "Y63",
+    )
+    assert extract.rows[2].pcn_name == "MIDDLESBROUGH WEST, ACKLAM PCN"
+    (reject,) = extract.rejects
+    assert (reject.line, reject.field) == (6, "PRACTICE_CODE")
+    assert "Y0279" in reject.reason
+
+
+def test_list_sizes_keep_totals_skip_breakdowns_reject_bad_numbers() -> None:
+    extract = reference.parse(LIST_SIZES.read_text())
+    assert extract.kind is Kind.list_size
+    assert {row.practice: row.list_size for row in extract.rows} == {
+        "A81001": 4210,
+        "A81002": 12604,
+        "A81004": 10125,
+    }
+    assert extract.skipped == 1
+    (reject,) = extract.rejects
+    assert (reject.line, reject.field) == (6, "NUMBER_OF_PATIENTS")
+
+
+def test_extract_dates_in_nhs_and_iso_forms() -> None:
+    assert reference.parse_extract_date("01AUG2026") == date(2026, 8, 1)
+    assert reference.parse_extract_date("01Aug2026") == date(2026, 8, 1)
+    assert reference.parse_extract_date("2026-08-01") == date(2026, 8, 1)
+    assert reference.parse_extract_date("01/08/2026") == date(2026, 8, 1)
+    with pytest.raises(ValueError, match="not a date"):
+        reference.parse_extract_date("August")
+
+
+def test_a_file_mixing_extract_dates_is_refused() -> None:
+    text = LIST_SIZES.read_text().replace(
+        "01AUG2026,GP,16C,E38000247,A81004", "01JUL2026,GP,16C,E38000247,A81004"
+    )
+    with pytest.raises(ReferenceError, match="mixes extract dates"):
+        reference.parse(text)
+
+
+def _hierarchy(settings: Settings) -> dict[str, dict[str, object]]:
+    with Warehouse.open(settings, read_only=True) as warehouse:
+        frame = warehouse.query("SELECT * FROM practice_hierarchy ORDER BY practice")
+    return {row["practice"]: row for row in frame.to_dicts()}
+
+
+def test_load_command_builds_the_hierarchy_and_keeps_versions(data_dir: Path) -> None:
+    runner = CliRunner()
+    epraccur = data_dir.parent / "epraccur_20260801.csv"
+    epraccur.write_text(_epraccur_text(), encoding="utf-8")
+    result = runner.invoke(cli, ["reference", "load", str(epraccur), str(MAPPING), str(LIST_SIZES)])
+    # Rejected lines make the command fail after loading the valid ones, naming the file.
+    assert result.exit_code == 1, result.output
+    assert "rejected" in result.output
+    rejects = sorted((data_dir / "rejects" / "reference").glob("*.csv"))
+    assert [p.name for p in rejects] == [
+        "gp-reg-pat-prac-all.list_size.2026-08-01.rejects.csv",
+        "gp-reg-pat-prac-map.mapping.2026-08-01.rejects.csv",
+    ]
+    assert "NUMBER_OF_PATIENTS" in rejects[0].read_text()
+
+    settings = Settings(data_dir=data_dir)
+    rows = _hierarchy(settings)
+    a81002 = rows["A81002"]
+    assert a81002["pcn_code"] == "U00351"
+    assert a81002["icb_code"] == "QHM" and a81002["region_code"] == "Y63"
+    assert a81002["list_size"] == 12604
+    assert a81002["mapping_extract_date"] == date(2026, 8, 1)
+    if EPRACCUR.exists():
+        # In epraccur only: codes from ODS, no PCN, no list size.
+        assert rows["A81003"]["pcn_code"] is None and rows["A81003"]["icb_code"] == "QHM"
+        assert rows["A81003"]["status"] == "INACTIVE"
+
+    # A newer mapping moves A81002 to another PCN; the old extract stays, the view moves.
+    newer = data_dir.parent / "map-sep.csv"
+    newer.write_text(
+        MAPPING.read_text()
+        .replace("01AUG2026", "01SEP2026")
+        .replace(
+            "A81002,QUEENS PARK MEDICAL CENTRE,TS18 2AW,U00351",
+            "A81002,QUEENS PARK MEDICAL CENTRE,TS18 2AW,U99999",
+        ),
+        encoding="utf-8",
+    )
+    runner.invoke(cli, ["reference", "load", str(newer)])
+    runner.invoke(cli, ["reference", "load", str(newer)])  # a reload changes nothing
+    assert _hierarchy(settings)["A81002"]["pcn_code"] == "U99999"
+    with Warehouse.open(settings, read_only=True) as warehouse:
+        extracts = warehouse.query(
+            "SELECT extract_date, practices, latest FROM reference_extracts "
+            "WHERE kind = 'mapping' ORDER BY extract_date"
+        ).rows()
+    assert extracts == [(date(2026, 8, 1), 4, False), (date(2026, 9, 1), 4, True)]
+
+
+def test_load_command_errors_are_one_line(data_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    undated = tmp_path / "epraccur.csv"
+    undated.write_text(EPRACCUR_ROW + "\n", encoding="utf-8")
+    result = runner.invoke(cli, ["reference", "load", str(undated)])
+    assert result.exit_code == 1
+    assert "--extract-date" in result.output and "Traceback" not in result.output
+    result = runner.invoke(cli, ["reference", "load", "--extract-date", "2026-08-01", str(undated)])
+    assert result.exit_code == 0, result.output
+    assert "epraccur extract 2026-08-01, 1 practices loaded, 0 rejected" in result.output

@@ -12,7 +12,6 @@
 --     icb_code, icb_name, region_code, region_name, source_file, loaded_at.
 --   practice_list_sizes (same publication, all patients): extract_date, practice, list_size,
 --     source_file, loaded_at.
--- Supersedes 002 `practices` as the practice dimension (that table stays empty).
 CREATE TABLE IF NOT EXISTS ods_practices (
     extract_date DATE        NOT NULL,
     practice     VARCHAR     NOT NULL,

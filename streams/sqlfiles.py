@@ -68,3 +68,33 @@ def views(root: Path = SQL_DIR) -> list[SqlFile]:
         SqlFile(path.stem, path, path.read_text(encoding="utf-8"))
         for path in sorted((root / "views").glob("*.sql"))
     ]
+
+
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+def dependency_order(files: list[SqlFile]) -> list[SqlFile]:
+    """Views ordered so each comes after the views its SQL names (comments ignored).
+
+    A name match is only a hint (a column may share a view's name); the caller still
+    copes with a wrong order. Cycles keep name order for the rest.
+    """
+    by_name = {f.name: f for f in files}
+    needs: dict[str, set[str]] = {}
+    for f in files:
+        code = _COMMENT.sub("", f.text).lower()
+        needs[f.name] = {
+            other
+            for other in by_name
+            if other != f.name and re.search(rf"\b{re.escape(other.lower())}\b", code)
+        }
+    ordered: list[SqlFile] = []
+    done: set[str] = set()
+    while len(done) < len(files):
+        ready = [n for n in sorted(by_name) if n not in done and needs[n] <= done]
+        if not ready:  # a cycle: let the database report it
+            ready = [n for n in sorted(by_name) if n not in done]
+        for name in ready:
+            ordered.append(by_name[name])
+            done.add(name)
+    return ordered

@@ -170,19 +170,30 @@ class Warehouse:
     def create_views(self, root: Path = sqlfiles.SQL_DIR) -> list[str]:
         """(Re)create every sql/views file as a view named after the file.
 
-        Views may use each other; rather than keep a dependency list, failed views are
-        retried after the others until a round makes no progress, then the error names
-        the file. Returns the view names in the order they were created.
+        Views may use each other: they are created in dependency order (names found in
+        the text), all in one transaction (one snapshot). If that fails, they are created
+        one by one, retrying failed views after the others until a round makes no progress,
+        and the error names the file. Returns the view names in the order created.
         """
         self._require_writable()
-        pending = sqlfiles.views(root)
+        ordered = sqlfiles.dependency_order(sqlfiles.views(root))
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            for view in ordered:
+                self.conn.execute(_create_view_sql(view))
+            self.conn.execute("COMMIT")
+        except duckdb.Error:
+            self.conn.execute("ROLLBACK")
+            return self._create_views_one_by_one(ordered)
+        return [view.name for view in ordered]
+
+    def _create_views_one_by_one(self, pending: list[sqlfiles.SqlFile]) -> list[str]:
         created: list[str] = []
         while pending:
             failed: list[tuple[sqlfiles.SqlFile, duckdb.Error]] = []
             for view in pending:
-                body = view.text.strip().rstrip(";")
                 try:
-                    self.conn.execute(f'CREATE OR REPLACE VIEW "{view.name}" AS\n{body}\n')
+                    self.conn.execute(_create_view_sql(view))
                 except duckdb.Error as exc:
                     failed.append((view, exc))
                 else:
@@ -298,6 +309,11 @@ def _absolute(path: Path) -> Path:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+def _create_view_sql(view: sqlfiles.SqlFile) -> str:
+    body = view.text.strip().rstrip(";")
+    return f'CREATE OR REPLACE VIEW "{view.name}" AS\n{body}\n'
 
 
 def _quote(text: str) -> str:

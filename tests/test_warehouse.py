@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from warehouse_support import make_call
 
 from models.classified import ClassifiedCall
 from streams import sqlfiles
@@ -18,36 +19,6 @@ from streams.settings import Settings
 from streams.warehouse import Warehouse, WarehouseError, calls_frame
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def make_call(call_id: str, **overrides: Any) -> ClassifiedCall:
-    """An answered inbound call at 08:30 local on Monday 3 August 2026, fields overridable."""
-    fields: dict[str, Any] = dict(
-        practice="A12345",
-        call_id=call_id,
-        started_at=datetime(2026, 8, 3, 7, 30, tzinfo=UTC),
-        local_date=date(2026, 8, 3),
-        time_band="08:00-09:59",
-        core_category="Core_8_10",
-        inbound=True,
-        outcome="answered",
-        wait_s=42,
-        wait_bucket="31_60",
-        talk_s=95,
-        duration_bucket="1 to 2 minutes",
-        callback_made=False,
-        request_type="appointments",
-        first_team="reception",
-        transfers=0,
-        routing="right_first_time",
-        caller_key="pseudonym-1",
-        complete=True,
-        rules_version="2026.1",
-        ended_at=datetime(2026, 8, 3, 7, 32, 17, tzinfo=UTC),
-        events=5,
-    )
-    fields.update(overrides)
-    return ClassifiedCall(**fields)
 
 
 @pytest.fixture
@@ -112,6 +83,19 @@ def test_views_are_created_whatever_their_file_order(warehouse: Warehouse, tmp_p
     (tmp_path / "views" / "c_base.sql").write_text("SELECT 4 AS n")
     assert warehouse.create_views(tmp_path) == ["c_base", "b_middle", "a_top"]
     assert rows(warehouse, "SELECT n FROM a_top") == [{"n": 41}]
+
+
+def test_dependency_order_ignores_comments_and_survives_cycles(tmp_path: Path) -> None:
+    def view(name: str, text: str) -> sqlfiles.SqlFile:
+        return sqlfiles.SqlFile(name, tmp_path / f"{name}.sql", text)
+
+    files = [
+        view("a", "-- not from c\nSELECT * FROM b"),
+        view("b", "SELECT 1 AS n"),
+        view("c", "SELECT * FROM d"),
+        view("d", "SELECT * FROM c"),
+    ]
+    assert [f.name for f in sqlfiles.dependency_order(files)] == ["b", "a", "c", "d"]
 
 
 def test_a_view_that_cannot_be_created_is_named(warehouse: Warehouse, tmp_path: Path) -> None:

@@ -1,0 +1,155 @@
+"""`callstream sql`: formats, one-line errors, read-only, and answers while a writer writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from warehouse_support import make_call
+
+from streams.cli import cli
+from streams.settings import Settings
+from streams.warehouse import Warehouse
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_sql(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["sql", *args])
+
+
+@pytest.fixture
+def filled(data_dir: Path) -> Path:
+    """A warehouse holding two calls of practice A12345 (one answered, one missed)."""
+    with Warehouse.open(Settings(data_dir=data_dir)) as warehouse:
+        warehouse.merge_calls(
+            [
+                make_call("c1"),
+                make_call("c2", outcome="missed", talk_s=None, duration_bucket=None),
+            ]
+        )
+    return data_dir
+
+
+QUERY = "SELECT call_id, outcome, wait_s, talk_s, local_date FROM calls ORDER BY call_id"
+
+
+def test_csv_output(filled: Path) -> None:
+    result = run_sql("--format", "csv", QUERY)
+    assert result.exit_code == 0, result.output
+    assert list(csv.DictReader(io.StringIO(result.stdout))) == [
+        {"call_id": "c1", "outcome": "answered", "wait_s": "42", "talk_s": "95",
+         "local_date": "2026-08-03"},
+        {"call_id": "c2", "outcome": "missed", "wait_s": "42", "talk_s": "",
+         "local_date": "2026-08-03"},
+    ]  # fmt: skip
+
+
+def test_json_output(filled: Path) -> None:
+    result = run_sql("--format", "json", QUERY)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [
+        {"call_id": "c1", "outcome": "answered", "wait_s": 42, "talk_s": 95,
+         "local_date": "2026-08-03"},
+        {"call_id": "c2", "outcome": "missed", "wait_s": 42, "talk_s": None,
+         "local_date": "2026-08-03"},
+    ]  # fmt: skip
+
+
+def test_table_output_names_columns_rows_and_snapshot(filled: Path) -> None:
+    result = run_sql("SELECT indicator, value FROM cbt_daily ORDER BY indicator")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any("indicator" in line and "value" in line for line in lines)
+    body = {tuple(cell.strip() for cell in line.strip("│ ").split("│")) for line in lines}
+    assert {("CBT001", "2"), ("CBT003", "1"), ("CBT004", "1"), ("CBT007", "1")} <= body
+    assert "7 rows, data as of snapshot" in " ".join(result.stdout.split())
+
+
+def test_snapshot_option_reads_the_past(filled: Path) -> None:
+    with Warehouse.open(Settings(data_dir=filled)) as warehouse:
+        then = warehouse.snapshot().id
+        warehouse.merge_calls([make_call("c3")])
+    count = "SELECT count(*) AS n FROM calls"
+    assert json.loads(run_sql("--format", "json", count).stdout) == [{"n": 3}]
+    past = run_sql("--format", "json", "--snapshot", str(then), count)
+    assert json.loads(past.stdout) == [{"n": 2}]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("INSERT INTO classified_calls SELECT * FROM classified_calls", "read-only here"),
+        ("DELETE FROM classified_calls", "read-only here"),
+        ("CREATE TABLE memory.main.x AS SELECT 1", "read-only here"),
+        ("COPY (SELECT 1) TO 'out.csv'", "read-only here"),
+        ("SELEC 1", "query failed: Parser Error"),
+        ("SELECT * FROM no_such_view", "query failed: Catalog Error"),
+        ("SELECT 1; SELECT 2", "exactly one SQL statement"),
+    ],
+)
+def test_errors_are_one_line(filled: Path, query: str, message: str) -> None:
+    result = run_sql(query)
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    error = result.stderr.strip()
+    assert "\n" not in error and error.startswith("Error: ") and message in error
+    assert json.loads(run_sql("--format", "json", "SELECT count(*) AS n FROM calls").stdout) == [
+        {"n": 2}
+    ]
+
+
+def test_no_warehouse_yet(data_dir: Path) -> None:
+    result = run_sql("SELECT 1")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: no warehouse at {data_dir.resolve() / 'warehouse'}; "
+        "start the worker or run `make run` first"
+    )
+
+
+def test_help() -> None:
+    result = run_sql("--help")
+    assert result.exit_code == 0
+    assert "--format [table|csv|json]" in result.stdout and "--snapshot" in result.stdout
+
+
+def test_answers_while_another_process_writes(data_dir: Path) -> None:
+    """A writer process commits batches in a loop; every `callstream sql` meanwhile answers,
+    the counts only grow, it sees commits as they land, and finally sees them all."""
+    Warehouse.open(Settings(data_dir=data_dir)).close()
+    writer = textwrap.dedent(
+        """
+        import sys, time
+        from streams.settings import Settings
+        from streams.warehouse import Warehouse
+        sys.path.insert(0, 'tests')
+        from warehouse_support import make_call
+        with Warehouse.open(Settings(data_dir=sys.argv[1])) as w:
+            for batch in range(8):
+                w.merge_calls([make_call(f"c{batch}-{i}") for i in range(250)])
+                time.sleep(0.15)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", writer, str(data_dir)], cwd=REPO)
+    counts: list[int] = []
+    try:
+        while process.poll() is None:
+            result = run_sql("--format", "json", "SELECT count(*) AS n FROM calls")
+            assert result.exit_code == 0, result.output
+            counts.append(json.loads(result.stdout)[0]["n"])
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == 0
+    final = json.loads(run_sql("--format", "json", "SELECT count(*) AS n FROM calls").stdout)
+    assert final == [{"n": 2000}]
+    assert counts == sorted(counts)
+    assert all(n % 250 == 0 for n in counts)  # whole batches only: commits are atomic
+    assert len({n for n in counts if 0 < n < 2000}) >= 2  # saw commits while they happened

@@ -157,7 +157,7 @@ def _wait(done, worker: subprocess.Popen, timeout: float) -> None:
             raise click.ClickException(f"the worker exited ({worker.returncode})")
         if time.monotonic() > deadline:
             raise click.ClickException("timed out waiting for the warehouse")
-        time.sleep(0.25)
+        time.sleep(1.0)  # each look opens the lake: do not steal the worker's CPU
 
 
 @click.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ import click
 from streams.settings import get_settings
 
 
-@click.command(help="Send a file of call events to Kafka.")
+@click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", default="jsonl", show_default=True, help="Input format.")
 @click.option("--practice", default=None, help="ODS code, for formats that do not carry it.")
@@ -32,6 +33,8 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
     from streams.formats import read_events
     from streams.producer import EventProducer, ProducerError, ensure_topics
 
+    # kafka-python warns when a large send batch keeps its I/O loop busy: expected here.
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     settings = get_settings()
     rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
     console = Console(stderr=True)

@@ -7,7 +7,7 @@ import click
 from streams.settings import get_settings
 
 
-@click.command(help="Run the streaming pipeline (Faust worker) and the HTTP ingest.")
+@click.command()
 @click.option(
     "--loglevel",
     type=click.Choice(["debug", "info", "warning", "error"]),

@@ -22,9 +22,11 @@ from streams.settings import get_settings
     help="Where rejected lines go, with reasons [default: FILE.rejects.jsonl].",
 )
 def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) -> None:
-    """Validate every line, send the valid events (idempotent, acks=all) and list the rest.
+    """Send a file of call events to Kafka (idempotent, acks=all, batched).
 
-    Exits non-zero when any line was rejected; the valid lines are sent regardless.
+    Every line is validated first; valid events are sent, keyed by practice and call id,
+    and rejected lines are listed with their reasons in the rejects file. Exits non-zero
+    when any line was rejected (the valid ones are sent regardless).
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

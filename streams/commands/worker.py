@@ -17,8 +17,9 @@ from streams.settings import get_settings
 )
 @click.option("--web-port", type=int, default=None, help="Web port [default: CALLSTREAM_WEB_PORT].")
 def command(loglevel: str, web_port: int | None) -> None:
-    """Consume raw call events, classify calls and write them to the warehouse until stopped.
+    """Run the streaming pipeline (Faust worker) and the HTTP ingest until stopped.
 
+    Consumes raw call events, classifies each call and writes it to the warehouse.
     Stops cleanly on Ctrl-C or SIGTERM: the batch being written is finished and only then
     are Kafka offsets committed.
     """

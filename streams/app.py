@@ -21,6 +21,7 @@ from faust.serializers import codecs
 from faust.types import TopicT
 
 from streams.call_state import CallState
+from streams.pseudonymise import load_key
 from streams.settings import Settings
 
 CALL_STATE_CODEC = "callstream-call-state"
@@ -50,6 +51,7 @@ class Pipeline:
     classified: TopicT
     dead_letter: TopicT
     calls: faust.Table
+    pseudonym_key: bytes  # HMAC key for callers (and for redacting dead letters)
 
 
 def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) -> Pipeline:
@@ -92,6 +94,10 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
         classified=app.topic(settings.topic_classified, partitions=partitions, **raw_kwargs),
         dead_letter=app.topic(settings.topic_dead_letter, partitions=partitions, **raw_kwargs),
         calls=calls,
+        pseudonym_key=load_key(
+            secret.get_secret_value() if (secret := settings.pseudonymisation_key) else None,
+            settings.data_dir,
+        ),
     )
     pipeline.register(built)
     writer.register(built)

@@ -24,7 +24,6 @@ from streams.call_state import CallState, Sweep, receive, sweep
 from streams.classify import classify_call
 from streams.dead_letter import make_dead_letter
 from streams.normalise import Rejected, normalise
-from streams.pseudonymise import load_key
 from streams.rules import load_rules
 
 log = logging.getLogger(__name__)
@@ -38,8 +37,7 @@ def partition_of(key: bytes, partitions: int) -> int:
 def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     """Add the pipeline agent and its sweep timer to the app."""
     settings = p.settings
-    secret = settings.pseudonymisation_key
-    pseudonym_key = load_key(secret.get_secret_value() if secret else None, settings.data_dir)
+    pseudonym_key = p.pseudonym_key
     rules = load_rules(settings.rules_file)
     table = p.calls
     raw_name = settings.topic_raw_events

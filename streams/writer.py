@@ -25,7 +25,6 @@ from models.classified import ClassifiedCall
 from streams.app import Pipeline
 from streams.batch import latest_per_call
 from streams.dead_letter import make_dead_letter
-from streams.pseudonymise import load_key
 from streams.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -40,8 +39,7 @@ def register(p: Pipeline) -> None:
     settings = p.settings
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
     opened: dict[str, Warehouse] = {}
-    secret = settings.pseudonymisation_key
-    pseudonym_key = load_key(secret.get_secret_value() if secret else None, settings.data_dir)
+    pseudonym_key = p.pseudonym_key
 
     async def in_db(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)

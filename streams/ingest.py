@@ -1,0 +1,160 @@
+"""Turn an HTTP ingest body into canonical events, or into errors a supplier can act on.
+
+Pure: no Kafka, no web server. The body is a JSON array of events or NDJSON (one event
+per line; a single JSON object is NDJSON of one line). A body is accepted all-or-nothing:
+if any event is invalid, none is produced, so a supplier can fix and resend the whole body
+without working out which events already went through. Error messages never quote the
+submitted values (a caller's number must not be echoed into logs or client error trackers).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from models.events import CallEvent
+
+#: Most per-event errors listed in one response; the summary still counts them all.
+MAX_DETAILS = 100
+_NAMED_FIELD = re.compile(r"field '(\w+)'")
+
+
+class ErrorDetail(BaseModel):
+    """One problem: which event (0-based index in the body), which field, what is wrong."""
+
+    index: int | None = None
+    field: str | None = None
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every error response."""
+
+    error: str
+    details: list[ErrorDetail] = []
+
+
+class MalformedBody(Exception):
+    """The body is not a JSON array or NDJSON of objects (HTTP 400)."""
+
+    def __init__(self, error: str, details: list[ErrorDetail] | None = None) -> None:
+        super().__init__(error)
+        self.body = ErrorBody(error=error, details=details or [])
+
+
+class InvalidEvents(Exception):
+    """Some events break the canonical v1 contract or the URL's practice (HTTP 422)."""
+
+    def __init__(self, body: ErrorBody) -> None:
+        super().__init__(body.error)
+        self.body = body
+
+
+def parse_body(body: bytes) -> list[Any]:
+    """The items of a JSON array or NDJSON body, not yet validated."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(
+            f"body is not UTF-8 text (byte {exc.start} is invalid); send JSON encoded as UTF-8"
+        ) from exc
+    stripped = text.lstrip()
+    if not stripped:
+        raise MalformedBody("body is empty; send a JSON array or NDJSON of call events")
+    if stripped.startswith("["):
+        return _parse_array(text)
+    return _parse_ndjson(text)
+
+
+def _parse_array(text: str) -> list[Any]:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(
+            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    if not isinstance(items, list):  # pragma: no cover - text starts with '['
+        raise MalformedBody("body must be a JSON array of events")
+    if not items:
+        raise MalformedBody("the JSON array is empty; send at least one event")
+    return items
+
+
+def _parse_ndjson(text: str) -> list[Any]:
+    items: list[Any] = []
+    details: list[ErrorDetail] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            details.append(
+                ErrorDetail(
+                    index=len(items) + len(details),
+                    message=f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}",
+                )
+            )
+    if details:
+        raise MalformedBody(
+            f"{len(details)} NDJSON line(s) are not valid JSON; nothing was accepted",
+            details[:MAX_DETAILS],
+        )
+    return items
+
+
+def validate_events(items: list[Any], practice: str) -> list[CallEvent]:
+    """Every item as a ``CallEvent`` of ``practice``, or ``InvalidEvents`` naming each problem."""
+    events: list[CallEvent] = []
+    details: list[ErrorDetail] = []
+    bad = 0
+    for index, item in enumerate(items):
+        problems = _problems(index, item, practice, events)
+        if problems:
+            bad += 1
+            details.extend(problems)
+    if bad:
+        shown = "" if len(details) <= MAX_DETAILS else f" (first {MAX_DETAILS} problems listed)"
+        raise InvalidEvents(
+            ErrorBody(
+                error=f"{bad} of {len(items)} events are invalid; nothing was accepted{shown}",
+                details=details[:MAX_DETAILS],
+            )
+        )
+    return events
+
+
+def _problems(index: int, item: Any, practice: str, events: list[CallEvent]) -> list[ErrorDetail]:
+    """Problems of one item; a valid item is appended to ``events``."""
+    if not isinstance(item, dict):
+        kind = "array" if isinstance(item, list) else type(item).__name__
+        return [ErrorDetail(index=index, message=f"event must be a JSON object, not {kind}")]
+    try:
+        event = CallEvent.model_validate(item)
+    except ValidationError as exc:
+        return [_detail(index, error) for error in exc.errors(include_input=False)]
+    if event.practice != practice:
+        return [
+            ErrorDetail(
+                index=index,
+                field="practice",
+                message=f"event is for practice {event.practice} but was sent to "
+                f"/v1/practices/{practice}/events; send each practice's events to its own URL",
+            )
+        ]
+    events.append(event)
+    return []
+
+
+def _detail(index: int, error: Any) -> ErrorDetail:
+    field = ".".join(str(part) for part in error["loc"]) or None
+    message = error["msg"]
+    if field is None:  # a whole-event rule; its message names the field it needs
+        named = _NAMED_FIELD.search(message)
+        field = named.group(1) if named else None
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (canonical v1 events have no such field)"
+    return ErrorDetail(index=index, field=field, message=message)

@@ -1,0 +1,228 @@
+"""HTTP ingest on the Faust web server: practices' phone systems POST canonical events.
+
+Thin: the checks live in ``streams.ingest`` (body), ``streams.tokens`` (who) and
+``streams.rate_limit`` (how often); this module orders them and answers. A request is
+answered 202 only after every event is acknowledged by Kafka with acks=all (``topic.send``
+returns the producer's delivery future, which is awaited). Nothing here logs a body, a
+token or an event: the raw topic is the only place a caller's number may go.
+
+Routes: ``POST /v1/practices/{ods}/events``, ``GET /health``, ``GET /openapi.yaml`` and
+``GET /v1/openapi.json``. docs/http-api.md is the guide for suppliers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+import yaml
+from faust.types import TopicT
+from faust.web import Request, Response, View
+
+from streams.ingest import ErrorBody, InvalidEvents, MalformedBody, parse_body, validate_events
+from streams.producer import encode_event
+from streams.rate_limit import RateLimiter
+from streams.settings import Settings, get_settings
+from streams.tokens import TokenError, TokenStore
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/v1/practices/{ods}/events"
+OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
+#: Longest a request waits for Kafka to acknowledge its events before answering 503.
+DELIVERY_TIMEOUT_S = 30.0
+#: Longest /health waits to connect to a broker.
+HEALTH_TIMEOUT_S = 2.0
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass
+class Answer:
+    """Status, JSON body and extra headers of a response."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] | None = None
+
+
+def _error(status: int, error: str, headers: dict[str, str] | None = None) -> Answer:
+    return Answer(status, ErrorBody(error=error).model_dump(), headers)
+
+
+class Ingest:
+    """What the events view does, apart from speaking HTTP."""
+
+    def __init__(self, raw: TopicT, settings: Settings) -> None:
+        self.raw = raw
+        self.settings = settings
+        self.tokens = TokenStore.for_data_dir(settings.data_dir)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+
+    async def post_events(self, request: Any, ods: str) -> Answer:
+        """Authenticate, limit, read, validate, produce: the first failure answers."""
+        denied = self._authorise(request.headers.get("Authorization", ""), ods)
+        if denied is not None:
+            return denied
+        limit = self.settings.max_body_bytes
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            return self._too_large(declared)
+        body = await _read_bounded(request.content, limit)
+        if body is None:
+            return self._too_large(None)
+        try:
+            events = validate_events(parse_body(body), ods)
+        except MalformedBody as exc:
+            return Answer(400, exc.body.model_dump())
+        except InvalidEvents as exc:
+            log.info("ingest %s: refused a body: %s", ods, exc.body.error)
+            return Answer(422, exc.body.model_dump())
+        try:
+            await self._produce([encode_event(event) for event in events])
+        except Exception as exc:  # any producer failure: the client must retry
+            log.warning("ingest %s: Kafka did not acknowledge: %s", ods, type(exc).__name__)
+            return _error(
+                503,
+                f"Kafka did not acknowledge the events ({type(exc).__name__}); none may be "
+                "counted as accepted: resend the whole body (repeated event_ids are ignored)",
+                {"Retry-After": "5"},
+            )
+        log.info("ingest %s: accepted %d events", ods, len(events))
+        return Answer(202, {"accepted": len(events), "practice": ods})
+
+    def _authorise(self, header: str, ods: str) -> Answer | None:
+        scheme, _, token = header.partition(" ")
+        challenge = {"WWW-Authenticate": 'Bearer realm="callstream"'}
+        if scheme.lower() != "bearer" or not token.strip():
+            return _error(
+                401,
+                "missing bearer token: send 'Authorization: Bearer <token>' with the token "
+                "from `callstream tokens create --practice <ODS>`",
+                challenge,
+            )
+        try:
+            record = self.tokens.verify(token.strip())
+        except TokenError as exc:
+            log.error("ingest: token store unreadable: %s", exc)
+            return _error(503, "the token store cannot be read; tell the callstream operator")
+        if record is None:
+            return _error(
+                401, "token is unknown or revoked: ask the practice for a current token", challenge
+            )
+        if record.practice != ods:
+            return _error(
+                403,
+                f"this token is for practice {record.practice}; it cannot push events for "
+                f"'{ods}'. Use /v1/practices/{record.practice}/events or that practice's token",
+            )
+        wait = self.limiter.acquire(record.id)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            return _error(
+                429,
+                f"more than {self.settings.rate_limit_per_minute} requests per minute with this "
+                f"token; retry after {seconds} s, or send more events per request",
+                {"Retry-After": str(seconds)},
+            )
+        return None
+
+    def _too_large(self, declared: int | None) -> Answer:
+        size = f"{declared} bytes" if declared is not None else "the body"
+        return _error(
+            413,
+            f"{size} is over the limit of {self.settings.max_body_bytes} bytes; "
+            "split the events over several requests",
+        )
+
+    async def _produce(self, records: list[tuple[bytes, bytes]]) -> None:
+        """Send every record, then wait until Kafka has acknowledged each (acks=all)."""
+        pending = [await self.raw.send(key=key, value=value) for key, value in records]
+        await asyncio.wait_for(asyncio.gather(*pending), DELIVERY_TIMEOUT_S)
+
+    async def health(self, brokers: list[tuple[str, int]]) -> Answer:
+        """200 if a broker accepts a connection, else 503."""
+        for host, port in brokers:
+            try:
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host, port), HEALTH_TIMEOUT_S
+                )
+            except (OSError, TimeoutError):
+                continue
+            writer.close()
+            return Answer(200, {"status": "ok", "broker": "reachable"})
+        where = ", ".join(f"{h}:{p}" for h, p in brokers)
+        return Answer(
+            503,
+            {
+                **ErrorBody(error=f"Kafka broker not reachable at {where}").model_dump(),
+                "status": "unavailable",
+                "broker": "unreachable",
+            },
+        )
+
+
+async def _read_bounded(content: Any, limit: int) -> bytes | None:
+    """The body, or None as soon as it is over ``limit`` bytes (never read unbounded)."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = await content.read(_READ_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+
+
+class _NoEventValues(logging.Filter):
+    """Drops Faust's debug line that prints every produced value (raw numbers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("send: ")
+
+
+def _brokers(app: faust.App) -> list[tuple[str, int]]:
+    return [(url.host or "127.0.0.1", url.port or 9092) for url in app.conf.broker]
+
+
+def register(app: faust.App, raw_topic: TopicT, settings: Settings | None = None) -> None:
+    """Add the ingest, health and OpenAPI routes to ``app``, producing to ``raw_topic``."""
+    ingest = Ingest(raw_topic, settings or get_settings())
+    logging.getLogger("faust.topics").addFilter(_NoEventValues())
+    spec_yaml = OPENAPI_FILE.read_text()
+    spec_json = yaml.safe_load(spec_yaml)
+
+    def respond(view: View, answer: Answer) -> Response:
+        return view.json(answer.body, status=answer.status, headers=answer.headers)
+
+    @app.page(EVENTS_PATH, name="ingest_events")
+    class EventsView(View):
+        async def post(self, request: Request, ods: str) -> Response:
+            try:
+                answer = await ingest.post_events(request, ods)
+            except Exception as exc:  # answer in JSON; log no request data
+                log.error("ingest %s: internal error %s", ods, type(exc).__name__)
+                answer = _error(500, "internal error in callstream; the events were not accepted")
+            return respond(self, answer)
+
+    @app.page("/health", name="health")
+    class HealthView(View):
+        async def get(self, request: Request) -> Response:
+            return respond(self, await ingest.health(_brokers(app)))
+
+    @app.page("/openapi.yaml", name="openapi_yaml")
+    class OpenApiYamlView(View):
+        async def get(self, request: Request) -> Response:
+            return self.text(spec_yaml, content_type="application/yaml")
+
+    @app.page("/v1/openapi.json", name="openapi_json")
+    class OpenApiJsonView(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(json.dumps(spec_json).encode(), content_type="application/json")

@@ -1,0 +1,166 @@
+"""Per-practice ingest tokens: created once, shown once, kept only as hashes.
+
+A token is ``cst_<id>_<secret>`` with 256 random bits of secret; the store keeps its
+SHA-256 (a fast hash is enough for a random secret: nothing to brute-force), its public
+id, its practice and when it was created or revoked. The store is one JSON file under
+the data dir with permissions 0600, rewritten atomically under a lock, so the CLI can
+create or revoke while a worker is reading it; the worker re-reads it when it changes,
+so a revocation takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from models.events import ODS_PATTERN
+
+PREFIX = "cst"
+STORE_NAME = "ingest_tokens.json"
+_TOKEN = re.compile(rf"^{PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")
+
+
+class TokenError(Exception):
+    """A token operation that cannot be done; the message says why, in one line."""
+
+
+class TokenRecord(BaseModel):
+    """What is stored about one token (never the token itself)."""
+
+    id: str
+    practice: str = Field(pattern=ODS_PATTERN)
+    sha256: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    label: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class _StoreFile(BaseModel):
+    version: int = 1
+    tokens: list[TokenRecord] = []
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    """The token file of one data dir."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cache_stamp: tuple[int, int, int] | None = None
+        self._by_hash: dict[str, TokenRecord] = {}
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> TokenStore:
+        return cls(data_dir / STORE_NAME)
+
+    def create(self, practice: str, label: str = "") -> tuple[str, TokenRecord]:
+        """A new token for ``practice``: (the token, to show once; its stored record)."""
+        if not re.match(ODS_PATTERN, practice):
+            raise TokenError(f"'{practice}' is not an ODS practice code (like A81001)")
+        token_id = secrets.token_hex(6)
+        token = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
+        record = TokenRecord(
+            id=token_id,
+            practice=practice,
+            sha256=hash_token(token),
+            created_at=datetime.now(UTC),
+            label=label,
+        )
+        with self._locked() as store:
+            store.tokens.append(record)
+            self._write(store)
+        return token, record
+
+    def revoke(self, practice: str, token_id: str) -> TokenRecord:
+        """Revoke one token of ``practice`` by its id (as `list` shows it)."""
+        with self._locked() as store:
+            for i, record in enumerate(store.tokens):
+                if record.id != token_id:
+                    continue
+                if record.practice != practice:
+                    raise TokenError(
+                        f"token {token_id} belongs to practice {record.practice}, not {practice}"
+                    )
+                if not record.active:
+                    raise TokenError(f"token {token_id} was already revoked at {record.revoked_at}")
+                store.tokens[i] = record.model_copy(update={"revoked_at": datetime.now(UTC)})
+                self._write(store)
+                return store.tokens[i]
+        raise TokenError(f"no token with id {token_id}; `callstream tokens list` shows the ids")
+
+    def records(self, practice: str | None = None) -> list[TokenRecord]:
+        """Every token record, of one practice when given, oldest first."""
+        records = self._read().tokens
+        return [r for r in records if practice is None or r.practice == practice]
+
+    def verify(self, token: str) -> TokenRecord | None:
+        """The active record of ``token``, or None if it is malformed, unknown or revoked."""
+        if not _TOKEN.match(token):
+            return None
+        self._refresh()
+        digest = hash_token(token)
+        record = self._by_hash.get(digest)
+        if record is None or not hmac.compare_digest(record.sha256, digest):
+            return None
+        return record if record.active else None
+
+    def _refresh(self) -> None:
+        """Re-read the file if it changed since last time (it is replaced, never edited)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._cache_stamp, self._by_hash = None, {}
+            return
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp != self._cache_stamp:
+            self._by_hash = {r.sha256: r for r in self._read().tokens}
+            self._cache_stamp = stamp
+
+    def _read(self) -> _StoreFile:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return _StoreFile()
+        try:
+            return _StoreFile.model_validate_json(text)
+        except ValueError as exc:
+            raise TokenError(f"token store {self.path} is damaged: {exc}") from exc
+
+    @contextmanager
+    def _locked(self) -> Iterator[_StoreFile]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_suffix(".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield self._read()
+        finally:
+            os.close(fd)
+
+    def _write(self, store: _StoreFile) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(store.model_dump(mode="json"), indent=2))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)  # a temp file left by a crash may have had other permissions
+        os.replace(tmp, self.path)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     )
     broker_heap: str = Field("512m", description="Java heap of the local broker.")
     broker_start_timeout_s: float = Field(60.0, description="How long `broker start` waits.")
+    broker_port: int = Field(
+        0, description="Port of the local broker; 0: the last one used if free, else any free one."
+    )
 
     # --- topics and worker ---
     app_id: str = Field("callstream", description="Faust application id (consumer group prefix).")

@@ -1,0 +1,124 @@
+"""The ingest body rules (streams.ingest), without a web server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from models.events import WITHHELD, EventType
+from streams.ingest import (
+    MAX_DETAILS,
+    InvalidEvents,
+    MalformedBody,
+    parse_body,
+    validate_events,
+)
+
+P = "A81001"
+
+
+def event(n: int = 1, **fields) -> dict:
+    return {
+        "practice": P,
+        "call_id": "c1",
+        "event_id": f"e{n}",
+        "type": "call_started",
+        "at": "2026-08-03T08:00:00+01:00",
+        "caller": "07700 900123",
+        **fields,
+    }
+
+
+def details(exc: pytest.ExceptionInfo) -> list[tuple[int | None, str | None]]:
+    return [(d.index, d.field) for d in exc.value.body.details]
+
+
+def test_a_json_array_and_ndjson_give_the_same_items():
+    items = [event(1), event(2, type="call_ended")]
+    assert parse_body(json.dumps(items).encode()) == items
+    ndjson = "\r\n".join(json.dumps(i) for i in items) + "\n\n"
+    assert parse_body(ndjson.encode()) == items
+    assert parse_body(json.dumps(items[0]).encode()) == [items[0]]  # one object: one line
+    assert parse_body(b"\xef\xbb\xbf" + json.dumps(items).encode()) == items  # UTF-8 BOM
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "body is empty"),
+        (b" \n\t", "body is empty"),
+        (b"[]", "the JSON array is empty"),
+        (b'[{"a": 1},]', "body is not valid JSON: Expecting value at line 1 column 11"),
+        (b"\xff\xfe[]", "body is not UTF-8 text (byte 0 is invalid)"),
+    ],
+)
+def test_malformed_bodies_say_what_is_wrong(body: bytes, message: str):
+    with pytest.raises(MalformedBody) as exc:
+        parse_body(body)
+    assert exc.value.body.error.startswith(message)
+
+
+def test_bad_ndjson_lines_are_each_named_by_index_and_line():
+    body = "\n".join([json.dumps(event(1)), "{oops", "", json.dumps(event(2)), "[1,"]).encode()
+    with pytest.raises(MalformedBody) as exc:
+        parse_body(body)
+    assert exc.value.body.error == "2 NDJSON line(s) are not valid JSON; nothing was accepted"
+    assert [(d.index, d.message.split(" is")[0]) for d in exc.value.body.details] == [
+        (1, "line 2"),
+        (3, "line 5"),
+    ]
+
+
+def test_valid_events_are_call_events_with_withheld_normalised():
+    events = validate_events([event(1), event(2, caller="Anonymous")], P)
+    assert [e.event_id for e in events] == ["e1", "e2"]
+    assert events[0].type is EventType.call_started and events[1].caller == WITHHELD
+
+
+def test_every_invalid_event_is_named_by_index_and_field_and_none_is_returned():
+    items = [
+        event(1),
+        event(2, caller=None),  # call_started needs a caller
+        event(3, at="2026-08-03T08:00:00"),  # naive time
+        event(4, practice="B82002"),  # another practice
+        event(5, colour="blue"),  # not in the contract
+        event(6, type="answered", team="reception"),  # answered needs a role
+        "not an object",
+        event(8, at=1754200000),  # a Unix time is not RFC 3339
+    ]
+    with pytest.raises(InvalidEvents) as exc:
+        validate_events(items, P)
+    assert exc.value.body.error == "7 of 8 events are invalid; nothing was accepted"
+    assert details(exc) == [
+        (1, "caller"),
+        (2, "at"),
+        (3, "practice"),
+        (4, "colour"),
+        (5, "role"),
+        (6, None),
+        (7, "at"),
+    ]
+    messages = {d.index: d.message for d in exc.value.body.details}
+    assert "/v1/practices/A81001/events" in messages[3] and "B82002" in messages[3]
+    assert messages[4].startswith("unknown field")
+    assert messages[6] == "event must be a JSON object, not str"
+
+
+def test_error_messages_do_not_echo_submitted_values():
+    with pytest.raises(InvalidEvents) as exc:
+        validate_events([event(1, caller="07700 900999" * 10)], P)  # too long
+    dumped = exc.value.body.model_dump_json()
+    assert "caller" in dumped and "07700" not in dumped
+
+
+def test_a_body_with_many_bad_events_lists_the_first_hundred_and_counts_all():
+    items = [event(n, type="nonsense") for n in range(MAX_DETAILS + 20)]
+    with pytest.raises(InvalidEvents) as exc:
+        validate_events(items, P)
+    assert exc.value.body.error == (
+        f"{MAX_DETAILS + 20} of {MAX_DETAILS + 20} events are invalid; nothing was accepted "
+        f"(first {MAX_DETAILS} problems listed)"
+    )
+    assert len(exc.value.body.details) == MAX_DETAILS
+    assert exc.value.body.details[0].field == "type"

@@ -1,0 +1,98 @@
+"""Ingest tokens: hashed at rest, 0600, shown once, revocable, seen by a running reader."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from streams.commands.tokens import command
+from streams.tokens import TokenError, TokenStore, hash_token
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> TokenStore:
+    return TokenStore.for_data_dir(tmp_path / "data")
+
+
+def test_a_created_token_verifies_for_its_practice_and_only_its_hash_is_stored(store):
+    token, record = store.create("A81001", label="pbx")
+    assert token.startswith(f"cst_{record.id}_") and len(token) == 60
+    assert store.verify(token) == record and record.practice == "A81001"
+
+    text = store.path.read_text()
+    assert token not in text and token.split("_")[2] not in text
+    assert json.loads(text)["tokens"][0]["sha256"] == hash_token(token)
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+
+
+def test_unknown_malformed_and_altered_tokens_do_not_verify(store):
+    token, _ = store.create("A81001")
+    other = TokenStore(store.path.with_name("elsewhere.json")).create("A81001")[0]
+    assert store.verify(other) is None
+    assert store.verify("") is None
+    assert store.verify("Bearer " + token) is None
+    assert store.verify(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+
+
+def test_revoked_tokens_stop_verifying_in_a_reader_that_already_loaded_them(store):
+    token, record = store.create("A81001")
+    reader = TokenStore(store.path)  # as the worker holds it
+    assert reader.verify(token) is not None
+    store.revoke("A81001", record.id)
+    assert reader.verify(token) is None
+    later, _ = store.create("A81001")
+    assert reader.verify(later) is not None  # new tokens are seen too
+
+
+def test_revoke_checks_practice_and_id(store):
+    _, record = store.create("A81001")
+    with pytest.raises(TokenError, match=f"token {record.id} belongs to practice A81001"):
+        store.revoke("B82002", record.id)
+    with pytest.raises(TokenError, match="no token with id nope"):
+        store.revoke("A81001", "nope")
+    store.revoke("A81001", record.id)
+    with pytest.raises(TokenError, match="already revoked"):
+        store.revoke("A81001", record.id)
+
+
+def test_records_are_listed_per_practice(store):
+    store.create("A81001")
+    store.create("B82002")
+    store.create("A81001")
+    assert [r.practice for r in store.records()] == ["A81001", "B82002", "A81001"]
+    assert len(store.records("A81001")) == 2
+    with pytest.raises(TokenError, match="'A8100' is not an ODS practice code"):
+        store.create("A8100")
+
+
+def test_a_damaged_store_is_a_clear_error(store):
+    store.create("A81001")
+    store.path.write_text("{not json")
+    with pytest.raises(TokenError, match="is damaged"):
+        store.records()
+
+
+def test_cli_prints_the_token_once_lists_without_secrets_and_revokes(data_dir: Path):
+    runner = CliRunner()
+    created = runner.invoke(command, ["create", "--practice", "a81001", "--label", "Surgery PBX"])
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip()
+    token_id = token.split("_")[1]
+    assert "shown only this once" in created.stderr
+
+    listed = runner.invoke(command, ["list", "--practice", "A81001"])
+    assert listed.exit_code == 0
+    assert token_id in listed.stdout and "Surgery PBX" in listed.stdout
+    assert token not in listed.output
+
+    revoked = runner.invoke(command, ["revoke", "--practice", "A81001", token_id])
+    assert revoked.exit_code == 0 and "revoked" in revoked.stdout
+    assert TokenStore.for_data_dir(data_dir).verify(token) is None
+
+    again = runner.invoke(command, ["revoke", "--practice", "A81001", token_id])
+    assert again.exit_code == 1 and "already revoked" in again.output
+    assert "Traceback" not in again.output

@@ -12,11 +12,14 @@ The worker's writer is the only process that opens it writable.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +33,8 @@ from streams import sqlfiles
 from streams.settings import Settings
 
 ALIAS = "lake"
+PREPARE_ATTEMPTS = 8
+ATTACH_ATTEMPTS = 6
 NO_WAREHOUSE_HINT = "start the worker or run `make run` first"
 
 #: Column types of a batch of classified calls, in ClassifiedCall field order.
@@ -64,6 +69,14 @@ CALL_SCHEMA: dict[str, pl.DataType] = {
 
 class WarehouseError(Exception):
     """The warehouse cannot be opened or written; the message says what to do."""
+
+
+class _Conflict(Exception):
+    """Another writer committed a conflicting change first; retrying is safe."""
+
+
+def _is_conflict(exc: duckdb.Error) -> bool:
+    return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
 
 
 class Snapshot(NamedTuple):
@@ -132,21 +145,45 @@ class Warehouse:
         conn = _connect(settings)
         try:
             _load_catalog_extensions(conn, settings, catalog)
-            _attach(conn, settings, catalog, read_only, snapshot)
             warehouse = cls(conn, settings, read_only, snapshot)
-            if not read_only:
-                warehouse.migrate()
-                warehouse.create_views()
+            if read_only:
+                _attach(conn, settings, catalog, read_only, snapshot)
+                _require_ready(conn, catalog)
+            else:
+                with _schema_lock(settings):
+                    _attach(conn, settings, catalog, read_only, snapshot)
+                    warehouse._prepare()
         except BaseException:
             conn.close()
             raise
         return warehouse
 
+    def _prepare(self) -> None:
+        """Migrations and views, retried when another writer commits first (the open's file
+        lock serialises processes on one machine, not those sharing a PostgreSQL catalog):
+        the retry sees the other's work and skips it."""
+        for attempt in range(1, PREPARE_ATTEMPTS + 1):
+            try:
+                self.migrate()
+                self.create_views()
+                return
+            except _Conflict as conflict:
+                if attempt == PREPARE_ATTEMPTS:
+                    raise WarehouseError(
+                        f"another process keeps changing the warehouse schema: {conflict}"
+                    ) from conflict
+                time.sleep(0.1 * attempt)
+
     def migrate(self, root: Path = sqlfiles.SQL_DIR) -> list[str]:
         """Apply the sql/migrations files not yet recorded in schema_migrations, each in one
         transaction with its record; returns the names applied (empty when up to date)."""
         self._require_writable()
-        self.conn.execute(sqlfiles.read("warehouse/schema_migrations.sql"))
+        try:
+            self.conn.execute(sqlfiles.read("warehouse/schema_migrations.sql"))
+        except duckdb.Error as exc:
+            if _is_conflict(exc):
+                raise _Conflict(_one_line(exc)) from exc
+            raise
         recorded = self.conn.execute("SELECT version FROM schema_migrations").fetchall()
         done = {row[0] for row in recorded}
         applied: list[str] = []
@@ -162,8 +199,12 @@ class Warehouse:
                 )
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self.conn.execute("ROLLBACK")
-                raise WarehouseError(f"migration {migration.path.name} failed: {exc}") from exc
+                self._rollback()
+                if _is_conflict(exc):
+                    raise _Conflict(_one_line(exc)) from exc
+                raise WarehouseError(
+                    f"migration {migration.path.name} failed: {_one_line(exc)}"
+                ) from exc
             applied.append(migration.name)
         return applied
 
@@ -182,8 +223,10 @@ class Warehouse:
             for view in ordered:
                 self.conn.execute(_create_view_sql(view))
             self.conn.execute("COMMIT")
-        except duckdb.Error:
-            self.conn.execute("ROLLBACK")
+        except duckdb.Error as exc:
+            self._rollback()
+            if _is_conflict(exc):
+                raise _Conflict(_one_line(exc)) from exc
             return self._create_views_one_by_one(ordered)
         return [view.name for view in ordered]
 
@@ -230,7 +273,7 @@ class Warehouse:
                 self.conn.execute("DROP VIEW IF EXISTS batch_calls")
                 self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
         finally:
             staging.unlink(missing_ok=True)
@@ -293,6 +336,13 @@ class Warehouse:
 
     # --- helpers ---
 
+    def _rollback(self) -> None:
+        """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
+        try:
+            self.conn.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass
+
     def _require_writable(self) -> None:
         if self.read_only:
             raise WarehouseError("this warehouse connection is read-only")
@@ -301,6 +351,19 @@ class Warehouse:
         path = _absolute(self.settings.warehouse_dir) / "staging"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+@contextmanager
+def _schema_lock(settings: Settings) -> Iterator[None]:
+    """Hold an exclusive lock on ``warehouse/.schema.lock`` (released on close or exit)."""
+    path = _absolute(settings.warehouse_dir) / ".schema.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _absolute(path: Path) -> Path:
@@ -330,6 +393,19 @@ def _require_catalog(catalog: str, read_only: bool) -> None:
         raise WarehouseError(f"no warehouse at {path.parent}; {NO_WAREHOUSE_HINT}")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _require_ready(conn: duckdb.DuckDBPyConnection, catalog: str) -> None:
+    """A reader that races the first start of a writer gets a clear word, not a missing view."""
+    ready = conn.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND view_name = 'calls'",
+        [ALIAS],
+    ).fetchone()
+    if not ready or ready[0] == 0:
+        raise WarehouseError(
+            f"the warehouse {catalog} is not ready yet (a writer is creating it); "
+            "try again in a moment"
+        )
 
 
 def _connect(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -444,7 +520,14 @@ def _attach(
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
     statement = f"ATTACH {_quote('ducklake:' + catalog)} AS {ALIAS} ({', '.join(options)})"
     try:
-        conn.execute(statement)
+        for attempt in range(1, ATTACH_ATTEMPTS + 1):
+            try:
+                conn.execute(statement)
+                break
+            except duckdb.Error as exc:  # a writer creating the catalog right now: wait
+                if "database is locked" not in str(exc) or attempt == ATTACH_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)
     except duckdb.Error as exc:
         if snapshot is not None and "No snapshot found" in str(exc):
             raise WarehouseError(

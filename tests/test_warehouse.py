@@ -343,3 +343,37 @@ def test_postgres_catalog_without_the_extension_is_a_clear_error(data_dir: Path)
     settings = Settings(data_dir=data_dir, catalog="postgres:dbname=callstream host=localhost")
     with pytest.raises(WarehouseError, match="postgres extension"):
         Warehouse.open(settings)
+
+
+def test_writers_opening_a_new_warehouse_at_once_apply_each_migration_once(
+    settings: Settings,
+) -> None:
+    opener = textwrap.dedent(
+        """
+        import sys
+        from streams.settings import Settings
+        from streams.warehouse import Warehouse
+        Warehouse.open(Settings(data_dir=sys.argv[1])).close()
+        """
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", opener, str(settings.data_dir)], cwd=REPO)
+        for _ in range(3)
+    ]
+    assert [p.wait(timeout=120) for p in processes] == [0, 0, 0]
+    with Warehouse.open(settings, read_only=True) as reader:
+        recorded = reader.query("SELECT version FROM schema_migrations ORDER BY version")
+        assert recorded["version"].to_list() == [m.version for m in sqlfiles.migrations()]
+
+
+def test_a_reader_racing_the_first_writer_is_told_to_wait(settings: Settings) -> None:
+    from streams import warehouse as module
+
+    conn = module._connect(settings)
+    catalog = module.catalog_uri(settings)
+    module._require_catalog(catalog, read_only=False)
+    module._load_catalog_extensions(conn, settings, catalog)
+    module._attach(conn, settings, catalog, read_only=False, snapshot=None)  # no views yet
+    conn.close()
+    with pytest.raises(WarehouseError, match="not ready yet"):
+        Warehouse.open(settings, read_only=True)

@@ -102,6 +102,7 @@ class ExportResult:
     files: list[Path]
     manifest: Path
     snapshot_id: int
+    inbound_calls: int
 
 
 def month_range(month: str) -> tuple[date, date]:
@@ -240,7 +241,7 @@ def export_month(warehouse: Warehouse, month: str, out_dir: Path) -> ExportResul
         "month": month,
         "snapshot_id": snapshot.id,
         "snapshot_time": snapshot.time.isoformat(),
-        "reproduce": f"callstream export cbt --month {month} --snapshot {snapshot.id}",
+        "reproduce": f"callstream export cbt --month {month} --out DIR --snapshot {snapshot.id}",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "callstream_version": _version(),
         "files": entries,
@@ -255,7 +256,12 @@ def export_month(warehouse: Warehouse, month: str, out_dir: Path) -> ExportResul
     }
     manifest_path = out_dir / names["manifest"]
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return ExportResult(files=files, manifest=manifest_path, snapshot_id=snapshot.id)
+    return ExportResult(
+        files=files,
+        manifest=manifest_path,
+        snapshot_id=snapshot.id,
+        inbound_calls=facts["inbound_calls"],
+    )
 
 
 def _publish(frame: pl.DataFrame, header: list[str]) -> pl.DataFrame:

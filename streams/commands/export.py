@@ -73,3 +73,5 @@ def cbt(month: str, out_dir: Path, snapshot: int | None) -> None:
     for path in result.files:
         click.echo(str(path))
     click.echo(f"{result.manifest} (warehouse snapshot {result.snapshot_id})")
+    if result.inbound_calls == 0:
+        click.echo(f"Warning: the warehouse has no inbound calls in {month}.", err=True)

@@ -1,0 +1,122 @@
+"""Practice routing rules: IVR options, teams and opening hours, as versioned YAML.
+
+Rules are configuration, not code: a practice changes its phone menu by editing a YAML
+file, and every classified call records the ``version`` of the rules that classified it.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from models.events import RequestType, Role
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class Team(BaseModel):
+    """A team calls can reach: the role of its people and the requests it is meant for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role
+    handles: tuple[RequestType, ...] = ()
+
+
+class OpeningHours(BaseModel):
+    """One day's opening hours, local time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    open: time
+    close: time
+
+    @model_validator(mode="after")
+    def _open_before_close(self) -> OpeningHours:
+        if self.close <= self.open:
+            raise ValueError("close must be after open")
+        return self
+
+
+class Rules(BaseModel):
+    """The routing rules of a practice (or the default for all)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = Field(min_length=1)
+    ivr_options: dict[str, RequestType] = Field(default_factory=dict)
+    teams: dict[str, Team] = Field(default_factory=dict)
+    default_role: Role = "care_navigator"
+    opening_hours: dict[Weekday, OpeningHours] = Field(default_factory=dict)
+    _teams_folded: dict[str, Team] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _index(self) -> Rules:
+        # Team names are matched ignoring case and surrounding space: phone systems differ.
+        self._teams_folded = {name.strip().casefold(): team for name, team in self.teams.items()}
+        return self
+
+    def request_type_for(self, option: str | None) -> str | None:
+        """The request type an IVR key means, or None when the rules do not know it."""
+        if option is None:
+            return None
+        return self.ivr_options.get(option.strip())
+
+    def team(self, name: str | None) -> Team | None:
+        """The rules' entry for a team, or None when unknown."""
+        if name is None:
+            return None
+        return self._teams_folded.get(name.strip().casefold())
+
+    def role_for_team(self, team: str | None) -> str:
+        """The role of a team's people; ``default_role`` for a team the rules do not list."""
+        known = self.team(team)
+        return known.role if known is not None else self.default_role
+
+    def handles(self, team: str | None, request_type: str | None) -> bool | None:
+        """Whether a team is meant for a request type; None when either is unknown."""
+        known = self.team(team)
+        if known is None or request_type is None:
+            return None
+        return request_type in known.handles
+
+
+DEFAULT_RULES = "default.yaml"
+#: Packaged next to this module (``streams/rules/``, package data in pyproject.toml).
+DEFAULT_RULES_FILE = Path(__file__).with_name("rules") / DEFAULT_RULES
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Rules from a YAML file; ``None`` means the packaged default rules.
+
+    Raises ``ValueError`` with one line naming the file and the bad field.
+    """
+    if path is None:
+        text = DEFAULT_RULES_FILE.read_text("utf-8")
+        where = f"default rules ({DEFAULT_RULES})"
+    else:
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read rules file {path}: {exc.strerror}") from exc
+        where = str(path)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"rules file {where} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"rules file {where} must be a YAML mapping with a 'version'")
+    if isinstance(raw.get("version"), int | float):
+        raw["version"] = str(raw["version"])
+    try:
+        return Rules.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        msg = first["msg"].removeprefix("Value error, ")
+        raise ValueError(f"rules file {where}: field '{field}': {msg}{more}") from exc

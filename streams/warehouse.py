@@ -304,7 +304,8 @@ class Warehouse:
     # --- upkeep ---
 
     def compact(self) -> None:
-        """Merge the small Parquet files that frequent small commits leave behind."""
+        """Flush inlined rows, rewrite files with deletions and merge small Parquet files
+        (sql/warehouse/compact.sql): frequent small commits would otherwise slow reads."""
         self._require_writable()
         self.conn.execute(sqlfiles.read("warehouse/compact.sql"))
 

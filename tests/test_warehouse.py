@@ -300,16 +300,27 @@ def test_open_at_a_snapshot_sees_the_data_as_of_then(
         Warehouse.open(settings, snapshot=999_999)
 
 
-def test_compact_and_expire_keep_the_data(warehouse: Warehouse) -> None:
+def test_compact_and_expire_keep_the_data_in_fewer_files(
+    warehouse: Warehouse, settings: Settings
+) -> None:
     for batch in range(6):
         warehouse.merge_calls([make_call(f"c{batch}-{i}") for i in range(40)])
-    warehouse.merge_calls([make_call("c0-0", outcome="missed")])
+    warehouse.merge_calls([make_call("c0-0", outcome="missed"), make_call("c5-1", wait_s=7)])
+    files = "SELECT count(*) AS n FROM ducklake_list_files('lake', 'classified_calls')"
     before = rows(warehouse, "SELECT * FROM calls ORDER BY call_id")
+    files_before = rows(warehouse, files)[0]["n"]
     snapshots_before = rows(warehouse, "SELECT count(*) AS n FROM lake.snapshots()")[0]["n"]
     warehouse.compact()
     warehouse.expire_snapshots(0)
     assert rows(warehouse, "SELECT * FROM calls ORDER BY call_id") == before
+    assert rows(warehouse, files)[0]["n"] < files_before
+    on_disk = {str(p) for p in (settings.warehouse_dir / "files").rglob("classified_calls/*")}
+    listed = rows(warehouse, "FROM ducklake_list_files('lake', 'classified_calls')")
+    in_use = ({r["data_file"] for r in listed} | {r["delete_file"] for r in listed}) - {None}
+    assert on_disk == in_use  # files of expired snapshots were deleted
     assert rows(warehouse, "SELECT count(*) AS n FROM lake.snapshots()")[0]["n"] < snapshots_before
+    warehouse.compact()  # nothing left to do is fine
+    assert rows(warehouse, "SELECT * FROM calls ORDER BY call_id") == before
 
 
 def test_a_reader_process_sees_each_commit_of_the_writer(

@@ -6,6 +6,9 @@ person gets it from the log.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, time
 from pathlib import Path
@@ -313,3 +316,61 @@ def test_every_view_is_in_the_catalogue() -> None:
     assert render_catalogue() in readme.read_text(encoding="utf-8"), (
         "sql/README.md is out of date: run `python -m streams.view_catalogue`"
     )
+
+
+WRITER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from analyst_support import call
+from streams.settings import Settings
+from streams.warehouse import Warehouse
+with Warehouse.open(Settings(data_dir={data!r})) as warehouse:
+    print("open", flush=True)
+    for batch in range(12):
+        warehouse.merge_calls(
+            [call(f"w{{batch}}-{{i}}", "2026-08-03 08:05", practice="A81004") for i in range(25)]
+        )
+        time.sleep(0.1)
+"""
+
+
+def _doc_python_snippet() -> str:
+    """The plain-duckdb Python example of docs/analysts.md, exactly as an analyst copies it."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "analysts.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, flags=re.DOTALL)
+    (snippet,) = [b for b in blocks if "import duckdb_extension_ducklake" in b]
+    return snippet
+
+
+def test_the_documented_plain_duckdb_lines_read_while_a_writer_commits(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data)
+    build(settings, A81001_D1)
+    tests = str(Path(__file__).resolve().parent)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(tests=tests, data=str(data))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "open"
+        snippet = _doc_python_snippet().replace(
+            'print(con.sql("SELECT * FROM cbt_by_level_period',
+            'print(con.sql("SELECT count(*) FROM calls").fetchone()[0]); print(con.sql("SELECT * '
+            "FROM cbt_by_level_period",
+        )
+        seen = []
+        for _ in range(3):
+            read = subprocess.run(
+                [sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True
+            )
+            assert read.returncode == 0, read.stderr
+            seen.append(int(read.stdout.splitlines()[0]))
+            assert "region" in read.stdout
+        assert writer.wait(timeout=60) == 0, writer.stderr.read() if writer.stderr else ""
+    finally:
+        writer.kill()
+    assert seen == sorted(seen) and seen[0] >= 10
+    with Warehouse.open(settings, read_only=True) as warehouse:
+        assert warehouse.query("SELECT count(*) AS n FROM calls").item() == 10 + 12 * 25

@@ -1,0 +1,84 @@
+"""`callstream classify FILE`: classify the calls in a file, no Kafka, JSON lines out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from streams.settings import get_settings
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", default="jsonl", show_default=True, help="Input format.")
+@click.option("--practice", default=None, help="ODS code, for formats that do not carry it.")
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Practice routing rules YAML [default: CALLSTREAM_RULES_FILE, else built in].",
+)
+def command(file: str, fmt: str, practice: str | None, rules_file: Path | None) -> None:
+    """Classify the calls in FILE ('-' for stdin) by NHS England's definitions.
+
+    Writes one JSON line per call (sorted by start, practice, call id) to stdout. Invalid
+    lines are listed on stderr with their line number and field; the other lines are still
+    classified, and the exit status is 1. Calls without a call_ended are written with
+    "complete": false. Callers are pseudonymised with CALLSTREAM_PSEUDONYMISATION_KEY.
+    """
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from streams.classify_file import ClassifyRun
+    from streams.formats import FORMATS, read_events
+    from streams.pseudonymise import load_key
+    from streams.rules import load_rules
+
+    if fmt not in FORMATS:
+        raise click.ClickException(
+            f"unknown format {fmt!r}: use one of {', '.join(sorted(FORMATS))}"
+        )
+    settings = get_settings()
+    try:
+        rules = load_rules(rules_file or settings.rules_file)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    secret = settings.pseudonymisation_key
+    key = load_key(secret.get_secret_value() if secret else None, settings.data_dir)
+    run = ClassifyRun(key)
+    console = Console(stderr=True)
+    name = "stdin" if file == "-" else Path(file).name
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("classifying {task.description}: {task.completed} lines"),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        ) as progress:
+            task = progress.add_task(name)
+            for parsed in read_events(file, fmt, practice, rules):
+                if not run.take(parsed):
+                    click.echo(f"line {parsed.line}: {parsed.error}", err=True)
+                if parsed.line % 5000 == 0:
+                    progress.update(task, completed=parsed.line)
+    except ValueError as exc:  # unreadable file, bad --practice, not UTF-8
+        raise click.ClickException(str(exc)) from exc
+    classified = run.classified(rules)
+    out = sys.stdout
+    for call in classified:
+        out.write(call.model_dump_json())
+        out.write("\n")
+    out.flush()
+    for key_, count in run.orphans():
+        click.echo(
+            f"call {key_}: only callback_made events ({count}), no call to attach them to: "
+            "not classified",
+            err=True,
+        )
+    click.echo(run.summary(classified), err=True)
+    if run.invalid or run.orphan_count:
+        sys.exit(1)

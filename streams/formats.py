@@ -1,0 +1,193 @@
+"""Input formats of ``callstream classify`` and ``callstream push``: file -> canonical events.
+
+``FORMATS`` maps a ``--format`` name to a reader taking (text lines, practice, rules) and
+yielding one ``ParsedLine`` (or an adapter's ``AdapterLine``, same fields) per event or
+rejected line. Files are read line by line: memory does not grow with the file.
+Error strings name the field and never quote the input (it may hold a caller's number).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from pydantic import ValidationError
+
+from models.events import ODS_PATTERN, CallEvent
+from streams.rules import Rules, load_rules
+
+_ODS = re.compile(ODS_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    """One source line's result: the event, or why the line was rejected."""
+
+    line: int
+    event: CallEvent | None = None
+    error: str | None = None
+
+
+class LineResult(Protocol):
+    """What a reader yields (``ParsedLine`` or an adapter's ``AdapterLine``)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def event(self) -> CallEvent | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+Reader = Callable[[Iterable[str], str | None, Rules], Iterator[LineResult]]
+
+#: ``--format`` name -> reader. Register more with ``register_format``.
+FORMATS: dict[str, Reader] = {}
+
+
+def register_format(name: str) -> Callable[[Reader], Reader]:
+    """Decorator adding a reader to ``FORMATS`` under ``name``."""
+
+    def add(reader: Reader) -> Reader:
+        FORMATS[name] = reader
+        return reader
+
+    return add
+
+
+def validation_error(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``field 'at': Input should have timezone info``."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"field '{loc}': {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def check_practice(practice: str | None) -> str | None:
+    """``--practice`` upper-cased, or ValueError when it is not an ODS code."""
+    if practice is None:
+        return None
+    code = practice.strip().upper()
+    if not _ODS.match(code):
+        raise ValueError(f"--practice must be an ODS code like A12345, not {practice!r}")
+    return code
+
+
+def parse_jsonl_line(number: int, text: str, practice: str | None) -> ParsedLine:
+    """One canonical event from one JSON line; ``practice`` fills a missing practice."""
+    if practice is None:
+        try:
+            return ParsedLine(number, event=CallEvent.model_validate_json(text))
+        except ValidationError as exc:
+            if exc.errors()[0]["type"] not in ("json_invalid", "model_type"):
+                return ParsedLine(number, error=validation_error(exc))
+    try:
+        raw: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ParsedLine(number, error=f"not valid JSON ({exc.msg} at column {exc.colno})")
+    if not isinstance(raw, dict):
+        return ParsedLine(number, error="not a JSON object (one event per line)")
+    if practice is not None:
+        given = raw.get("practice")
+        if given in (None, ""):
+            raw["practice"] = practice
+        elif not isinstance(given, str) or given.strip().upper() != practice:
+            return ParsedLine(number, error=f"field 'practice': differs from --practice {practice}")
+    try:
+        return ParsedLine(number, event=CallEvent.model_validate(raw))
+    except ValidationError as exc:
+        return ParsedLine(number, error=validation_error(exc))
+
+
+@register_format("jsonl")
+def read_jsonl(lines: Iterable[str], practice: str | None, rules: Rules) -> Iterator[ParsedLine]:
+    """Canonical v1 events, one JSON object per line; blank lines are skipped."""
+    practice = check_practice(practice)
+    for number, text in enumerate(lines, start=1):
+        if text.strip():
+            yield parse_jsonl_line(number, text, practice)
+
+
+@register_format("csv")
+def _read_csv(lines: Iterable[str], practice: str | None, rules: Rules) -> Iterator[LineResult]:
+    from streams.adapters.canonical_csv import read_canonical_csv
+
+    return read_canonical_csv(lines, practice)
+
+
+@register_format("asterisk-queue-log")
+def _read_queue_log(
+    lines: Iterable[str], practice: str | None, rules: Rules
+) -> Iterator[LineResult]:
+    from streams.adapters.asterisk_queue_log import read_queue_log
+
+    return read_queue_log(lines, practice, rules)
+
+
+@register_format("asterisk-cdr")
+def _read_asterisk_cdr(
+    lines: Iterable[str], practice: str | None, rules: Rules
+) -> Iterator[LineResult]:
+    from streams.adapters.asterisk_cdr import read_asterisk_cdr
+
+    return read_asterisk_cdr(lines, practice, rules)
+
+
+@register_format("freeswitch-json")
+def _read_freeswitch(
+    lines: Iterable[str], practice: str | None, rules: Rules
+) -> Iterator[LineResult]:
+    from streams.adapters.freeswitch_json import read_freeswitch_json
+
+    return read_freeswitch_json(lines, practice, rules)
+
+
+@contextmanager
+def open_text(source: Path | str | IO[str]) -> Iterator[IO[str]]:
+    """A file path, ``-`` for stdin, or an open text stream, as UTF-8 text lines.
+
+    A byte-order mark is dropped. Bytes that are not UTF-8 raise ``UnicodeDecodeError``
+    (a ``ValueError``) naming the position, as soon as they are read.
+    """
+    if not isinstance(source, str | Path):
+        yield source
+    elif str(source) == "-":
+        yield io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline=None)
+    else:
+        try:
+            handle = open(source, encoding="utf-8-sig")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ValueError(f"cannot read {source}: {exc.strerror}") from exc
+        with handle:
+            yield handle
+
+
+def read_events(
+    source: Path | str | IO[str],
+    fmt: str = "jsonl",
+    practice: str | None = None,
+    rules: Rules | None = None,
+) -> Iterator[LineResult]:
+    """Every event or rejected line of a file, in file order, streamed.
+
+    ``source`` is a path, ``-`` (stdin) or a text stream. Raises ``ValueError`` for an
+    unknown format or an unusable file or ``--practice`` (nothing could be read).
+    """
+    reader = FORMATS.get(fmt)
+    if reader is None:
+        raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(sorted(FORMATS))}")
+    if rules is None:
+        from streams.settings import get_settings
+
+        rules = load_rules(get_settings().rules_file)
+    with open_text(source) as stream:
+        yield from reader(stream, practice, rules)

@@ -286,7 +286,7 @@ class Warehouse:
         result = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
         if result.description is None:
             return pl.DataFrame()
-        names = [column[0] for column in result.description]
+        names = _unique_names([column[0] for column in result.description])
         return pl.DataFrame(result.fetchall(), schema=names, orient="row", infer_schema_length=None)
 
     def snapshot(self) -> Snapshot:
@@ -365,6 +365,20 @@ def _schema_lock(settings: Settings) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Column names made unique (``a``, ``a_1``, ...): a frame cannot hold two ``a``."""
+    seen: set[str] = set()
+    unique = []
+    for name in names:
+        candidate, n = name, 0
+        while candidate in seen:
+            n += 1
+            candidate = f"{name}_{n}"
+        seen.add(candidate)
+        unique.append(candidate)
+    return unique
 
 
 def _absolute(path: Path) -> Path:

@@ -153,3 +153,17 @@ def test_answers_while_another_process_writes(data_dir: Path) -> None:
     assert counts == sorted(counts)
     assert all(n % 250 == 0 for n in counts)  # whole batches only: commits are atomic
     assert len({n for n in counts if 0 < n < 2000}) >= 2  # saw commits while they happened
+
+
+def test_awkward_results_still_print(filled: Path) -> None:
+    query = "SELECT 1 AS a, 2 AS a, [1, 2] AS l, {'x': 1} AS s, INTERVAL 3 MINUTE AS i"
+    as_csv = run_sql("--format", "csv", query)
+    assert as_csv.exit_code == 0, as_csv.output
+    assert list(csv.DictReader(io.StringIO(as_csv.stdout))) == [
+        {"a": "1", "a_1": "2", "l": "[1, 2]", "s": '{"x": 1}', "i": "0:03:00"}
+    ]
+    as_json = run_sql("--format", "json", query)
+    assert json.loads(as_json.stdout)[0] | {"i": None} == {
+        "a": 1, "a_1": 2, "l": [1, 2], "s": {"x": 1}, "i": None
+    }  # fmt: skip
+    assert run_sql(query).exit_code == 0

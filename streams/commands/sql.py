@@ -59,7 +59,7 @@ def command(query: str, fmt: str, snapshot: int | None) -> None:
     finally:
         warehouse.close()
     if fmt == "csv":
-        sys.stdout.write(frame.write_csv())
+        sys.stdout.write(_flat(frame).write_csv())
     elif fmt == "json":
         sys.stdout.write(frame.write_json() + "\n")
     else:
@@ -83,6 +83,29 @@ def _require_query(query: str) -> None:
         raise click.ClickException(
             f"the warehouse is read-only here: only queries can run, not {kind.name}"
         )
+
+
+def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """CSV has no lists, structs or durations: such columns are written as text (JSON for
+    lists and structs, ``0:03:00`` for durations)."""
+    import json
+
+    import polars as pl
+
+    def text(value: object) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, default=str) if isinstance(value, list | dict) else str(value)
+
+    awkward = [
+        name
+        for name, dtype in frame.schema.items()
+        if dtype.is_nested() or isinstance(dtype, pl.Duration | pl.Object | pl.Binary)
+    ]
+    return frame.with_columns(
+        pl.Series(name, [text(value) for value in frame[name].to_list()], dtype=pl.String)
+        for name in awkward
+    )
 
 
 def _query_error(exc: Exception) -> str:

@@ -22,6 +22,8 @@ from typing import Any
 
 import faust
 import yaml
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 from faust.types import TopicT
 from faust.web import Request, Response, View
 
@@ -37,7 +39,7 @@ EVENTS_PATH = "/v1/practices/{ods}/events"
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 #: Longest a request waits for Kafka to acknowledge its events before answering 503.
 DELIVERY_TIMEOUT_S = 30.0
-#: Longest /health waits to connect to a broker.
+#: Longest /health waits for a broker's answer (twice this over all bootstrap servers).
 HEALTH_TIMEOUT_S = 2.0
 _READ_CHUNK = 64 * 1024
 
@@ -141,30 +143,36 @@ class Ingest:
         )
 
     async def _produce(self, records: list[tuple[bytes, bytes]]) -> None:
-        """Send every record, then wait until Kafka has acknowledged each (acks=all)."""
+        """Send every record and wait until Kafka has acknowledged each (acks=all)."""
+        await asyncio.wait_for(self._send_all(records), DELIVERY_TIMEOUT_S)
+
+    async def _send_all(self, records: list[tuple[bytes, bytes]]) -> None:
+        # send() returns once the record is queued, with the delivery future to await.
         pending = [await self.raw.send(key=key, value=value) for key, value in records]
-        await asyncio.wait_for(asyncio.gather(*pending), DELIVERY_TIMEOUT_S)
+        await asyncio.gather(*pending)
 
     async def health(self, brokers: list[tuple[str, int]]) -> Answer:
-        """200 if a broker accepts a connection, else 503."""
-        for host, port in brokers:
-            try:
-                _, writer = await asyncio.wait_for(
-                    asyncio.open_connection(host, port), HEALTH_TIMEOUT_S
-                )
-            except (OSError, TimeoutError):
-                continue
-            writer.close()
-            return Answer(200, {"status": "ok", "broker": "reachable"})
-        where = ", ".join(f"{h}:{p}" for h, p in brokers)
-        return Answer(
-            503,
-            {
-                **ErrorBody(error=f"Kafka broker not reachable at {where}").model_dump(),
-                "status": "unavailable",
-                "broker": "unreachable",
-            },
+        """200 if a broker answers a Kafka metadata request, else 503."""
+        bootstrap = ",".join(f"{host}:{port}" for host, port in brokers)
+        client = AIOKafkaClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(HEALTH_TIMEOUT_S * 1000)
         )
+        try:
+            await asyncio.wait_for(client.bootstrap(), HEALTH_TIMEOUT_S * 2)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            return Answer(
+                503,
+                {
+                    **ErrorBody(
+                        error=f"Kafka broker not reachable at {bootstrap} ({type(exc).__name__})"
+                    ).model_dump(),
+                    "status": "unavailable",
+                    "broker": "unreachable",
+                },
+            )
+        finally:
+            await client.close()
+        return Answer(200, {"status": "ok", "broker": "reachable"})
 
 
 async def _read_bounded(content: Any, limit: int) -> bytes | None:

@@ -8,10 +8,7 @@ the raw topic is read back at the end of each test that checks it.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,11 +26,6 @@ pytestmark = pytest.mark.kafka
 MAX_BODY = 20_000
 RATE = 5
 NUMBER = "07700 900461"
-#: The full worker needs these modules; until they are in the checkout, a worker with only
-#: the ingest views (tests/ingest_worker.py) is used and the warehouse test is skipped.
-FULL_WORKER = all(
-    importlib.util.find_spec(name) is not None for name in ("streams.broker", "streams.assemble")
-)
 
 
 @pytest.fixture(scope="module")
@@ -45,24 +37,11 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
         CALLSTREAM_MAX_BODY_BYTES=str(MAX_BODY),
         CALLSTREAM_RATE_LIMIT_PER_MINUTE=str(RATE),
     )
-    if FULL_WORKER:
-        running = start_worker(env, base / "worker.log")
-    else:
-        running = _start_ingest_only(env, base / "worker.log")
+    running = start_worker(env, base / "worker.log")
     wait_until(lambda: _up(running), 90, "the worker's web server")
     yield running
     code = running.stop()
     assert code == 0, f"worker did not stop cleanly on SIGTERM:\n{running.tail()}"
-
-
-def _start_ingest_only(env: dict[str, str], log: Path) -> Worker:
-    handle = log.open("wb")
-    script = Path(__file__).with_name("ingest_worker.py")
-    process = subprocess.Popen(
-        [sys.executable, str(script)], env=env, stdout=handle, stderr=subprocess.STDOUT
-    )
-    handle.close()
-    return Worker(env, log, process)
 
 
 def _up(worker: Worker) -> bool:
@@ -164,7 +143,6 @@ def test_accepted_events_are_in_kafka_before_202(worker, token_for):
     }
 
 
-@pytest.mark.skipif(not FULL_WORKER, reason="the full worker is not in this checkout yet")
 def test_accepted_events_reach_the_warehouse(worker, token_for):
     practice = "H10010"
     token = token_for(practice)
@@ -172,9 +150,13 @@ def test_accepted_events_reach_the_warehouse(worker, token_for):
     assert post(worker, practice, json.dumps(body).encode(), token)[0] == 202
     worker.wait_for_calls(2, f"practice = '{practice}'")
     rows = worker.query(
-        f"SELECT call_id, answered FROM calls WHERE practice = '{practice}' ORDER BY call_id"
+        "SELECT call_id, outcome, talk_s, caller_key IS NULL AS withheld FROM calls "
+        f"WHERE practice = '{practice}' ORDER BY call_id"
     ).to_dicts()
-    assert [(r["call_id"], r["answered"]) for r in rows] == [("w1", True), ("w2", True)]
+    assert rows == [
+        {"call_id": "w1", "outcome": "answered", "talk_s": 180, "withheld": False},
+        {"call_id": "w2", "outcome": "answered", "talk_s": 180, "withheld": True},
+    ]
 
 
 def test_missing_unknown_revoked_and_other_practice_tokens_are_refused(worker, token_for):

@@ -119,36 +119,46 @@ def read_jsonl(lines: Iterable[str], practice: str | None, rules: Rules) -> Iter
 
 @register_format("csv")
 def _read_csv(lines: Iterable[str], practice: str | None, rules: Rules) -> Iterator[LineResult]:
-    from streams.adapters.canonical_csv import read_canonical_csv
+    from streams.adapters.canonical_csv import FORMAT, read_canonical_csv
+    from streams.adapters.common import Tally, reported
 
-    return read_canonical_csv(lines, practice)
+    tally = Tally()
+    return reported(read_canonical_csv(lines, practice, tally=tally), tally, FORMAT)
 
 
 @register_format("asterisk-queue-log")
 def _read_queue_log(
     lines: Iterable[str], practice: str | None, rules: Rules
 ) -> Iterator[LineResult]:
-    from streams.adapters.asterisk_queue_log import read_queue_log
+    from streams.adapters.asterisk_queue_log import FORMAT, read_queue_log
+    from streams.adapters.common import Tally, reported
 
-    return read_queue_log(lines, practice, rules)
+    tally = Tally()
+    return reported(read_queue_log(lines, practice, rules, tally=tally), tally, FORMAT)
 
 
 @register_format("asterisk-cdr")
 def _read_asterisk_cdr(
     lines: Iterable[str], practice: str | None, rules: Rules
 ) -> Iterator[LineResult]:
-    from streams.adapters.asterisk_cdr import read_asterisk_cdr
+    from streams.adapters.asterisk_cdr import FORMAT, read_asterisk_cdr
+    from streams.adapters.common import Tally, reported
+    from streams.settings import get_settings
 
-    return read_asterisk_cdr(lines, practice, rules)
+    tally, zone = Tally(), get_settings().cdr_timezone
+    cdr = read_asterisk_cdr(lines, practice, rules, timezone=zone, tally=tally)
+    return reported(cdr, tally, FORMAT)
 
 
 @register_format("freeswitch-json")
 def _read_freeswitch(
     lines: Iterable[str], practice: str | None, rules: Rules
 ) -> Iterator[LineResult]:
-    from streams.adapters.freeswitch_json import read_freeswitch_json
+    from streams.adapters.common import Tally, reported
+    from streams.adapters.freeswitch_json import FORMAT, read_freeswitch_json
 
-    return read_freeswitch_json(lines, practice, rules)
+    tally = Tally()
+    return reported(read_freeswitch_json(lines, practice, rules, tally=tally), tally, FORMAT)
 
 
 @contextmanager

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     rules_file: Path | None = Field(
         None, description="Practice routing rules YAML; unset: the packaged default rules."
     )
+    cdr_timezone: str = Field(
+        "Europe/London",
+        description="Time zone of the times in Asterisk Master.csv files (they carry none).",
+    )
 
     # --- warehouse ---
     catalog: str | None = Field(

@@ -161,3 +161,18 @@ def test_event_ids_are_unique_and_stable() -> None:
     first = [o.event.event_id for o in _read()[0] if o.event]
     assert first == [o.event.event_id for o in _read()[0] if o.event]
     assert len(set(first)) == len(first)
+
+
+def test_registered_format_reads_the_timezone_setting(data_dir, monkeypatch) -> None:
+    from streams.formats import read_events
+    from streams.rules import load_rules
+    from streams.settings import get_settings
+
+    def first_start() -> datetime:
+        out = read_events(FIXTURE, "asterisk-cdr", PRACTICE, load_rules())
+        return next(o.event.at for o in out if o.event)
+
+    assert first_start() == datetime(2026, 8, 3, 7, 0, 0, tzinfo=UTC)  # default: London
+    monkeypatch.setenv("CALLSTREAM_CDR_TIMEZONE", "UTC")
+    get_settings.cache_clear()
+    assert first_start() == datetime(2026, 8, 3, 8, 0, 0, tzinfo=UTC)

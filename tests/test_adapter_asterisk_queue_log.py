@@ -214,3 +214,15 @@ def test_byte_order_mark_and_windows_line_endings_are_tolerated() -> None:
     )
     out, _ = _read(text)
     assert [o.event.type.value for o in out] == ["call_started", "queue_joined", "call_ended"]
+
+
+def test_registered_format_logs_what_was_skipped(caplog) -> None:
+    from streams.formats import read_events
+    from streams.rules import load_rules
+
+    with caplog.at_level("INFO", logger="callstream.adapters"):
+        out = list(read_events(FIXTURE, "asterisk-queue-log", "A12345", load_rules()))
+    assert sum(1 for o in out if o.event) == 38
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["asterisk-queue-log: skipped: unknown verb FOOBAR: 1"]
+    assert "asterisk-queue-log: skipped: ADDMEMBER (system line): 3" in caplog.messages

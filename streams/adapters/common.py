@@ -7,8 +7,10 @@ item carries the source line number so a rejected line can be found in the vendo
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,6 +20,7 @@ from pydantic import ValidationError
 from models.events import ODS_PATTERN, WITHHELD, WITHHELD_SYNONYMS, CallEvent
 
 _ODS = re.compile(ODS_PATTERN)
+logger = logging.getLogger("callstream.adapters")
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,15 @@ def validation_message(exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
+
+
+def reported(items: Iterator[AdapterLine], tally: Tally, fmt: str) -> Iterator[AdapterLine]:
+    """Pass an adapter's output through, then log what it skipped or adjusted and why.
+
+    Unknown verbs are warnings (the file may hold calls we do not read); the rest (system
+    lines, b-legs, corrected times) is routine and logged at info level (``callstream -v``).
+    """
+    yield from items
+    for reason, count in sorted(tally.items()):
+        level = logging.WARNING if reason.startswith("skipped: unknown") else logging.INFO
+        logger.log(level, "%s: %s: %d", fmt, reason, count)

@@ -35,6 +35,7 @@ from streams.settings import Settings
 ALIAS = "lake"
 PREPARE_ATTEMPTS = 8
 ATTACH_ATTEMPTS = 6
+STALE_STAGING_S = 3600.0
 NO_WAREHOUSE_HINT = "start the worker or run `make run` first"
 
 #: Column types of a batch of classified calls, in ClassifiedCall field order.
@@ -153,6 +154,7 @@ class Warehouse:
                 with _schema_lock(settings):
                     _attach(conn, settings, catalog, read_only, snapshot)
                     warehouse._prepare()
+                    warehouse._clear_staging()
         except BaseException:
             conn.close()
             raise
@@ -347,6 +349,14 @@ class Warehouse:
     def _require_writable(self) -> None:
         if self.read_only:
             raise WarehouseError("this warehouse connection is read-only")
+
+    def _clear_staging(self) -> None:
+        """Remove batch files a killed writer left behind (their batch was never acked, so
+        Kafka redelivers it). Only old ones: another writer's live batch lasts seconds."""
+        cutoff = time.time() - STALE_STAGING_S
+        for leftover in self._staging_dir().glob("batch-*.parquet"):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
 
     def _staging_dir(self) -> Path:
         path = _absolute(self.settings.warehouse_dir) / "staging"

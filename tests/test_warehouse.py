@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -187,6 +189,20 @@ def test_a_call_twice_in_one_batch_keeps_the_last_copy(warehouse: Warehouse) -> 
         {"call_id": "c1", "outcome": "callback_requested", "callback_made": True},
         {"call_id": "c2", "outcome": "answered", "callback_made": False},
     ]
+
+
+def test_merge_leaves_no_staging_files_and_open_clears_old_ones(settings: Settings) -> None:
+    with Warehouse.open(settings) as warehouse:
+        warehouse.merge_calls([make_call("c1")])
+        staging = settings.warehouse_dir / "staging"
+        assert list(staging.iterdir()) == []
+        old = staging / "batch-left-by-a-killed-writer.parquet"
+        old.write_bytes(b"partial")
+        os.utime(old, (time.time() - 7200, time.time() - 7200))
+        live = staging / "batch-of-another-writer-now.parquet"
+        live.write_bytes(b"in use")
+    Warehouse.open(settings).close()
+    assert list(staging.iterdir()) == [live]
 
 
 def test_same_call_id_at_two_practices_is_two_calls(warehouse: Warehouse) -> None:

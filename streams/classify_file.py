@@ -64,7 +64,7 @@ class ClassifyRun:
         parts = [
             f"{len(classified)} calls ({complete} complete, {len(classified) - complete} "
             "incomplete)",
-            f"{self.events} events ({self.duplicates} duplicates ignored)",
+            f"{self.events} events read ({self.duplicates} repeated event_ids ignored)",
             f"{self.invalid} invalid lines",
         ]
         if orphans := self.orphan_count:

@@ -1,0 +1,181 @@
+"""`callstream classify` as a user runs it: a real subprocess, files and stdin."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CALLSTREAM = Path(sys.executable).with_name("callstream")
+GOOD = [
+    {
+        "practice": "A12345",
+        "call_id": "c2",
+        "event_id": "c2-1",
+        "type": "call_started",
+        "at": "2026-08-03T08:00:00Z",
+        "caller": "withheld",
+    },
+    {
+        "practice": "A12345",
+        "call_id": "c1",
+        "event_id": "c1-3",
+        "type": "answered",
+        "at": "2026-08-03T07:30:40Z",
+        "team": "reception",
+        "role": "care_navigator",
+    },
+    {
+        "practice": "A12345",
+        "call_id": "c1",
+        "event_id": "c1-1",
+        "type": "call_started",
+        "at": "2026-08-03T07:30:00Z",
+        "caller": "07700 900123",
+    },
+    {
+        "practice": "A12345",
+        "call_id": "c1",
+        "event_id": "c1-2",
+        "type": "queue_joined",
+        "at": "2026-08-03T07:30:10Z",
+        "queue": "main",
+    },
+    {
+        "practice": "A12345",
+        "call_id": "c1",
+        "event_id": "c1-4",
+        "type": "call_ended",
+        "at": "2026-08-03T07:32:10Z",
+    },
+]
+
+
+def run(args: list[str], data_dir: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "CALLSTREAM_DATA_DIR": str(data_dir),
+        "CALLSTREAM_PSEUDONYMISATION_KEY": "test-key-not-secret",
+    }
+    env.pop("CALLSTREAM_RULES_FILE", None)
+    return subprocess.run(
+        [str(CALLSTREAM), "classify", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def lines(events: list[dict]) -> str:
+    return "".join(json.dumps(e) + "\n" for e in events)
+
+
+def test_valid_file_classified_sorted_exit_0(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(lines(GOOD + [GOOD[1]]))  # one duplicate
+    done = run([str(path)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    calls = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [c["call_id"] for c in calls] == ["c1", "c2"]  # by start time
+    c1, c2 = calls
+    assert (c1["outcome"], c1["wait_s"], c1["talk_s"], c1["complete"]) == ("answered", 30, 90, True)
+    assert (c2["complete"], c2["caller_key"], c2["outcome"]) == (False, None, "ended_in_ivr")
+    assert "07700" not in done.stdout and "900123" not in done.stdout + done.stderr
+    assert "2 calls (1 complete, 1 incomplete)" in done.stderr
+    assert "6 events read (1 repeated event_ids ignored), 0 invalid lines" in done.stderr
+
+
+def test_invalid_lines_reported_rest_classified_exit_1(tmp_path: Path) -> None:
+    bad_time = {**GOOD[4], "event_id": "x1", "at": "2026-08-03T07:32:10"}
+    no_team = {**GOOD[1], "event_id": "x2"}
+    del no_team["team"]
+    text = (
+        lines(GOOD[:2])
+        + json.dumps(bad_time)
+        + "\n"
+        + "{not json\n"
+        + lines(GOOD[2:4])
+        + json.dumps(no_team)
+        + "\n"
+        + lines(GOOD[4:])
+    )
+    path = tmp_path / "events.jsonl"
+    path.write_text(text)
+    done = run([str(path)], tmp_path)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("line ")]
+    assert errors == [
+        "line 3: field 'at': Input should have timezone info",
+        "line 4: not valid JSON (Expecting property name enclosed in double quotes at column 2)",
+        "line 7: field 'team' is required for a answered event",
+    ]
+    calls = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(c["call_id"], c["outcome"]) for c in calls] == [
+        ("c1", "answered"),
+        ("c2", "ended_in_ivr"),
+    ]
+    assert "3 invalid lines" in done.stderr
+
+
+def test_stdin_and_practice_fill_and_mismatch(tmp_path: Path) -> None:
+    missing = {k: v for k, v in GOOD[2].items() if k != "practice"}
+    other = {**GOOD[4], "practice": "B99999"}
+    done = run(["-", "--practice", "a12345"], tmp_path, stdin=lines([missing, other]))
+    assert done.returncode == 1
+    assert "line 2: field 'practice': differs from --practice A12345" in done.stderr
+    [call] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (call["practice"], call["call_id"], call["complete"]) == ("A12345", "c1", False)
+
+
+def test_orphan_callbacks_are_not_made_into_calls(tmp_path: Path) -> None:
+    orphan = {
+        "practice": "A12345",
+        "call_id": "gone",
+        "event_id": "cb",
+        "type": "callback_made",
+        "at": "2026-08-03T09:00:00Z",
+        "outcome": "answered",
+    }
+    done = run(["-"], tmp_path, stdin=lines([*GOOD, orphan]))
+    assert done.returncode == 1
+    assert "call A12345:gone: only callback_made events" in done.stderr
+    assert "gone" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.jsonl"], "cannot read"),
+        (["-", "--format", "nope"], "unknown format 'nope'"),
+        (["-", "--practice", "XYZ"], "--practice must be an ODS code"),
+    ],
+)
+def test_user_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    done = run([str(tmp_path / a) if a.endswith(".jsonl") else a for a in args], tmp_path, "")
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_rules_file_sets_version_and_options(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text('version: "p-3"\nivr_options: {"1": results}\n')
+    option = {
+        "practice": "A12345",
+        "call_id": "c1",
+        "event_id": "c1-9",
+        "type": "ivr_option",
+        "at": "2026-08-03T07:30:05Z",
+        "option": "1",
+    }
+    done = run(["-", "--rules", str(rules)], tmp_path, stdin=lines([*GOOD[2:], option]))
+    assert done.returncode == 0, done.stderr
+    [call] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (call["rules_version"], call["request_type"]) == ("p-3", "results")

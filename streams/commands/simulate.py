@@ -1,0 +1,155 @@
+"""`callstream simulate`: realistic call events for N practices, and the truth they mean."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import click
+
+from streams.settings import get_settings
+
+
+@click.command()
+@click.option("--practices", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="First day (YYYY-MM-DD, local date in England).",
+)
+@click.option("--days", type=click.IntRange(1, 400), default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same output.")
+@click.option(
+    "--out",
+    default="-",
+    show_default=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Events file (JSON lines of canonical events); '-' for stdout.",
+)
+@click.option(
+    "--truth",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the classified call each simulated call is meant to be (JSON lines).",
+)
+@click.option(
+    "--duplicate-rate",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Share of events sent twice (same event_id).",
+)
+@click.option(
+    "--shuffle-rate",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Share of events that arrive late, out of order.",
+)
+@click.option(
+    "--incomplete-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of calls whose call_ended never arrives.",
+)
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Practice routing rules YAML [default: CALLSTREAM_RULES_FILE, else built in].",
+)
+def command(
+    practices: int,
+    start: datetime,
+    days: int,
+    seed: int,
+    out: Path,
+    truth: Path | None,
+    duplicate_rate: float,
+    shuffle_rate: float,
+    incomplete_rate: float,
+    rules_file: Path | None,
+) -> None:
+    """Generate realistic call events for N practices over a date range.
+
+    Volumes, the weekday and intraday profile (the 8am scramble), the outcome mix and talk
+    durations follow NHS England's August 2026 figures; practices differ like the
+    published spread. Numbers are Ofcom drama numbers (nobody's). With --truth, each
+    call's intended classification is written too, pseudonymised with the same key as
+    `callstream classify` (CALLSTREAM_PSEUDONYMISATION_KEY), so the two can be compared.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from streams.pseudonymise import load_key
+    from streams.rules import load_rules
+    from streams.simulate import SimulationConfig, event_stream, simulate
+
+    settings = get_settings()
+    try:
+        rules = load_rules(rules_file or settings.rules_file)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    secret = settings.pseudonymisation_key
+    config = SimulationConfig(
+        practices=practices,
+        start=start.date(),
+        days=days,
+        seed=seed,
+        duplicate_rate=duplicate_rate,
+        shuffle_rate=shuffle_rate,
+        incomplete_rate=incomplete_rate,
+        key=load_key(secret.get_secret_value() if secret else None, settings.data_dir),
+    )
+    console = Console(stderr=True)
+    counts = {"calls": 0, "events": 0}
+    try:
+        with ExitStack() as stack:
+            events_out = _open(stack, out)
+            truth_out = _open(stack, truth) if truth is not None else None
+            progress = stack.enter_context(
+                Progress(
+                    TextColumn("simulating days"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    console=console,
+                    transient=True,
+                    disable=days * practices < 20,
+                )
+            )
+            task = progress.add_task("days", total=days)
+
+            def calls():  # counts calls, writes truth and advances the bar as days pass
+                day = None
+                for call in simulate(config, rules):
+                    counts["calls"] += 1
+                    if truth_out is not None:
+                        truth_out.write(call.truth.model_dump_json() + "\n")
+                    if call.truth.local_date != day:
+                        day = call.truth.local_date
+                        progress.update(task, completed=(day - config.start).days)
+                    yield call
+
+            for event in event_stream(calls(), config):
+                events_out.write(json.dumps(event) + "\n")
+                counts["events"] += 1
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
+    console.print(
+        f"simulated {practices} practices, {days} day(s) from {config.start}: "
+        f"{counts['calls']} calls, {counts['events']} events (rules {rules.version})"
+    )
+
+
+def _open(stack: ExitStack, path: Path) -> IO[str]:
+    if str(path) == "-":
+        return sys.stdout
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return stack.enter_context(path.open("w", encoding="utf-8"))

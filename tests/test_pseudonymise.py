@@ -1,0 +1,72 @@
+"""Caller pseudonyms: one caller per number however spelt, per practice, none when withheld."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from models.events import CallEvent
+from streams.pseudonymise import DEV_KEY_FILE, caller_key, load_key, normalise_number, pseudonymise
+
+KEY = b"k1"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["07700 900123", "07700900123", "+44 7700 900123", "+447700900123", "(07700) 900-123"],
+)
+def test_spellings_of_one_number_are_one_caller(spelling: str) -> None:
+    assert normalise_number(spelling) == "+447700900123"
+    assert caller_key(KEY, "A12345", spelling) == caller_key(KEY, "A12345", "07700900123")
+
+
+def test_another_practice_or_key_gives_another_pseudonym() -> None:
+    base = caller_key(KEY, "A12345", "07700900123")
+    assert base is not None and len(base) == 32
+    assert caller_key(KEY, "B12345", "07700900123") != base
+    assert caller_key(b"k2", "A12345", "07700900123") != base
+    assert caller_key(KEY, "A12345", "07700900124") != base
+
+
+@pytest.mark.parametrize(
+    "withheld", ["withheld", "Anonymous", "PRIVATE", "restricted", "unavailable", "unknown"]
+)
+def test_withheld_numbers_have_no_key(withheld: str) -> None:
+    event = CallEvent(
+        practice="A12345",
+        call_id="c",
+        event_id="e",
+        type="call_started",
+        at="2026-08-03T07:30:00Z",
+        caller=withheld,
+    )
+    safe = pseudonymise(event, KEY)
+    assert safe.caller_key is None and safe.caller_withheld is True
+
+
+def test_the_raw_number_does_not_survive_pseudonymisation() -> None:
+    event = CallEvent(
+        practice="A12345",
+        call_id="c",
+        event_id="e",
+        type="call_started",
+        at="2026-08-03T07:30:00Z",
+        caller="07700 900123",
+    )
+    safe = pseudonymise(event, KEY)
+    dumped = safe.model_dump_json()
+    assert "900123" not in dumped and 'caller"' not in dumped
+    assert safe.caller_key == caller_key(KEY, "A12345", "+447700900123")
+    assert safe.caller_withheld is False
+
+
+def test_dev_key_created_once_with_a_warning(tmp_path: Path, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="streams.pseudonymise"):
+        first = load_key(None, tmp_path)
+        second = load_key(None, tmp_path)
+    assert first == second and len(first) == 64
+    assert (tmp_path / DEV_KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert "CALLSTREAM_PSEUDONYMISATION_KEY is not set" in caplog.text
+    assert load_key("managed", tmp_path) == b"managed"

@@ -1,0 +1,71 @@
+"""Practice routing rules: the packaged default, a practice's own file, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.rules import Rules, load_rules
+
+
+def test_default_rules_map_options_and_teams() -> None:
+    rules = load_rules()
+    assert rules.version
+    assert rules.request_type_for("1") == "appointments"
+    assert rules.request_type_for(" 2 ") == "prescriptions"
+    assert rules.request_type_for("7") is None
+    assert rules.request_type_for(None) is None
+    assert rules.role_for_team("Duty_Doctor") == "gp"  # case and spacing do not matter
+    assert rules.role_for_team("ext-201") == rules.default_role == "care_navigator"
+    assert rules.handles("results", "results") is True
+    assert rules.handles("reception", "results") is False
+    assert rules.handles("nobody", "results") is None
+    assert rules.opening_hours["monday"].close.hour == 18
+
+
+def test_a_practice_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: 3\n"  # a bare number is read as the version string "3"
+        "ivr_options: {'1': urgent}\n"
+        "teams: {Nurses: {role: nurse, handles: [results]}}\n"
+        "default_role: admin\n"
+    )
+    rules = load_rules(path)
+    assert rules.version == "3"
+    assert rules.request_type_for("1") == "urgent"
+    assert rules.role_for_team("nurses") == "nurse"
+    assert rules.role_for_team("anyone") == "admin"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ivr_options: {}\n", "field 'version': Field required"),
+        ("version: a\nivr_options: {'1': lunch}\n", "field 'ivr_options.1'"),
+        ("version: a\nteams: {x: {role: wizard}}\n", "field 'teams.x.role'"),
+        ("version: a\ncolour: red\n", "field 'colour'"),
+        (
+            "version: a\nopening_hours: {monday: {open: '18:00', close: '08:00'}}\n",
+            "close must be after open",
+        ),
+        ("version: [\n", "not valid YAML"),
+        ("- just a list\n", "must be a YAML mapping"),
+    ],
+)
+def test_bad_files_name_the_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="bad.yaml") as err:
+        load_rules(path)
+    assert message in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot read rules file"):
+        load_rules(tmp_path / "nope.yaml")
+
+
+def test_rules_built_in_code() -> None:
+    assert Rules(version="x").role_for_team("any") == "care_navigator"

@@ -1,0 +1,98 @@
+"""The input-format registry and the jsonl reader: every line gives an event or a reason."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from streams.formats import FORMATS, ParsedLine, read_events, register_format
+from streams.rules import load_rules
+
+EVENT = {
+    "practice": "A12345",
+    "call_id": "c1",
+    "event_id": "e1",
+    "type": "call_started",
+    "at": "2026-08-03T07:30:00Z",
+    "caller": "07700 900123",
+}
+
+
+def parse(text: str, practice: str | None = None) -> list[ParsedLine]:
+    return list(read_events(io.StringIO(text), "jsonl", practice, load_rules()))
+
+
+def test_each_line_numbered_event_or_error_never_quoting_input() -> None:
+    bad_caller = {**EVENT, "event_id": "e2", "caller": "07700 900999", "at": 12}
+    text = json.dumps(EVENT) + "\n\n" + json.dumps(bad_caller) + "\n" + "[]\n" + "{\n"
+    got = parse(text)
+    assert [p.line for p in got] == [1, 3, 4, 5]  # the blank line 2 carries nothing
+    assert got[0].event is not None and got[0].event.caller == "07700 900123"
+    assert got[1].error == (
+        "field 'at': must be an RFC 3339 time with offset, e.g. 2026-08-03T07:30:00Z"
+    )
+    assert "900999" not in got[1].error
+    assert got[2].error == "not a JSON object (one event per line)"
+    assert got[3].error.startswith("not valid JSON")
+
+
+def test_several_bad_fields_are_all_named() -> None:
+    [line] = parse(json.dumps({**EVENT, "practice": "nope", "type": "teleported"}))
+    assert "field 'practice'" in line.error and "field 'type'" in line.error
+
+
+def test_practice_fills_only_when_missing_and_must_agree() -> None:
+    missing = {k: v for k, v in EVENT.items() if k != "practice"}
+    empty = {**EVENT, "practice": ""}
+    same = {**EVENT, "practice": "a12345"}
+    other = {**EVENT, "practice": "B12345"}
+    got = parse("".join(json.dumps(e) + "\n" for e in (missing, empty, same, other)), "A12345")
+    assert [p.event.practice if p.event else p.error for p in got] == [
+        "A12345",
+        "A12345",
+        "field 'practice': String should match pattern '^[A-Z]\\d{5}$'",  # codes are upper case
+        "field 'practice': differs from --practice A12345",
+    ]
+
+
+def test_a_bad_practice_option_stops_at_once() -> None:
+    with pytest.raises(ValueError, match="ODS code"):
+        parse(json.dumps(EVENT), "A1")
+
+
+def test_unknown_format_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown format 'x'.*jsonl"):
+        list(read_events(tmp_path / "f", "x"))
+    with pytest.raises(ValueError, match="cannot read"):
+        list(read_events(tmp_path / "f", "jsonl"))
+
+
+def test_file_with_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(EVENT).encode() + b"\n")
+    [line] = read_events(path, "jsonl", None, load_rules())
+    assert line.event is not None
+
+
+def test_vendor_formats_are_registered_and_new_ones_can_be() -> None:
+    assert {"jsonl", "csv", "asterisk-queue-log", "asterisk-cdr", "freeswitch-json"} <= set(FORMATS)
+
+    @register_format("test-upper")
+    def upper(lines, practice, rules):
+        for n, text in enumerate(lines, 1):
+            yield ParsedLine(n, error=f"got {text.strip().upper()}")
+
+    try:
+        [line] = read_events(io.StringIO("abc\n"), "test-upper", None, load_rules())
+        assert line.error == "got ABC"
+    finally:
+        del FORMATS["test-upper"]
+
+
+def test_csv_goes_through_the_adapter() -> None:
+    text = "call_id,type,at,caller\nc9,call_started,2026-08-03T07:30:00Z,withheld\n"
+    [line] = read_events(io.StringIO(text), "csv", "A12345", load_rules())
+    assert line.event is not None and (line.event.practice, line.event.call_id) == ("A12345", "c9")

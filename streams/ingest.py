@@ -86,22 +86,26 @@ def _parse_array(text: str) -> list[Any]:
 def _parse_ndjson(text: str) -> list[Any]:
     items: list[Any] = []
     details: list[ErrorDetail] = []
+    bad = 0
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             items.append(json.loads(line))
         except json.JSONDecodeError as exc:
+            bad += 1
+            if len(details) == MAX_DETAILS:
+                continue
             details.append(
                 ErrorDetail(
-                    index=len(items) + len(details),
+                    index=len(items) + bad - 1,
                     message=f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}",
                 )
             )
-    if details:
+    if bad:
+        shown = "" if bad <= MAX_DETAILS else f" (first {MAX_DETAILS} listed)"
         raise MalformedBody(
-            f"{len(details)} NDJSON line(s) are not valid JSON; nothing was accepted",
-            details[:MAX_DETAILS],
+            f"{bad} NDJSON line(s) are not valid JSON; nothing was accepted{shown}", details
         )
     return items
 
@@ -116,12 +120,20 @@ def validate_events(items: list[Any], practice: str) -> list[CallEvent]:
         if problems:
             bad += 1
             details.extend(problems)
+            if len(details) >= MAX_DETAILS and index + 1 < len(items):
+                # Enough to act on; checking a huge bad body to the end only costs CPU.
+                raise InvalidEvents(
+                    ErrorBody(
+                        error=f"at least {bad} of {len(items)} events are invalid (checking "
+                        f"stopped after {MAX_DETAILS} problems); nothing was accepted",
+                        details=details[:MAX_DETAILS],
+                    )
+                )
     if bad:
-        shown = "" if len(details) <= MAX_DETAILS else f" (first {MAX_DETAILS} problems listed)"
         raise InvalidEvents(
             ErrorBody(
-                error=f"{bad} of {len(items)} events are invalid; nothing was accepted{shown}",
-                details=details[:MAX_DETAILS],
+                error=f"{bad} of {len(items)} events are invalid; nothing was accepted",
+                details=details,
             )
         )
     return events

@@ -112,13 +112,34 @@ def test_error_messages_do_not_echo_submitted_values():
     assert "caller" in dumped and "07700" not in dumped
 
 
-def test_a_body_with_many_bad_events_lists_the_first_hundred_and_counts_all():
+def test_a_body_with_many_bad_events_lists_the_first_hundred_and_stops_checking():
     items = [event(n, type="nonsense") for n in range(MAX_DETAILS + 20)]
     with pytest.raises(InvalidEvents) as exc:
         validate_events(items, P)
     assert exc.value.body.error == (
-        f"{MAX_DETAILS + 20} of {MAX_DETAILS + 20} events are invalid; nothing was accepted "
-        f"(first {MAX_DETAILS} problems listed)"
+        f"at least {MAX_DETAILS} of {MAX_DETAILS + 20} events are invalid (checking stopped "
+        f"after {MAX_DETAILS} problems); nothing was accepted"
     )
     assert len(exc.value.body.details) == MAX_DETAILS
+    assert exc.value.body.details[-1].index == MAX_DETAILS - 1
     assert exc.value.body.details[0].field == "type"
+
+
+def test_exactly_a_hundred_problems_at_the_end_are_all_counted():
+    items = [event(n, type="nonsense") for n in range(MAX_DETAILS)]
+    with pytest.raises(InvalidEvents) as exc:
+        validate_events(items, P)
+    assert exc.value.body.error == f"{MAX_DETAILS} of {MAX_DETAILS} events are invalid; " + (
+        "nothing was accepted"
+    )
+
+
+def test_many_bad_ndjson_lines_are_all_counted_and_the_first_hundred_listed():
+    body = "\n".join(["{"] * (MAX_DETAILS + 5) + [json.dumps(event(1))]).encode()
+    with pytest.raises(MalformedBody) as exc:
+        parse_body(body)
+    assert exc.value.body.error == (
+        f"{MAX_DETAILS + 5} NDJSON line(s) are not valid JSON; nothing was accepted "
+        f"(first {MAX_DETAILS} listed)"
+    )
+    assert [d.index for d in exc.value.body.details] == list(range(MAX_DETAILS))

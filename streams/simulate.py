@@ -439,6 +439,7 @@ class _PracticeDay:
         """Numbers for the calls; unanswered 8am callers ring again until they get through."""
         rng = self.rng
         redial: list[tuple[int, int, str]] = []  # (ready at ms, attempts, national number)
+        used: set[str] = set()
         for plan in plans:
             number = None
             if plan.outcome is not None and plan.band in MORNING_BANDS and redial:
@@ -449,13 +450,20 @@ class _PracticeDay:
                 if rng.random() < self.config.withheld_rate:
                     plan.caller = rng.choice(WITHHELD_SPELLINGS)
                     continue
-                prefix = rng.choice(NUMBER_RANGES)
-                number = prefix + f"{rng.randrange(1000):03d}"
+                number = self._new_number(used)
             plan.caller = _spell(rng, number)
             gave_up = plan.outcome == "answered" or plan.outcome is None
             if not gave_up and plan.band == "08:00-09:59" and attempts < 6 and rng.random() < 0.7:
                 ready = plan.left_ms() + int(rng.uniform(30, 600) * MS)
                 heapq.heappush(redial, (ready, attempts + 1, number))
+
+    def _new_number(self, used: set[str]) -> str:
+        """A number not yet seen at the practice today (a redial is a deliberate repeat)."""
+        while True:
+            number = self.rng.choice(NUMBER_RANGES) + f"{self.rng.randrange(1000):03d}"
+            if number not in used or len(used) > 10_000:
+                used.add(number)
+                return number
 
 
 class _Menu:

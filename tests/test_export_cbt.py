@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +17,7 @@ from streams.export_cbt import (
     CbtTables,
     ExportError,
     ReconciliationError,
+    export_month,
     month_range,
     reconcile,
 )
@@ -23,6 +26,12 @@ from streams.warehouse import Warehouse
 
 A = "Y63,QHM,16C,U00351,A81001"
 U = "UNMAPPED,UNMAPPED,UNMAPPED,UNMAPPED,B99999"
+OUTCOME_INDICATOR = {
+    "ended_in_ivr": "CBT002",
+    "answered": "CBT003",
+    "missed": "CBT004",
+    "callback_requested": "CBT005",
+}
 
 #: A81001 (mapped) on Monday 3 August; B99999 (in no reference file) on Tuesday 4 August;
 #: one call either side of the month and one outbound call, which never count.
@@ -187,3 +196,45 @@ def test_reconcile_names_the_practice_day_that_does_not_add_up() -> None:
         reconcile(_tables(callbacks, durations=2, answered=2))
     with pytest.raises(ReconciliationError, match="answered file total 3 != CBT003 total 2"):
         reconcile(_tables(good, durations=2, answered=3))
+
+
+def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """simulate -> classify -> warehouse -> export, no Kafka: the export passes its own
+    reconciliation, and every practice-day's CBT001-CBT006 equals what the simulator meant."""
+    from models.events import CallEvent
+    from streams.classify import classify_call
+    from streams.pseudonymise import pseudonymise
+    from streams.rules import load_rules
+    from streams.simulate import SimulationConfig, simulate
+
+    rules = load_rules()
+    config = SimulationConfig(practices=20, start=date(2026, 8, 1), days=31, seed=11, key=b"t")
+    truth: Counter[tuple[str, str, str]] = Counter()
+    calls = []
+    for simulated in simulate(config, rules):
+        events = [pseudonymise(CallEvent.model_validate(e), config.key) for e in simulated.events]
+        calls.append(classify_call(events, rules))
+        t = simulated.truth
+        if t.inbound:
+            day = t.local_date.isoformat()
+            truth[(t.practice, day, "CBT001")] += 1
+            truth[(t.practice, day, OUTCOME_INDICATOR[t.outcome])] += 1
+            truth[(t.practice, day, "CBT006")] += t.outcome == "callback_requested" and (
+                t.callback_made
+            )
+    build(Settings(data_dir=data_dir), calls)
+    with Warehouse.open(Settings(data_dir=data_dir), read_only=True) as warehouse:
+        result = export_month(warehouse, "2026-08", tmp_path / "out")
+    day_time = pl.read_csv(result.files[0], infer_schema=False)
+    exported = day_time.group_by("PRACTICE_CODE", "Date", "Indicator").agg(
+        pl.col("Value").cast(pl.Int64).sum()
+    )
+    got = {(r[0], r[1], r[2]): r[3] for r in exported.iter_rows() if r[3]}
+    assert got == {k: v for k, v in truth.items() if v}
+    assert len({k[0] for k in got}) == 20
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["inbound_calls"] == sum(v for k, v in truth.items() if k[2] == "CBT001")
+    assert manifest["inbound_calls"] > 50_000
+    assert manifest["unmapped_practices"] == 16  # the fixture maps A81001, A81002, A81004, A81005

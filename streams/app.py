@@ -41,6 +41,21 @@ class _CallStateCodec(codecs.Codec):
 codecs.register(CALL_STATE_CODEC, _CallStateCodec())
 
 
+class CallStateValue:
+    """The table's value type as Faust sees it: our codec for the changelog, both ways.
+
+    Faust takes a table's changelog serializer from ``value_type._options.serializer`` and
+    finishes decoding with ``value_type.from_data``; the codec already made the object.
+    """
+
+    class _options:  # noqa: N801 - the attribute name Faust looks up
+        serializer = CALL_STATE_CODEC
+
+    @classmethod
+    def from_data(cls, data: CallState, preferred_type: object = None) -> CallState:
+        return data
+
+
 @dataclass
 class Pipeline:
     """The app and what its agents share."""
@@ -74,6 +89,8 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
         producer_acks=-1,
         producer_linger_ms=5,
         stream_recovery_delay=0.2,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
         web_in_thread=False,
     )
     raw_kwargs = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -83,10 +100,8 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
         default=None,
         partitions=partitions,
         key_type=bytes,  # practice:call_id, as on the raw topic
+        value_type=CallStateValue,
     )
-    # The table holds CallState objects; only its changelog needs them as bytes. Set before
-    # anything asks for the changelog topic, which is created lazily with this serializer.
-    calls.value_serializer = CALL_STATE_CODEC
     built = Pipeline(
         app=app,
         settings=settings,
@@ -114,4 +129,4 @@ def _register_ingest(built: Pipeline) -> None:
         if exc.name != "streams.ingest_http":
             raise
         return
-    ingest_http.register(built.app, built.raw)
+    ingest_http.register(built.app, built.raw, built.settings)

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(
         60.0, description="How often the worker looks for calls to time out or evict."
     )
+    worker_session_timeout_s: float = Field(
+        60.0, description="A worker silent this long is presumed dead and its partitions move."
+    )
     pipeline_batch_size: int = Field(
         2000, description="Raw events the worker takes at once (one state write per call)."
     )

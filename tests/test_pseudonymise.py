@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from models.events import CallEvent
+from models.events import CallEvent, PseudonymisedEvent
 from streams.pseudonymise import DEV_KEY_FILE, caller_key, load_key, normalise_number, pseudonymise
 
 KEY = b"k1"
@@ -70,3 +73,46 @@ def test_dev_key_created_once_with_a_warning(tmp_path: Path, caplog) -> None:
     assert (tmp_path / DEV_KEY_FILE).stat().st_mode & 0o777 == 0o600
     assert "CALLSTREAM_PSEUDONYMISATION_KEY is not set" in caplog.text
     assert load_key("managed", tmp_path) == b"managed"
+
+
+def _phonenumbers_e164(raw: str) -> str | None:
+    try:
+        parsed = phonenumbers.parse(raw, "GB")
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+_SEPARATORS = st.sampled_from(["", " ", "-", "."])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["0", "+44", "+44 ", "+44 (0)", "00 44 ", "44"]),
+    st.text("0123456789", min_size=8, max_size=12),
+    _SEPARATORS,
+    st.integers(0, 8),
+)
+def test_fast_path_gives_what_phonenumbers_gives(
+    prefix: str, digits: str, sep: str, cut: int
+) -> None:
+    raw = prefix + digits[:cut] + sep + digits[cut:]
+    expected = _phonenumbers_e164(raw)
+    if expected is not None:
+        assert normalise_number(raw) == expected
+
+
+def test_pseudonymised_event_equals_a_validated_one() -> None:
+    event = CallEvent(
+        practice="A12345",
+        call_id="c",
+        event_id="e",
+        type="answered",
+        at="2026-08-03T08:30:00+01:00",
+        team="reception",
+        role="gp",
+    )
+    safe = pseudonymise(event, KEY)
+    validated = PseudonymisedEvent.model_validate_json(safe.model_dump_json())
+    assert validated == safe and validated.model_dump() == safe.model_dump()
+    assert safe.at.utcoffset().total_seconds() == 3600 and safe.schema_version == 1

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/v1/practices/{ods}/events"
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
+#: Longest a client may take to send its body (a stalled upload must not hold a connection).
+BODY_TIMEOUT_S = 60.0
 #: Longest a request waits for Kafka to acknowledge its events before answering 503.
 DELIVERY_TIMEOUT_S = 30.0
 #: Longest /health waits for a broker's answer (twice this over all bootstrap servers).
@@ -75,7 +77,12 @@ class Ingest:
         declared = request.content_length
         if declared is not None and declared > limit:
             return self._too_large(declared)
-        body = await _read_bounded(request.content, limit)
+        try:
+            body = await asyncio.wait_for(_read_bounded(request.content, limit), BODY_TIMEOUT_S)
+        except TimeoutError:
+            return _error(
+                408, f"the body did not arrive within {BODY_TIMEOUT_S:.0f} s; send it again"
+            )
         if body is None:
             return self._too_large(None)
         try:

@@ -119,3 +119,18 @@ def test_health_is_503_naming_the_address_when_no_broker_answers(setup):
     assert got.status == 503
     assert got.body["error"].startswith(f"Kafka broker not reachable at 127.0.0.1:{port}")
     assert got.body["broker"] == "unreachable" and got.body["details"] == []
+
+
+def test_a_stalled_upload_gets_408(setup, monkeypatch: pytest.MonkeyPatch):
+    settings, token = setup
+
+    class Stalled(Body):
+        async def read(self, n: int) -> bytes:
+            await asyncio.sleep(3600)
+            return b""
+
+    monkeypatch.setattr("streams.ingest_http.BODY_TIMEOUT_S", 0.05)
+    request = Request(events(), token)
+    request.content = Stalled(b"")
+    got = answer(Ingest(Topic(), settings), request)
+    assert got.status == 408 and "did not arrive within" in got.body["error"]

@@ -212,6 +212,7 @@ def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
     rules = load_rules()
     config = SimulationConfig(practices=20, start=date(2026, 8, 1), days=31, seed=11, key=b"t")
     truth: Counter[tuple[str, str, str]] = Counter()
+    buckets: Counter[tuple[str, str, str | None]] = Counter()
     calls = []
     for simulated in simulate(config, rules):
         events = [pseudonymise(CallEvent.model_validate(e), config.key) for e in simulated.events]
@@ -224,6 +225,10 @@ def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
             truth[(t.practice, day, "CBT006")] += t.outcome == "callback_requested" and (
                 t.callback_made
             )
+            if t.outcome == "answered":
+                buckets[(t.practice, "duration", t.duration_bucket)] += 1
+                buckets[(t.practice, "wait", t.wait_bucket)] += 1
+                buckets[(t.practice, "core", t.core_category)] += 1
     build(Settings(data_dir=data_dir), calls)
     with Warehouse.open(Settings(data_dir=data_dir), read_only=True) as warehouse:
         result = export_month(warehouse, "2026-08", tmp_path / "out")
@@ -234,6 +239,15 @@ def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
     got = {(r[0], r[1], r[2]): r[3] for r in exported.iter_rows() if r[3]}
     assert got == {k: v for k, v in truth.items() if v}
     assert len({k[0] for k in got}) == 20
+    by_bucket: Counter[tuple[str, str, str | None]] = Counter()
+    for kind, path, column in (
+        ("duration", result.files[1], "Duration"),
+        ("wait", result.files[2], "Wait_Time"),
+        ("core", result.files[2], "Core_Category"),
+    ):
+        for row in pl.read_csv(path, infer_schema=False).iter_rows(named=True):
+            by_bucket[(row["PRACTICE_CODE"], kind, row[column])] += int(row["Value"])
+    assert by_bucket == buckets
     manifest = json.loads(result.manifest.read_text())
     assert manifest["inbound_calls"] == sum(v for k, v in truth.items() if k[2] == "CBT001")
     assert manifest["inbound_calls"] > 50_000

@@ -151,6 +151,16 @@ def make_practices(config: SimulationConfig, profile: Profile) -> list[Practice]
     return practices
 
 
+def list_sizes_csv(practices: Iterable[Practice], extract: date) -> str:
+    """The practices' list sizes as NHS England's gp-reg-pat-prac-all.csv, so that
+    ``callstream reference load`` gives the warehouse their patients per 1,000."""
+    stamp = extract.strftime("%d%b%Y").upper()
+    lines = ["PUBLICATION,EXTRACT_DATE,TYPE,CODE,SEX,AGE,NUMBER_OF_PATIENTS"]
+    for practice in practices:
+        lines.append(f"GP_PRAC_PAT_LIST,{stamp},GP,{practice.ods},ALL,ALL,{practice.list_size}")
+    return "\n".join(lines) + "\n"
+
+
 def simulate(
     config: SimulationConfig, rules: Rules, profile: Profile | None = None
 ) -> Iterator[SimulatedCall]:
@@ -322,7 +332,7 @@ class _PracticeDay:
 
     def _answered(self, call: _Call) -> None:
         rng = self.rng
-        wait = self._wait(call.band, median=70, sigma=1.05, zero=0.06)
+        wait = self._wait(call.band, median=85, sigma=1.05, zero=0.06)
         if rng.random() < 0.08:  # dialled an extension: rings at once
             team = self.menu.team_for(rng, None)
             call.wait_from = call.add("ringing", rng.uniform(0.5, 2), **team)

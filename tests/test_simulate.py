@@ -20,6 +20,7 @@ from models.events import ODS_PATTERN, CallEvent
 from streams.assemble import group_events
 from streams.classify import classify_call
 from streams.pseudonymise import caller_key, normalise_number, pseudonymise
+from streams.reference import parse
 from streams.rules import load_rules
 from streams.simulate import (
     LONDON,
@@ -77,7 +78,7 @@ def test_week_of_20_practices_classifies_exactly_as_the_truth(week: list[Simulat
 
 
 def test_cli_simulate_then_classify_equals_truth(tmp_path: Path) -> None:
-    """Through the commands: noisy, incomplete calls, a DST change and a bank holiday."""
+    """Through the commands: noisy and incomplete calls over the October clock change."""
     env = {
         **os.environ,
         "CALLSTREAM_DATA_DIR": str(tmp_path / "data"),
@@ -88,6 +89,7 @@ def test_cli_simulate_then_classify_equals_truth(tmp_path: Path) -> None:
         env, "simulate", "--practices", "3", "--start", "2026-10-24", "--days", "3",
         "--seed", "2", "--truth", str(truth), "--duplicate-rate", "0.05",
         "--shuffle-rate", "0.1", "--incomplete-rate", "0.05",
+        "--list-sizes", str(tmp_path / "list-sizes.csv"),
     )  # fmt: skip
     assert simulated.returncode == 0, simulated.stderr
     assert re.search(r"3 practices, 3 day\(s\).*: \d+ calls, \d+ events", simulated.stderr)
@@ -105,6 +107,10 @@ def test_cli_simulate_then_classify_equals_truth(tmp_path: Path) -> None:
         assert got[(row["practice"], row["call_id"])] == row
     assert {row["local_date"] for row in expected} == {"2026-10-24", "2026-10-25", "2026-10-26"}
     assert any(not row["complete"] for row in expected)
+    sizes = parse((tmp_path / "list-sizes.csv").read_text())  # as `callstream reference load`
+    assert sizes.kind == "list_size" and not sizes.rejects
+    assert {row.practice for row in sizes.rows} == {row["practice"] for row in expected}
+    assert all(3_000 <= row.list_size <= 20_000 for row in sizes.rows)
 
 
 # --- determinism ------------------------------------------------------------------------

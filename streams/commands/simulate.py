@@ -38,6 +38,13 @@ from streams.settings import get_settings
     help="Also write the classified call each simulated call is meant to be (JSON lines).",
 )
 @click.option(
+    "--list-sizes",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the practices' list sizes (gp-reg-pat-prac-all.csv form) for "
+    "`callstream reference load`.",
+)
+@click.option(
     "--duplicate-rate",
     type=click.FloatRange(0, 1),
     default=0.01,
@@ -72,6 +79,7 @@ def command(
     seed: int,
     out: Path,
     truth: Path | None,
+    list_sizes: Path | None,
     duplicate_rate: float,
     shuffle_rate: float,
     incomplete_rate: float,
@@ -90,7 +98,14 @@ def command(
 
     from streams.pseudonymise import load_key
     from streams.rules import load_rules
-    from streams.simulate import SimulationConfig, event_stream, simulate
+    from streams.simulate import (
+        SimulationConfig,
+        event_stream,
+        list_sizes_csv,
+        make_practices,
+        simulate,
+    )
+    from streams.simulate_profile import load_profile
 
     settings = get_settings()
     try:
@@ -111,6 +126,12 @@ def command(
     console = Console(stderr=True)
     counts = {"calls": 0, "events": 0}
     try:
+        if list_sizes is not None:
+            list_sizes.parent.mkdir(parents=True, exist_ok=True)
+            extract = config.start.replace(day=1)  # NHS extracts are dated the 1st
+            list_sizes.write_text(
+                list_sizes_csv(make_practices(config, load_profile()), extract), encoding="utf-8"
+            )
         with ExitStack() as stack:
             events_out = _open(stack, out)
             truth_out = _open(stack, truth) if truth is not None else None

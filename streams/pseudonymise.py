@@ -56,10 +56,9 @@ def caller_key(key: bytes, practice: str, raw_number: str | None) -> str | None:
 
 def pseudonymise(event: CallEvent, key: bytes) -> PseudonymisedEvent:
     """The event as it may travel after the first hop: no raw number left in it."""
-    fields = dict(event)
+    fields = dict(event.__dict__)  # the validated field values, without model_dump's work
     del fields["caller"]
-    # The fields were validated as a CallEvent moments ago: no second validation.
-    return PseudonymisedEvent.model_construct(
+    return PseudonymisedEvent(
         **fields,
         caller_key=caller_key(key, event.practice, event.caller),
         caller_withheld=event.caller == WITHHELD,

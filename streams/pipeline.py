@@ -43,7 +43,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     raw_name = settings.topic_raw_events
 
     async def report(key: bytes, state: CallState) -> None:
-        call = classify_call(state.assembly.events, rules)
+        call = classify_call(state.assembly, rules)
         await p.classified.send(key=key, value=call.model_dump_json().encode())
 
     async def reject(

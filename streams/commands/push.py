@@ -34,6 +34,7 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
     from streams.broker import resolve_bootstrap
     from streams.formats import read_events
     from streams.producer import EventProducer, ProducerError, ensure_topics
+    from streams.rules import load_rules
 
     # kafka-python warns when a large send batch keeps its I/O loop busy: expected here.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
@@ -47,6 +48,7 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
     total = _count_lines(file)
     rejected = 0
     try:
+        rules = load_rules(settings.rules_file)  # vendor formats map IVR options with them
         ensure_topics(bootstrap, {settings.topic_raw_events: settings.topic_partitions})
         with (
             EventProducer(bootstrap, settings.topic_raw_events) as producer,
@@ -60,7 +62,7 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
             ) as progress,
         ):
             task = progress.add_task(file.name, total=total)
-            for parsed in read_events(file, fmt, practice):
+            for parsed in read_events(file, fmt, practice, rules):
                 if parsed.event is not None:
                     producer.send(parsed.event)
                 else:

@@ -13,6 +13,7 @@ The worker's writer is the only process that opens it writable.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -33,6 +34,8 @@ from streams import sqlfiles
 from streams.settings import Settings
 
 ALIAS = "lake"
+#: Materialised aggregates: refresh files run for the days a batch touched (touched_days).
+AGGREGATES: tuple[str, ...] = ("warehouse/refresh_cbt_daily.sql",)
 PREPARE_ATTEMPTS = 8
 ATTACH_ATTEMPTS = 6
 STALE_STAGING_S = 3600.0
@@ -161,13 +164,14 @@ class Warehouse:
         return warehouse
 
     def _prepare(self) -> None:
-        """Migrations and views, retried when another writer commits first (the open's file
-        lock serialises processes on one machine, not those sharing a PostgreSQL catalog):
-        the retry sees the other's work and skips it."""
+        """Migrations, views and stale aggregates, retried when another writer commits
+        first (the open's file lock serialises processes on one machine, not those sharing
+        a PostgreSQL catalog): the retry sees the other's work and skips it."""
         for attempt in range(1, PREPARE_ATTEMPTS + 1):
             try:
                 self.migrate()
                 self.create_views()
+                self.rebuild_aggregates()
                 return
             except _Conflict as conflict:
                 if attempt == PREPARE_ATTEMPTS:
@@ -209,6 +213,36 @@ class Warehouse:
                 ) from exc
             applied.append(migration.name)
         return applied
+
+    def rebuild_aggregates(self, force: bool = False) -> list[str]:
+        """Recompute every materialised aggregate whose refresh SQL changed since it was last
+        built (or never was: a new warehouse, an upgrade), from all calls, one transaction
+        each. Returns the files rebuilt. ``force`` rebuilds all."""
+        self._require_writable()
+        built = dict(self.conn.execute("SELECT name, sql_hash FROM aggregate_versions").fetchall())
+        rebuilt: list[str] = []
+        for aggregate in AGGREGATES:
+            text = sqlfiles.read(aggregate)
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            if not force and built.get(aggregate) == digest:
+                continue
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                self.conn.execute(sqlfiles.read("warehouse/all_days.sql"))
+                self.conn.execute(text)
+                self.conn.execute("DROP TABLE IF EXISTS touched_days")
+                self.conn.execute("DELETE FROM aggregate_versions WHERE name = ?", [aggregate])
+                self.conn.execute(
+                    "INSERT INTO aggregate_versions VALUES (?, ?, now())", [aggregate, digest]
+                )
+                self.conn.execute("COMMIT")
+            except duckdb.Error as exc:
+                self._rollback()
+                if _is_conflict(exc):
+                    raise _Conflict(_one_line(exc)) from exc
+                raise WarehouseError(f"rebuilding {aggregate} failed: {_one_line(exc)}") from exc
+            rebuilt.append(aggregate)
+        return rebuilt
 
     def create_views(self, root: Path = sqlfiles.SQL_DIR) -> list[str]:
         """(Re)create every sql/views file as a view named after the file.
@@ -256,7 +290,9 @@ class Warehouse:
 
         Keyed by practice + call id: a replayed identical call changes nothing, a corrected
         call replaces the row (ingested_at kept, updated_at set), and a call repeated in the
-        batch counts once, its last copy. Returns the rows inserted plus updated.
+        batch counts once, its last copy. When rows changed, the materialised aggregates
+        (cbt_daily) are recomputed for every (practice, local_date) the batch touched, in
+        the same transaction. Returns the rows inserted plus updated.
         """
         self._require_writable()
         if not calls:
@@ -271,8 +307,13 @@ class Warehouse:
                     "CREATE OR REPLACE TEMP VIEW batch_calls AS "
                     f"SELECT * FROM read_parquet({_quote(str(staging))})"
                 )
+                self.conn.execute(sqlfiles.read("warehouse/touched_days.sql"))
                 changed = self.conn.execute(sqlfiles.read("warehouse/merge_calls.sql")).fetchone()
+                if changed and changed[0]:
+                    for aggregate in AGGREGATES:
+                        self.conn.execute(sqlfiles.read(aggregate))
                 self.conn.execute("DROP VIEW IF EXISTS batch_calls")
+                self.conn.execute("DROP TABLE IF EXISTS touched_days")
                 self.conn.execute("COMMIT")
             except BaseException:
                 self._rollback()

@@ -282,6 +282,43 @@ def test_cbt_daily_matches_hand_counts(warehouse: Warehouse) -> None:
     assert dates == [date(2026, 8, 3)]
 
 
+def test_a_correction_that_moves_a_call_to_another_day_recounts_both_days(
+    warehouse: Warehouse,
+) -> None:
+    warehouse.merge_calls([make_call("c1"), make_call("c2")])
+    moved = make_call(
+        "c1", started_at=datetime(2026, 8, 4, 7, 30, tzinfo=UTC), local_date=date(2026, 8, 4)
+    )
+    warehouse.merge_calls([moved])
+    got = {
+        (str(r["local_date"]), r["indicator"]): r["value"]
+        for r in rows(warehouse, "SELECT * FROM cbt_daily WHERE indicator IN ('CBT001', 'CBT003')")
+    }
+    assert got == {
+        ("2026-08-03", "CBT001"): 1,
+        ("2026-08-03", "CBT003"): 1,
+        ("2026-08-04", "CBT001"): 1,
+        ("2026-08-04", "CBT003"): 1,
+    }
+
+
+def test_aggregates_are_rebuilt_when_missing_or_their_sql_changed(
+    warehouse: Warehouse, settings: Settings
+) -> None:
+    warehouse.merge_calls([make_call(f"c{i}", outcome="missed") for i in range(3)])
+    expected = rows(warehouse, "SELECT * FROM cbt_daily ORDER BY ALL")
+    assert warehouse.rebuild_aggregates() == []  # up to date
+    # an upgrade from a warehouse without them: no facts, no version recorded
+    warehouse.conn.execute("DELETE FROM cbt_daily_facts")
+    warehouse.conn.execute("DELETE FROM aggregate_versions")
+    warehouse.close()
+    with Warehouse.open(settings) as reopened:
+        assert rows(reopened, "SELECT * FROM cbt_daily ORDER BY ALL") == expected
+        reopened.conn.execute("UPDATE aggregate_versions SET sql_hash = 'older'")
+        assert reopened.rebuild_aggregates() == ["warehouse/refresh_cbt_daily.sql"]
+        assert rows(reopened, "SELECT * FROM cbt_daily ORDER BY ALL") == expected
+
+
 def test_read_only_open_rejects_writes(warehouse: Warehouse, settings: Settings) -> None:
     warehouse.merge_calls([make_call("c1")])
     with Warehouse.open(settings, read_only=True) as reader:

@@ -10,24 +10,9 @@
 -- Incomplete calls (no call_ended yet, complete = false) count with the outcome their events
 --   so far support; `incomplete` says how many of `value` they are, so a day still open can
 --   be told from a final one.
+-- Materialised: read from cbt_daily_facts, which the writer recomputes for every practice
+--   and day a batch touches, in the batch's own transaction (sql/warehouse/refresh_cbt_daily.sql),
+--   so it always agrees with `calls` at the same snapshot.
 -- Columns: practice, local_date, time_band, indicator, value, incomplete.
-SELECT
-    c.practice,
-    c.local_date,
-    c.time_band,
-    i.indicator,
-    count(*) FILTER (WHERE i.counts) AS value,
-    count(*) FILTER (WHERE i.counts AND NOT c.complete) AS incomplete
-FROM calls AS c,
-    LATERAL (
-        VALUES
-            ('CBT001', true),
-            ('CBT002', c.outcome = 'ended_in_ivr'),
-            ('CBT003', c.outcome = 'answered'),
-            ('CBT004', c.outcome = 'missed'),
-            ('CBT005', c.outcome = 'callback_requested'),
-            ('CBT006', c.outcome = 'callback_requested' AND c.callback_made),
-            ('CBT007', c.outcome = 'answered')
-    ) AS i (indicator, counts)
-WHERE c.inbound
-GROUP BY c.practice, c.local_date, c.time_band, i.indicator
+SELECT practice, local_date, time_band, indicator, value, incomplete
+FROM cbt_daily_facts

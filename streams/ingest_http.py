@@ -202,11 +202,19 @@ async def _read_bounded(content: Any, limit: int) -> bytes | None:
         chunks.append(chunk)
 
 
+#: Debug lines of Faust and aiokafka that print every produced value (raw numbers), by logger.
+_VALUE_LINES = {"faust.topics": "send: ", "aiokafka.producer.producer": "Sending (key="}
+
+
 class _NoEventValues(logging.Filter):
-    """Drops Faust's debug line that prints every produced value (raw numbers)."""
+    """Drops a library's debug line that prints produced values."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("send: ")
+        return not str(record.msg).startswith(self.prefix)
 
 
 def _brokers(app: faust.App) -> list[tuple[str, int]]:
@@ -216,7 +224,8 @@ def _brokers(app: faust.App) -> list[tuple[str, int]]:
 def register(app: faust.App, raw_topic: TopicT, settings: Settings | None = None) -> None:
     """Add the ingest, health and OpenAPI routes to ``app``, producing to ``raw_topic``."""
     ingest = Ingest(raw_topic, settings or get_settings())
-    logging.getLogger("faust.topics").addFilter(_NoEventValues())
+    for name, prefix in _VALUE_LINES.items():
+        logging.getLogger(name).addFilter(_NoEventValues(prefix))
     spec_yaml = OPENAPI_FILE.read_text()
     spec_json = yaml.safe_load(spec_yaml)
 

@@ -239,7 +239,7 @@ def register(app: faust.App, raw_topic: TopicT, settings: Settings | None = None
                 answer = await ingest.post_events(request, ods)
             except Exception as exc:  # answer in JSON; log no request data
                 log.error("ingest %s: internal error %s", ods, type(exc).__name__)
-                answer = _error(500, "internal error in callstream; the events were not accepted")
+                answer = _error(500, "internal error in callstream; resend the whole body later")
             return respond(self, answer)
 
     @app.page("/health", name="health")

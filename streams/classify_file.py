@@ -48,17 +48,13 @@ class ClassifyRun:
         call (the streaming worker dead-letters them), so they are listed instead."""
         return [(k, len(a)) for k, a in self.calls.items() if _orphan(a)]
 
-    @property
-    def orphan_count(self) -> int:
-        return len(self.orphans())
-
     def classified(self, rules: Rules) -> list[ClassifiedCall]:
         """Every call but orphans, classified, by start time then practice and call id."""
         calls = [classify_assembly(a, rules) for a in self.calls.values() if not _orphan(a)]
         calls.sort(key=lambda c: (c.started_at, c.practice, c.call_id))
         return calls
 
-    def summary(self, classified: list[ClassifiedCall]) -> str:
+    def summary(self, classified: list[ClassifiedCall], orphans: int) -> str:
         """One line for stderr: what was read and what came out."""
         complete = sum(1 for c in classified if c.complete)
         parts = [
@@ -67,7 +63,7 @@ class ClassifyRun:
             f"{self.events} events read ({self.duplicates} repeated event_ids ignored)",
             f"{self.invalid} invalid lines",
         ]
-        if orphans := self.orphan_count:
+        if orphans:
             parts.append(f"{orphans} calls with only callback_made events not classified")
         return ", ".join(parts)
 

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import click
 
+from streams.formats import FORMATS
 from streams.settings import get_settings
 
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--format", "fmt", default="jsonl", show_default=True, help="Input format.")
+@click.option(
+    "--format",
+    "fmt",
+    default="jsonl",
+    show_default=True,
+    help=f"Input format: {', '.join(sorted(FORMATS))} (docs/formats.md).",
+)
 @click.option("--practice", default=None, help="ODS code, for formats that do not carry it.")
 @click.option(
     "--rules",
@@ -33,7 +40,7 @@ def command(file: str, fmt: str, practice: str | None, rules_file: Path | None) 
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from streams.classify_file import ClassifyRun
-    from streams.formats import FORMATS, read_events
+    from streams.formats import read_events
     from streams.pseudonymise import load_key
     from streams.rules import load_rules
 
@@ -73,12 +80,13 @@ def command(file: str, fmt: str, practice: str | None, rules_file: Path | None) 
         out.write(call.model_dump_json())
         out.write("\n")
     out.flush()
-    for key_, count in run.orphans():
+    orphans = run.orphans()
+    for key_, count in orphans:
         click.echo(
             f"call {key_}: only callback_made events ({count}), no call to attach them to: "
             "not classified",
             err=True,
         )
-    click.echo(run.summary(classified), err=True)
-    if run.invalid or run.orphan_count:
+    click.echo(run.summary(classified, len(orphans)), err=True)
+    if run.invalid or orphans:
         sys.exit(1)

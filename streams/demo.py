@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import click
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -106,9 +107,19 @@ def _summary(settings: Settings) -> None:
         )
     finally:
         warehouse.close()
-    table = Table(title=f"CBT summary, {DEMO_DAY:%A %d %B %Y} (simulated)")
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        title=f"CBT summary, {DEMO_DAY:%A %d %B %Y} (simulated)",
+        caption="CBT001 inbound, CBT002 ended in IVR, CBT003 answered, CBT004 missed, "
+        "CBT005 callback requested, CBT006 callbacks made; wait_p50: median wait of "
+        "answered calls (s), 60s_%: answered within 60 s",
+    )
     for name in frame.columns:
-        table.add_column(name, justify="left" if name == "practice" else "right")
+        table.add_column(
+            name, justify="left" if name == "practice" else "right", min_width=len(name)
+        )
     for row in frame.iter_rows():
         table.add_row(*("" if v is None else str(v) for v in row))
     Console().print(table)

@@ -70,6 +70,7 @@ OTHERS = [
     call("c2", f"{D1} 08:40", "missed", practice="A81002", wait=10),
     call("d1", "2026-08-04 09:00", "ended_in_ivr", practice="B99999"),
     call("e1", "2026-09-01 08:00"),
+    call("f1", "2026-11-02 08:05", practice="A81005"),  # GMT: 08:05 UTC too
 ]
 
 
@@ -94,7 +95,7 @@ A_D1 = f"practice = 'A81001' AND local_date = DATE '{D1}'"
 
 
 def test_calls_with_hierarchy_keeps_every_call_and_marks_unmapped(warehouse: Warehouse) -> None:
-    assert one(warehouse, "SELECT count(*) AS n FROM calls_with_hierarchy")["n"] == 16
+    assert one(warehouse, "SELECT count(*) AS n FROM calls_with_hierarchy")["n"] == 17
     mapped = one(warehouse, "SELECT * FROM calls_with_hierarchy WHERE call_id = 'c1'")
     assert (mapped["pcn_code"], mapped["icb_code"], mapped["region_code"]) == (
         "U00351",
@@ -262,6 +263,12 @@ def test_peak_demand_8am_slots(warehouse: Warehouse) -> None:
         time(9, 0): (1, 0, 0, 0, 1),  # a7
         time(10, 15): (1, 0, 0, 0, 1),  # a8 10:29; a9 at 10:30 is after the window
     }
+    winter = rows(
+        warehouse,
+        "SELECT slot_start FROM peak_demand_8am_slots WHERE practice = 'A81005' "
+        "AND inbound_calls > 0",
+    )
+    assert winter == [{"slot_start": time(8, 0)}]  # local time after the clocks go back
 
 
 def test_caller_day_attempts(warehouse: Warehouse) -> None:

@@ -165,7 +165,8 @@ def command(
         raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
     console.print(
         f"simulated {practices} practices, {days} day(s) from {config.start}: "
-        f"{counts['calls']} calls, {counts['events']} events (rules {rules.version})"
+        f"{counts['calls']} calls, {counts['events']} events (rules {rules.version})",
+        soft_wrap=True,
     )
 
 

@@ -193,19 +193,35 @@ def test_practice_is_required_and_checked() -> None:
         read_queue_log([], "12345", Roles())
 
 
-def test_bad_epoch_and_missing_calltime_name_the_field() -> None:
+def test_bad_epoch_and_bad_calltime_name_the_field() -> None:
     text = (
         "17857404xx|1.1|q|NONE|ENTERQUEUE||0770|1\n"
         "1785740400|1.2|q|NONE|ENTERQUEUE||0770|1\n"
         "1785740410|1.2|q|PJSIP/1|CONNECT|10|1.3|1\n"
-        "1785740420|1.2|q|PJSIP/1|COMPLETECALLER|10\n"
+        "1785740420|1.2|q|PJSIP/1|COMPLETECALLER|10|-3|1\n"
+        "1785740420|1.2|q|PJSIP/1|TRANSFER|201|ctx|10|x\n"
     )
     out, _ = _read(text)
     errors = [(o.line, o.error) for o in out if o.error]
     assert errors == [
         (1, "field 'epoch' (column 1) is not a Unix time in seconds"),
-        (4, "COMPLETECALLER: field 'calltime' (data2) is missing"),
+        (4, "COMPLETECALLER: field 'calltime' (data2) is negative"),
+        (5, "TRANSFER: field 'calltime' (data4) is not a whole number"),
     ]
+
+
+def test_complete_without_calltime_ends_at_the_line_time() -> None:
+    text = (
+        "1785740400|1.2|q|NONE|ENTERQUEUE||0770|1\n"
+        "1785740410|1.2|q|PJSIP/1|CONNECT|10\n"
+        "1785740470|1.2|q|PJSIP/1|COMPLETEAGENT|10||1\n"
+        "1785740480|9.9|q|PJSIP/1|PAUSEREASON|lunch\n"
+    )
+    out, tally = _read(text)
+    events = _by_call(out)["1.2"]
+    assert _seconds(_first(events, EventType.answered), events[-1]) == 60
+    assert tally["COMPLETEAGENT without calltime (end at the line's time)"] == 1
+    assert tally["skipped: PAUSEREASON (system line)"] == 1
 
 
 def test_byte_order_mark_and_windows_line_endings_are_tolerated() -> None:

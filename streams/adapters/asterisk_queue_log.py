@@ -46,12 +46,15 @@ SYSTEM_VERBS = frozenset(
         "UNPAUSE",
         "PAUSEALL",
         "UNPAUSEALL",
+        "PAUSEREASON",
         "PENALTY",
         "RINGINUSE",
     }
 )
 #: Lines about a call that carry nothing the canonical events need.
-INFO_VERBS = frozenset({"INFO", "AGENTDUMP", "SYSCOMPAT", "JOINEMPTY", "CALLERONHOLD"})
+INFO_VERBS = frozenset(
+    {"INFO", "AGENTDUMP", "SYSCOMPAT", "JOINEMPTY", "CALLERONHOLD", "HOLD", "UNHOLD"}
+)
 #: Call ids that mean "no call" in queue_log.
 NO_CALL_IDS = frozenset({"", "NONE", "REALTIME"})
 #: Team of an attended transfer whose target the queue_log does not name.
@@ -304,7 +307,9 @@ def _ring(reader: _Reader, call: _Call, line: _Line) -> None:
 
 def _complete(reader: _Reader, call: _Call, line: _Line) -> None:
     line.int_field(0, "holdtime", required=False)
-    calltime = line.int_field(1, "calltime")
+    calltime = line.int_field(1, "calltime", required=False)
+    if calltime is None:
+        reader.tally[f"{line.verb} without calltime (end at the line's time)"] += 1
     reader.end_call(call, line, calltime)
 
 

@@ -9,33 +9,31 @@
 -- Indicators as in cbt_daily: CBT001 inbound, CBT002 ended in IVR, CBT003 answered, CBT004
 --   missed (voicemail included), CBT005 callback requested, CBT006 callbacks made for CBT005
 --   calls, CBT007 answered calls by duration (count = CBT003).
+-- Built on cbt_daily (materialised by the writer) and practice_hierarchy (the same codes as
+--   calls_with_hierarchy), so it stays cheap at national volume.
 -- Columns: level, org_code, period, period_start, indicator, value, practices (practices with
 --   inbound calls in the group).
 WITH daily AS (
     SELECT
-        practice,
-        local_date,
-        pcn_code,
-        sub_icb_code,
-        icb_code,
-        region_code,
-        count(*) AS cbt001,
-        count(*) FILTER (WHERE outcome = 'ended_in_ivr') AS cbt002,
-        count(*) FILTER (WHERE outcome = 'answered') AS cbt003,
-        count(*) FILTER (WHERE outcome = 'missed') AS cbt004,
-        count(*) FILTER (WHERE outcome = 'callback_requested') AS cbt005,
-        count(*) FILTER (WHERE outcome = 'callback_requested' AND callback_made) AS cbt006
-    FROM calls_with_hierarchy
-    WHERE inbound
-    GROUP BY practice, local_date, pcn_code, sub_icb_code, icb_code, region_code
+        d.practice,
+        d.local_date,
+        coalesce(h.pcn_code, 'UNMAPPED') AS pcn_code,
+        coalesce(h.sub_icb_code, 'UNMAPPED') AS sub_icb_code,
+        coalesce(h.icb_code, 'UNMAPPED') AS icb_code,
+        coalesce(h.region_code, 'UNMAPPED') AS region_code,
+        d.indicator,
+        sum(d.value) AS value
+    FROM cbt_daily AS d
+    LEFT JOIN practice_hierarchy AS h ON h.practice = d.practice
+    GROUP BY ALL
 )
 SELECT
     l.level,
     l.org_code,
     p.period,
     p.period_start,
-    i.indicator,
-    sum(i.value)::BIGINT AS value,
+    d.indicator,
+    sum(d.value)::BIGINT AS value,
     count(DISTINCT d.practice) AS practices
 FROM daily AS d,
     LATERAL (
@@ -51,15 +49,5 @@ FROM daily AS d,
             ('day', d.local_date),
             ('week', date_trunc('week', d.local_date)::DATE),
             ('month', date_trunc('month', d.local_date)::DATE)
-    ) AS p (period, period_start),
-    LATERAL (
-        VALUES
-            ('CBT001', d.cbt001),
-            ('CBT002', d.cbt002),
-            ('CBT003', d.cbt003),
-            ('CBT004', d.cbt004),
-            ('CBT005', d.cbt005),
-            ('CBT006', d.cbt006),
-            ('CBT007', d.cbt003)
-    ) AS i (indicator, value)
-GROUP BY l.level, l.org_code, p.period, p.period_start, i.indicator
+    ) AS p (period, period_start)
+GROUP BY l.level, l.org_code, p.period, p.period_start, d.indicator

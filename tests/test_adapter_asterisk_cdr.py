@@ -176,3 +176,14 @@ def test_registered_format_reads_the_timezone_setting(data_dir, monkeypatch) -> 
     monkeypatch.setenv("CALLSTREAM_CDR_TIMEZONE", "UTC")
     get_settings.cache_clear()
     assert first_start() == datetime(2026, 8, 3, 8, 0, 0, tzinfo=UTC)
+
+
+def test_empty_src_falls_back_to_the_number_in_clid() -> None:
+    row = (
+        '"","","201","from-trunk","""A Patient"" <07700900123>","PJSIP/t-1","PJSIP/201-2","Dial",'
+        '"PJSIP/201","2026-12-01 08:00:00","","2026-12-01 08:00:20",20,0,"NO ANSWER","3"'
+    )
+    out, _ = _read(row + "\n")
+    assert out[0].event.caller == "07700900123"
+    no_number, _ = _read(row.replace("<07700900123>", "") + "\n")
+    assert no_number[0].event.caller == "withheld"

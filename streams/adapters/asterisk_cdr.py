@@ -215,6 +215,12 @@ class _Reader:
         return {"team": team, "role": self.rules.role_for_team(team)}
 
 
+def _clid_number(clid: str) -> str:
+    """The number in a caller id like ``"A Patient" <07700900123>`` (empty if none)."""
+    start, end = clid.rfind("<"), clid.rfind(">")
+    return clid[start + 1 : end].strip() if 0 <= start < end else ""
+
+
 def _call_events(call: _Call, reader: _Reader) -> Iterator[tuple[int, dict[str, Any], str]]:
     """The events of one call from its legs, in leg order."""
     legs = sorted(call.legs, key=lambda leg: (leg.start, leg.sequence, leg.line))
@@ -225,7 +231,7 @@ def _call_events(call: _Call, reader: _Reader) -> Iterator[tuple[int, dict[str, 
         {
             "type": "call_started",
             "at": first.start,
-            "caller": caller_or_withheld(first.row["src"]),
+            "caller": caller_or_withheld(first.row["src"] or _clid_number(first.row["clid"])),
             "direction": "inbound" if inbound else "outbound",
         },
         first.source,

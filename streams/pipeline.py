@@ -43,7 +43,14 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     raw_name = settings.topic_raw_events
 
     async def report(key: bytes, state: CallState) -> None:
-        call = classify_call(state.assembly, rules)
+        try:
+            call = classify_call(state.assembly, rules)
+        except ValueError as exc:  # a call the rules cannot classify: keep it, do not crash
+            events = [e.model_dump(mode="json") for e in state.assembly.events]
+            why = Rejected(f"call could not be classified: {exc}", None)
+            partition = partition_of(key, settings.topic_partitions)
+            await reject(json.dumps(events).encode(), why, raw_name, partition, -1, key)
+            return
         await p.classified.send(key=key, value=call.model_dump_json().encode())
 
     async def reject(

@@ -224,7 +224,10 @@ def parse_epraccur(text: str, extract_date: date) -> Extract:
                 try:
                     values[name] = datetime.strptime(cell, "%Y%m%d").date() if cell else None
                 except ValueError:
-                    bad = Reject(line=line, field=name, reason=f"'{cell}' is not YYYYMMDD", raw=raw)
+                    field = _source_name(OdsPractice, name)
+                    bad = Reject(
+                        line=line, field=field, reason=f"'{cell}' is not YYYYMMDD", raw=raw
+                    )
                     break
             else:
                 values[name] = cell or None

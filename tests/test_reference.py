@@ -74,7 +74,7 @@ def test_epraccur_bad_rows_are_rejected_with_the_field() -> None:
     extract = reference.parse_epraccur(text, date(2026, 8, 1))
     assert [row.practice for row in extract.rows] == ["B82005"]
     reasons = [(r.line, r.field) for r in extract.rejects]
-    assert reasons == [(2, None), (3, "open_date"), (4, "column 1 (practice)")]
+    assert reasons == [(2, None), (3, "column 11 (open_date)"), (4, "column 1 (practice)")]
     assert "3 columns" in extract.rejects[0].reason
     assert "'1974-04-01' is not YYYYMMDD" in extract.rejects[1].reason
 

@@ -28,6 +28,7 @@ def command(loglevel: str, web_port: int | None) -> None:
     from streams.app import create_app
     from streams.broker import resolve_bootstrap
     from streams.producer import ProducerError, ensure_topics
+    from streams.warehouse import Warehouse
 
     settings = get_settings()
     if web_port is not None:
@@ -51,5 +52,9 @@ def command(loglevel: str, web_port: int | None) -> None:
         )
     except ProducerError as exc:
         raise click.ClickException(str(exc)) from exc
+    try:  # fail here, in one line, rather than inside the running worker
+        Warehouse.open(settings).close()
+    except Exception as exc:
+        raise click.ClickException(f"cannot open the warehouse: {exc}") from exc
     built = create_app(settings, bootstrap)
     faust.Worker(built.app, loglevel=loglevel).execute_from_commandline()

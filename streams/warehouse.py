@@ -7,7 +7,8 @@ database (SQLite under ``$CALLSTREAM_DATA_DIR/warehouse`` by default; PostgreSQL
 
 Extensions load with no network: ducklake and sqlite come from the pinned PyPI packages, and
 the connection's extension directory lives under the data dir (never ``~/.duckdb``).
-The worker's writer is the only process that opens it writable.
+The worker's writer is the one process that writes calls (``callstream reference load``
+writes the practice dimension); writable opens on one machine take turns on a file lock.
 """
 
 from __future__ import annotations

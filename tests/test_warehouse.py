@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ from warehouse_support import make_call
 from models.classified import ClassifiedCall
 from streams import sqlfiles
 from streams.settings import Settings
-from streams.warehouse import Warehouse, WarehouseError, calls_frame
+from streams.warehouse import CALL_SCHEMA, Warehouse, WarehouseError, calls_frame
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -208,6 +209,19 @@ def test_merge_leaves_no_staging_files_and_open_clears_old_ones(settings: Settin
 def test_same_call_id_at_two_practices_is_two_calls(warehouse: Warehouse) -> None:
     assert warehouse.merge_calls([make_call("c1"), make_call("c1", practice="B54321")]) == 2
     assert rows(warehouse, "SELECT count(*) AS n FROM calls") == [{"n": 2}]
+
+
+def test_every_classified_call_field_is_staged_merged_and_stored() -> None:
+    """A field added to ClassifiedCall must reach the warehouse, not be dropped silently."""
+    fields = list(ClassifiedCall.model_fields)
+    assert list(CALL_SCHEMA) == fields
+    merge = sqlfiles.read("warehouse/merge_calls.sql")
+    table = sqlfiles.read("migrations/001_classified_calls.sql")
+    calls_view = sqlfiles.read("views/calls.sql")
+    for field in fields:
+        assert f"s.{field}" in merge, field
+        assert re.search(rf"^\s+{field}\s", table, re.MULTILINE), field
+        assert re.search(rf"^\s+{field},$", calls_view, re.MULTILINE), field
 
 
 def test_calls_frame_keeps_the_last_copy_in_first_position() -> None:

@@ -58,6 +58,13 @@ ANSWERED_HEADER = [
     "Value",
 ]
 CORE_CATEGORIES = ("Core_8_10", "Core_10_1830", "Non-Core")
+#: The labels each category column may hold, in NHS order (the rows' sort order).
+NHS_LABELS: dict[str, tuple[str, ...]] = {
+    "Time_Category": TIME_BANDS,
+    "Duration": DURATION_BUCKETS,
+    "Wait_Time": WAIT_BUCKETS,
+    "Core_Category": CORE_CATEGORIES,
+}
 INDICATORS = ("CBT001", "CBT002", "CBT003", "CBT004", "CBT005", "CBT006", "CBT007")
 MAX_LISTED = 5
 
@@ -272,27 +279,24 @@ def _publish(frame: pl.DataFrame, header: list[str]) -> pl.DataFrame:
         pl.col("Date").cast(pl.Date).dt.strftime("%Y-%m-%d"),
         pl.col("Value").cast(pl.Int64),
     ).select(header)
-    order = _sort_keys(header)
-    keyed = published.with_columns([expr.alias(f"__{i}") for i, expr in enumerate(order)]).sort(
-        [f"__{i}" for i in range(len(order))]
-    )
-    return keyed.select(header)
+    for column, labels in NHS_LABELS.items():
+        if column in header:
+            unknown = sorted(set(published[column].unique().to_list()) - set(labels))
+            if unknown:
+                raise ExportError(
+                    f"{column} has values outside NHS England's labels: {unknown}; "
+                    "reclassify those calls (`callstream classify`) before exporting"
+                )
+    return published.sort(_sort_keys(header))
 
 
 def _sort_keys(header: list[str]) -> list[pl.Expr]:
     """Date, practice, indicator, then bands and buckets in NHS order (not alphabetical)."""
     keys = [pl.col("Date"), pl.col("PRACTICE_CODE"), pl.col("Indicator")]
-    orders = {
-        "Time_Category": TIME_BANDS,
-        "Duration": DURATION_BUCKETS,
-        "Wait_Time": WAIT_BUCKETS,
-        "Core_Category": CORE_CATEGORIES,
-    }
-    for column, labels in orders.items():
+    for column, labels in NHS_LABELS.items():
         if column in header:
             rank = {label: i for i, label in enumerate(labels)}
-            keys.append(pl.col(column).replace_strict(rank, default=len(labels)))
-            keys.append(pl.col(column))
+            keys.append(pl.col(column).replace_strict(rank, return_dtype=pl.Int32))
     return keys
 
 

@@ -19,6 +19,7 @@ from streams.export_cbt import (
     ReconciliationError,
     export_month,
     month_range,
+    publication_tables,
     reconcile,
 )
 from streams.settings import Settings
@@ -252,3 +253,25 @@ def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
     assert manifest["inbound_calls"] == sum(v for k, v in truth.items() if k[2] == "CBT001")
     assert manifest["inbound_calls"] > 50_000
     assert manifest["unmapped_practices"] == 16  # the fixture maps A81001, A81002, A81004, A81005
+
+
+def test_a_label_outside_the_nhs_set_is_refused_not_exported() -> None:
+    def frame(band: str) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "local_date": [date(2026, 8, 3)],
+                "region_code": ["Y63"],
+                "icb_code": ["QHM"],
+                "sub_icb_code": ["16C"],
+                "pcn_code": ["U00351"],
+                "practice": ["A81001"],
+                "indicator": ["CBT001"],
+                "time_band": [band],
+                "value": [1],
+            }
+        )
+
+    empty = pl.DataFrame()
+    assert publication_tables(frame("08:00-09:59"), empty, empty).day_time.height == 1
+    with pytest.raises(ExportError, match=r"Time_Category .* \['08:00-08:59'\]"):
+        publication_tables(frame("08:00-08:59"), empty, empty)

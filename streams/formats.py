@@ -113,8 +113,19 @@ def read_jsonl(lines: Iterable[str], practice: str | None, rules: Rules) -> Iter
     """Canonical v1 events, one JSON object per line; blank lines are skipped."""
     practice = check_practice(practice)
     for number, text in enumerate(lines, start=1):
-        if text.strip():
+        if not text.isascii() and not _is_utf8(text):
+            yield ParsedLine(number, error="not UTF-8 text (save the file as UTF-8)")
+        elif text.strip():
             yield parse_jsonl_line(number, text, practice)
+
+
+def _is_utf8(text: str) -> bool:
+    """False when the text holds bytes that were not UTF-8 (read with surrogateescape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @register_format("csv")
@@ -162,19 +173,20 @@ def _read_freeswitch(
 
 
 @contextmanager
-def open_text(source: Path | str | IO[str]) -> Iterator[IO[str]]:
+def open_text(source: Path | str | IO[str], errors: str = "strict") -> Iterator[IO[str]]:
     """A file path, ``-`` for stdin, or an open text stream, as UTF-8 text lines.
 
-    A byte-order mark is dropped. Bytes that are not UTF-8 raise ``UnicodeDecodeError``
-    (a ``ValueError``) naming the position, as soon as they are read.
+    A byte-order mark is dropped. With ``errors="strict"`` bytes that are not UTF-8 raise
+    ``UnicodeDecodeError`` (a ``ValueError``) as soon as they are read; with
+    ``"surrogateescape"`` they reach the reader, which rejects just that line.
     """
     if not isinstance(source, str | Path):
         yield source
     elif str(source) == "-":
-        yield io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline=None)
+        yield io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors=errors)
     else:
         try:
-            handle = open(source, encoding="utf-8-sig")  # noqa: SIM115 - closed below
+            handle = open(source, encoding="utf-8-sig", errors=errors)  # noqa: SIM115
         except OSError as exc:
             raise ValueError(f"cannot read {source}: {exc.strerror}") from exc
         with handle:
@@ -199,5 +211,14 @@ def read_events(
         from streams.settings import get_settings
 
         rules = load_rules(get_settings().rules_file)
-    with open_text(source) as stream:
-        yield from reader(stream, practice, rules)
+    # jsonl lines stand alone, so a line with bad bytes is rejected on its own; the vendor
+    # formats span lines, so there a file that is not UTF-8 stops with one clear error.
+    errors = "surrogateescape" if fmt == "jsonl" else "strict"
+    with open_text(source, errors) as stream:
+        try:
+            yield from reader(stream, practice, rules)
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{fmt} input is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}): "
+                "save it as UTF-8"
+            ) from exc

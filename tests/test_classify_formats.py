@@ -96,3 +96,19 @@ def test_csv_goes_through_the_adapter() -> None:
     text = "call_id,type,at,caller\nc9,call_started,2026-08-03T07:30:00Z,withheld\n"
     [line] = read_events(io.StringIO(text), "csv", "A12345", load_rules())
     assert line.event is not None and (line.event.practice, line.event.call_id) == ("A12345", "c9")
+
+
+def test_a_line_that_is_not_utf8_is_rejected_alone(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    bad = json.dumps({**EVENT, "event_id": "e0"}).encode().replace(b"07700", b"\xff7700")
+    path.write_bytes(bad + b"\n" + json.dumps(EVENT).encode() + b"\n")
+    first, second = read_events(path, "jsonl", None, load_rules())
+    assert first.error == "not UTF-8 text (save the file as UTF-8)" and first.line == 1
+    assert second.event is not None
+
+
+def test_a_vendor_file_that_is_not_utf8_stops_with_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"1754206200|c1|q|NONE|ENTERQUEUE||\xff07700|1\n")
+    with pytest.raises(ValueError, match="not UTF-8 text \\(byte 0xff\\)"):
+        list(read_events(path, "asterisk-queue-log", "A12345", load_rules()))

@@ -23,12 +23,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from streams import sqlfiles
 from streams.settings import Settings, get_settings
 
 DEMO_DAY = date(2026, 8, 3)  # a Monday: the 8am scramble is on
 PRACTICES = 20
 WAIT_FOR_CALLS_S = 600.0
-REPORTS = Path(__file__).resolve().parent.parent / "sql" / "reports"
 #: Demo-only: close calls that never ended quickly, so the run does not wait hours for them.
 DEMO_WORKER_ENV = {"CALLSTREAM_CALL_TIMEOUT_S": "20", "CALLSTREAM_SWEEP_INTERVAL_S": "2"}
 
@@ -59,7 +59,7 @@ def _truth_keys(path: Path) -> tuple[int, set[str]]:
 def _calls_in_warehouse(settings: Settings, practices: set[str]) -> int:
     from streams.warehouse import Warehouse
 
-    sql = (REPORTS / "calls_on_day.sql").read_text()
+    sql = sqlfiles.read("reports/calls_on_day.sql")
     try:
         warehouse = Warehouse.open(settings, read_only=True)
     except Exception:  # no warehouse until the worker's first commit
@@ -103,7 +103,7 @@ def _summary(settings: Settings) -> None:
     warehouse = Warehouse.open(settings, read_only=True)
     try:
         frame = warehouse.query(
-            (REPORTS / "practice_day_summary.sql").read_text(), {"local_date": DEMO_DAY}
+            sqlfiles.read("reports/practice_day_summary.sql"), {"local_date": DEMO_DAY}
         )
     finally:
         warehouse.close()

@@ -553,6 +553,13 @@ def test_hand_worked_case(start: str, steps: list, expected: dict[str, Any]) -> 
     assert {k: got[k] for k in expected} == expected
 
 
+@pytest.mark.parametrize(("start", "steps"), [c[1:3] for c in CASES], ids=[c[0] for c in CASES])
+def test_every_case_out_of_order_and_repeated(start: str, steps: list) -> None:
+    events = call(start, steps)
+    arrived = list(reversed(events)) + events[::2]  # last event first, every other one twice
+    assert classify_call(arrived, RULES) == classify_call(events, RULES)
+
+
 def test_every_field_of_one_full_call() -> None:
     """One call checked field by field, so no field goes unchecked anywhere."""
     events = call(

@@ -443,6 +443,13 @@ CASES: list[tuple[str, str, list, dict[str, Any]]] = [
             "caller_key": None,
         },
     ),
+    (
+        "incomplete, reached voicemail",
+        MON,
+        [(0, "call_started"), (10, "queue_joined"), (55, "voicemail")],
+        # the wait ends at voicemail even before call_ended: 55 - 10 = 45
+        {"complete": False, "outcome": "missed", "wait_s": 45, "wait_bucket": "31_60"},
+    ),
     # ---- direction, caller ----
     (
         "outbound",

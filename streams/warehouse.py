@@ -39,6 +39,7 @@ ALIAS = "lake"
 AGGREGATES: tuple[str, ...] = ("warehouse/refresh_cbt_daily.sql",)
 PREPARE_ATTEMPTS = 8
 ATTACH_ATTEMPTS = 6
+MERGE_ATTEMPTS = 6
 STALE_STAGING_S = 3600.0
 NO_WAREHOUSE_HINT = "start the worker or run `make run` first"
 
@@ -82,6 +83,11 @@ class _Conflict(Exception):
 
 def _is_conflict(exc: duckdb.Error) -> bool:
     return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
+
+
+def _is_transient(exc: duckdb.Error) -> bool:
+    """Worth redoing the transaction: a busy SQLite catalog or a conflicting commit."""
+    return _is_conflict(exc) or "database is locked" in str(exc)
 
 
 class Snapshot(NamedTuple):
@@ -301,26 +307,39 @@ class Warehouse:
         frame = calls_frame(calls)
         staging = self._staging_dir() / f"batch-{uuid.uuid4().hex}.parquet"
         frame.write_parquet(staging, compression="uncompressed", statistics=False)
+        attempt = 1
         try:
-            self.conn.execute("BEGIN TRANSACTION")
-            try:
-                self.conn.execute(
-                    "CREATE OR REPLACE TEMP VIEW batch_calls AS "
-                    f"SELECT * FROM read_parquet({_quote(str(staging))})"
-                )
-                self.conn.execute(sqlfiles.read("warehouse/touched_days.sql"))
-                changed = self.conn.execute(sqlfiles.read("warehouse/merge_calls.sql")).fetchone()
-                if changed and changed[0]:
-                    for aggregate in AGGREGATES:
-                        self.conn.execute(sqlfiles.read(aggregate))
-                self.conn.execute("DROP VIEW IF EXISTS batch_calls")
-                self.conn.execute("DROP TABLE IF EXISTS touched_days")
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+            while True:
+                try:
+                    return self._merge_staged(staging)
+                except duckdb.Error as exc:
+                    # Another writer (reference load) holding the SQLite catalog, or a
+                    # conflicting commit: the whole transaction is redone from the staged file.
+                    if not _is_transient(exc) or attempt == MERGE_ATTEMPTS:
+                        raise
+                    time.sleep(0.05 * 2**attempt)
+                    attempt += 1
         finally:
             staging.unlink(missing_ok=True)
+
+    def _merge_staged(self, staging: Path) -> int:
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            self.conn.execute(
+                "CREATE OR REPLACE TEMP VIEW batch_calls AS "
+                f"SELECT * FROM read_parquet({_quote(str(staging))})"
+            )
+            self.conn.execute(sqlfiles.read("warehouse/touched_days.sql"))
+            changed = self.conn.execute(sqlfiles.read("warehouse/merge_calls.sql")).fetchone()
+            if changed and changed[0]:
+                for aggregate in AGGREGATES:
+                    self.conn.execute(sqlfiles.read(aggregate))
+            self.conn.execute("DROP VIEW IF EXISTS batch_calls")
+            self.conn.execute("DROP TABLE IF EXISTS touched_days")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
         return int(changed[0]) if changed else 0
 
     # --- reading ---

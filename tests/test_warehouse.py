@@ -417,6 +417,40 @@ def test_a_reader_process_sees_each_commit_of_the_writer(
         assert int(seen.stdout) == 100 * (batch + 1)
 
 
+def test_merges_succeed_while_another_process_writes_reference_data(
+    warehouse: Warehouse, settings: Settings
+) -> None:
+    """`callstream reference load` writes while the worker merges: neither may fail."""
+    other = textwrap.dedent(
+        """
+        import sys
+        from streams.settings import Settings
+        from streams.warehouse import Warehouse
+        for b in range(2):
+            with Warehouse.open(Settings(data_dir=sys.argv[1])) as w:
+                for j in range(5):
+                    w.conn.execute(
+                        "INSERT INTO ods_practices (extract_date, practice, source_file, "
+                        "loaded_at) VALUES (DATE '2026-08-01', ?, 'probe', now())",
+                        [f"X{b}{j:04d}"],
+                    )
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", other, str(settings.data_dir)], cwd=REPO)
+    try:
+        batch = 0
+        while process.poll() is None or batch < 5:
+            warehouse.merge_calls([make_call(f"c{batch}-{i}") for i in range(100)])
+            batch += 1
+    finally:
+        assert process.wait(timeout=120) == 0
+    assert rows(warehouse, "SELECT count(*) AS n FROM calls") == [{"n": 100 * batch}]
+    cbt001 = "SELECT sum(value) AS n FROM cbt_daily WHERE indicator = 'CBT001'"
+    assert rows(warehouse, cbt001) == [{"n": 100 * batch}]
+    probes = "SELECT count(*) AS n FROM ods_practices WHERE source_file = 'probe'"
+    assert rows(warehouse, probes) == [{"n": 10}]
+
+
 def test_postgres_catalog_without_the_extension_is_a_clear_error(data_dir: Path) -> None:
     settings = Settings(data_dir=data_dir, catalog="postgres:dbname=callstream host=localhost")
     with pytest.raises(WarehouseError, match="postgres extension"):

@@ -177,10 +177,11 @@ def stop(settings: Settings) -> None:
             )
         _terminate(recorded.pid)
         paths.state.unlink(missing_ok=True)
-        if not _wait_port_closed(recorded.port, PORT_RELEASE_TIMEOUT_S):
-            raise BrokerError(
-                f"the broker stopped but something still listens on {recorded.bootstrap}"
-            )
+        for port in (recorded.port, recorded.controller_port):
+            if not _wait_port_closed(port, PORT_RELEASE_TIMEOUT_S):
+                raise BrokerError(
+                    f"the broker stopped but something still listens on 127.0.0.1:{port}"
+                )
 
 
 # --- state -----------------------------------------------------------------------------

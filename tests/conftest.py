@@ -5,6 +5,8 @@ broker started once per test session through the same code as ``callstream broke
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +39,31 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("kafka-data"))
     address = broker.start(settings)
+    # The broker is detached; should this session be killed, the watchdog still stops it.
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(broker.status(settings).pid)],
+        start_new_session=True,
+    )
     try:
         yield address
     finally:
+        watchdog.kill()
+        watchdog.wait()
         broker.stop(settings)
+
+
+#: Waits for the test session (argv[1]) to end, then SIGTERMs the broker (argv[2]).
+_WATCHDOG = """
+import os, signal, sys, time
+session, broker = int(sys.argv[1]), int(sys.argv[2])
+while True:
+    try:
+        os.kill(session, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+try:
+    os.kill(broker, signal.SIGTERM)
+except ProcessLookupError:
+    pass
+"""

@@ -8,18 +8,22 @@ extracts stay, which is what lets analysts see which extract a figure used.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import shutil
 import tempfile
-from datetime import UTC, datetime
+import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from streams import sqlfiles
 from streams.reference import Extract, Kind, ReferenceError
 from streams.warehouse import Warehouse
 
+WRITE_ATTEMPTS = 5
 #: The table each kind of extract is loaded into (sql/migrations/010_practice_reference.sql).
 TABLES: dict[Kind, str] = {
     Kind.epraccur: "ods_practices",
@@ -51,28 +55,47 @@ def load(warehouse: Warehouse, extract: Extract, source_file: str) -> int:
     frame = extract_frame(extract, source_file, datetime.now(UTC))
     staging = Path(tempfile.mkdtemp(prefix="reference-")) / "rows.parquet"
     frame.write_parquet(staging)
-    conn = warehouse.conn
     try:
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            source = "'" + str(staging).replace("'", "''") + "'"
-            conn.execute(
-                "CREATE OR REPLACE TEMP VIEW reference_rows AS "
-                f"SELECT * FROM read_parquet({source})"
-            )
-            conn.execute(
-                sqlfiles.read(f"reference/replace_{table}.sql"),
-                {"extract_date": extract.extract_date},
-            )
-            conn.execute(sqlfiles.read(f"reference/insert_{table}.sql"))
-            conn.execute("DROP VIEW reference_rows")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                _replace(warehouse.conn, table, staging, extract.extract_date)
+                break
+            except duckdb.Error as exc:
+                # The worker committing at the same moment: redo the whole transaction.
+                if not _transient(exc) or attempt == WRITE_ATTEMPTS:
+                    raise
+                time.sleep(0.1 * 2**attempt)
     finally:
         shutil.rmtree(staging.parent, ignore_errors=True)
     return frame.height
+
+
+def _replace(
+    conn: duckdb.DuckDBPyConnection, table: str, staging: Path, extract_date: date
+) -> None:
+    """One transaction: drop the extract's old rows, insert the staged ones."""
+    source = "'" + str(staging).replace("'", "''") + "'"
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(
+            f"CREATE OR REPLACE TEMP VIEW reference_rows AS SELECT * FROM read_parquet({source})"
+        )
+        conn.execute(
+            sqlfiles.read(f"reference/replace_{table}.sql"), {"extract_date": extract_date}
+        )
+        conn.execute(sqlfiles.read(f"reference/insert_{table}.sql"))
+        conn.execute("DROP VIEW reference_rows")
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended it
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _transient(exc: duckdb.Error) -> bool:
+    """A busy SQLite catalog or a conflicting DuckLake commit: worth another try."""
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.TransactionException) or "conflict" in text or "locked" in text
 
 
 def write_rejects(extract: Extract, path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -192,3 +194,44 @@ def test_load_command_errors_are_one_line(data_dir: Path, tmp_path: Path) -> Non
     result = runner.invoke(cli, ["reference", "load", "--extract-date", "2026-08-01", str(undated)])
     assert result.exit_code == 0, result.output
     assert "epraccur extract 2026-08-01, 1 practices loaded, 0 rejected" in result.output
+
+
+WRITER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from analyst_support import call
+from streams.settings import Settings
+from streams.warehouse import Warehouse
+with Warehouse.open(Settings(data_dir={data!r})) as warehouse:
+    print("open", flush=True)
+    for batch in range(15):
+        warehouse.merge_calls([call(f"w{{batch}}-{{i}}", "2026-08-03 08:05") for i in range(20)])
+        time.sleep(0.05)
+"""
+
+
+def test_reference_loads_while_the_worker_writes_calls(data_dir: Path) -> None:
+    with Warehouse.open(Settings(data_dir=data_dir)):
+        pass  # create the warehouse first, as a running worker would have
+    tests = str(Path(__file__).resolve().parent)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(tests=tests, data=str(data_dir))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "open"
+        for month in ("01JUL2026", "01AUG2026", "01SEP2026"):
+            mapping = data_dir.parent / f"map-{month}.csv"
+            mapping.write_text(MAPPING.read_text().replace("01AUG2026", month))
+            result = CliRunner().invoke(cli, ["reference", "load", str(mapping)])
+            assert result.exit_code == 1, result.output  # the fixture's one bad line
+            assert "4 practices loaded" in result.output
+        assert writer.wait(timeout=120) == 0, writer.stderr.read() if writer.stderr else ""
+    finally:
+        writer.kill()
+    with Warehouse.open(Settings(data_dir=data_dir), read_only=True) as warehouse:
+        assert warehouse.query("SELECT count(*) FROM calls").item() == 15 * 20
+        extracts = warehouse.query("SELECT count(*) FROM reference_extracts").item()
+    assert extracts == 3

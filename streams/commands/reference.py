@@ -42,6 +42,7 @@ def command() -> None:
 )
 def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
     """Parse every file first (so a bad file loads nothing), then load them one by one."""
+    import duckdb
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -69,6 +70,11 @@ def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
                     written = reference_store.load(warehouse, extract, path.name)
                 except reference.ReferenceError as exc:
                     raise click.ClickException(f"{path.name}: {exc}") from exc
+                except duckdb.Error as exc:
+                    raise click.ClickException(
+                        f"{path.name}: cannot write the practice dimension "
+                        f"({' '.join(str(exc).split())}); earlier files are loaded, retry this one"
+                    ) from exc
                 rejects = _rejects_path(settings.data_dir, path, extract)
                 if extract.rejects:
                     reference_store.write_rejects(extract, rejects)

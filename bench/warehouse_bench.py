@@ -30,13 +30,18 @@ from streams.warehouse import Warehouse, calls_frame
 console = Console()
 
 
+CALLS_PER_DAY = 10_000
+
+
 def make_calls(count: int, offset: int = 0, talk_extra: int = 0) -> list[ClassifiedCall]:
-    """Answered calls spread over 200 practices and a fortnight of mornings."""
+    """Answered calls of 200 practices in time order, as a stream delivers them:
+    CALLS_PER_DAY a day, so a batch touches one or two days of every practice (each touched
+    practice-day has its cbt_daily recomputed)."""
     calls = []
     for i in range(offset, offset + count):
-        day = date(2026, 8, 3) + timedelta(days=i % 14)
+        day = date(2026, 8, 3) + timedelta(days=i // CALLS_PER_DAY)
         started = datetime(day.year, day.month, day.day, 7, 0, tzinfo=UTC) + timedelta(
-            seconds=i % 7200
+            seconds=(i % CALLS_PER_DAY) * 3
         )
         calls.append(
             ClassifiedCall(

@@ -431,7 +431,7 @@ def _wait_until_ready(
             return
         if time.monotonic() > deadline:
             raise BrokerError(
-                f"the broker did not answer on {state.bootstrap} within {timeout:.0f} s "
+                f"the broker did not answer on {state.bootstrap} within {timeout:g} s "
                 f"(CALLSTREAM_BROKER_START_TIMEOUT_S); its log: {paths.log}"
             )
         time.sleep(0.25)

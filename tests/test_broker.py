@@ -291,3 +291,33 @@ def test_broker_that_exits_during_start_says_why(cli_env: dict[str, str], tmp_pa
     assert "heap" in done.stderr.lower()
     status = _cli(cli_env, "status")
     assert status.returncode == 3
+
+
+@pytest.mark.kafka
+def test_start_timeout_is_one_line_and_leaves_no_broker(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    done = _cli({**cli_env, "CALLSTREAM_BROKER_START_TIMEOUT_S": "0.5"}, "start")
+    _assert_one_line_error(done, "did not answer on 127.0.0.1:")
+    assert "within 0.5 s" in done.stderr
+    properties = str(tmp_path / "data" / "broker" / "server.properties")
+    brokers = [
+        path
+        for path in Path("/proc").glob("[0-9]*/cmdline")
+        if properties.encode() in _read_or_empty(path)
+    ]
+    assert not [path for path in brokers if _process_running(int(path.parent.name))]
+    assert _cli(cli_env, "status").returncode == 3
+
+
+def _read_or_empty(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def test_unusable_data_dir_is_one_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    env = {**cli_env, "CALLSTREAM_DATA_DIR": str(tmp_path / "a-file" / "data")}
+    _assert_one_line_error(_cli(env, "start"), "Not a directory")

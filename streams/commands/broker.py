@@ -36,6 +36,9 @@ def start() -> None:
             address = broker.start(settings, progress=lambda message: spinner.update(message))
     except broker.BrokerError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # e.g. a data or cache directory we may not write
+        where = exc.filename or "a file"
+        raise click.ClickException(f"cannot use {where}: {exc.strerror}") from exc
     console.print(f"Kafka broker running; log: {broker.status(settings).log_path}")
     click.echo(address)
 

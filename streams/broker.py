@@ -219,15 +219,16 @@ def _command_line(pid: int) -> str | None:
     if child is not None and child.poll() is not None:
         del _children[pid]
         return None
+    if not Path("/proc/self").exists():  # no /proc (macOS): ask ps
+        done = subprocess.run(
+            ["ps", "-p", str(pid), "-o", "stat=,command="], capture_output=True, text=True
+        )
+        stat, _, command = done.stdout.strip().partition(" ")
+        return None if not command or stat.startswith("Z") else command.strip()
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
+    except OSError:
         return None
-    except OSError:  # no /proc (macOS): ask ps
-        done = subprocess.run(
-            ["ps", "-p", str(pid), "-o", "command="], capture_output=True, text=True
-        )
-        return done.stdout.strip() or None
     return raw.replace(b"\0", b" ").decode(errors="replace").strip() or None
 
 

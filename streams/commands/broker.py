@@ -40,6 +40,11 @@ def start() -> None:
         where = exc.filename or "a file"
         raise click.ClickException(f"cannot use {where}: {exc.strerror}") from exc
     console.print(f"Kafka broker running; log: {broker.status(settings).log_path}")
+    if settings.kafka_bootstrap:
+        console.print(
+            f"Note: CALLSTREAM_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} is set, so the other "
+            "commands use that cluster, not this broker."
+        )
     click.echo(address)
 
 

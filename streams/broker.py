@@ -235,8 +235,8 @@ def _command_line(pid: int) -> str | None:
 def _is_our_broker(pid: int, paths: _Paths) -> bool:
     """Whether ``pid`` is a Kafka broker running with this data dir's server.properties."""
     command = _command_line(pid)
-    return command is not None and "kafka.Kafka" in command and (
-        str(paths.server_properties) in command
+    return (
+        command is not None and "kafka.Kafka" in command and str(paths.server_properties) in command
     )
 
 

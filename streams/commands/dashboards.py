@@ -1,0 +1,139 @@
+"""`callstream dashboards build|serve`: the practice managers' dashboards as web pages.
+
+Build renders the site once into a folder (open ``index.html`` in a browser, or publish the
+folder anywhere: the pages load nothing from another host). Serve re-renders on a schedule
+and serves the pages on 127.0.0.1 while the worker keeps writing the warehouse.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from streams.settings import get_settings
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.group(help="Build or serve the practice dashboards (defined in dashboards/*.yaml).")
+def command() -> None:
+    """The dashboards group."""
+
+
+@command.command(
+    help="Render every dashboard page once into DIR (an index.html and a page "
+    "per practice, PCN and ICB)."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the pages into (created if missing).",
+)
+@click.option(
+    "--date",
+    "day",
+    type=DATE,
+    default=None,
+    help="The day the dashboards call today, YYYY-MM-DD (default: the latest day "
+    "with calls in the warehouse).",
+)
+def build(out: Path, day: datetime | None) -> None:
+    """Render the site once, with a progress bar."""
+    from rich.progress import Progress
+
+    from streams.dashboards.build import BuildError, build_site
+    from streams.dashboards.spec import SpecError
+    from streams.warehouse import WarehouseError
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Rendering dashboards", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            result = build_site(get_settings(), out, _day(day), progress=advance)
+        except (BuildError, SpecError, WarehouseError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the pages to {out}: {exc}") from exc
+    click.echo(
+        f"Wrote {len(result.pages)} pages to {out} (today = {result.today}, data as of "
+        f"snapshot {result.snapshot.id}, {result.snapshot.time:%Y-%m-%d %H:%M:%S} UTC) "
+        f"in {result.seconds:.1f} s. Open {out / 'index.html'}"
+    )
+
+
+@command.command(
+    help="Serve the dashboards on http://127.0.0.1:PORT/, re-rendered on a schedule "
+    "from the warehouse (read-only). /health reports the last refresh."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port to listen on (default: CALLSTREAM_WEB_PORT + 1).",
+)
+@click.option(
+    "--every",
+    "every",
+    type=click.FloatRange(min=0.5),
+    default=None,
+    help="Seconds between refreshes (default: CALLSTREAM_DASHBOARDS_REFRESH_S, 300).",
+)
+@click.option(
+    "--date",
+    "day",
+    type=DATE,
+    default=None,
+    help="The day the dashboards call today, YYYY-MM-DD (default: the latest day with calls).",
+)
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the rendered pages are kept (default: DATA_DIR/dashboards).",
+)
+def serve(port: int | None, every: float | None, day: datetime | None, root: Path | None) -> None:
+    """Refresh now, then serve until interrupted while a thread refreshes on schedule."""
+    from streams.dashboards.serve import HOST, DashboardServer, DashboardSite, Refresher
+
+    settings = get_settings()
+    port = settings.web_port + 1 if port is None else port
+    every = settings.dashboards_refresh_s if every is None else every
+    root = root or settings.data_dir / "dashboards"
+    site = DashboardSite(settings, root, _day(day))
+    try:
+        server = DashboardServer(site, port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {HOST}:{port} ({exc.strerror}); choose another --port"
+        ) from exc
+    if not site.refresh():
+        click.echo(
+            f"First refresh failed: {site.status.last_error}; retrying every {every:g} s.", err=True
+        )
+    refresher = Refresher(site, every)
+    refresher.start()
+    host, bound = server.server_address[:2]
+    click.echo(
+        f"Serving dashboards at http://{host}:{bound}/ (refresh every {every:g} s, "
+        f"health at /health). Ctrl-C to stop.",
+        err=False,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        refresher.stop()
+        server.server_close()
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None

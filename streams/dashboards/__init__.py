@@ -1,0 +1,1 @@
+"""Dashboards for practice managers: YAML specs, HTML rendering, the build and the server."""

@@ -1,0 +1,241 @@
+"""Build the dashboard site: query the warehouse read-only, write one page per org and dashboard.
+
+Every page of one build reads the same DuckLake snapshot (the latest when the build starts),
+so the "data as of" line is true of every number on the site even while the worker writes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from streams import sqlfiles
+from streams.dashboards import render
+from streams.dashboards.spec import Dashboard, Panel, dates_for, describe_dates, load_dashboards
+from streams.settings import Settings
+from streams.warehouse import Snapshot, Warehouse
+
+UNMAPPED = "UNMAPPED"
+UNMAPPED_NAMES = {
+    "pcn": "Practices with no PCN in the reference data",
+    "icb": "Practices with no ICB in the reference data",
+}
+_PARAM = re.compile(r"\$([a-z_]+)")
+_ACRONYMS = re.compile(r"\b(Pcn|Icb|Nhs|Gp|Ccg)\b")
+
+Progress = Callable[[int, int], None]
+
+
+class BuildError(Exception):
+    """The site could not be built; the message names the dashboard file and panel."""
+
+
+@dataclass(frozen=True)
+class Org:
+    """A practice, PCN or ICB that gets pages, with the practices its figures add up."""
+
+    level: str
+    code: str
+    name: str
+    practices: tuple[str, ...]
+    parents: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one build wrote and from which snapshot."""
+
+    out: Path
+    pages: tuple[str, ...]
+    snapshot: Snapshot
+    today: date
+    seconds: float
+
+
+def organisations(frame: pl.DataFrame) -> list[Org]:
+    """Practices, PCNs and ICBs from ``dashboards/organisations.sql`` rows (practice order).
+
+    Practices with no reference data are grouped under the code UNMAPPED at each level.
+    """
+    rows = list(frame.iter_rows(named=True))
+    orgs: list[Org] = []
+    for level in ("icb", "pcn"):
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(row[f"{level}_code"], []).append(row)
+        for code in sorted(groups):
+            members = groups[code]
+            name = UNMAPPED_NAMES[level] if code == UNMAPPED else _tidy(members[0][f"{level}_name"])
+            parents: tuple[tuple[str, str, str], ...] = ()
+            icbs = {m["icb_code"] for m in members}
+            if level == "pcn" and len(icbs) == 1:
+                icb = members[0]
+                parents = (("icb", icb["icb_code"], _org_name("icb", icb)),)
+            practices = tuple(m["practice"] for m in members)
+            orgs.append(Org(level, code, name or code, practices, parents))
+    for row in rows:
+        parents = (
+            ("icb", row["icb_code"], _org_name("icb", row)),
+            ("pcn", row["pcn_code"], _org_name("pcn", row)),
+        )
+        name = _tidy(row["practice_name"]) or row["practice"]
+        orgs.append(Org("practice", row["practice"], name, (row["practice"],), parents))
+    return orgs
+
+
+def panel_sql(panel: Panel) -> str:
+    """The panel's SQL: a view filtered by practice and date, or its dashboards/ query file."""
+    if panel.is_view:
+        view = panel.query.removeprefix("views/")
+        return (
+            f"SELECT * FROM {view} "
+            "WHERE list_contains($practices, practice) AND list_contains($dates, local_date)"
+        )
+    return sqlfiles.read(f"{panel.query}.sql")
+
+
+class SiteBuilder:
+    """One build: a pinned warehouse snapshot, dashboards, and a cache of panel queries."""
+
+    def __init__(self, warehouse: Warehouse, dashboards: list[Dashboard], today: date) -> None:
+        self.warehouse = warehouse
+        self.dashboards = dashboards
+        self.today = today
+        self.snapshot = warehouse.snapshot()
+        self._cache: dict[tuple[str, str, tuple[str, ...]], pl.DataFrame] = {}
+
+    def panel_data(self, dashboard: Dashboard, panel: Panel, org: Org) -> render.PanelData:
+        """The panel's rows for the org's practices and the panel's dates (checked columns)."""
+        key = (panel.query, panel.dates, org.practices)
+        if key not in self._cache:
+            sql = panel_sql(panel)
+            values = {
+                "practices": list(org.practices),
+                "dates": dates_for(panel.dates, self.today),
+                "today": self.today,
+            }
+            params = {name: values[name] for name in set(_PARAM.findall(sql)) if name in values}
+            try:
+                self._cache[key] = self.warehouse.query(sql, params)
+            except duckdb.Error as exc:
+                raise BuildError(
+                    f"dashboards/{dashboard.slug}.yaml, panel {panel.title!r}: query "
+                    f"{panel.query} failed: {str(exc).splitlines()[0]}"
+                ) from None
+        frame = self._cache[key]
+        missing = sorted(panel.needed_columns - set(frame.columns))
+        if missing:
+            raise BuildError(
+                f"dashboards/{dashboard.slug}.yaml, panel {panel.title!r}: query {panel.query} "
+                f"has no column {', '.join(missing)} (it has {', '.join(frame.columns)})"
+            )
+        return render.PanelData(panel, frame, describe_dates(panel.dates, self.today))
+
+    def page(self, org: Org, dashboard: Dashboard) -> str:
+        """The HTML of one dashboard for one org."""
+        tabs = [d for d in self.dashboards if org.level in d.levels]
+        context = render.PageContext(
+            level=org.level,
+            code=org.code,
+            name=org.name,
+            practices=org.practices,
+            today=self.today,
+            snapshot_id=self.snapshot.id,
+            snapshot_time=self.snapshot.time,
+            parents=org.parents,
+        )
+        panels = [self.panel_data(dashboard, panel, org) for panel in dashboard.panels]
+        return render.render_dashboard(context, dashboard, tabs, panels)
+
+
+def build_site(
+    settings: Settings,
+    out: Path,
+    day: date | None = None,
+    dashboards: list[Dashboard] | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Render every page into ``out`` from the warehouse's latest snapshot, read-only.
+
+    ``day`` is "today"; by default the latest local date with an inbound call.
+    """
+    started = time.monotonic()
+    dashboards = dashboards if dashboards is not None else load_dashboards()
+    with Warehouse.open(settings, read_only=True) as probe:
+        snapshot = probe.snapshot()
+    with Warehouse.open(settings, snapshot=snapshot.id) as warehouse:
+        latest = warehouse.query(sqlfiles.read("dashboards/latest_date.sql"))["latest"][0]
+        today = day or latest or date.today()
+        orgs = organisations(warehouse.query(sqlfiles.read("dashboards/organisations.sql")))
+        builder = SiteBuilder(warehouse, dashboards, today)
+        jobs = [(o, d) for o in orgs for d in dashboards if o.level in d.levels]
+        out.mkdir(parents=True, exist_ok=True)
+        asset = out / render.PLOTLY_ASSET
+        asset.parent.mkdir(parents=True, exist_ok=True)
+        asset.write_text(render.plotly_js(), encoding="utf-8")
+        pages: list[str] = []
+        for done, (org, dashboard) in enumerate(jobs, start=1):
+            relative = render.page_path(org.level, org.code, dashboard.slug)
+            html = builder.page(org, dashboard)
+            _write(out / relative, html)
+            pages.append(relative)
+            if dashboard.slug == _first_tab(dashboards, org.level):
+                _write(out / org.level / org.code / "index.html", html)
+            if progress:
+                progress(done, len(jobs))
+    index = render.render_index(_index_links(orgs, dashboards), snapshot.id, snapshot.time, today)
+    _write(out / "index.html", index)
+    pages.append("index.html")
+    return BuildResult(out, tuple(pages), snapshot, today, time.monotonic() - started)
+
+
+def _index_links(orgs: list[Org], dashboards: list[Dashboard]) -> list[render.OrgLink]:
+    def href(org: Org) -> str:
+        return render.page_path(org.level, org.code, _first_tab(dashboards, org.level) or "")
+
+    by_level = {(o.level, o.code): o for o in orgs}
+    icbs = []
+    for icb in (o for o in orgs if o.level == "icb"):
+        icb_link = render.OrgLink("icb", icb.code, icb.name, href(icb))
+        pcn_links: dict[str, render.OrgLink] = {}
+        for practice in icb.practices:
+            member = by_level[("practice", practice)]
+            pcn_code = dict((level, code) for level, code, _ in member.parents)["pcn"]
+            pcn = by_level[("pcn", pcn_code)]
+            link = pcn_links.setdefault(
+                pcn_code, render.OrgLink("pcn", pcn.code, pcn.name, href(pcn))
+            )
+            link.children.append(render.OrgLink("practice", member.code, member.name, href(member)))
+        icb_link.children = [pcn_links[code] for code in sorted(pcn_links)]
+        icbs.append(icb_link)
+    return icbs
+
+
+def _first_tab(dashboards: list[Dashboard], level: str) -> str | None:
+    return next((d.slug for d in dashboards if level in d.levels), None)
+
+
+def _org_name(level: str, row: dict[str, Any]) -> str:
+    if row[f"{level}_code"] == UNMAPPED:
+        return UNMAPPED_NAMES[level]
+    return _tidy(row[f"{level}_name"]) or row[f"{level}_code"]
+
+
+def _tidy(name: str | None) -> str:
+    """NHS reference names are upper case; title case reads better, acronyms kept."""
+    if not name:
+        return ""
+    return _ACRONYMS.sub(lambda m: m.group(1).upper(), name.title())
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

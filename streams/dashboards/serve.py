@@ -1,0 +1,234 @@
+"""`dashboards serve`: re-render the site on a schedule and serve it over HTTP on 127.0.0.1.
+
+Each refresh builds a complete new site in its own directory from the latest warehouse
+snapshot (read-only, so the worker keeps writing) and only then switches to it, so people
+never see a half-written site. A failed refresh keeps the last good pages, logs why, shows
+a banner on every page and reports it on ``/health``. New data is picked up at the next
+refresh: every refresh attaches the warehouse afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import shutil
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from streams.dashboards.build import build_site
+from streams.dashboards.render import BANNER_MARK
+from streams.dashboards.spec import DASHBOARDS_DIR, load_dashboards
+from streams.settings import Settings
+from streams.warehouse import Warehouse
+
+log = logging.getLogger("callstream.dashboards")
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Status:
+    """What ``/health`` reports: the last refresh, the last good one, and why one failed."""
+
+    state: str = "starting"  # starting | ok | stale
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    snapshot_id: int | None = None
+    snapshot_time: datetime | None = None
+    today: date | None = None
+    pages: int = 0
+    build_seconds: float | None = None
+
+    def as_json(self) -> dict[str, object]:
+        def when(value: datetime | date | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "status": self.state,
+            "last_attempt": when(self.last_attempt),
+            "last_success": when(self.last_success),
+            "last_error": self.last_error,
+            "snapshot_id": self.snapshot_id,
+            "data_as_of": when(self.snapshot_time),
+            "today": when(self.today),
+            "pages": self.pages,
+            "build_seconds": self.build_seconds,
+        }
+
+
+class DashboardSite:
+    """The served site: builds under ``root``, the current good one, and the refresh status."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        root: Path,
+        day: date | None = None,
+        dashboards_dir: Path = DASHBOARDS_DIR,
+    ) -> None:
+        self.settings = settings
+        self.root = root
+        self.day = day
+        self.dashboards_dir = dashboards_dir
+        self.status = Status()
+        self.current: Path | None = None
+        self._built_key: tuple[int, date | None, str] | None = None
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def refresh(self) -> bool:
+        """Build a new site if the data or the dashboards changed; keep the old one on failure."""
+        with self._lock:
+            self.status.last_attempt = datetime.now(UTC)
+            try:
+                dashboards = load_dashboards(self.dashboards_dir)
+                with Warehouse.open(self.settings, read_only=True) as probe:
+                    snapshot_id = probe.snapshot().id
+                key = (snapshot_id, self.day, _specs_hash(self.dashboards_dir))
+                if key == self._built_key and self.current is not None:
+                    self._succeeded()
+                    return True
+                self._count += 1
+                target = self.root / f"build-{self._count}"
+                shutil.rmtree(target, ignore_errors=True)
+                result = build_site(self.settings, target, self.day, dashboards)
+            except Exception as exc:  # any failure: keep serving the last good pages
+                reason = _one_line(exc)
+                self.status.state = "stale" if self.current else "starting"
+                self.status.last_error = reason
+                log.warning("dashboard refresh failed, keeping the last good pages: %s", reason)
+                return False
+            previous, self.current = self.current, target
+            self._built_key = (result.snapshot.id, self.day, key[2])
+            self.status.snapshot_id = result.snapshot.id
+            self.status.snapshot_time = result.snapshot.time
+            self.status.today = result.today
+            self.status.pages = len(result.pages)
+            self.status.build_seconds = round(result.seconds, 3)
+            self._succeeded()
+            log.info(
+                "dashboards rebuilt: %d pages, snapshot %d, %.1f s",
+                len(result.pages),
+                result.snapshot.id,
+                result.seconds,
+            )
+            self._remove_old(keep={target, previous} - {None})
+            return True
+
+    def banner(self) -> str:
+        """The red line shown on every page while the last refresh has failed; else ''."""
+        if self.status.state != "stale":
+            return ""
+        when = self.status.last_attempt
+        as_of = self.status.snapshot_time
+        return (
+            '<div class="banner" role="alert">These dashboards could not be refreshed at '
+            f"{when:%H:%M:%S} UTC: {html.escape(self.status.last_error or '')}. "
+            f"Showing the last good figures (data as of {as_of:%Y-%m-%d %H:%M:%S} UTC).</div>"
+        )
+
+    def _succeeded(self) -> None:
+        self.status.state = "ok"
+        self.status.last_error = None
+        self.status.last_success = self.status.last_attempt
+
+    def _remove_old(self, keep: set[Path | None]) -> None:
+        """Delete older builds; the previous one stays for requests still reading it."""
+        for path in self.root.glob("build-*"):
+            if path not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+class Refresher(threading.Thread):
+    """Calls ``site.refresh()`` every ``every`` seconds until stopped."""
+
+    def __init__(self, site: DashboardSite, every: float) -> None:
+        super().__init__(name="dashboards-refresh", daemon=True)
+        self.site = site
+        self.every = every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.site.refresh()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+class DashboardServer(ThreadingHTTPServer):
+    """An HTTP server for one DashboardSite."""
+
+    daemon_threads = True
+
+    def __init__(self, site: DashboardSite, port: int) -> None:
+        self.site = site
+        super().__init__((HOST, port), _Handler)
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    server: DashboardServer
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        site = self.server.site
+        path = urlsplit(self.path).path
+        if path == "/health":
+            body = json.dumps(site.status.as_json(), indent=2).encode()
+            code = HTTPStatus.OK if site.status.state == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
+            return self._send(code, "application/json", body)
+        if site.current is None:
+            reason = html.escape(site.status.last_error or "the first build is still running")
+            body = (
+                '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+                "<title>Dashboards not ready</title></head><body><h1>Dashboards not ready"
+                f"</h1><p>{reason}</p><p>This page will work once a refresh succeeds.</p>"
+                "</body></html>"
+            ).encode()
+            return self._send(HTTPStatus.SERVICE_UNAVAILABLE, "text/html; charset=utf-8", body)
+        if path.endswith("/"):
+            path += "index.html"
+        if not path.endswith(".html"):
+            return super().do_GET()
+        file = Path(self.translate_path(path))
+        if not file.is_file():
+            return self.send_error(HTTPStatus.NOT_FOUND, "No such dashboard page")
+        page = file.read_bytes().replace(BANNER_MARK.encode(), site.banner().encode())
+        return self._send(HTTPStatus.OK, "text/html; charset=utf-8", page)
+
+    def translate_path(self, path: str) -> str:
+        self.directory = str(self.server.site.current)
+        return super().translate_path(path)
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (base signature)
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def _send(self, code: int, content_type: str, body: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _specs_hash(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.yaml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -102,7 +102,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                 if report_now:
                     to_report[key] = state
             for key, (state, partition) in touched.items():
-                _set_outside_stream(table, key, state, partition)
+                await _save(table, key, state, partition)
             for key, state in to_report.items():
                 await report(key, state)
 
@@ -122,12 +122,12 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             partition = partition_of(key, settings.topic_partitions)
             if action is Sweep.close:
                 state.timed_out = True
-                _set_outside_stream(table, key, state, partition)
+                await _save(table, key, state, partition)
                 await report(key, state)
             elif action is Sweep.evict:
-                _delete_outside_stream(table, key, partition)
+                await _forget(table, key, partition)
             elif action is Sweep.orphan:
-                _delete_outside_stream(table, key, partition)
+                await _forget(table, key, partition)
                 events = [e.model_dump(mode="json") for e in state.assembly.events]
                 await reject(
                     json.dumps(events).encode(),
@@ -147,13 +147,18 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
 
 # Faust lets a table change only while processing one event (to know the changelog
 # partition). Batches and the timer know it: a call's changelog partition is its raw one.
+# The change is sent straight to the producer (not Faust's per-message buffer, which makes
+# the consumer wait while a batch's changes drain); Faust flushes the producer before it
+# commits offsets, so a change is durable before the events that caused it are committed.
 
 
-def _set_outside_stream(table: Table, key: bytes, state: CallState, partition: int) -> None:
+async def _save(table: Table, key: bytes, state: CallState, partition: int) -> None:
     table.data[key] = state
-    table.send_changelog(partition, key, state)
+    await table.changelog_topic.send(key=key, value=state, partition=partition)
 
 
-def _delete_outside_stream(table: Table, key: bytes, partition: int) -> None:
+async def _forget(table: Table, key: bytes, partition: int) -> None:
     table.data.pop(key, None)
-    table.send_changelog(partition, key, None, value_serializer="raw")  # tombstone
+    await table.changelog_topic.send(
+        key=key, value=None, partition=partition, value_serializer="raw"
+    )  # tombstone

@@ -63,20 +63,44 @@ def test_kill_and_restart_loses_and_doubles_nothing(kafka_bootstrap: str, tmp_pa
         for c in map(ClassifiedCall.model_validate_json, expected_run.stdout.splitlines())
     }
 
-    first = start_worker(env, tmp_path / "worker1.log")
+    # Small batches keep the first worker busy long enough to be killed mid-stream.
+    busy = {**env, "CALLSTREAM_PIPELINE_BATCH_SIZE": "50", "CALLSTREAM_WRITER_BATCH_SIZE": "100"}
+    first = start_worker(busy, tmp_path / "worker1.log")
     try:
         assert callstream(env, "push", str(source)).returncode == 0
         wait_until(lambda: first.count() > 0, 120, "the first calls")
     finally:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
-    partial = first.count()
 
     second = start_worker(env, tmp_path / "worker2.log")
     try:
-        second.wait_for_calls(CALLS, timeout=180)
+        # A call pushed after the restart proves the second worker is the one consuming.
+        marker = tmp_path / "marker.jsonl"
+        marker.write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "practice": PRACTICE,
+                        "call_id": "marker",
+                        "event_id": f"m{n}",
+                        "type": t,
+                        "at": f"2026-08-04T18:00:0{n}Z",
+                        **extra,
+                    }
+                )
+                + "\n"
+                for n, (t, extra) in enumerate(
+                    [("call_started", {"caller": "withheld"}), ("call_ended", {})]
+                )
+            )
+        )
+        assert callstream(env, "push", str(marker)).returncode == 0
+        second.wait_for_calls(CALLS + 1, timeout=180)
         fields = ", ".join(ClassifiedCall.model_fields)
-        frame = second.query(f"SELECT {fields} FROM calls WHERE practice = '{PRACTICE}'")
+        frame = second.query(
+            f"SELECT {fields} FROM calls WHERE practice = '{PRACTICE}' AND call_id <> 'marker'"
+        )
         got = {
             r["call_id"]: ClassifiedCall.model_validate(r).model_dump() for r in frame.to_dicts()
         }
@@ -84,4 +108,3 @@ def test_kill_and_restart_loses_and_doubles_nothing(kafka_bootstrap: str, tmp_pa
         assert got == expected
     finally:
         assert second.stop() == 0
-    assert partial <= CALLS

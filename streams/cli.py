@@ -80,7 +80,9 @@ def cli(verbose: bool) -> None:
 def main() -> None:
     """Console entry point: user errors in one line, never a traceback."""
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(n)'s code instead of exiting.
+        result = cli.main(standalone_mode=False)
+        sys.exit(result if isinstance(result, int) else 0)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:

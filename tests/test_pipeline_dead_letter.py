@@ -41,7 +41,7 @@ def test_numbers_in_unknown_fields_and_non_string_callers_are_masked() -> None:
 
 
 def test_unparseable_bytes_have_digit_runs_masked_but_times_kept() -> None:
-    raw = b'practice=A12345 caller=07700900123 at=2026-08-03T07:30:00Z {'
+    raw = b"practice=A12345 caller=07700900123 at=2026-08-03T07:30:00Z {"
     text, _, notes = redact(raw, KEY)
     assert "07700900123" not in text
     assert "2026-08-03T07:30:00Z" in text

@@ -43,13 +43,15 @@ def command() -> None:
 )
 def build(out: Path, day: datetime | None) -> None:
     """Render the site once, with a progress bar."""
+    from rich.console import Console
     from rich.progress import Progress
 
     from streams.dashboards.build import BuildError, build_site
     from streams.dashboards.spec import SpecError
     from streams.warehouse import WarehouseError
 
-    with Progress(transient=True) as progress:
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("Rendering dashboards", total=None)
 
         def advance(done: int, total: int) -> None:

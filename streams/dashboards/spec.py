@@ -140,9 +140,11 @@ def load_dashboard(path: Path) -> Dashboard:
     try:
         return Dashboard.model_validate({**raw, "slug": path.stem})
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        raise SpecError(f"{path}: {where}: {error['msg']}") from None
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise SpecError(f"{path}: {'; '.join(problems)}") from None
 
 
 def load_dashboards(directory: Path = DASHBOARDS_DIR) -> list[Dashboard]:

@@ -1,0 +1,230 @@
+"""Dashboard build and serve against a real warehouse (simulated week, no Kafka)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from analyst_support import build, call
+from click.testing import CliRunner
+from dashboards_support import TODAY, build_week
+
+from streams.cli import cli
+from streams.dashboards.build import BuildError, build_site
+from streams.dashboards.serve import DashboardServer, DashboardSite
+from streams.dashboards.spec import DASHBOARDS_DIR, Dashboard, load_dashboards
+from streams.settings import Settings, get_settings
+from streams.warehouse import Warehouse
+
+MAPPED = ("A81001", "A81002", "A81004", "A81005")
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("dash-data"))
+    build_week(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def site(week: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    result = build_site(week, out)
+    assert result.today == TODAY
+    return out
+
+
+def tile(html: str, column: str) -> str:
+    block = re.search(rf'<li class="tile" data-column="{column}">(.*?)</li>', html, re.S)
+    assert block, column
+    return re.search(r'<div class="value">([^<]*)</div>', block.group(1)).group(1)
+
+
+def cell(html: str, row: str, column: str) -> str:
+    """The table cell of ``column`` in the first table row headed ``row``."""
+    for line in re.findall(r"<tr>(.*?)</tr>", html, re.S):
+        if re.search(rf'<th scope="row" data-column="[^"]+">{re.escape(row)}</th>', line):
+            return re.search(rf'<td data-column="{column}">([^<]*)</td>', line).group(1)
+    raise AssertionError(f"no row {row!r}")
+
+
+def test_a_page_per_practice_pcn_and_icb(site: Path) -> None:
+    pages = {str(p.relative_to(site)) for p in site.rglob("*.html")}
+    for practice in (*MAPPED, "A81006"):
+        for slug in ("practice_today", "scramble_8am", "routing", "index"):
+            assert f"practice/{practice}/{slug}.html" in pages
+        assert f"practice/{practice}/comparison.html" not in pages
+    for org in ("pcn/U00351", "pcn/U00520", "pcn/UNMAPPED", "icb/QHM", "icb/UNMAPPED"):
+        for slug in ("practice_today", "scramble_8am", "routing", "comparison", "index"):
+            assert f"{org}/{slug}.html" in pages
+    assert "index.html" in pages
+    assert [p.name for p in site.rglob("*.js")] == ["plotly.min.js"]
+    index = (site / "index.html").read_text()
+    assert "Practices with no ICB in the reference data" in index
+    assert 'href="practice/A81006/practice_today.html"' in index
+    unmapped = (site / "practice/A81006/routing.html").read_text()
+    assert "Practices with no PCN in the reference data" in unmapped
+
+
+def test_a_pcn_adds_up_its_practices(week: Settings, site: Path) -> None:
+    with Warehouse.open(week, read_only=True) as warehouse:
+        inbound = warehouse.query(
+            "SELECT practice, inbound FROM outcome_shares WHERE local_date = ? ORDER BY 1",
+            [TODAY],
+        )
+    by_practice = dict(inbound.iter_rows())
+    pcn = (site / "pcn/U00351/practice_today.html").read_text()
+    assert tile(pcn, "inbound") == f"{by_practice['A81001'] + by_practice['A81002']:,}"
+    practice = (site / "practice/A81002/practice_today.html").read_text()
+    assert tile(practice, "inbound") == f"{by_practice['A81002']:,}"
+    assert cell(practice, "Wed 12 Aug", "inbound") == f"{by_practice['A81002']:,}"
+    assert "PCN U00351 (2 practices)" in pcn
+
+
+def test_every_page_shows_data_as_of_and_nothing_external(week: Settings, site: Path) -> None:
+    with Warehouse.open(week, read_only=True) as warehouse:
+        snapshot = warehouse.snapshot()
+    for page in site.rglob("*.html"):
+        html = page.read_text()
+        assert f"(warehouse snapshot {snapshot.id})" in html, page
+        for link in re.findall(r'(?:src|href)="([^"]+)"', html):
+            assert not re.match(r"^[a-z]+:|^//", link), (page, link)
+            if link.startswith("#"):
+                continue
+            target = (page.parent / link).resolve()
+            assert target.is_file(), (page, link)
+
+
+def test_a_panel_naming_a_missing_column_says_which(week: Settings, tmp_path: Path) -> None:
+    bad = Dashboard.model_validate(
+        {
+            "slug": "bad",
+            "title": "Bad",
+            "levels": ["practice"],
+            "panels": [
+                {
+                    "title": "Oops",
+                    "query": "views/outcome_shares",
+                    "chart": "bar",
+                    "x": "local_date",
+                    "y": ["answerd"],
+                }
+            ],
+        }
+    )
+    with pytest.raises(
+        BuildError, match=r"dashboards/bad.yaml, panel 'Oops': .* no column answerd"
+    ):
+        build_site(week, tmp_path, dashboards=[bad])
+
+
+def test_cli_build_and_errors(
+    week: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLSTREAM_DATA_DIR", str(week.data_dir))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["dashboards", "build", "--out", str(tmp_path / "o"), "--date", "2026-08-10"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "(today = 2026-08-10" in result.output
+    assert "Monday 10 August 2026" in (tmp_path / "o/practice/A81001/routing.html").read_text()
+    for args in (
+        ["dashboards", "--help"],
+        ["dashboards", "build", "--help"],
+        ["dashboards", "serve", "--help"],
+    ):
+        assert runner.invoke(cli, args).exit_code == 0
+    monkeypatch.setenv("CALLSTREAM_DATA_DIR", str(tmp_path / "empty"))
+    get_settings.cache_clear()
+    result = runner.invoke(cli, ["dashboards", "build", "--out", str(tmp_path / "o2")])
+    get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def served(data_dir: Path, tmp_path: Path) -> Iterator[tuple[DashboardSite, str, Path]]:
+    """A small warehouse, a copy of the dashboards to break, and a server on a free port."""
+    build(
+        Settings(data_dir=data_dir),
+        [call("c1", "2026-08-12 08:05"), call("c2", "2026-08-12 08:20", "missed", wait=200)],
+    )
+    specs = tmp_path / "specs"
+    shutil.copytree(DASHBOARDS_DIR, specs)
+    site = DashboardSite(Settings(data_dir=data_dir), tmp_path / "served", dashboards_dir=specs)
+    server = DashboardServer(site, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site, f"http://127.0.0.1:{server.server_address[1]}", specs
+    server.shutdown()
+    server.server_close()
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_serve_keeps_the_last_good_pages_and_says_why(
+    served: tuple[DashboardSite, str, Path], data_dir: Path
+) -> None:
+    site, url, specs = served
+    status, body = get(f"{url}/health")
+    assert status == 503 and json.loads(body)["status"] == "starting"
+    assert get(f"{url}/")[0] == 503
+    assert site.refresh()
+    page = f"{url}/practice/A81001/practice_today.html"
+    status, html = get(page)
+    assert status == 200 and tile(html, "inbound") == "2"
+    assert 'role="alert"' not in html
+    good = site.current
+
+    (specs / "routing.yaml").write_text("title: Routing\nlevels: [practice]\npanels: nope\n")
+    assert not site.refresh()
+    assert site.current == good and good.is_dir()
+    status, html = get(page)
+    assert status == 200 and tile(html, "inbound") == "2"
+    assert 'role="alert"' in html and "routing.yaml: panels: Input should be a valid list" in html
+    status, body = get(f"{url}/health")
+    health = json.loads(body)
+    assert status == 503 and health["status"] == "stale"
+    assert "routing.yaml" in health["last_error"] and health["pages"] > 0
+
+    shutil.copy(DASHBOARDS_DIR / "routing.yaml", specs / "routing.yaml")
+    with Warehouse.open(Settings(data_dir=data_dir)) as warehouse:
+        warehouse.merge_calls([call("c3", "2026-08-12 09:00")])
+    assert site.refresh()
+    status, html = get(page)
+    assert tile(html, "inbound") == "3" and 'role="alert"' not in html
+    assert get(f"{url}/health")[0] == 200
+    assert len(list((site.root).glob("build-*"))) <= 2
+    assert get(f"{url}/../../etc/passwd")[0] == 404
+
+
+def test_refresh_without_new_data_does_not_rebuild(served: tuple[DashboardSite, str, Path]) -> None:
+    site, _, _ = served
+    assert site.refresh()
+    first = site.current
+    assert site.refresh()
+    assert site.current == first and site.status.state == "ok"
+
+
+def test_loaded_dashboards_match_the_site_tabs(site: Path) -> None:
+    html = (site / "icb/QHM/comparison.html").read_text()
+    tabs = re.findall(r'<nav class="tabs".*?</nav>', html, re.S)[0]
+    assert [d.title for d in load_dashboards()] == re.findall(r">([^<>]+)</a></li>", tabs)
+    assert date(2026, 8, 12) == TODAY

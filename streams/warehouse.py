@@ -469,6 +469,40 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def duckdb_attach_script(settings: Settings) -> str:
+    """The SQL a plain ``duckdb`` CLI runs to read this warehouse read-only, offline.
+
+    The ducklake and sqlite extensions are copied from their PyPI packages into the data
+    dir's extension folder, so the script names absolute paths and needs no download.
+    """
+    catalog = catalog_uri(settings)
+    _require_catalog(catalog, read_only=True)
+    directory = _extension_dir(settings)
+    ducklake = _copied_extension(
+        directory,
+        _packaged_extension("duckdb_extension_ducklake", "ducklake.duckdb_extension"),
+        "ducklake",
+    )
+    lines = [
+        f"-- callstream warehouse, read-only (DuckDB {duckdb.__version__}): duckdb -init FILE",
+        "SET autoinstall_known_extensions = false;",
+        "SET autoload_known_extensions = false;",
+    ]
+    if catalog.startswith("sqlite:"):
+        sqlite = _copied_extension(
+            directory,
+            _packaged_extension("duckdb_extension_sqlite", "sqlite.duckdb_extension"),
+            "sqlite_scanner",
+        )
+        lines.append(f"LOAD {_quote(str(sqlite))};")
+    lines += [
+        f"LOAD {_quote(str(ducklake))};",
+        f"ATTACH {_quote('ducklake:' + catalog)} AS {ALIAS} (READ_ONLY);",
+        f"USE {ALIAS};",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _require_catalog(catalog: str, read_only: bool) -> None:
     """Readers need an existing warehouse; writers create the local one."""
     kind, _, target = catalog.partition(":")
@@ -539,10 +573,9 @@ def _packaged_extension(package: str, file_name: str) -> Path:
     return path
 
 
-def _copied_extension(conn: duckdb.DuckDBPyConnection, source: Path, name: str) -> Path:
-    """Copy an extension file to the extension dir under ``name`` (its init symbol follows
+def _copied_extension(directory: Path, source: Path, name: str) -> Path:
+    """Copy an extension file into ``directory`` under ``name`` (its init symbol follows
     the file name: sqlite's must be called sqlite_scanner). Atomic, so processes can race."""
-    directory = Path(conn.execute("SELECT current_setting('extension_directory')").fetchone()[0])
     target = directory / f"{name}.duckdb_extension"
     if not target.exists() or target.stat().st_size != source.stat().st_size:
         partial = directory / f".{name}.{uuid.uuid4().hex}.partial"
@@ -569,7 +602,10 @@ def _load_catalog_extensions(
     kind = catalog.partition(":")[0]
     if kind == "sqlite":
         source = _packaged_extension("duckdb_extension_sqlite", "sqlite.duckdb_extension")
-        _load(conn, "sqlite", _copied_extension(conn, source, "sqlite_scanner"), "reinstall")
+        directory = Path(
+            conn.execute("SELECT current_setting('extension_directory')").fetchone()[0]
+        )
+        _load(conn, "sqlite", _copied_extension(directory, source, "sqlite_scanner"), "reinstall")
     elif kind in ("postgres", "postgresql"):
         _load(
             conn,

@@ -167,3 +167,71 @@ def test_awkward_results_still_print(filled: Path) -> None:
         "a": 1, "a_1": 2, "l": [1, 2], "s": {"x": 1}, "i": None
     }  # fmt: skip
     assert run_sql(query).exit_code == 0
+
+
+def test_attach_script_lets_the_plain_duckdb_cli_read_while_a_process_writes(
+    data_dir: Path,
+) -> None:
+    """What the README tells an analyst: `callstream sql --attach-script > attach.sql`, then
+    the plain `duckdb` CLI (PyPI duckdb-cli, same version) reads the views, offline, while a
+    writer process commits."""
+    duckdb_cli = Path(sys.executable).with_name("duckdb")
+    assert duckdb_cli.exists(), "duckdb-cli is a dependency: reinstall callstream"
+    Warehouse.open(Settings(data_dir=data_dir)).close()
+    script = run_sql("--attach-script")
+    assert script.exit_code == 0, script.output
+    attach = data_dir.parent / "attach.sql"
+    attach.write_text(script.stdout)
+    assert "READ_ONLY" in script.stdout and "INSTALL" not in script.stdout
+
+    def plain_duckdb_count() -> int:
+        done = subprocess.run(
+            [
+                str(duckdb_cli),
+                "-init",
+                str(attach),
+                "-csv",
+                "-noheader",
+                "-c",
+                "SELECT count(*) FROM calls",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd="/",
+        )
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.split()[-1])
+
+    writer = textwrap.dedent(
+        """
+        import sys, time
+        from streams.settings import Settings
+        from streams.warehouse import Warehouse
+        sys.path.insert(0, 'tests')
+        from warehouse_support import make_call
+        with Warehouse.open(Settings(data_dir=sys.argv[1])) as w:
+            for batch in range(6):
+                w.merge_calls([make_call(f"c{batch}-{i}") for i in range(100)])
+                time.sleep(0.4)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", writer, str(data_dir)], cwd=REPO)
+    counts: list[int] = []
+    try:
+        while process.poll() is None:
+            counts.append(plain_duckdb_count())
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == 0
+    assert plain_duckdb_count() == 600
+    assert counts == sorted(counts) and all(n % 100 == 0 for n in counts)
+    assert len({n for n in counts if 0 < n < 600}) >= 2  # read while the writer committed
+
+
+def test_attach_script_or_query_not_both(filled: Path) -> None:
+    result = run_sql("--attach-script", "SELECT 1")
+    assert result.exit_code == 2 and "not both" in result.stderr
+    result = run_sql()
+    assert result.exit_code == 2 and "give a QUERY" in result.stderr

@@ -25,7 +25,7 @@ FORMATS = ("table", "csv", "json")
     '`callstream sql "SELECT * FROM cbt_daily LIMIT 10"`. '
     "Tables and views: calls, cbt_daily and the others listed in sql/README.md."
 )
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option(
     "--format",
     "fmt",
@@ -40,12 +40,28 @@ FORMATS = ("table", "csv", "json")
     default=None,
     help="Read the warehouse as it was at this DuckLake snapshot id (default: the latest).",
 )
-def command(query: str, fmt: str, snapshot: int | None) -> None:
+@click.option(
+    "--attach-script",
+    is_flag=True,
+    help="Print instead the SQL that attaches the warehouse read-only in the plain `duckdb` "
+    "CLI, offline: `callstream sql --attach-script > attach.sql; duckdb -init attach.sql`.",
+)
+def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bool) -> None:
     """Attach read-only, run QUERY, print the result to stdout."""
     import duckdb
 
-    from streams.warehouse import Warehouse, WarehouseError
+    from streams.warehouse import Warehouse, WarehouseError, duckdb_attach_script
 
+    if attach_script:
+        if query:
+            raise click.UsageError("give either QUERY or --attach-script, not both")
+        try:
+            sys.stdout.write(duckdb_attach_script(get_settings()))
+        except WarehouseError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+    if not query:
+        raise click.UsageError('give a QUERY, e.g. callstream sql "SELECT count(*) FROM calls"')
     _require_query(query)
     try:
         warehouse = Warehouse.open(get_settings(), read_only=True, snapshot=snapshot)

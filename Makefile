@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench lock clean
+.PHONY: run test install chromium lint bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,20 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m streams.demo
 
-## test: the whole test suite (starts its own Kafka broker)
-test: install
+## test: the whole test suite (starts its own Kafka broker; dashboards in headless Chromium)
+test: install chromium
 	$(BIN)/pytest
+
+## chromium: Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser)
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing (sudo apt-get install chromium); the browser tests will be skipped"; \
+	  fi; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .
@@ -29,7 +40,8 @@ bench: install
 	$(BIN)/python bench/classify_bench.py
 
 lock: install
-	$(BIN)/pip freeze --exclude-editable > requirements.lock
+	{ grep '^#' requirements.lock; $(BIN)/pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 clean:
 	-$(BIN)/callstream broker stop

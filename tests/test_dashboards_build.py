@@ -69,7 +69,7 @@ def test_a_page_per_practice_pcn_and_icb(site: Path) -> None:
     assert [p.name for p in site.rglob("*.js")] == ["plotly.min.js"]
     index = (site / "index.html").read_text()
     assert "Practices with no ICB in the reference data" in index
-    assert 'href="practice/A81006/practice_today.html"' in index
+    assert 'href="practice/A81006/index.html"' in index
     unmapped = (site / "practice/A81006/routing.html").read_text()
     assert "Practices with no PCN in the reference data" in unmapped
 

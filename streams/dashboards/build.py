@@ -198,8 +198,8 @@ def build_site(
 
 
 def _index_links(orgs: list[Org], dashboards: list[Dashboard]) -> list[render.OrgLink]:
-    def href(org: Org) -> str:
-        return render.page_path(org.level, org.code, _first_tab(dashboards, org.level) or "")
+    def href(org: Org) -> str:  # the organisation's own address, the page to bookmark
+        return f"{org.level}/{org.code}/index.html"
 
     by_level = {(o.level, o.code): o for o in orgs}
     icbs = []

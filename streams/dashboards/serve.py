@@ -174,6 +174,13 @@ class DashboardServer(ThreadingHTTPServer):
         super().__init__((HOST, port), _Handler)
 
 
+#: A plain NHS-blue square: the tab icon, served so browsers' favicon request is not a 404.
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect width="16" height="16" rx="3" fill="#005eb8"/></svg>'
+)
+
+
 class _Handler(SimpleHTTPRequestHandler):
     server: DashboardServer
 
@@ -184,6 +191,8 @@ class _Handler(SimpleHTTPRequestHandler):
             body = json.dumps(site.status.as_json(), indent=2).encode()
             code = HTTPStatus.OK if site.status.state == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
             return self._send(code, "application/json", body)
+        if path == "/favicon.ico":  # browsers ask for it; a 404 would be a console error
+            return self._send(HTTPStatus.OK, "image/svg+xml", FAVICON)
         if site.current is None:
             reason = html.escape(site.status.last_error or "the first build is still running")
             body = (

@@ -115,7 +115,14 @@ class Worker:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def wait_for_calls(self, expected: int, where: str = "TRUE", timeout: float = 120) -> None:
-        wait_until(lambda: self.count(where) >= expected, timeout, f"{expected} calls ({where})")
+        try:
+            wait_until(
+                lambda: self.count(where) >= expected, timeout, f"{expected} calls ({where})"
+            )
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}; {self.count(where)} so far. Worker log:\n{self.tail(80)}"
+            ) from None
 
     def wait_drained(self, timeout: float = 60) -> None:
         """Until the worker has committed every message of the raw and classified topics."""

@@ -36,8 +36,13 @@ chromium:
 lint: install
 	$(BIN)/ruff check .
 
+## bench: the benchmarks (each prints figures and a ratio against a same-run baseline)
 bench: install
 	$(BIN)/python bench/classify_bench.py
+	$(BIN)/python bench/warehouse_bench.py
+	$(BIN)/callstream broker start
+	$(BIN)/python bench/pipeline_bench.py
+	$(BIN)/python bench/ingest_http_bench.py
 
 lock: install
 	{ grep '^#' requirements.lock; $(BIN)/pip freeze --exclude-editable; } > requirements.lock.new

@@ -146,11 +146,11 @@ def main() -> None:
     demo_dir.mkdir(parents=True, exist_ok=True)
     events, truth = demo_dir / "events.jsonl", demo_dir / "truth.jsonl"
 
-    console.print("[bold]1/5[/] starting the local Kafka broker…")
+    console.print("[bold]1/6[/] starting the local Kafka broker…")
     bootstrap = broker.start(settings)
     env = {**os.environ, "CALLSTREAM_KAFKA_BOOTSTRAP": bootstrap}
 
-    console.print(f"[bold]2/5[/] simulating {PRACTICES} practices on {DEMO_DAY}…")
+    console.print(f"[bold]2/6[/] simulating {PRACTICES} practices on {DEMO_DAY}…")
     _run(
         _callstream(
             "simulate",
@@ -169,7 +169,7 @@ def main() -> None:
     )
     expected, practices = _truth_keys(truth)
 
-    console.print(f"[bold]3/5[/] starting the worker (log: {demo_dir / 'worker.log'})…")
+    console.print(f"[bold]3/6[/] starting the worker (log: {demo_dir / 'worker.log'})…")
     with (demo_dir / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
             _callstream("worker", "--loglevel", "warning"),
@@ -178,18 +178,26 @@ def main() -> None:
             stderr=subprocess.STDOUT,
         )
         try:
-            console.print(f"[bold]4/5[/] pushing {events.name}…")
+            console.print(f"[bold]4/6[/] pushing {events.name}…")
             _run(_callstream("push", str(events)), env)
-            console.print(f"[bold]5/5[/] waiting for {expected} calls to be classified…")
+            console.print(f"[bold]5/6[/] waiting for {expected} calls to be classified…")
             _wait_for_calls(settings, expected, practices, worker)
             _summary(settings)
         finally:
             _stop(worker)
+    site = demo_dir / "dashboards"
+    console.print(f"[bold]6/6[/] building the dashboards into {site}…")
+    _run(_callstream("dashboards", "build", "--out", str(site)), env)
     console.print(
-        "\nQuery the warehouse (read-only, also while a worker writes), e.g.:\n"
-        '  callstream sql "SELECT practice, outcome, count(*) FROM calls GROUP BY ALL"\n'
+        f"\nResults are in the warehouse under {settings.data_dir / 'warehouse'}.\n"
+        f"Dashboards: open {site / 'index.html'} in a browser "
+        "(or `.venv/bin/callstream dashboards serve` for pages refreshed every 5 minutes).\n"
+        "Query the warehouse (read-only, also while a worker writes), e.g.:\n"
+        '  .venv/bin/callstream sql "SELECT practice, outcome, count(*) FROM calls GROUP BY ALL"\n'
+        "  .venv/bin/callstream sql --attach-script > attach.sql && .venv/bin/duckdb -init "
+        "attach.sql\n"
         "Run the pipeline yourself: `callstream worker`, then `callstream push FILE`.\n"
-        "The broker is still running; stop it with `callstream broker stop`."
+        "The broker is still running; stop it with `.venv/bin/callstream broker stop`."
     )
 
 

@@ -73,7 +73,7 @@ class _Paths:
     """Where the broker of one data dir keeps its files."""
 
     def __init__(self, settings: Settings) -> None:
-        root = settings.broker_dir
+        root = settings.broker_dir.expanduser().resolve()  # the JVM runs with another cwd
         self.root = root
         self.state = root / "state.json"
         self.ports = root / "ports.json"

@@ -156,6 +156,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", "broker", *args],
         env=env,
+        cwd=env["PWD"],
         capture_output=True,
         text=True,
         timeout=180,
@@ -189,7 +190,8 @@ def _process_running(pid: int) -> bool:
 @pytest.fixture
 def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Environment for `callstream broker`: own data dir, the shared jar cache (fetched here
-    if this machine never did), PATH with java and a recording stand-in mvn only."""
+    if this machine never did), PATH with java and a recording stand-in mvn only. The data
+    dir is the default a user has, ``./data`` relative to where the command runs."""
     ensure_jars(Settings())
     bin_dir = _bin_dir(tmp_path, java=True)
     _fake_mvn(bin_dir, tmp_path / "mvn-calls")
@@ -198,7 +200,7 @@ def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         for key, value in os.environ.items()
         if not key.startswith("CALLSTREAM_") or key == "CALLSTREAM_KAFKA_CACHE_DIR"
     }
-    env.update(PATH=str(bin_dir), CALLSTREAM_DATA_DIR=str(tmp_path / "data"))
+    env.update(PATH=str(bin_dir), PWD=str(tmp_path))
     yield env
     _cli(env, "stop")  # never leave a JVM behind, whatever the test did
 

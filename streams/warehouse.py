@@ -13,15 +13,14 @@ writes the practice dimension); writable opens on one machine take turns on a fi
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +31,7 @@ import polars as pl
 
 from models.classified import ClassifiedCall
 from streams import sqlfiles
+from streams.file_lock import file_lock
 from streams.settings import Settings
 
 ALIAS = "lake"
@@ -425,17 +425,9 @@ class Warehouse:
         return path
 
 
-@contextmanager
-def _schema_lock(settings: Settings) -> Iterator[None]:
-    """Hold an exclusive lock on ``warehouse/.schema.lock`` (released on close or exit)."""
-    path = _absolute(settings.warehouse_dir) / ".schema.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _schema_lock(settings: Settings) -> AbstractContextManager[None]:
+    """An exclusive lock on ``warehouse/.schema.lock`` (released on close or exit)."""
+    return file_lock(_absolute(settings.warehouse_dir) / ".schema.lock")
 
 
 def _unique_names(names: list[str]) -> list[str]:

@@ -197,7 +197,8 @@ def main() -> None:
         "  .venv/bin/callstream sql --attach-script > attach.sql && .venv/bin/duckdb -init "
         "attach.sql\n"
         "Run the pipeline yourself: `callstream worker`, then `callstream push FILE`.\n"
-        "The broker is still running; stop it with `.venv/bin/callstream broker stop`."
+        "The broker is still running; stop it with `.venv/bin/callstream broker stop`.",
+        soft_wrap=True,  # commands stay on one line, to copy and paste
     )
 
 

@@ -107,6 +107,15 @@ class Worker:
             self.assert_alive()
             return 0
 
+    def warehouse_ready(self) -> bool:
+        """Whether readers can query yet (the worker creates the warehouse as it starts)."""
+        try:
+            self.query("SELECT count(*) FROM calls")
+        except Exception:
+            self.assert_alive()
+            return False
+        return True
+
     def assert_alive(self) -> None:
         if self.process.poll() is not None:
             raise AssertionError(f"worker exited {self.process.returncode}:\n{self.tail()}")
@@ -169,7 +178,9 @@ def start_worker(env: dict[str, str], log: Path) -> Worker:
         stderr=subprocess.STDOUT,
     )
     handle.close()
-    return Worker(env, log, process)
+    worker = Worker(env, log, process)
+    wait_until(worker.warehouse_ready, 120, "the worker to create its warehouse")
+    return worker
 
 
 def read_dead_letters(env: dict[str, str], expected: int, timeout: float = 30) -> list[dict]:

@@ -3,9 +3,12 @@
 Baseline (same run, same broker, same events): kafka-python producing the events and a
 plain kafka-python consumer reading and JSON-decoding them, i.e. the cost of Kafka alone.
 Pipeline: the events are produced while a worker (subprocess) runs; the clock stops when
-the warehouse, read-only from this process, holds every call. Usage:
+the warehouse, read-only from this process, holds every call. The worker's own CPU time
+over that span is reported too: unlike wall time, other work on the machine hardly moves it.
+Usage:
 
     python bench/pipeline_bench.py [--calls 20000]   # 5 events per call
+    python bench/pipeline_bench.py --profile /tmp/worker.prof   # worker under cProfile
 """
 
 from __future__ import annotations
@@ -105,7 +108,23 @@ def _calls_in(settings: Settings) -> int:
         warehouse.close()
 
 
-def pipeline(bootstrap: str, payloads: list, calls: int, partitions: int, work: Path) -> tuple:
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pipeline(
+    bootstrap: str,
+    payloads: list,
+    calls: int,
+    partitions: int,
+    work: Path,
+    profile: Path | None = None,
+) -> tuple:
     tag = uuid.uuid4().hex[:8]
     data_dir = work / "data"
     env = {
@@ -122,8 +141,9 @@ def pipeline(bootstrap: str, payloads: list, calls: int, partitions: int, work: 
     }
     settings = Settings(data_dir=data_dir)
     log = (work / "worker.log").open("wb")
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     worker = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+        [sys.executable, *profiler, "-m", "streams.cli", "worker", "--loglevel", "warning"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -137,13 +157,13 @@ def pipeline(bootstrap: str, payloads: list, calls: int, partitions: int, work: 
                 producer.send_encoded(key, value)
             producer.flush()
             _wait(lambda: _calls_in(settings) >= 1, worker, 120)
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), _cpu_s(worker.pid)
             for key, value in payloads[5:]:
                 producer.send_encoded(key, value)
             producer.flush()
         produced = time.perf_counter() - started
         _wait(lambda: _calls_in(settings) >= calls, worker, 1800)
-        return produced, time.perf_counter() - started
+        return produced, time.perf_counter() - started, _cpu_s(worker.pid) - cpu_before
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
@@ -163,7 +183,13 @@ def _wait(done, worker: subprocess.Popen, timeout: float) -> None:
 @click.command()
 @click.option("--calls", default=20_000, show_default=True, help="Calls (5 events each).")
 @click.option("--partitions", default=4, show_default=True, help="Partitions of the topics.")
-def main(calls: int, partitions: int) -> None:
+@click.option(
+    "--profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Run the worker under cProfile and write its profile here (slows it down).",
+)
+def main(calls: int, partitions: int, profile: Path | None) -> None:
     """Measure the pipeline against raw Kafka on the local (or configured) broker."""
     from streams.broker import resolve_bootstrap
 
@@ -173,7 +199,9 @@ def main(calls: int, partitions: int) -> None:
     console.print(f"{calls} calls, {n} events, broker {bootstrap}, {partitions} partitions")
     produce_s, consume_s = baseline(bootstrap, payloads, partitions)
     with tempfile.TemporaryDirectory(prefix="callstream-bench-") as work:
-        push_s, total_s = pipeline(bootstrap, payloads, calls, partitions, Path(work))
+        push_s, total_s, cpu_s = pipeline(
+            bootstrap, payloads, calls, partitions, Path(work), profile
+        )
     table = Table(title="events per second")
     for column in ("measure", "seconds", "events/s"):
         table.add_column(column, justify="right")
@@ -186,6 +214,11 @@ def main(calls: int, partitions: int) -> None:
     for label, seconds, count in rows:
         table.add_row(label, f"{seconds:.2f}", f"{count / seconds:,.0f}")
     console.print(table)
+    if cpu_s:
+        console.print(
+            f"worker CPU over the pipeline run: {cpu_s:.1f} s "
+            f"({(n - 5) / cpu_s:,.0f} events per CPU second)"
+        )
 
 
 if __name__ == "__main__":

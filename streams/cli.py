@@ -79,9 +79,14 @@ def cli(verbose: bool) -> None:
 
 def main() -> None:
     """Console entry point: user errors in one line, never a traceback."""
+    run(cli)
+
+
+def run(command: click.Command) -> None:
+    """Run a click command as a program: user errors in one line, never a traceback."""
     try:
         # Without standalone mode click returns ctx.exit(n)'s code instead of exiting.
-        result = cli.main(standalone_mode=False)
+        result = command.main(standalone_mode=False)
         sys.exit(result if isinstance(result, int) else 0)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -204,20 +204,9 @@ def main() -> None:
 
 def run() -> None:
     """Entry point: errors in one line, never a traceback."""
-    try:
-        main.main(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:
-        if os.environ.get("CALLSTREAM_DEBUG"):
-            raise
-        click.echo(f"Error: {exc} (set CALLSTREAM_DEBUG=1 for details)", err=True)
-        sys.exit(1)
+    from streams.cli import run as run_command
+
+    run_command(main)
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                     )
                     continue
                 key = message.key
-                current = touched[key][0] if key in touched else table.get(key)
+                current = touched[key][0] if key in touched else table.data.get(key)
                 state, changed, report_now = receive(current, result, now)
                 if changed:
                     touched[key] = (state, message.partition)
@@ -112,16 +112,19 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     async def sweep_calls() -> None:
         now = clock()
         owned = {tp.partition for tp in p.app.assignor.assigned_actives() if tp.topic == raw_name}
-        for seen, key in enumerate(list(table.keys())):
+        store = table.data  # the table's own mapping: no sensor call or KeyError per look-up
+        for seen, key in enumerate(list(store.keys())):
             if seen % 1000 == 999:
                 await asyncio.sleep(0)  # let events through during a long sweep
-            if partition_of(key, settings.topic_partitions) not in owned:
-                continue
-            state = table.get(key)
+            state = store.get(key)
             if state is None:
                 continue
             action = sweep(state, now, settings.call_timeout_s, settings.call_retention_s)
+            if action is Sweep.keep:  # most calls: decided without hashing the key
+                continue
             partition = partition_of(key, settings.topic_partitions)
+            if partition not in owned:
+                continue
             if action is Sweep.close:
                 state.timed_out = True
                 await out.save(key, state, partition)

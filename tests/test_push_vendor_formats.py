@@ -3,6 +3,7 @@ worker gives in `calls` exactly what `callstream classify --format F` gives for 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,8 +34,11 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.mark.parametrize(("fmt", "name", "practice"), CASES, ids=[c[0] for c in CASES])
-def test_push_gives_what_classify_gives(worker: Worker, fmt: str, name: str, practice: str) -> None:
-    source = FIXTURES / name
+def test_push_gives_what_classify_gives(
+    worker: Worker, fmt: str, name: str, practice: str, tmp_path: Path
+) -> None:
+    source = tmp_path / name  # push writes its rejects file beside the source
+    shutil.copyfile(FIXTURES / name, source)
     args = ["--format", fmt, "--practice", practice]
     classified = callstream(worker.env, "classify", str(source), *args)
     expected = {
@@ -47,6 +51,10 @@ def test_push_gives_what_classify_gives(worker: Worker, fmt: str, name: str, pra
 
     pushed = callstream(worker.env, "push", str(source), *args)
     assert pushed.returncode == classified.returncode, pushed.stderr  # same rejects, if any
+    rejects = tmp_path / f"{name}.rejects.jsonl"
+    rejected = len(rejects.read_text().splitlines()) if rejects.exists() else 0
+    invalid = [line for line in classified.stderr.splitlines() if line.startswith("line ")]
+    assert rejected == len(invalid), (rejected, classified.stderr)
 
     def stored() -> dict:
         frame = worker.query(f"SELECT {', '.join(FIELDS)} FROM calls WHERE {where}")

@@ -21,6 +21,7 @@ from faust.serializers import codecs
 from faust.types import TopicT
 
 from streams.call_state import CallState
+from streams.fast_delivery import FastDeliveryConsumer
 from streams.pseudonymise import load_key
 from streams.settings import Settings
 
@@ -93,6 +94,9 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
         web_in_thread=False,
     )
+    # Before anything creates the consumer: messages reach the streams without Faust's
+    # per-message task race when they need not wait (streams.fast_delivery).
+    app.transport.Consumer = FastDeliveryConsumer
     raw_kwargs = {"key_serializer": "raw", "value_serializer": "raw"}
     partitions = settings.topic_partitions
     calls = app.Table(

@@ -1,0 +1,121 @@
+"""Delivering a fetched message: one step at once, Faust's race only when it has to wait.
+
+The race is mode's real ``Service.wait_first`` (what Faust's consumer uses); the delivery
+is a real ``asyncio.Queue.put``, as a stream's buffer is. No broker needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+
+import pytest
+from mode import Service
+
+from streams.app import create_app
+from streams.fast_delivery import FastDeliveryConsumer, deliver
+from streams.settings import Settings
+
+
+async def _put(queue: asyncio.Queue, item: str, log: list[str]) -> str:
+    try:
+        await queue.put(item)
+    except asyncio.CancelledError:
+        log.append("cancelled")
+        raise
+    log.append("delivered")
+    return item
+
+
+def test_delivery_that_need_not_wait_is_done_without_a_race() -> None:
+    async def run() -> None:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=2)
+        flow = asyncio.Event()
+        log: list[str] = []
+        raced: list[object] = []
+
+        async def race(*coros: object) -> object:
+            raced.append(coros)
+            return await Service().wait_first(*coros)
+
+        delivery, flow_wait = _put(queue, "m1", log), flow.wait()
+        result = await deliver(delivery, flow_wait, race)
+        assert result.done == [delivery] and result.results == ["m1"] and not result.stopped
+        assert raced == [] and log == ["delivered"] and queue.get_nowait() == "m1"
+        assert inspect.getcoroutinestate(flow_wait) == inspect.CORO_CLOSED  # no warning
+
+    asyncio.run(run())
+
+
+def test_delivery_that_waits_is_raced_and_finishes_when_there_is_room() -> None:
+    async def run() -> None:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+        queue.put_nowait("m0")
+        flow = asyncio.Event()
+        log: list[str] = []
+        task = asyncio.ensure_future(
+            deliver(_put(queue, "m1", log), flow.wait(), Service().wait_first)
+        )
+        await asyncio.sleep(0.01)
+        assert not task.done() and log == []  # blocked on the full buffer
+        assert queue.get_nowait() == "m0"  # the stream takes one: room for the message
+        result = await asyncio.wait_for(task, 2)
+        assert result.results[-1] == "m1" and not result.stopped
+        assert log == ["delivered"] and queue.get_nowait() == "m1"
+
+    asyncio.run(run())
+
+
+def test_suspended_flow_abandons_a_waiting_delivery_as_faust_does() -> None:
+    async def run() -> None:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+        queue.put_nowait("m0")
+        flow = asyncio.Event()
+        log: list[str] = []
+        flow_wait = flow.wait()
+        task = asyncio.ensure_future(
+            deliver(_put(queue, "m1", log), flow_wait, Service().wait_first)
+        )
+        await asyncio.sleep(0.01)
+        flow.set()  # a rebalance suspends the flow while the delivery waits
+        result = await asyncio.wait_for(task, 2)
+        assert result.done == [flow_wait]
+        await asyncio.sleep(0.01)  # let the cancelled delivery run its handler
+        assert log == ["cancelled"]
+        assert queue.qsize() == 1 and queue.get_nowait() == "m0"  # m1 never delivered
+
+    asyncio.run(run())
+
+
+def test_errors_of_a_delivery_propagate_before_and_after_waiting() -> None:
+    async def fails_at_once() -> None:
+        raise ValueError("bad message")
+
+    async def fails_after_waiting(queue: asyncio.Queue) -> None:
+        await queue.put("m1")
+        raise KeyError("no stream")
+
+    async def run() -> None:
+        flow = asyncio.Event()
+        flow_wait = flow.wait()
+        with pytest.raises(ValueError, match="bad message"):
+            await deliver(fails_at_once(), flow_wait, Service().wait_first)
+        assert inspect.getcoroutinestate(flow_wait) == inspect.CORO_CLOSED
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+        queue.put_nowait("m0")
+        task = asyncio.ensure_future(
+            deliver(fails_after_waiting(queue), flow.wait(), Service().wait_first)
+        )
+        await asyncio.sleep(0.01)
+        queue.get_nowait()
+        with pytest.raises(KeyError, match="no stream"):
+            await asyncio.wait_for(task, 2)
+
+    asyncio.run(run())
+
+
+def test_the_worker_app_uses_the_fast_consumer(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, pseudonymisation_key="test")
+    built = create_app(settings, "127.0.0.1:9", with_ingest=False)
+    assert isinstance(built.app.consumer, FastDeliveryConsumer)

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,41 @@ def filled(data_dir: Path) -> Path:
             ]
         )
     return data_dir
+
+
+def sql_count() -> int:
+    result = run_sql("--format", "json", "SELECT count(*) AS n FROM calls")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)[0]["n"]
+
+
+def counts_while_writing(
+    data_dir: Path, batches: int, size: int, pause: float, count: Callable[[], int]
+) -> list[int]:
+    """Run ``count`` over and over while a writer process commits ``batches`` of ``size``
+    calls, ``pause`` seconds apart; the counts seen, in order."""
+    writer = textwrap.dedent(
+        f"""
+        import sys, time
+        from streams.settings import Settings
+        from streams.warehouse import Warehouse
+        sys.path.insert(0, 'tests')
+        from warehouse_support import make_call
+        with Warehouse.open(Settings(data_dir=sys.argv[1])) as w:
+            for batch in range({batches}):
+                w.merge_calls([make_call(f"c{{batch}}-{{i}}") for i in range({size})])
+                time.sleep({pause})
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", writer, str(data_dir)], cwd=REPO)
+    counts: list[int] = []
+    try:
+        while process.poll() is None:
+            counts.append(count())
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == 0
+    return counts
 
 
 QUERY = "SELECT call_id, outcome, wait_s, talk_s, local_date FROM calls ORDER BY call_id"
@@ -125,29 +161,7 @@ def test_answers_while_another_process_writes(data_dir: Path) -> None:
     """A writer process commits batches in a loop; every `callstream sql` meanwhile answers,
     the counts only grow, it sees commits as they land, and finally sees them all."""
     Warehouse.open(Settings(data_dir=data_dir)).close()
-    writer = textwrap.dedent(
-        """
-        import sys, time
-        from streams.settings import Settings
-        from streams.warehouse import Warehouse
-        sys.path.insert(0, 'tests')
-        from warehouse_support import make_call
-        with Warehouse.open(Settings(data_dir=sys.argv[1])) as w:
-            for batch in range(8):
-                w.merge_calls([make_call(f"c{batch}-{i}") for i in range(250)])
-                time.sleep(0.15)
-        """
-    )
-    process = subprocess.Popen([sys.executable, "-c", writer, str(data_dir)], cwd=REPO)
-    counts: list[int] = []
-    try:
-        while process.poll() is None:
-            result = run_sql("--format", "json", "SELECT count(*) AS n FROM calls")
-            assert result.exit_code == 0, result.output
-            counts.append(json.loads(result.stdout)[0]["n"])
-    finally:
-        process.wait(timeout=60)
-    assert process.returncode == 0
+    counts = counts_while_writing(data_dir, 8, 250, 0.15, sql_count)
     final = json.loads(run_sql("--format", "json", "SELECT count(*) AS n FROM calls").stdout)
     assert final == [{"n": 2000}]
     assert counts == sorted(counts)
@@ -204,27 +218,7 @@ def test_attach_script_lets_the_plain_duckdb_cli_read_while_a_process_writes(
         assert done.returncode == 0, done.stderr
         return int(done.stdout.split()[-1])
 
-    writer = textwrap.dedent(
-        """
-        import sys, time
-        from streams.settings import Settings
-        from streams.warehouse import Warehouse
-        sys.path.insert(0, 'tests')
-        from warehouse_support import make_call
-        with Warehouse.open(Settings(data_dir=sys.argv[1])) as w:
-            for batch in range(6):
-                w.merge_calls([make_call(f"c{batch}-{i}") for i in range(100)])
-                time.sleep(0.4)
-        """
-    )
-    process = subprocess.Popen([sys.executable, "-c", writer, str(data_dir)], cwd=REPO)
-    counts: list[int] = []
-    try:
-        while process.poll() is None:
-            counts.append(plain_duckdb_count())
-    finally:
-        process.wait(timeout=60)
-    assert process.returncode == 0
+    counts = counts_while_writing(data_dir, 6, 100, 0.4, plain_duckdb_count)
     assert plain_duckdb_count() == 600
     assert counts == sorted(counts) and all(n % 100 == 0 for n in counts)
     assert len({n for n in counts if 0 < n < 600}) >= 2  # read while the writer committed

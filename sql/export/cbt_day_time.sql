@@ -2,27 +2,19 @@
 -- Parameters: $month_start (first day), $month_end (first day of the next month).
 -- Grain: local_date x practice x indicator x time band, for every band with at least one
 --   inbound call: all six indicators, 0 included (CBT007 is in the durations file).
--- Columns (renamed to the publication headers by streams/export_cbt.py): local_date,
+-- Reads cbt_daily (the writer's materialised counts, from view cbt_call_indicators).
+-- Columns (renamed to the publication headers by streams/outputs/export_cbt.py): local_date,
 --   region_code, icb_code, sub_icb_code, pcn_code, practice, indicator, time_band, value.
 SELECT
-    c.local_date,
-    c.region_code,
-    c.icb_code,
-    c.sub_icb_code,
-    c.pcn_code,
-    c.practice,
-    i.indicator,
-    c.time_band,
-    count(*) FILTER (WHERE i.counts) AS value
-FROM calls_with_hierarchy AS c,
-    LATERAL (
-        VALUES
-            ('CBT001', true),
-            ('CBT002', c.outcome = 'ended_in_ivr'),
-            ('CBT003', c.outcome = 'answered'),
-            ('CBT004', c.outcome = 'missed'),
-            ('CBT005', c.outcome = 'callback_requested'),
-            ('CBT006', c.outcome = 'callback_requested' AND c.callback_made)
-    ) AS i (indicator, counts)
-WHERE c.inbound AND c.local_date >= $month_start AND c.local_date < $month_end
-GROUP BY ALL
+    d.local_date,
+    coalesce(h.region_code, 'UNMAPPED') AS region_code,
+    coalesce(h.icb_code, 'UNMAPPED') AS icb_code,
+    coalesce(h.sub_icb_code, 'UNMAPPED') AS sub_icb_code,
+    coalesce(h.pcn_code, 'UNMAPPED') AS pcn_code,
+    d.practice,
+    d.indicator,
+    d.time_band,
+    d.value
+FROM cbt_daily AS d
+LEFT JOIN practice_hierarchy AS h ON h.practice = d.practice
+WHERE d.indicator <> 'CBT007' AND d.local_date >= $month_start AND d.local_date < $month_end

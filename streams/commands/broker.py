@@ -8,7 +8,7 @@ import sys
 import click
 from rich.console import Console
 
-from streams import broker
+from streams.devtools.broker import control as broker
 from streams.settings import get_settings
 
 NOT_RUNNING_EXIT = 3

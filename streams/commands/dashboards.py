@@ -46,9 +46,9 @@ def build(out: Path, day: datetime | None) -> None:
     from rich.console import Console
     from rich.progress import Progress
 
-    from streams.dashboards.build import BuildError, build_site
-    from streams.dashboards.spec import SpecError
-    from streams.warehouse import WarehouseError
+    from streams.outputs.dashboards.build import BuildError, build_site
+    from streams.outputs.dashboards.spec import SpecError
+    from streams.warehouse.store import WarehouseError
 
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
@@ -103,7 +103,7 @@ def build(out: Path, day: datetime | None) -> None:
 )
 def serve(port: int | None, every: float | None, day: datetime | None, root: Path | None) -> None:
     """Refresh now, then serve until interrupted while a thread refreshes on schedule."""
-    from streams.dashboards.serve import HOST, DashboardServer, DashboardSite, Refresher
+    from streams.outputs.dashboards.serve import HOST, DashboardServer, DashboardSite, Refresher
 
     settings = get_settings()
     port = settings.web_port + 1 if port is None else port

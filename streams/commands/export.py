@@ -44,8 +44,8 @@ def cbt(month: str, out_dir: Path, snapshot: int | None) -> None:
     import duckdb
     from rich.console import Console
 
-    from streams.export_cbt import ExportError, export_month, month_range
-    from streams.warehouse import Warehouse, WarehouseError
+    from streams.outputs.export_cbt import ExportError, export_month, month_range
+    from streams.warehouse.store import Warehouse, WarehouseError
 
     try:
         month_range(month)

@@ -16,7 +16,7 @@ import click
 from streams.settings import get_settings
 
 if TYPE_CHECKING:
-    from streams.reference import Extract
+    from streams.core.reference import Extract
 
 
 @click.group(help="Load NHS reference data (ODS practices, PCN mapping, list sizes).")
@@ -46,8 +46,9 @@ def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from streams import reference, reference_store
-    from streams.warehouse import Warehouse, WarehouseError
+    from streams.core import reference
+    from streams.warehouse import reference_store
+    from streams.warehouse.store import Warehouse, WarehouseError
 
     settings = get_settings()
     parsed = [(path, _parse(path, extract_date.date() if extract_date else None)) for path in files]
@@ -89,7 +90,7 @@ def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
 
 
 def _parse(path: Path, extract_date: date | None) -> Extract:
-    from streams import reference
+    from streams.core import reference
 
     try:
         text = _read_text(path)

@@ -96,16 +96,16 @@ def command(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from streams.pseudonymise import load_key
-    from streams.rules import load_rules
-    from streams.simulate import (
+    from streams.core.pseudonymise import load_key
+    from streams.core.rules import load_rules
+    from streams.devtools.simulate import (
         SimulationConfig,
         event_stream,
         list_sizes_csv,
         make_practices,
         simulate,
     )
-    from streams.simulate_profile import load_profile
+    from streams.devtools.simulate_profile import load_profile
 
     settings = get_settings()
     try:

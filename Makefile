@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## run: set up, start the local broker, run a simulated day through the pipeline
 run: install
-	$(BIN)/python -m streams.demo
+	$(BIN)/python -m streams.devtools.demo
 
 ## test: the whole test suite (starts its own Kafka broker; dashboards in headless Chromium)
 test: install chromium
@@ -35,6 +35,7 @@ chromium:
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## bench: the benchmarks (each prints figures and a ratio against a same-run baseline)
 bench: install

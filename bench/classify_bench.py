@@ -20,11 +20,11 @@ from typing import Any
 import click
 
 from models.events import CallEvent, PseudonymisedEvent
-from streams.assemble import CallAssembly, group_events
-from streams.classify import classify_assembly
-from streams.formats import parse_jsonl_line
-from streams.pseudonymise import pseudonymise
-from streams.rules import load_rules
+from streams.core.assemble import CallAssembly, group_events
+from streams.core.classify import classify_assembly
+from streams.core.pseudonymise import pseudonymise
+from streams.core.rules import load_rules
+from streams.ingest.formats import parse_jsonl_line
 
 KEY = b"bench-key"
 _SHAPES = (

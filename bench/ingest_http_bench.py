@@ -28,9 +28,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from streams.broker import resolve_bootstrap
+from streams.devtools.broker.control import resolve_bootstrap
+from streams.ingest.tokens import TokenStore
 from streams.settings import get_settings
-from streams.tokens import TokenStore
 
 console = Console()
 PRACTICE = "B00001"

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models.events import CallEvent
-from streams.producer import EventProducer, encode_event, ensure_topics
+from streams.ingest.producer import EventProducer, encode_event, ensure_topics
 from streams.settings import Settings, get_settings
 
 console = Console()
@@ -94,7 +94,7 @@ def baseline(bootstrap: str, payloads: list[tuple[bytes, bytes]], partitions: in
 
 
 def _calls_in(settings: Settings) -> int:
-    from streams.warehouse import Warehouse
+    from streams.warehouse.store import Warehouse
 
     try:
         warehouse = Warehouse.open(settings, read_only=True)
@@ -191,7 +191,7 @@ def _wait(done, worker: subprocess.Popen, timeout: float) -> None:
 )
 def main(calls: int, partitions: int, profile: Path | None) -> None:
     """Measure the pipeline against raw Kafka on the local (or configured) broker."""
-    from streams.broker import resolve_bootstrap
+    from streams.devtools.broker.control import resolve_bootstrap
 
     bootstrap = resolve_bootstrap(get_settings())
     payloads = [encode_event(e) for e in make_events(calls)]

@@ -23,9 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from models.classified import ClassifiedCall
-from streams import sqlfiles
 from streams.settings import Settings
-from streams.warehouse import Warehouse, calls_frame
+from streams.warehouse import sqlfiles
+from streams.warehouse.store import Warehouse, calls_frame
 
 console = Console()
 

@@ -14,9 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from models.classified import ClassifiedCall
-from streams import reference, reference_store
+from streams.core import reference
 from streams.settings import Settings
-from streams.warehouse import Warehouse
+from streams.warehouse import reference_store
+from streams.warehouse.store import Warehouse
 
 LONDON = ZoneInfo("Europe/London")
 MAPPING = Path(__file__).parent / "fixtures" / "reference" / "gp-reg-pat-prac-map.csv"

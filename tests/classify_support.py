@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from models.events import CallEvent, PseudonymisedEvent
-from streams.pseudonymise import pseudonymise
+from streams.core.pseudonymise import pseudonymise
 
 KEY = b"test-key-not-secret"
 PRACTICE = "A12345"

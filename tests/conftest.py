@@ -35,7 +35,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    from streams import broker
+    from streams.devtools.broker import control as broker
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("kafka-data"))
     address = broker.start(settings)

@@ -13,12 +13,12 @@ from analyst_support import load_reference
 
 from models.classified import ClassifiedCall
 from models.events import CallEvent
-from streams.classify import classify_call
-from streams.pseudonymise import pseudonymise
-from streams.rules import load_rules
+from streams.core.classify import classify_call
+from streams.core.pseudonymise import pseudonymise
+from streams.core.rules import load_rules
+from streams.devtools.simulate import SimulationConfig, simulate
 from streams.settings import Settings
-from streams.simulate import SimulationConfig, simulate
-from streams.warehouse import Warehouse
+from streams.warehouse.store import Warehouse
 
 PRACTICES = 5
 #: The simulated week ends on Wednesday 12 August 2026 ("today" of the dashboards).

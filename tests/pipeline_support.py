@@ -92,7 +92,7 @@ class Worker:
 
     def query(self, sql: str) -> pl.DataFrame:
         """Read-only query in this process, as an analyst would."""
-        from streams.warehouse import Warehouse
+        from streams.warehouse.store import Warehouse
 
         warehouse = Warehouse.open(self.settings, read_only=True)
         try:

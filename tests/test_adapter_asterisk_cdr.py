@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from models.events import CallEvent, EventType
-from streams.adapters.asterisk_cdr import read_asterisk_cdr
-from streams.adapters.common import AdapterLine
+from streams.ingest.adapters.asterisk_cdr import read_asterisk_cdr
+from streams.ingest.adapters.common import AdapterLine
 
 FIXTURE = Path(__file__).parent / "fixtures" / "adapters" / "Master.csv"
 PRACTICE = "A12345"
@@ -164,8 +164,8 @@ def test_event_ids_are_unique_and_stable() -> None:
 
 
 def test_registered_format_reads_the_timezone_setting(data_dir, monkeypatch) -> None:
-    from streams.formats import read_events
-    from streams.rules import load_rules
+    from streams.core.rules import load_rules
+    from streams.ingest.formats import read_events
     from streams.settings import get_settings
 
     def first_start() -> datetime:

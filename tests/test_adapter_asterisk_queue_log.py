@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from models.events import CallEvent, EventType
-from streams.adapters.asterisk_queue_log import read_queue_log
-from streams.adapters.common import AdapterLine
+from streams.ingest.adapters.asterisk_queue_log import read_queue_log
+from streams.ingest.adapters.common import AdapterLine
 
 FIXTURE = Path(__file__).parent / "fixtures" / "adapters" / "queue_log"
 PRACTICE = "A12345"
@@ -233,8 +233,8 @@ def test_byte_order_mark_and_windows_line_endings_are_tolerated() -> None:
 
 
 def test_registered_format_logs_what_was_skipped(caplog) -> None:
-    from streams.formats import read_events
-    from streams.rules import load_rules
+    from streams.core.rules import load_rules
+    from streams.ingest.formats import read_events
 
     with caplog.at_level("INFO", logger="callstream.adapters"):
         out = list(read_events(FIXTURE, "asterisk-queue-log", "A12345", load_rules()))

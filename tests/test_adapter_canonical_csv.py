@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.adapters.canonical_csv import COLUMNS, read_canonical_csv
+from streams.ingest.adapters.canonical_csv import COLUMNS, read_canonical_csv
 
 FIXTURE = Path(__file__).parent / "fixtures" / "adapters" / "events.csv"
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from models.classified import ClassifiedCall
-from streams.adapters.asterisk_cdr import read_asterisk_cdr
-from streams.adapters.asterisk_queue_log import read_queue_log
-from streams.adapters.canonical_csv import read_canonical_csv
-from streams.adapters.common import AdapterLine
-from streams.adapters.freeswitch_json import read_freeswitch_json
-from streams.classify import classify_call
-from streams.pseudonymise import pseudonymise
-from streams.rules import load_rules
+from streams.core.classify import classify_call
+from streams.core.pseudonymise import pseudonymise
+from streams.core.rules import load_rules
+from streams.ingest.adapters.asterisk_cdr import read_asterisk_cdr
+from streams.ingest.adapters.asterisk_queue_log import read_queue_log
+from streams.ingest.adapters.canonical_csv import read_canonical_csv
+from streams.ingest.adapters.common import AdapterLine
+from streams.ingest.adapters.freeswitch_json import read_freeswitch_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "adapters"
 PRACTICE = "A12345"

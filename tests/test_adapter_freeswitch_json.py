@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from models.events import CallEvent
-from streams.adapters.common import AdapterLine
-from streams.adapters.freeswitch_json import parse_json, read_freeswitch_json
+from streams.ingest.adapters.common import AdapterLine
+from streams.ingest.adapters.freeswitch_json import parse_json, read_freeswitch_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "adapters"
 PRACTICE = "A12345"

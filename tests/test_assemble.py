@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models.events import EventType, PseudonymisedEvent
-from streams.assemble import CallAssembly, group_events
+from streams.core.assemble import CallAssembly, group_events
 
 T0 = datetime(2026, 8, 3, 7, 30, tzinfo=UTC)
 

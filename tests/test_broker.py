@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams import broker
-from streams.broker_config import new_cluster_id, server_properties
-from streams.kafka_jars import ensure_jars
+from streams.devtools.broker import control as broker
+from streams.devtools.broker.config import new_cluster_id, server_properties
+from streams.devtools.broker.jars import ensure_jars
 from streams.settings import Settings
 
 VERSION = Settings().kafka_version

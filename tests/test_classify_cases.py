@@ -15,9 +15,9 @@ import pytest
 from classify_support import KEY, PRACTICE, call
 
 from models.events import EventType
-from streams.classify import classify_call
-from streams.pseudonymise import caller_key
-from streams.rules import Rules, load_rules
+from streams.core.classify import classify_call
+from streams.core.pseudonymise import caller_key
+from streams.core.rules import Rules, load_rules
 
 RULES = load_rules()
 MON = "2026-08-03T09:00:00Z"  # Monday 3 August 2026, 10:00 BST: core 10-18:30

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.formats import FORMATS, ParsedLine, read_events, register_format
-from streams.rules import load_rules
+from streams.core.rules import load_rules
+from streams.ingest.formats import FORMATS, ParsedLine, read_events, register_format
 
 EVENT = {
     "practice": "A12345",

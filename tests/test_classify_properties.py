@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from models.classified import DURATION_BUCKETS, OUTCOMES, TIME_BANDS, WAIT_BUCKETS
 from models.events import EventType, PseudonymisedEvent
-from streams.assemble import CallAssembly
-from streams.classify import classify_call
-from streams.rules import load_rules
+from streams.core.assemble import CallAssembly
+from streams.core.classify import classify_call
+from streams.core.rules import load_rules
 
 RULES = load_rules()
 _FIELDS = {

@@ -18,11 +18,11 @@ from click.testing import CliRunner
 from dashboards_support import TODAY, build_week
 
 from streams.cli import cli
-from streams.dashboards.build import BuildError, build_site
-from streams.dashboards.serve import DashboardServer, DashboardSite
-from streams.dashboards.spec import DASHBOARDS_DIR, Dashboard, load_dashboards
+from streams.outputs.dashboards.build import BuildError, build_site
+from streams.outputs.dashboards.serve import DashboardServer, DashboardSite
+from streams.outputs.dashboards.spec import DASHBOARDS_DIR, Dashboard, load_dashboards
 from streams.settings import Settings, get_settings
-from streams.warehouse import Warehouse
+from streams.warehouse.store import Warehouse
 
 MAPPED = ("A81001", "A81002", "A81004", "A81005")
 

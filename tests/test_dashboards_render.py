@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from streams.dashboards import render
-from streams.dashboards.spec import Dashboard
+from streams.outputs.dashboards import render
+from streams.outputs.dashboards.spec import Dashboard
 
 TODAY = date(2026, 8, 12)
 CONTEXT = render.PageContext(

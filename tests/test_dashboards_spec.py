@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.dashboards.spec import (
+from streams.outputs.dashboards.spec import (
     DASHBOARDS_DIR,
     SpecError,
     dates_for,

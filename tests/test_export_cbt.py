@@ -13,7 +13,7 @@ from analyst_support import build, call
 from click.testing import CliRunner
 
 from streams.cli import cli
-from streams.export_cbt import (
+from streams.outputs.export_cbt import (
     CbtTables,
     ExportError,
     ReconciliationError,
@@ -23,7 +23,7 @@ from streams.export_cbt import (
     reconcile,
 )
 from streams.settings import Settings
-from streams.warehouse import Warehouse
+from streams.warehouse.store import Warehouse
 
 A = "Y63,QHM,16C,U00351,A81001"
 U = "UNMAPPED,UNMAPPED,UNMAPPED,UNMAPPED,B99999"
@@ -205,10 +205,10 @@ def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
     """simulate -> classify -> warehouse -> export, no Kafka: the export passes its own
     reconciliation, and every practice-day's CBT001-CBT006 equals what the simulator meant."""
     from models.events import CallEvent
-    from streams.classify import classify_call
-    from streams.pseudonymise import pseudonymise
-    from streams.rules import load_rules
-    from streams.simulate import SimulationConfig, simulate
+    from streams.core.classify import classify_call
+    from streams.core.pseudonymise import pseudonymise
+    from streams.core.rules import load_rules
+    from streams.devtools.simulate import SimulationConfig, simulate
 
     rules = load_rules()
     config = SimulationConfig(practices=20, start=date(2026, 8, 1), days=31, seed=11, key=b"t")

@@ -1,4 +1,4 @@
-"""The ingest body rules (streams.ingest), without a web server."""
+"""The ingest body rules (streams.ingest.body), without a web server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from models.events import WITHHELD, EventType
-from streams.ingest import (
+from streams.ingest.body import (
     MAX_DETAILS,
     InvalidEvents,
     MalformedBody,

@@ -1,6 +1,6 @@
 """The order of the ingest checks and the answer when Kafka fails, on a stand-in topic.
 
-Pure unit tests of ``streams.ingest_http.Ingest``: the real-broker behaviour is in
+Pure unit tests of ``streams.ingest.http.Ingest``: the real-broker behaviour is in
 test_ingest_http.py; here the topic is a stand-in so a failed delivery can be forced.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from streams.ingest_http import Ingest
+from streams.ingest.http import Ingest
+from streams.ingest.tokens import TokenStore
 from streams.settings import Settings
-from streams.tokens import TokenStore
 
 P = "A81001"
 
@@ -129,7 +129,7 @@ def test_a_stalled_upload_gets_408(setup, monkeypatch: pytest.MonkeyPatch):
             await asyncio.sleep(3600)
             return b""
 
-    monkeypatch.setattr("streams.ingest_http.BODY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr("streams.ingest.http.BODY_TIMEOUT_S", 0.05)
     request = Request(events(), token)
     request.content = Stalled(b"")
     got = answer(Ingest(Topic(), settings), request)

@@ -20,8 +20,8 @@ from kafka import KafkaConsumer
 from pipeline_support import Worker, callstream, pipeline_env, wait_until
 
 from models.events import CallEvent
-from streams.ingest_http import OPENAPI_FILE
-from streams.tokens import TokenStore
+from streams.ingest.http import OPENAPI_FILE
+from streams.ingest.tokens import TokenStore
 
 pytestmark = pytest.mark.kafka
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from models.events import ODS_PATTERN, REQUIRED_FOR, CallEvent, EventType
-from streams import ingest_http
-from streams.ingest import ErrorBody, ErrorDetail
+from streams.ingest import http as ingest_http
+from streams.ingest.body import ErrorBody, ErrorDetail
 from streams.settings import Settings
 
 SPEC = yaml.safe_load(ingest_http.OPENAPI_FILE.read_text())

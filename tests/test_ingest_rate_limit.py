@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.rate_limit import RateLimiter
+from streams.ingest.rate_limit import RateLimiter
 
 
 class Clock:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from models.classified import TIME_BANDS
-from streams.nhs_time import core_category, is_bank_holiday, time_band, to_london
+from streams.core.nhs_time import core_category, is_bank_holiday, time_band, to_london
 
 
 @pytest.mark.parametrize(

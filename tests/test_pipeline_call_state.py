@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from models.events import EventType, PseudonymisedEvent
-from streams.call_state import CallState, Sweep, receive, sweep
+from streams.core.call_state import CallState, Sweep, receive, sweep
 
 T0 = datetime(2026, 8, 3, 7, 30, tzinfo=UTC)
 TIMEOUT, RETENTION = 100.0, 1000.0

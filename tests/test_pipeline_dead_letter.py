@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from streams.dead_letter import MASK, make_dead_letter, mask_digit_runs, redact
-from streams.pseudonymise import caller_key
+from streams.core.dead_letter import MASK, make_dead_letter, mask_digit_runs, redact
+from streams.core.pseudonymise import caller_key
 
 KEY = b"test-key"
 

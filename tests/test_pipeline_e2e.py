@@ -23,7 +23,7 @@ from pipeline_support import (
 )
 
 from models.classified import ClassifiedCall
-from streams.producer import ensure_topics
+from streams.ingest.producer import ensure_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from mode import Service
 
-from streams.app import create_app
-from streams.fast_delivery import FastDeliveryConsumer, deliver
 from streams.settings import Settings
+from streams.worker.app import create_app
+from streams.worker.fast_delivery import FastDeliveryConsumer, deliver
 
 
 async def _put(queue: asyncio.Queue, item: str, log: list[str]) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from models.events import PseudonymisedEvent
-from streams.batch import latest_per_call
-from streams.normalise import Rejected, normalise
+from streams.core.batch import latest_per_call
+from streams.core.normalise import Rejected, normalise
 
 KEY = b"test-key"
 STARTED = {

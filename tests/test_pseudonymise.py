@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.events import CallEvent, PseudonymisedEvent
-from streams.pseudonymise import DEV_KEY_FILE, caller_key, load_key, normalise_number, pseudonymise
+from streams.core.pseudonymise import (
+    DEV_KEY_FILE,
+    caller_key,
+    load_key,
+    normalise_number,
+    pseudonymise,
+)
 
 KEY = b"k1"
 
@@ -66,7 +72,7 @@ def test_the_raw_number_does_not_survive_pseudonymisation() -> None:
 
 
 def test_dev_key_created_once_with_a_warning(tmp_path: Path, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="streams.pseudonymise"):
+    with caplog.at_level(logging.WARNING, logger="streams.core.pseudonymise"):
         first = load_key(None, tmp_path)
         second = load_key(None, tmp_path)
     assert first == second and len(first) == 64

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from streams import reference
 from streams.cli import cli
-from streams.reference import Kind, ReferenceError
+from streams.core import reference
+from streams.core.reference import Kind, ReferenceError
 from streams.settings import Settings
-from streams.warehouse import Warehouse
+from streams.warehouse.store import Warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference"
 EPRACCUR = Path("/work/shared/reference/ods/epraccur_sample.csv")
@@ -201,7 +201,7 @@ import sys, time
 sys.path.insert(0, {tests!r})
 from analyst_support import call
 from streams.settings import Settings
-from streams.warehouse import Warehouse
+from streams.warehouse.store import Warehouse
 with Warehouse.open(Settings(data_dir={data!r})) as warehouse:
     print("open", flush=True)
     for batch in range(15):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.rules import Rules, load_rules
+from streams.core.rules import Rules, load_rules
 
 
 def test_default_rules_map_options_and_teams() -> None:

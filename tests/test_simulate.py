@@ -17,12 +17,12 @@ import pytest
 
 from models.classified import DURATION_BUCKETS, OUTCOMES, WAIT_BUCKETS, ClassifiedCall
 from models.events import ODS_PATTERN, WITHHELD_SYNONYMS, CallEvent
-from streams.assemble import group_events
-from streams.classify import classify_call
-from streams.pseudonymise import caller_key, normalise_number, pseudonymise
-from streams.reference import parse
-from streams.rules import load_rules
-from streams.simulate import (
+from streams.core.assemble import group_events
+from streams.core.classify import classify_call
+from streams.core.pseudonymise import caller_key, normalise_number, pseudonymise
+from streams.core.reference import parse
+from streams.core.rules import load_rules
+from streams.devtools.simulate import (
     LONDON,
     SimulatedCall,
     SimulationConfig,
@@ -33,7 +33,7 @@ from streams.simulate import (
     simulate,
     wait_bucket_of,
 )
-from streams.simulate_profile import PROFILE_FILE, build_profile, load_profile
+from streams.devtools.simulate_profile import PROFILE_FILE, build_profile, load_profile
 
 KEY = b"test-key-not-secret"
 RULES = load_rules()

@@ -17,7 +17,7 @@ from warehouse_support import make_call
 
 from streams.cli import cli
 from streams.settings import Settings
-from streams.warehouse import Warehouse
+from streams.warehouse.store import Warehouse
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,7 @@ def counts_while_writing(
         f"""
         import sys, time
         from streams.settings import Settings
-        from streams.warehouse import Warehouse
+        from streams.warehouse.store import Warehouse
         sys.path.insert(0, 'tests')
         from warehouse_support import make_call
         with Warehouse.open(Settings(data_dir=sys.argv[1])) as w:

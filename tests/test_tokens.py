@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from streams.commands.tokens import command
-from streams.tokens import TokenError, TokenStore, hash_token
+from streams.ingest.tokens import TokenError, TokenStore, hash_token
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import pytest
 from analyst_support import build, call
 
 from streams.settings import Settings
-from streams.view_catalogue import render_catalogue
-from streams.warehouse import Warehouse
+from streams.warehouse.store import Warehouse
+from streams.warehouse.view_catalogue import render_catalogue
 
 D1, D2 = "2026-08-03", "2026-08-10"  # two Mondays
 
@@ -321,7 +321,7 @@ def test_routing_effectiveness(warehouse: Warehouse) -> None:
 def test_every_view_is_in_the_catalogue() -> None:
     readme = Path(__file__).resolve().parent.parent / "sql" / "README.md"
     assert render_catalogue() in readme.read_text(encoding="utf-8"), (
-        "sql/README.md is out of date: run `python -m streams.view_catalogue`"
+        "sql/README.md is out of date: run `python -m streams.warehouse.view_catalogue`"
     )
 
 
@@ -330,7 +330,7 @@ import sys, time
 sys.path.insert(0, {tests!r})
 from analyst_support import call
 from streams.settings import Settings
-from streams.warehouse import Warehouse
+from streams.warehouse.store import Warehouse
 with Warehouse.open(Settings(data_dir={data!r})) as warehouse:
     print("open", flush=True)
     for batch in range(12):

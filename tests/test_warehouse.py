@@ -17,9 +17,10 @@ import pytest
 from warehouse_support import make_call
 
 from models.classified import ClassifiedCall
-from streams import sqlfiles
 from streams.settings import Settings
-from streams.warehouse import CALL_SCHEMA, Warehouse, WarehouseError, calls_frame
+from streams.warehouse import sqlfiles
+from streams.warehouse.connect import WarehouseError
+from streams.warehouse.store import CALL_SCHEMA, Warehouse, calls_frame
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -399,7 +400,7 @@ def test_a_reader_process_sees_each_commit_of_the_writer(
         """
         import sys
         from streams.settings import Settings
-        from streams.warehouse import Warehouse
+        from streams.warehouse.store import Warehouse
         with Warehouse.open(Settings(data_dir=sys.argv[1]), read_only=True) as w:
             print(w.query("SELECT count(*) AS n FROM calls")["n"][0])
         """
@@ -425,7 +426,7 @@ def test_merges_succeed_while_another_process_writes_reference_data(
         """
         import sys
         from streams.settings import Settings
-        from streams.warehouse import Warehouse
+        from streams.warehouse.store import Warehouse
         for b in range(2):
             with Warehouse.open(Settings(data_dir=sys.argv[1])) as w:
                 for j in range(5):
@@ -464,7 +465,7 @@ def test_writers_opening_a_new_warehouse_at_once_apply_each_migration_once(
         """
         import sys
         from streams.settings import Settings
-        from streams.warehouse import Warehouse
+        from streams.warehouse.store import Warehouse
         Warehouse.open(Settings(data_dir=sys.argv[1])).close()
         """
     )
@@ -479,13 +480,13 @@ def test_writers_opening_a_new_warehouse_at_once_apply_each_migration_once(
 
 
 def test_a_reader_racing_the_first_writer_is_told_to_wait(settings: Settings) -> None:
-    from streams import warehouse as module
+    from streams.warehouse import connect as module
 
-    conn = module._connect(settings)
+    conn = module.connect(settings)
     catalog = module.catalog_uri(settings)
-    module._require_catalog(catalog, read_only=False)
-    module._load_catalog_extensions(conn, settings, catalog)
-    module._attach(conn, settings, catalog, read_only=False, snapshot=None)  # no views yet
+    module.require_catalog(catalog, read_only=False)
+    module.load_catalog_extensions(conn, settings, catalog)
+    module.attach(conn, settings, catalog, read_only=False, snapshot=None)  # no views yet
     conn.close()
     with pytest.raises(WarehouseError, match="not ready yet"):
         Warehouse.open(settings, read_only=True)

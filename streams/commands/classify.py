@@ -50,9 +50,9 @@ def command(file: str, fmt: str, practice: str | None, rules_file: Path | None) 
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from streams.ingest.formats import read_events
     from streams.core.pseudonymise import load_key
     from streams.core.rules import load_rules
+    from streams.ingest.formats import read_events
 
     if fmt not in FORMATS:
         raise click.ClickException(

@@ -48,7 +48,7 @@ def build(out: Path, day: datetime | None) -> None:
 
     from streams.outputs.dashboards.build import BuildError, build_site
     from streams.outputs.dashboards.spec import SpecError
-    from streams.warehouse.store import WarehouseError
+    from streams.warehouse.connect import WarehouseError
 
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:

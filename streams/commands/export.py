@@ -45,7 +45,8 @@ def cbt(month: str, out_dir: Path, snapshot: int | None) -> None:
     from rich.console import Console
 
     from streams.outputs.export_cbt import ExportError, export_month, month_range
-    from streams.warehouse.store import Warehouse, WarehouseError
+    from streams.warehouse.connect import WarehouseError
+    from streams.warehouse.store import Warehouse
 
     try:
         month_range(month)

@@ -31,10 +31,10 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from streams.core.rules import load_rules
     from streams.devtools.broker.control import resolve_bootstrap
     from streams.ingest.formats import read_events
     from streams.ingest.producer import EventProducer, ProducerError, ensure_topics
-    from streams.core.rules import load_rules
 
     # kafka-python warns when a large send batch keeps its I/O loop busy: expected here.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)

@@ -48,7 +48,8 @@ def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
 
     from streams.core import reference
     from streams.warehouse import reference_store
-    from streams.warehouse.store import Warehouse, WarehouseError
+    from streams.warehouse.connect import WarehouseError
+    from streams.warehouse.store import Warehouse
 
     settings = get_settings()
     parsed = [(path, _parse(path, extract_date.date() if extract_date else None)) for path in files]

@@ -50,7 +50,8 @@ def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bo
     """Attach read-only, run QUERY, print the result to stdout."""
     import duckdb
 
-    from streams.warehouse.store import Warehouse, WarehouseError, duckdb_attach_script
+    from streams.warehouse.connect import WarehouseError, duckdb_attach_script
+    from streams.warehouse.store import Warehouse
 
     if attach_script:
         if query:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from streams.settings import get_settings
 from streams.ingest.tokens import TokenError, TokenStore
+from streams.settings import get_settings
 
 _PRACTICE = click.option(
     "--practice", required=True, metavar="ODS", help="ODS code of the practice, e.g. A81001."

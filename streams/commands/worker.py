@@ -25,10 +25,10 @@ def command(loglevel: str, web_port: int | None) -> None:
     """
     import faust
 
-    from streams.worker.app import create_app
     from streams.devtools.broker.control import resolve_bootstrap
     from streams.ingest.producer import ProducerError, ensure_topics
     from streams.warehouse.store import Warehouse
+    from streams.worker.app import create_app
 
     settings = get_settings()
     if web_port is not None:

@@ -2,7 +2,7 @@
 
 Pure state (no Kafka): the streaming worker keeps one ``CallAssembly`` per call in a Faust
 table (``to_json``/``from_json``), ``callstream classify`` keeps them in a dict
-(``group_events``). Both then hand the same object to ``streams.classify``.
+(``group_events``). Both then hand the same object to ``streams.core.classify``.
 """
 
 from __future__ import annotations

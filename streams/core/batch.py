@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from models.classified import ClassifiedCall
-from streams.normalise import Rejected, validation_reason
+from streams.core.normalise import Rejected, validation_reason
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from enum import Enum
 from pydantic import TypeAdapter
 
 from models.events import EventType, PseudonymisedEvent
-from streams.assemble import CallAssembly
+from streams.core.assemble import CallAssembly
 
 _REREPORT_ON_DUPLICATE = frozenset({EventType.call_ended, EventType.callback_made})
 _EVENT_LIST = TypeAdapter(list[PseudonymisedEvent])

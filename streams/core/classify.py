@@ -11,10 +11,10 @@ from datetime import datetime
 
 from models.classified import ClassifiedCall, Outcome, Routing
 from models.events import EventType, PseudonymisedEvent, event_sort_key
-from streams.assemble import CallAssembly
-from streams.buckets import duration_bucket, wait_bucket, whole_seconds
-from streams.nhs_time import core_category, time_band, to_london, to_utc
-from streams.rules import Rules
+from streams.core.assemble import CallAssembly
+from streams.core.buckets import duration_bucket, wait_bucket, whole_seconds
+from streams.core.nhs_time import core_category, time_band, to_london, to_utc
+from streams.core.rules import Rules
 
 _EXPECTS_PERSON = (EventType.queue_joined, EventType.ringing, EventType.voicemail)
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from streams.pseudonymise import caller_key
+from streams.core.pseudonymise import caller_key
 
 #: Fields of canonical v1 that hold identifiers or codes, never a caller's number.
 SAFE_FIELDS = frozenset(

@@ -7,15 +7,13 @@ it could be the caller's number.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from models.events import CallEvent, PseudonymisedEvent, call_key
-from streams.pseudonymise import pseudonymise
-
-_NAMED_FIELD = re.compile(r"field '(\w+)'")
+from streams.core import errors
+from streams.core.pseudonymise import pseudonymise
 
 
 @dataclass(frozen=True)
@@ -28,22 +26,12 @@ class Rejected:
 
 def validation_reason(exc: ValidationError) -> Rejected:
     """One line naming each bad field (without its value) from a pydantic error."""
-    parts: list[str] = []
-    first_field: str | None = None
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "json_invalid":
-            return Rejected(f"not valid JSON: {msg}", None)
-        field = loc or _field_in(msg)
-        first_field = first_field or field
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return Rejected("; ".join(parts), first_field)
-
-
-def _field_in(message: str) -> str | None:
-    match = _NAMED_FIELD.search(message)
-    return match.group(1) if match else None
+    found = errors.problems(exc)
+    for problem in found:
+        if problem.kind == "json_invalid":
+            return Rejected(f"not valid JSON: {problem.message}", None)
+    first = next((p.field for p in found if p.field), None)
+    return Rejected("; ".join(p.text() for p in found), first)
 
 
 def normalise(

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from models.events import RequestType, Role
+from streams.core import errors
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -86,7 +87,7 @@ class Rules(BaseModel):
 
 
 DEFAULT_RULES = "default.yaml"
-#: Packaged next to this module (``streams/rules/``, package data in pyproject.toml).
+#: Packaged next to this module (``streams/core/rules/``, package data in pyproject.toml).
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules") / DEFAULT_RULES
 
 
@@ -115,8 +116,7 @@ def load_rules(path: Path | None = None) -> Rules:
     try:
         return Rules.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        first = errors.problems(exc)[0]
+        field = first.field if first.located else "(top level)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        msg = first["msg"].removeprefix("Value error, ")
-        raise ValueError(f"rules file {where}: field '{field}': {msg}{more}") from exc
+        raise ValueError(f"rules file {where}: field '{field}': {first.message}{more}") from exc

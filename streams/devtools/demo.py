@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from streams import sqlfiles
 from streams.settings import Settings, get_settings
+from streams.warehouse import sqlfiles
 
 DEMO_DAY = date(2026, 8, 3)  # a Monday: the 8am scramble is on
 PRACTICES = 20
@@ -57,7 +57,7 @@ def _truth_keys(path: Path) -> tuple[int, set[str]]:
 
 
 def _calls_in_warehouse(settings: Settings, practices: set[str]) -> int:
-    from streams.warehouse import Warehouse
+    from streams.warehouse.store import Warehouse
 
     sql = sqlfiles.read("reports/calls_on_day.sql")
     try:
@@ -98,7 +98,7 @@ def _wait_for_calls(
 
 
 def _summary(settings: Settings) -> None:
-    from streams.warehouse import Warehouse
+    from streams.warehouse.store import Warehouse
 
     warehouse = Warehouse.open(settings, read_only=True)
     try:
@@ -139,7 +139,7 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
 @click.command(help="Run a simulated day of about 20 practices through the pipeline.")
 def main() -> None:
     """The `make run` demo."""
-    from streams import broker
+    from streams.devtools.broker import control as broker
 
     settings = get_settings()
     demo_dir = settings.data_dir / "demo"

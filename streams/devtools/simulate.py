@@ -29,9 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.classified import DURATION_BUCKETS, OUTCOMES, TIME_BANDS, ClassifiedCall
 from models.events import WITHHELD_SYNONYMS
-from streams.pseudonymise import caller_key
-from streams.rules import Rules
-from streams.simulate_profile import BANK_HOLIDAY, DAY_LABELS, Profile, load_profile
+from streams.core.pseudonymise import caller_key
+from streams.core.rules import Rules
+from streams.devtools.simulate_profile import BANK_HOLIDAY, DAY_LABELS, Profile, load_profile
 
 LONDON = ZoneInfo("Europe/London")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -2,8 +2,8 @@
 
 The published tables live in ``shared/reference/nhs-cbt-2026-08/`` beside the repo, which a
 user's install may not have, so the few numbers the simulator needs are packaged in
-``streams/simulate_data/nhs_cbt_2026_08.json``. Rebuild that file from the CSVs with
-``python -m streams.simulate_profile ../shared/reference``.
+``streams/devtools/simulate_data/nhs_cbt_2026_08.json``. Rebuild that file from the CSVs with
+``python -m streams.devtools.simulate_profile ../shared/reference``.
 """
 
 from __future__ import annotations

@@ -10,16 +10,15 @@ submitted values (a caller's number must not be echoed into logs or client error
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from models.events import CallEvent
+from streams.core import errors
 
 #: Most per-event errors listed in one response; the summary still counts them all.
 MAX_DETAILS = 100
-_NAMED_FIELD = re.compile(r"field '(\w+)'")
 
 
 class ErrorDetail(BaseModel):
@@ -147,7 +146,7 @@ def _problems(index: int, item: Any, practice: str, events: list[CallEvent]) -> 
     try:
         event = CallEvent.model_validate(item)
     except ValidationError as exc:
-        return [_detail(index, error) for error in exc.errors(include_input=False)]
+        return [_detail(index, problem) for problem in errors.problems(exc)]
     if event.practice != practice:
         return [
             ErrorDetail(
@@ -161,12 +160,8 @@ def _problems(index: int, item: Any, practice: str, events: list[CallEvent]) -> 
     return []
 
 
-def _detail(index: int, error: Any) -> ErrorDetail:
-    field = ".".join(str(part) for part in error["loc"]) or None
-    message = error["msg"]
-    if field is None:  # a whole-event rule; its message names the field it needs
-        named = _NAMED_FIELD.search(message)
-        field = named.group(1) if named else None
-    if error["type"] == "extra_forbidden":
+def _detail(index: int, problem: errors.Problem) -> ErrorDetail:
+    message = problem.message
+    if problem.kind == "extra_forbidden":
         message = "unknown field (canonical v1 events have no such field)"
-    return ErrorDetail(index=index, field=field, message=message)
+    return ErrorDetail(index=index, field=problem.field, message=message)

@@ -21,7 +21,8 @@ from typing import IO, Any, Protocol
 from pydantic import ValidationError
 
 from models.events import ODS_PATTERN, CallEvent
-from streams.rules import Rules, load_rules
+from streams.core import errors
+from streams.core.rules import Rules, load_rules
 
 _ODS = re.compile(ODS_PATTERN)
 
@@ -62,16 +63,6 @@ def register_format(name: str) -> Callable[[Reader], Reader]:
     return add
 
 
-def validation_error(exc: ValidationError) -> str:
-    """A pydantic error as one line: ``field 'at': Input should have timezone info``."""
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"field '{loc}': {msg}" if loc else msg)
-    return "; ".join(parts)
-
-
 def check_practice(practice: str | None) -> str | None:
     """``--practice`` upper-cased, or ValueError when it is not an ODS code."""
     if practice is None:
@@ -89,7 +80,7 @@ def parse_jsonl_line(number: int, text: str, practice: str | None) -> ParsedLine
             return ParsedLine(number, event=CallEvent.model_validate_json(text))
         except ValidationError as exc:
             if exc.errors()[0]["type"] not in ("json_invalid", "model_type"):
-                return ParsedLine(number, error=validation_error(exc))
+                return ParsedLine(number, error=errors.one_line(exc, quoted=True))
     try:
         raw: Any = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -105,7 +96,7 @@ def parse_jsonl_line(number: int, text: str, practice: str | None) -> ParsedLine
     try:
         return ParsedLine(number, event=CallEvent.model_validate(raw))
     except ValidationError as exc:
-        return ParsedLine(number, error=validation_error(exc))
+        return ParsedLine(number, error=errors.one_line(exc, quoted=True))
 
 
 @register_format("jsonl")
@@ -130,8 +121,8 @@ def _is_utf8(text: str) -> bool:
 
 @register_format("csv")
 def _read_csv(lines: Iterable[str], practice: str | None, rules: Rules) -> Iterator[LineResult]:
-    from streams.adapters.canonical_csv import FORMAT, read_canonical_csv
-    from streams.adapters.common import Tally, reported
+    from streams.ingest.adapters.canonical_csv import FORMAT, read_canonical_csv
+    from streams.ingest.adapters.common import Tally, reported
 
     tally = Tally()
     return reported(read_canonical_csv(lines, practice, tally=tally), tally, FORMAT)
@@ -141,8 +132,8 @@ def _read_csv(lines: Iterable[str], practice: str | None, rules: Rules) -> Itera
 def _read_queue_log(
     lines: Iterable[str], practice: str | None, rules: Rules
 ) -> Iterator[LineResult]:
-    from streams.adapters.asterisk_queue_log import FORMAT, read_queue_log
-    from streams.adapters.common import Tally, reported
+    from streams.ingest.adapters.asterisk_queue_log import FORMAT, read_queue_log
+    from streams.ingest.adapters.common import Tally, reported
 
     tally = Tally()
     return reported(read_queue_log(lines, practice, rules, tally=tally), tally, FORMAT)
@@ -152,8 +143,8 @@ def _read_queue_log(
 def _read_asterisk_cdr(
     lines: Iterable[str], practice: str | None, rules: Rules
 ) -> Iterator[LineResult]:
-    from streams.adapters.asterisk_cdr import FORMAT, read_asterisk_cdr
-    from streams.adapters.common import Tally, reported
+    from streams.ingest.adapters.asterisk_cdr import FORMAT, read_asterisk_cdr
+    from streams.ingest.adapters.common import Tally, reported
     from streams.settings import get_settings
 
     tally, zone = Tally(), get_settings().cdr_timezone
@@ -165,8 +156,8 @@ def _read_asterisk_cdr(
 def _read_freeswitch(
     lines: Iterable[str], practice: str | None, rules: Rules
 ) -> Iterator[LineResult]:
-    from streams.adapters.common import Tally, reported
-    from streams.adapters.freeswitch_json import FORMAT, read_freeswitch_json
+    from streams.ingest.adapters.common import Tally, reported
+    from streams.ingest.adapters.freeswitch_json import FORMAT, read_freeswitch_json
 
     tally = Tally()
     return reported(read_freeswitch_json(lines, practice, rules, tally=tally), tally, FORMAT)

@@ -1,7 +1,7 @@
 """HTTP ingest on the Faust web server: practices' phone systems POST canonical events.
 
-Thin: the checks live in ``streams.ingest`` (body), ``streams.tokens`` (who) and
-``streams.rate_limit`` (how often); this module orders them and answers. A request is
+Thin: the checks live in ``streams.ingest.body`` (body), ``streams.ingest.tokens`` (who) and
+``streams.ingest.rate_limit`` (how often); this module orders them and answers. A request is
 answered 202 only after every event is acknowledged by Kafka with acks=all (``topic.send``
 returns the producer's delivery future, which is awaited). Nothing here logs a body, a
 token or an event: the raw topic is the only place a caller's number may go.
@@ -27,11 +27,11 @@ from aiokafka.errors import KafkaError
 from faust.types import TopicT
 from faust.web import Request, Response, View
 
-from streams.ingest import ErrorBody, InvalidEvents, MalformedBody, parse_body, validate_events
-from streams.producer import encode_event
-from streams.rate_limit import RateLimiter
+from streams.ingest.body import ErrorBody, InvalidEvents, MalformedBody, parse_body, validate_events
+from streams.ingest.producer import encode_event
+from streams.ingest.rate_limit import RateLimiter
+from streams.ingest.tokens import TokenError, TokenStore
 from streams.settings import Settings, get_settings
-from streams.tokens import TokenError, TokenStore
 
 log = logging.getLogger(__name__)
 

@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from models.classified import DURATION_BUCKETS, TIME_BANDS, WAIT_BUCKETS
-from streams import sqlfiles
+from streams.warehouse import sqlfiles
 
 if TYPE_CHECKING:
-    from streams.warehouse import Warehouse
+    from streams.warehouse.store import Warehouse
 
 HIERARCHY = [
     "Date",

@@ -1,6 +1,6 @@
 """Write a parsed NHS reference extract into the warehouse's practice dimension tables.
 
-Kept apart from ``streams.reference`` (pure parsing) because this is the DuckDB side. An
+Kept apart from ``streams.core.reference`` (pure parsing) because this is the DuckDB side. An
 extract replaces the rows of the same kind and extract date in one transaction, so loading
 the same file twice changes nothing and a corrected file replaces its earlier load; other
 extracts stay, which is what lets analysts see which extract a figure used.
@@ -19,9 +19,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from streams import sqlfiles
-from streams.reference import Extract, Kind, ReferenceError
-from streams.warehouse import Warehouse
+from streams.core.reference import Extract, Kind, ReferenceError
+from streams.warehouse import sqlfiles
+from streams.warehouse.connect import is_transient
+from streams.warehouse.store import Warehouse
 
 WRITE_ATTEMPTS = 5
 #: The table each kind of extract is loaded into (sql/migrations/010_practice_reference.sql).
@@ -62,7 +63,7 @@ def load(warehouse: Warehouse, extract: Extract, source_file: str) -> int:
                 break
             except duckdb.Error as exc:
                 # The worker committing at the same moment: redo the whole transaction.
-                if not _transient(exc) or attempt == WRITE_ATTEMPTS:
+                if not is_transient(exc) or attempt == WRITE_ATTEMPTS:
                     raise
                 time.sleep(0.1 * 2**attempt)
     finally:
@@ -90,12 +91,6 @@ def _replace(
         with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended it
             conn.execute("ROLLBACK")
         raise
-
-
-def _transient(exc: duckdb.Error) -> bool:
-    """A busy SQLite catalog or a conflicting DuckLake commit: worth another try."""
-    text = str(exc).lower()
-    return isinstance(exc, duckdb.TransactionException) or "conflict" in text or "locked" in text
 
 
 def write_rejects(extract: Extract, path: Path) -> None:

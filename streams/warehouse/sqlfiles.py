@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: The repository's ``sql/`` directory (the package is installed editable, next to it).
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 

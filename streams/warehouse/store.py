@@ -14,13 +14,9 @@ writes the practice dimension); writable opens on one machine take turns on a fi
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -30,18 +26,33 @@ import duckdb
 import polars as pl
 
 from models.classified import ClassifiedCall
-from streams import sqlfiles
-from streams.file_lock import file_lock
 from streams.settings import Settings
+from streams.warehouse import sqlfiles
+from streams.warehouse.connect import (
+    Conflict,
+    WarehouseError,
+    absolute,
+    attach,
+    catalog_uri,
+    connect,
+    is_conflict,
+    is_transient,
+    load_catalog_extensions,
+    one_line,
+    quote,
+    require_catalog,
+    require_ready,
+    schema_lock,
+)
 
-ALIAS = "lake"
-#: Materialised aggregates: refresh files run for the days a batch touched (touched_days).
-AGGREGATES: tuple[str, ...] = ("warehouse/refresh_cbt_daily.sql",)
+#: Materialised aggregates: refresh files run for the days a batch touched (touched_days),
+#: each with the view files its result depends on (a change to any of them rebuilds it).
+AGGREGATES: dict[str, tuple[str, ...]] = {
+    "warehouse/refresh_cbt_daily.sql": ("views/calls.sql", "views/cbt_call_indicators.sql"),
+}
 PREPARE_ATTEMPTS = 8
-ATTACH_ATTEMPTS = 6
 MERGE_ATTEMPTS = 6
 STALE_STAGING_S = 3600.0
-NO_WAREHOUSE_HINT = "start the worker or run `make run` first"
 
 #: Column types of a batch of classified calls, in ClassifiedCall field order.
 CALL_SCHEMA: dict[str, pl.DataType] = {
@@ -73,23 +84,6 @@ CALL_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class WarehouseError(Exception):
-    """The warehouse cannot be opened or written; the message says what to do."""
-
-
-class _Conflict(Exception):
-    """Another writer committed a conflicting change first; retrying is safe."""
-
-
-def _is_conflict(exc: duckdb.Error) -> bool:
-    return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
-
-
-def _is_transient(exc: duckdb.Error) -> bool:
-    """Worth redoing the transaction: a busy SQLite catalog or a conflicting commit."""
-    return _is_conflict(exc) or "database is locked" in str(exc)
-
-
 class Snapshot(NamedTuple):
     """A DuckLake snapshot: what "data as of" means for a reader or an export."""
 
@@ -108,20 +102,6 @@ def calls_frame(calls: Iterable[ClassifiedCall]) -> pl.DataFrame:
         for name, values in columns.items():
             values.append(row[name])
     return pl.DataFrame(columns, schema=CALL_SCHEMA)
-
-
-def catalog_uri(settings: Settings) -> str:
-    """The DuckLake catalog connection string, e.g. ``sqlite:/data/warehouse/catalog.sqlite``."""
-    if settings.catalog:
-        return settings.catalog.removeprefix("ducklake:")
-    return f"sqlite:{_absolute(settings.warehouse_dir) / 'catalog.sqlite'}"
-
-
-def data_path(settings: Settings) -> str:
-    """Where DuckLake writes Parquet: a directory (trailing slash) or an object-store URL."""
-    if settings.data_path:
-        return settings.data_path if settings.data_path.endswith("/") else settings.data_path + "/"
-    return f"{_absolute(settings.warehouse_dir) / 'files'}/"
 
 
 class Warehouse:
@@ -152,17 +132,17 @@ class Warehouse:
         """
         read_only = read_only or snapshot is not None
         catalog = catalog_uri(settings)
-        _require_catalog(catalog, read_only)
-        conn = _connect(settings)
+        require_catalog(catalog, read_only)
+        conn = connect(settings)
         try:
-            _load_catalog_extensions(conn, settings, catalog)
+            load_catalog_extensions(conn, settings, catalog)
             warehouse = cls(conn, settings, read_only, snapshot)
             if read_only:
-                _attach(conn, settings, catalog, read_only, snapshot)
-                _require_ready(conn, catalog)
+                attach(conn, settings, catalog, read_only, snapshot)
+                require_ready(conn, catalog)
             else:
-                with _schema_lock(settings):
-                    _attach(conn, settings, catalog, read_only, snapshot)
+                with schema_lock(settings):
+                    attach(conn, settings, catalog, read_only, snapshot)
                     warehouse._prepare()
                     warehouse._clear_staging()
         except BaseException:
@@ -180,7 +160,7 @@ class Warehouse:
                 self.create_views()
                 self.rebuild_aggregates()
                 return
-            except _Conflict as conflict:
+            except Conflict as conflict:
                 if attempt == PREPARE_ATTEMPTS:
                     raise WarehouseError(
                         f"another process keeps changing the warehouse schema: {conflict}"
@@ -194,8 +174,8 @@ class Warehouse:
         try:
             self.conn.execute(sqlfiles.read("warehouse/schema_migrations.sql"))
         except duckdb.Error as exc:
-            if _is_conflict(exc):
-                raise _Conflict(_one_line(exc)) from exc
+            if is_conflict(exc):
+                raise Conflict(one_line(exc)) from exc
             raise
         recorded = self.conn.execute("SELECT version FROM schema_migrations").fetchall()
         done = {row[0] for row in recorded}
@@ -213,10 +193,10 @@ class Warehouse:
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
                 self._rollback()
-                if _is_conflict(exc):
-                    raise _Conflict(_one_line(exc)) from exc
+                if is_conflict(exc):
+                    raise Conflict(one_line(exc)) from exc
                 raise WarehouseError(
-                    f"migration {migration.path.name} failed: {_one_line(exc)}"
+                    f"migration {migration.path.name} failed: {one_line(exc)}"
                 ) from exc
             applied.append(migration.name)
         return applied
@@ -228,9 +208,10 @@ class Warehouse:
         self._require_writable()
         built = dict(self.conn.execute("SELECT name, sql_hash FROM aggregate_versions").fetchall())
         rebuilt: list[str] = []
-        for aggregate in AGGREGATES:
+        for aggregate, inputs in AGGREGATES.items():
             text = sqlfiles.read(aggregate)
-            digest = hashlib.sha256(text.encode()).hexdigest()
+            source = "\n".join([text, *(sqlfiles.read(view) for view in inputs)])
+            digest = hashlib.sha256(source.encode()).hexdigest()
             if not force and built.get(aggregate) == digest:
                 continue
             self.conn.execute("BEGIN TRANSACTION")
@@ -245,9 +226,9 @@ class Warehouse:
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
                 self._rollback()
-                if _is_conflict(exc):
-                    raise _Conflict(_one_line(exc)) from exc
-                raise WarehouseError(f"rebuilding {aggregate} failed: {_one_line(exc)}") from exc
+                if is_conflict(exc):
+                    raise Conflict(one_line(exc)) from exc
+                raise WarehouseError(f"rebuilding {aggregate} failed: {one_line(exc)}") from exc
             rebuilt.append(aggregate)
         return rebuilt
 
@@ -268,8 +249,8 @@ class Warehouse:
             self.conn.execute("COMMIT")
         except duckdb.Error as exc:
             self._rollback()
-            if _is_conflict(exc):
-                raise _Conflict(_one_line(exc)) from exc
+            if is_conflict(exc):
+                raise Conflict(one_line(exc)) from exc
             return self._create_views_one_by_one(ordered)
         return [view.name for view in ordered]
 
@@ -286,7 +267,7 @@ class Warehouse:
                     created.append(view.name)
             if len(failed) == len(pending):
                 view, exc = failed[0]
-                raise WarehouseError(f"view {view.path} cannot be created: {_one_line(exc)}")
+                raise WarehouseError(f"view {view.path} cannot be created: {one_line(exc)}")
             pending = [view for view, _ in failed]
         return created
 
@@ -315,7 +296,7 @@ class Warehouse:
                 except duckdb.Error as exc:
                     # Another writer (reference load) holding the SQLite catalog, or a
                     # conflicting commit: the whole transaction is redone from the staged file.
-                    if not _is_transient(exc) or attempt == MERGE_ATTEMPTS:
+                    if not is_transient(exc) or attempt == MERGE_ATTEMPTS:
                         raise
                     time.sleep(0.05 * 2**attempt)
                     attempt += 1
@@ -327,7 +308,7 @@ class Warehouse:
         try:
             self.conn.execute(
                 "CREATE OR REPLACE TEMP VIEW batch_calls AS "
-                f"SELECT * FROM read_parquet({_quote(str(staging))})"
+                f"SELECT * FROM read_parquet({quote(str(staging))})"
             )
             self.conn.execute(sqlfiles.read("warehouse/touched_days.sql"))
             changed = self.conn.execute(sqlfiles.read("warehouse/merge_calls.sql")).fetchone()
@@ -420,14 +401,9 @@ class Warehouse:
                 leftover.unlink(missing_ok=True)
 
     def _staging_dir(self) -> Path:
-        path = _absolute(self.settings.warehouse_dir) / "staging"
+        path = absolute(self.settings.warehouse_dir) / "staging"
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-
-def _schema_lock(settings: Settings) -> AbstractContextManager[None]:
-    """An exclusive lock on ``warehouse/.schema.lock`` (released on close or exit)."""
-    return file_lock(_absolute(settings.warehouse_dir) / ".schema.lock")
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -444,209 +420,6 @@ def _unique_names(names: list[str]) -> list[str]:
     return unique
 
 
-def _absolute(path: Path) -> Path:
-    return path.expanduser().resolve()
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
 def _create_view_sql(view: sqlfiles.SqlFile) -> str:
     body = view.text.strip().rstrip(";")
     return f'CREATE OR REPLACE VIEW "{view.name}" AS\n{body}\n'
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def duckdb_attach_script(settings: Settings) -> str:
-    """The SQL a plain ``duckdb`` CLI runs to read this warehouse read-only, offline.
-
-    The ducklake and sqlite extensions are copied from their PyPI packages into the data
-    dir's extension folder, so the script names absolute paths and needs no download.
-    """
-    catalog = catalog_uri(settings)
-    _require_catalog(catalog, read_only=True)
-    directory = _extension_dir(settings)
-    ducklake = _copied_extension(
-        directory,
-        _packaged_extension("duckdb_extension_ducklake", "ducklake.duckdb_extension"),
-        "ducklake",
-    )
-    lines = [
-        f"-- callstream warehouse, read-only (DuckDB {duckdb.__version__}): duckdb -init FILE",
-        "SET autoinstall_known_extensions = false;",
-        "SET autoload_known_extensions = false;",
-    ]
-    if catalog.startswith("sqlite:"):
-        sqlite = _copied_extension(
-            directory,
-            _packaged_extension("duckdb_extension_sqlite", "sqlite.duckdb_extension"),
-            "sqlite_scanner",
-        )
-        lines.append(f"LOAD {_quote(str(sqlite))};")
-    lines += [
-        f"LOAD {_quote(str(ducklake))};",
-        f"ATTACH {_quote('ducklake:' + catalog)} AS {ALIAS} (READ_ONLY);",
-        f"USE {ALIAS};",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _require_catalog(catalog: str, read_only: bool) -> None:
-    """Readers need an existing warehouse; writers create the local one."""
-    kind, _, target = catalog.partition(":")
-    if kind != "sqlite":
-        return
-    path = Path(target)
-    if read_only and not path.exists():
-        raise WarehouseError(f"no warehouse at {path.parent}; {NO_WAREHOUSE_HINT}")
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-
-def _require_ready(conn: duckdb.DuckDBPyConnection, catalog: str) -> None:
-    """A reader that races the first start of a writer gets a clear word, not a missing view."""
-    ready = conn.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND view_name = 'calls'",
-        [ALIAS],
-    ).fetchone()
-    if not ready or ready[0] == 0:
-        raise WarehouseError(
-            f"the warehouse {catalog} is not ready yet (a writer is creating it); "
-            "try again in a moment"
-        )
-
-
-def _connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that never downloads extensions and reports times in UTC."""
-    conn = duckdb.connect(
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "extension_directory": str(_extension_dir(settings)),
-        }
-    )
-    conn.execute("SET TimeZone = 'UTC'")
-    return conn
-
-
-def _extension_dir(settings: Settings) -> Path:
-    """``data_dir/duckdb_extensions``, or a private temp dir when the data dir is read-only."""
-    for path in (
-        _absolute(settings.data_dir) / "duckdb_extensions",
-        Path(tempfile.gettempdir()) / f"callstream-duckdb-extensions-{os.getuid()}",
-    ):
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(path, os.W_OK):
-            return path
-    raise WarehouseError("no writable directory for DuckDB extensions (data dir or temp dir)")
-
-
-def _packaged_extension(package: str, file_name: str) -> Path:
-    """The extension file shipped in a ``duckdb-extension-*`` PyPI package for this duckdb."""
-    try:
-        module = __import__(package)
-    except ImportError:
-        raise WarehouseError(
-            f"Python package {package.replace('_', '-')} is missing; reinstall callstream"
-        ) from None
-    path = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}" / file_name
-    if not path.exists():
-        raise WarehouseError(
-            f"{path} is missing: {package.replace('_', '-')} does not match duckdb "
-            f"{duckdb.__version__}; reinstall callstream"
-        )
-    return path
-
-
-def _copied_extension(directory: Path, source: Path, name: str) -> Path:
-    """Copy an extension file into ``directory`` under ``name`` (its init symbol follows
-    the file name: sqlite's must be called sqlite_scanner). Atomic, so processes can race."""
-    target = directory / f"{name}.duckdb_extension"
-    if not target.exists() or target.stat().st_size != source.stat().st_size:
-        partial = directory / f".{name}.{uuid.uuid4().hex}.partial"
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
-    return target
-
-
-def _load(conn: duckdb.DuckDBPyConnection, name: str, path: Path | None, hint: str) -> None:
-    try:
-        conn.execute(f"LOAD {_quote(str(path))}" if path else f"LOAD {name}")
-    except duckdb.Error as exc:
-        raise WarehouseError(
-            f"cannot load the DuckDB {name} extension ({hint}): {_one_line(exc)}"
-        ) from exc
-
-
-def _load_catalog_extensions(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: str
-) -> None:
-    """ducklake always; sqlite or postgres for the catalog; httpfs for an object-store path."""
-    ducklake = _packaged_extension("duckdb_extension_ducklake", "ducklake.duckdb_extension")
-    _load(conn, "ducklake", ducklake, "reinstall callstream")
-    kind = catalog.partition(":")[0]
-    if kind == "sqlite":
-        source = _packaged_extension("duckdb_extension_sqlite", "sqlite.duckdb_extension")
-        directory = Path(
-            conn.execute("SELECT current_setting('extension_directory')").fetchone()[0]
-        )
-        _load(conn, "sqlite", _copied_extension(directory, source, "sqlite_scanner"), "reinstall")
-    elif kind in ("postgres", "postgresql"):
-        _load(
-            conn,
-            "postgres",
-            None,
-            "a PostgreSQL catalog needs it: on a connected machine run "
-            '`duckdb -c "INSTALL postgres"` with the same extension directory',
-        )
-    if "://" in data_path(settings):
-        _load(
-            conn,
-            "httpfs",
-            None,
-            "an object-store data path needs it: on a connected machine run "
-            '`duckdb -c "INSTALL httpfs"`',
-        )
-
-
-def _attach(
-    conn: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    catalog: str,
-    read_only: bool,
-    snapshot: int | None,
-) -> None:
-    options: list[str] = []
-    if read_only:
-        options.append("READ_ONLY")
-    else:
-        options.append(f"DATA_PATH {_quote(data_path(settings))}")
-        if "://" not in data_path(settings):
-            Path(data_path(settings)).mkdir(parents=True, exist_ok=True)
-    if snapshot is not None:
-        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-    statement = f"ATTACH {_quote('ducklake:' + catalog)} AS {ALIAS} ({', '.join(options)})"
-    try:
-        for attempt in range(1, ATTACH_ATTEMPTS + 1):
-            try:
-                conn.execute(statement)
-                break
-            except duckdb.Error as exc:  # a writer creating the catalog right now: wait
-                if "database is locked" not in str(exc) or attempt == ATTACH_ATTEMPTS:
-                    raise
-                time.sleep(0.2 * attempt)
-    except duckdb.Error as exc:
-        if snapshot is not None and "No snapshot found" in str(exc):
-            raise WarehouseError(
-                f"the warehouse has no snapshot {snapshot} (expired, or not made yet); "
-                'list them with `callstream sql "FROM lake.snapshots()"`'
-            ) from exc
-        raise WarehouseError(f"cannot open the warehouse {catalog}: {_one_line(exc)}") from exc
-    conn.execute(f"USE {ALIAS}")

@@ -14,66 +14,18 @@ and one changelog write, not a hop per step.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 
 import faust
-from faust.serializers import codecs
-from faust.types import TopicT
 
-from streams.call_state import CallState
-from streams.fast_delivery import FastDeliveryConsumer
-from streams.pseudonymise import load_key
+from streams.core.pseudonymise import load_key
 from streams.settings import Settings
-
-CALL_STATE_CODEC = "callstream-call-state"
-TABLE_NAME = "call-state"
-
-
-class _CallStateCodec(codecs.Codec):
-    """Serialises the table's values for its changelog (the table itself holds objects)."""
-
-    def _dumps(self, obj: CallState) -> bytes:
-        return obj.to_bytes()
-
-    def _loads(self, s: bytes) -> CallState | None:
-        return CallState.from_bytes(s) if s else None  # None: a deleted call (tombstone)
-
-
-codecs.register(CALL_STATE_CODEC, _CallStateCodec())
-
-
-class CallStateValue:
-    """The table's value type as Faust sees it: our codec for the changelog, both ways.
-
-    Faust takes a table's changelog serializer from ``value_type._options.serializer`` and
-    finishes decoding with ``value_type.from_data``; the codec already made the object.
-    """
-
-    class _options:  # noqa: N801 - the attribute name Faust looks up
-        serializer = CALL_STATE_CODEC
-
-    @classmethod
-    def from_data(cls, data: CallState, preferred_type: object = None) -> CallState:
-        return data
-
-
-@dataclass
-class Pipeline:
-    """The app and what its agents share."""
-
-    app: faust.App
-    settings: Settings
-    raw: TopicT
-    classified: TopicT
-    dead_letter: TopicT
-    calls: faust.Table
-    pseudonym_key: bytes  # HMAC key for callers (and for redacting dead letters)
+from streams.worker import pipeline, writer
+from streams.worker.fast_delivery import FastDeliveryConsumer
+from streams.worker.topology import TABLE_NAME, CallStateValue, Pipeline
 
 
 def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) -> Pipeline:
     """The callstream Faust app for these settings, with every agent registered."""
-    from streams import pipeline, writer
-
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
@@ -95,7 +47,7 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
         web_in_thread=False,
     )
     # Before anything creates the consumer: messages reach the streams without Faust's
-    # per-message task race when they need not wait (streams.fast_delivery).
+    # per-message task race when they need not wait (streams.worker.fast_delivery).
     app.transport.Consumer = FastDeliveryConsumer
     raw_kwargs = {"key_serializer": "raw", "value_serializer": "raw"}
     partitions = settings.topic_partitions
@@ -128,9 +80,9 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
 def _register_ingest(built: Pipeline) -> None:
     """HTTP ingest views, when this build has them."""
     try:
-        ingest_http = importlib.import_module("streams.ingest_http")
+        ingest_http = importlib.import_module("streams.ingest.http")
     except ModuleNotFoundError as exc:
-        if exc.name != "streams.ingest_http":
+        if exc.name != "streams.ingest.http":
             raise
         return
     ingest_http.register(built.app, built.raw, built.settings)

@@ -4,7 +4,7 @@ Validation, pseudonymisation, assembly and classification happen in one agent so
 costs one read of the raw topic and one write of the table's changelog; the classified
 topic only sees a call when it completes or changes. Invalid input goes to the dead-letter
 topic, redacted, with the reason. A timer closes calls that never ended and evicts old
-ones (the rules are in ``streams.call_state``).
+ones (the rules are in ``streams.core.call_state``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from faust import App, Table
 from faust.types import ProducerT, StreamT
 from kafka.partitioner.default import murmur2
 
-from streams.app import Pipeline
-from streams.call_state import CallState, Sweep, receive, sweep
-from streams.classify import classify_call
-from streams.dead_letter import make_dead_letter
-from streams.normalise import Rejected, normalise
-from streams.rules import load_rules
+from streams.core.call_state import CallState, Sweep, receive, sweep
+from streams.core.classify import classify_call
+from streams.core.normalise import Rejected, normalise
+from streams.core.rules import load_rules
+from streams.worker.reject import DeadLetters
+from streams.worker.topology import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     raw_name = settings.topic_raw_events
     classified_name = settings.topic_classified
     out = _Output(p.app, table)
+    dead_letters = DeadLetters(p.dead_letter, pseudonym_key)
 
     async def report(key: bytes, state: CallState) -> None:
         try:
@@ -51,26 +52,16 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             events = [e.model_dump(mode="json") for e in state.assembly.events]
             why = Rejected(f"call could not be classified: {exc}", None)
             partition = partition_of(key, settings.topic_partitions)
-            await reject(json.dumps(events).encode(), why, raw_name, partition, -1, key)
+            await dead_letters.send(
+                json.dumps(events).encode(),
+                why,
+                topic=raw_name,
+                partition=partition,
+                offset=-1,
+                key=key,
+            )
             return
         await out.send(classified_name, key, call.model_dump_json().encode(), None)
-
-    async def reject(
-        value: bytes, why: Rejected, topic: str, partition: int, offset: int, key: bytes | None
-    ) -> None:
-        letter = make_dead_letter(
-            value or b"",
-            why.reason,
-            why.field,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            message_key=key,
-            pseudonym_key=pseudonym_key,
-        )
-        log.warning("dead letter from %s[%d]@%d: %s", topic, partition, offset, letter.reason)
-        shown_key = letter.source_key.encode() if letter.source_key else None
-        await p.dead_letter.send(key=shown_key, value=letter.to_bytes())
 
     @p.app.agent(p.raw, name="pipeline")
     async def process(stream: StreamT) -> None:
@@ -87,13 +78,13 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                 message = event.message
                 result = normalise(message.value, message.key, pseudonym_key)
                 if isinstance(result, Rejected):
-                    await reject(
+                    await dead_letters.send(
                         message.value,
                         result,
-                        message.topic,
-                        message.partition,
-                        message.offset,
-                        message.key,
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        key=message.key,
                     )
                     continue
                 key = message.key
@@ -134,7 +125,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             elif action is Sweep.orphan:
                 await out.forget(key, partition)
                 events = [e.model_dump(mode="json") for e in state.assembly.events]
-                await reject(
+                await dead_letters.send(
                     json.dumps(events).encode(),
                     Rejected(
                         "only callback_made event(s) and nothing else for this call within "
@@ -143,10 +134,10 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                         "not reported as a call",
                         "type",
                     ),
-                    raw_name,
-                    partition,
-                    -1,
-                    key,
+                    topic=raw_name,
+                    partition=partition,
+                    offset=-1,
+                    key=key,
                 )
 
 

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 from faust.types import EventT, StreamT
 
 from models.classified import ClassifiedCall
-from streams.app import Pipeline
-from streams.batch import latest_per_call
-from streams.dead_letter import make_dead_letter
-from streams.warehouse import Warehouse
+from streams.core.batch import latest_per_call
+from streams.warehouse.store import Warehouse
+from streams.worker.reject import DeadLetters
+from streams.worker.topology import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def register(p: Pipeline) -> None:
     settings = p.settings
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
     opened: dict[str, Warehouse] = {}
-    pseudonym_key = p.pseudonym_key
+    dead_letters = DeadLetters(p.dead_letter, p.pseudonym_key)
 
     async def in_db(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
@@ -68,18 +68,14 @@ def register(p: Pipeline) -> None:
     async def reject(events: Sequence[EventT], rejected: list[tuple[int, Any]]) -> None:
         for index, why in rejected:
             message = events[index].message
-            letter = make_dead_letter(
-                message.value or b"",
-                why.reason,
-                why.field,
+            await dead_letters.send(
+                message.value,
+                why,
                 topic=message.topic,
                 partition=message.partition,
                 offset=message.offset,
-                message_key=message.key,
-                pseudonym_key=pseudonym_key,
+                key=message.key,
             )
-            log.warning("dead letter from %s: %s", message.topic, letter.reason)
-            await p.dead_letter.send(key=message.key, value=letter.to_bytes())
 
     @p.app.agent(p.classified, name="warehouse-writer")
     async def write(stream: StreamT) -> None:

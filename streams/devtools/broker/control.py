@@ -23,11 +23,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from streams.broker_config import log4j_properties, new_cluster_id, server_properties
-from streams.broker_errors import BrokerError
-from streams.file_lock import file_lock
-from streams.kafka_jars import ensure_jars
+from streams.devtools.broker.config import log4j_properties, new_cluster_id, server_properties
+from streams.devtools.broker.errors import BrokerError
+from streams.devtools.broker.jars import ensure_jars
 from streams.settings import Settings
+from streams.warehouse.file_lock import file_lock
 
 __all__ = [
     "BrokerError",

@@ -1,4 +1,4 @@
-"""The one error of the local broker's life cycle (re-exported by ``streams.broker``)."""
+"""The one error of the local broker's life cycle (re-exported by ``control``)."""
 
 
 class BrokerError(Exception):

@@ -14,10 +14,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from streams.broker_config import pom_xml
-from streams.broker_errors import BrokerError
-from streams.file_lock import file_lock
+from streams.devtools.broker.config import pom_xml
+from streams.devtools.broker.errors import BrokerError
 from streams.settings import Settings
+from streams.warehouse.file_lock import file_lock
 
 MANIFEST = ".complete"
 FETCH_TIMEOUT_S = 900.0

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from streams.adapters.common import (
+from streams.ingest.adapters.common import (
     AdapterLine,
     Tally,
     TeamRoles,

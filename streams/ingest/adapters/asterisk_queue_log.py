@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from streams.adapters.common import (
+from streams.ingest.adapters.common import (
     AdapterLine,
     Tally,
     TeamRoles,

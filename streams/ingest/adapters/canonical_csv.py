@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from streams.adapters.common import AdapterLine, Tally, build_event, make_event_id
+from streams.ingest.adapters.common import AdapterLine, Tally, build_event, make_event_id
 
 FORMAT = "csv"
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from models.events import ODS_PATTERN, WITHHELD, WITHHELD_SYNONYMS, CallEvent
+from streams.core import errors
 
 _ODS = re.compile(ODS_PATTERN)
 logger = logging.getLogger("callstream.adapters")
@@ -80,17 +81,7 @@ def build_event(line: int, fields: dict[str, Any]) -> AdapterLine:
     try:
         return AdapterLine(line, event=CallEvent(**fields))
     except ValidationError as exc:
-        return AdapterLine(line, error=validation_message(exc))
-
-
-def validation_message(exc: ValidationError) -> str:
-    """One line naming each bad field, without the input (it could be a caller's number)."""
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
+        return AdapterLine(line, error=errors.one_line(exc))
 
 
 def reported(items: Iterator[AdapterLine], tally: Tally, fmt: str) -> Iterator[AdapterLine]:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
-from streams.adapters.common import (
+from streams.ingest.adapters.common import (
     AdapterLine,
     Tally,
     TeamRoles,

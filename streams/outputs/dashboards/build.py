@@ -17,11 +17,17 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from streams import sqlfiles
-from streams.dashboards import render
-from streams.dashboards.spec import Dashboard, Panel, dates_for, describe_dates, load_dashboards
+from streams.outputs.dashboards import render
+from streams.outputs.dashboards.spec import (
+    Dashboard,
+    Panel,
+    dates_for,
+    describe_dates,
+    load_dashboards,
+)
 from streams.settings import Settings
-from streams.warehouse import Snapshot, Warehouse
+from streams.warehouse import sqlfiles
+from streams.warehouse.store import Snapshot, Warehouse
 
 UNMAPPED = "UNMAPPED"
 UNMAPPED_NAMES = {

@@ -18,7 +18,7 @@ import plotly.io as pio
 import polars as pl
 from plotly.offline import get_plotlyjs
 
-from streams.dashboards.spec import Dashboard, Panel
+from streams.outputs.dashboards.spec import Dashboard, Panel
 
 PLOTLY_ASSET = "assets/plotly.min.js"
 #: Where the serve command puts its banner (a failed refresh) in every page it sends.

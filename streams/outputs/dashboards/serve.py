@@ -22,11 +22,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from streams.dashboards.build import build_site
-from streams.dashboards.render import BANNER_MARK
-from streams.dashboards.spec import DASHBOARDS_DIR, load_dashboards
+from streams.outputs.dashboards.build import build_site
+from streams.outputs.dashboards.render import BANNER_MARK
+from streams.outputs.dashboards.spec import DASHBOARDS_DIR, load_dashboards
 from streams.settings import Settings
-from streams.warehouse import Warehouse
+from streams.warehouse.store import Warehouse
 
 log = logging.getLogger("callstream.dashboards")
 

@@ -15,10 +15,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from streams.sqlfiles import SQL_DIR
+from streams.warehouse.sqlfiles import SQL_DIR
 
 #: The repository's ``dashboards/`` directory.
-DASHBOARDS_DIR = Path(__file__).resolve().parent.parent.parent / "dashboards"
+DASHBOARDS_DIR = Path(__file__).resolve().parents[3] / "dashboards"
 
 Level = Literal["practice", "pcn", "icb"]
 ChartType = Literal["bar", "stacked_bar", "hbar", "line", "kpi", "table"]

@@ -1,0 +1,52 @@
+"""The one place a pydantic ``ValidationError`` becomes words a user reads.
+
+Every boundary (HTTP, files, the raw topic, rules files) reports bad input through
+``problems``/``one_line``, so a field is named the same way everywhere. The input value is
+never included: it could be a caller's number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+#: A whole-event rule names its field in its message: "field 'caller' is required ...".
+NAMED_FIELD = re.compile(r"field '(\w+)'")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, without its value."""
+
+    field: str | None  # the dotted location, else the field a whole-model rule names
+    message: str  # pydantic's message, without its "Value error, " prefix
+    kind: str  # pydantic's error type: json_invalid, extra_forbidden, missing, ...
+    located: bool  # pydantic gave a location (False for whole-model rules)
+
+    def text(self, quoted: bool = False) -> str:
+        """``at: msg`` (or ``field 'at': msg`` when ``quoted``); the message alone when the
+        problem has no location (its message already names the field)."""
+        if not self.located:
+            return self.message
+        return (
+            f"field '{self.field}': {self.message}" if quoted else f"{self.field}: {self.message}"
+        )
+
+
+def problems(exc: ValidationError) -> list[Problem]:
+    """Each problem of a pydantic error, in pydantic's order."""
+    found: list[Problem] = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(part) for part in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        named = NAMED_FIELD.search(message)
+        field = loc or (named.group(1) if named else None)
+        found.append(Problem(field, message, err["type"], bool(loc)))
+    return found
+
+
+def one_line(exc: ValidationError, *, quoted: bool = False) -> str:
+    """Every problem on one line, ``; `` between them."""
+    return "; ".join(problem.text(quoted) for problem in problems(exc))

@@ -1,0 +1,49 @@
+"""The one way a worker agent sets a message aside: onto the dead-letter topic, with why.
+
+Both agents (pipeline and writer) send through ``DeadLetters``, so every dead letter has the
+same shape (streams.core.dead_letter), the same redaction, and the same log line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faust.types import TopicT
+
+from streams.core.dead_letter import make_dead_letter
+from streams.core.normalise import Rejected
+
+log = logging.getLogger(__name__)
+
+
+class DeadLetters:
+    """Sends rejected messages to the dead-letter topic, callers pseudonymised."""
+
+    def __init__(self, topic: TopicT, pseudonym_key: bytes) -> None:
+        self.topic = topic
+        self.pseudonym_key = pseudonym_key
+
+    async def send(
+        self,
+        value: bytes | None,
+        why: Rejected,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+    ) -> None:
+        """Keep ``value`` (redacted) with the reason and where it came from."""
+        letter = make_dead_letter(
+            value or b"",
+            why.reason,
+            why.field,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            message_key=key,
+            pseudonym_key=self.pseudonym_key,
+        )
+        log.warning("dead letter from %s[%d]@%d: %s", topic, partition, offset, letter.reason)
+        shown_key = letter.source_key.encode() if letter.source_key else None
+        await self.topic.send(key=shown_key, value=letter.to_bytes())

@@ -1,0 +1,61 @@
+"""What the worker's agents share: the Pipeline (app, topics, call-state table) and the
+codec the call-state changelog is written with.
+
+Kept apart from ``app`` (which builds the app and registers the agents) so the agents can
+import what they need without importing the module that imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+from faust.serializers import codecs
+from faust.types import TopicT
+
+from streams.core.call_state import CallState
+from streams.settings import Settings
+
+CALL_STATE_CODEC = "callstream-call-state"
+TABLE_NAME = "call-state"
+
+
+class _CallStateCodec(codecs.Codec):
+    """Serialises the table's values for its changelog (the table itself holds objects)."""
+
+    def _dumps(self, obj: CallState) -> bytes:
+        return obj.to_bytes()
+
+    def _loads(self, s: bytes) -> CallState | None:
+        return CallState.from_bytes(s) if s else None  # None: a deleted call (tombstone)
+
+
+codecs.register(CALL_STATE_CODEC, _CallStateCodec())
+
+
+class CallStateValue:
+    """The table's value type as Faust sees it: our codec for the changelog, both ways.
+
+    Faust takes a table's changelog serializer from ``value_type._options.serializer`` and
+    finishes decoding with ``value_type.from_data``; the codec already made the object.
+    """
+
+    class _options:  # noqa: N801 - the attribute name Faust looks up
+        serializer = CALL_STATE_CODEC
+
+    @classmethod
+    def from_data(cls, data: CallState, preferred_type: object = None) -> CallState:
+        return data
+
+
+@dataclass
+class Pipeline:
+    """The app and what its agents share."""
+
+    app: faust.App
+    settings: Settings
+    raw: TopicT
+    classified: TopicT
+    dead_letter: TopicT
+    calls: faust.Table
+    pseudonym_key: bytes  # HMAC key for callers (and for redacting dead letters)

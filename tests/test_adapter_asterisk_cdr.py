@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from models.events import CallEvent, EventType
+from streams.core.rules import Rules
 from streams.ingest.adapters.asterisk_cdr import read_asterisk_cdr
 from streams.ingest.adapters.common import AdapterLine
 
@@ -19,15 +20,18 @@ FIXTURE = Path(__file__).parent / "fixtures" / "adapters" / "Master.csv"
 PRACTICE = "A12345"
 
 
-class Roles:
-    def role_for_team(self, team: str) -> str:
-        return {"reception": "care_navigator", "301": "nurse"}.get(team, "admin")
+#: Practice rules: team -> role, ``admin`` for teams they do not list.
+RULES = Rules(
+    version="t",
+    teams={"reception": {"role": "care_navigator"}, "301": {"role": "nurse"}},
+    default_role="admin",
+)
 
 
 def _read(text: str | None = None, **kwargs) -> tuple[list[AdapterLine], Counter[str]]:
     tally: Counter[str] = Counter()
     lines = (text if text is not None else FIXTURE.read_text()).splitlines(keepends=True)
-    return list(read_asterisk_cdr(lines, PRACTICE, Roles(), tally=tally, **kwargs)), tally
+    return list(read_asterisk_cdr(lines, PRACTICE, RULES, tally=tally, **kwargs)), tally
 
 
 def _calls(out: list[AdapterLine]) -> dict[str, list[CallEvent]]:
@@ -152,9 +156,9 @@ def test_timezone_option_and_header_row() -> None:
     assert out[0].event.at == datetime(2026, 8, 3, 8, 0, 0, tzinfo=UTC)
     assert tally["skipped: header row"] == 1
     with pytest.raises(ValueError, match="not a known time zone"):
-        read_asterisk_cdr([], PRACTICE, Roles(), timezone="Mars/Olympus")
+        read_asterisk_cdr([], PRACTICE, RULES, timezone="Mars/Olympus")
     with pytest.raises(ValueError, match="--practice ODS is required"):
-        read_asterisk_cdr([], "", Roles())
+        read_asterisk_cdr([], "", RULES)
 
 
 def test_event_ids_are_unique_and_stable() -> None:

@@ -54,8 +54,9 @@ def require_practice(practice: str | None, fmt: str) -> str:
 
 
 def source_digest(text: str) -> str:
-    """A short stable digest of a source line: re-reading the same file gives the same ids."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    """A short stable digest of a source line: re-reading the same file gives the same ids
+    (of its bytes as written, also those that were not UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
 def make_event_id(call_id: str, source: str, event_type: str) -> str:

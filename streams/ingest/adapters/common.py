@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -31,12 +31,6 @@ class AdapterLine:
     line: int
     event: CallEvent | None = None
     error: str | None = None
-
-
-class TeamRoles(Protocol):
-    """The part of the practice rules an adapter needs: the role of a team's people."""
-
-    def role_for_team(self, team: str) -> str: ...
 
 
 #: What an adapter counts while reading: skipped lines by reason, adjustments made.

@@ -127,12 +127,16 @@ def test_internal_context_calls_are_outbound_and_name_no_team(calls) -> None:
         assert events[0].direction == "outbound"
 
 
+#: A direct call answered in winter (GMT), as a 16-column row.
+ROW_16 = (
+    '"","07700900123","201","from-trunk","","PJSIP/t-1","PJSIP/201-2","Dial","PJSIP/201",'
+    '"2026-12-01 08:00:00","2026-12-01 08:00:10","2026-12-01 08:01:10",70,60,"ANSWERED",'
+    '"DOCUMENTATION"'
+)
+
+
 def test_winter_times_are_gmt_and_16_and_18_column_rows_are_read() -> None:
-    row16 = (
-        '"","07700900123","201","from-trunk","","PJSIP/t-1","PJSIP/201-2","Dial","PJSIP/201",'
-        '"2026-12-01 08:00:00","2026-12-01 08:00:10","2026-12-01 08:01:10",70,60,"ANSWERED",'
-        '"DOCUMENTATION"'
-    )
+    row16 = ROW_16
     row18 = row16.replace("07700900123", "07700900124") + ',"1764576000.5",""'
     out, tally = _read(row16 + "\n" + row18 + "\n")
     calls = _calls(out)
@@ -219,11 +223,7 @@ def test_a_header_row_names_the_columns_in_any_order() -> None:
 
 
 def test_18_and_21_column_rows_in_one_file_and_bad_numbers() -> None:
-    row18 = (
-        '"","07700900123","201","from-trunk","","PJSIP/t-1","PJSIP/201-2","Dial","PJSIP/201",'
-        '"2026-12-01 08:00:00","2026-12-01 08:00:10","2026-12-01 08:01:10",70,60,"ANSWERED",'
-        '"DOCUMENTATION","1764576000.5",""'
-    )
+    row18 = ROW_16 + ',"1764576000.5",""'
     row21 = row18.replace("1764576000.5", "1764576100.6") + ',"","1764576100.6",1'
     bad = row18.replace(",70,60,", ",seventy,60,")
     out, _ = _read("\n".join([row18, row21, bad]) + "\n")

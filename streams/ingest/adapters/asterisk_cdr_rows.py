@@ -16,12 +16,8 @@ from zoneinfo import ZoneInfo
 
 from streams.ingest.adapters.common import free_text, not_utf8, undecodable
 
-CDR_CSV_16: tuple[str, ...] = (
-    "accountcode",
-    "src",
-    "dst",
-    "dcontext",
-    "clid",
+#: What every layout has, in this order: the leg's channels, application, times, outcome.
+_LEG = (
     "channel",
     "dstchannel",
     "lastapp",
@@ -34,29 +30,13 @@ CDR_CSV_16: tuple[str, ...] = (
     "disposition",
     "amaflags",
 )
+CDR_CSV_16: tuple[str, ...] = ("accountcode", "src", "dst", "dcontext", "clid", *_LEG)
 CDR_CSV_18 = (*CDR_CSV_16, "uniqueid", "userfield")
 CDR_CSV_21 = (*CDR_CSV_18, "peeraccount", "linkedid", "sequence")
 #: cdr_custom.conf.sample's Master.csv mapping (Asterisk 1.6 onwards).
 CDR_CUSTOM_19: tuple[str, ...] = (
-    "clid",
-    "src",
-    "dst",
-    "dcontext",
-    "channel",
-    "dstchannel",
-    "lastapp",
-    "lastdata",
-    "start",
-    "answer",
-    "end",
-    "duration",
-    "billsec",
-    "disposition",
-    "amaflags",
-    "accountcode",
-    "uniqueid",
-    "userfield",
-    "sequence",
+    *("clid", "src", "dst", "dcontext", *_LEG),
+    *("accountcode", "uniqueid", "userfield", "sequence"),
 )
 #: Column count -> layout, for files without a header row.
 LAYOUTS: dict[int, tuple[str, ...]] = {

@@ -13,6 +13,8 @@ the mapping and its limits.
 from __future__ import annotations
 
 import csv
+import heapq
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -92,6 +94,9 @@ class _Reader:
         self.grace_s = grace_s
         self.by_key: dict[str, _Call] = {}
         self.open: dict[int, _Call] = {}
+        # (last end, tie-breaker, call) per change of a call's last end; stale ones skipped
+        self.ends: list[tuple[datetime, int, _Call]] = []
+        self.tick = itertools.count()
 
     def run(self, lines: Iterable[str]) -> Iterator[AdapterLine]:
         reader = csv.reader(iter(lines))
@@ -146,11 +151,14 @@ class _Reader:
         for key in call.keys:
             self.by_key[key] = call
         self.open[id(call)] = call
+        heapq.heappush(self.ends, (call.last_end, next(self.tick), call))
 
     def _expire(self, now: datetime) -> Iterator[AdapterLine]:
-        done = [c for c in self.open.values() if (now - c.last_end).total_seconds() > self.grace_s]
-        for call in done:
-            yield from self._flush(call)
+        """Flush the calls whose last leg ended more than the grace before ``now``."""
+        while self.ends and (now - self.ends[0][0]).total_seconds() > self.grace_s:
+            last_end, _, call = heapq.heappop(self.ends)
+            if self.open.get(id(call)) is call and call.last_end == last_end:
+                yield from self._flush(call)
 
     def _flush(self, call: _Call) -> Iterator[AdapterLine]:
         del self.open[id(call)]

@@ -55,7 +55,6 @@ LAYOUT_HELP = (
     "stock Master.csv mapping (19 columns, clid first), or any layout whose first row is a "
     "header naming the columns; docs/formats.md lists the columns of each"
 )
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 class RowError(ValueError):
@@ -147,7 +146,12 @@ def _time(row: dict[str, str], name: str, zone: ZoneInfo) -> datetime:
     if not value:
         raise RowError(f"column '{name}' is empty")
     try:
-        local = datetime.strptime(value, _TIME_FORMAT)
+        # The one layout Asterisk writes ("%Y-%m-%d %T"); fromisoformat is ~10x strptime.
+        if len(value) != len("2026-08-03 08:30:00") or value[10] != " ":
+            raise ValueError(value)
+        local = datetime.fromisoformat(value)
+        if local.tzinfo is not None:
+            raise ValueError(value)
     except ValueError:
         raise RowError(f"column '{name}' is not a time like 2026-08-03 08:30:00") from None
     return local.replace(tzinfo=zone).astimezone(UTC)

@@ -2,7 +2,8 @@
 
 ``FORMATS`` maps a ``--format`` name to a reader taking (text lines, practice, rules) and
 yielding one ``ParsedLine`` (or an adapter's ``AdapterLine``, same fields) per event or
-rejected line. Files are read line by line: memory does not grow with the file.
+rejected line. Files are read line by line, each line decoded on its own (``decode_lines``):
+memory does not grow with the file, and a byte in another encoding costs at most its line.
 Error strings name the field and never quote the input (it may hold a caller's number).
 """
 

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     )
     cdr_timezone: str = Field(
         "Europe/London",
-        description="Time zone of the times in Asterisk Master.csv files (they carry none).",
+        description="Time zone of the times in Asterisk CDR files (they carry none).",
     )
 
     # --- warehouse ---

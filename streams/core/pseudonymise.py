@@ -17,6 +17,7 @@ from pathlib import Path
 import phonenumbers
 
 from models.events import WITHHELD, CallEvent, PseudonymisedEvent
+from streams.core.phone_numbers import team_or_unknown
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,12 @@ def caller_key(key: bytes, practice: str, raw_number: str | None) -> str | None:
 
 
 def pseudonymise(event: CallEvent, key: bytes) -> PseudonymisedEvent:
-    """The event as it may travel after the first hop: no raw number left in it."""
+    """The event as it may travel after the first hop: no raw number left in it (a team
+    that looks like a phone number becomes ``unknown``)."""
     fields = dict(event.__dict__)  # the validated field values, without model_dump's work
     del fields["caller"]
+    if fields["team"] is not None:
+        fields["team"] = team_or_unknown(fields["team"])  # a number is never a team
     return PseudonymisedEvent(
         **fields,
         caller_key=caller_key(key, event.practice, event.caller),

@@ -6,11 +6,15 @@ never code. ``callstream --help`` and the README list them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.events import EventBounds
+from streams.core.assemble import CallSpan
 
 
 class Settings(BaseSettings):
@@ -27,6 +31,16 @@ class Settings(BaseSettings):
         None, description="HMAC key for caller pseudonyms; unset: a development key under data_dir."
     )
     web_port: int = Field(6066, description="Port of the worker's web server (HTTP ingest, views).")
+    web_bind: str = Field(
+        "127.0.0.1",
+        description="Address the worker's web server listens on; 0.0.0.0 only behind a TLS "
+        "reverse proxy (docs/http-api.md).",
+    )
+    web_header_timeout_s: float = Field(
+        20.0,
+        description="A client that has not sent its request headers this long after connecting "
+        "(or after its last answer) is disconnected.",
+    )
 
     # --- local broker ---
     kafka_version: str = Field("3.9.1", description="Apache Kafka version fetched from Maven.")
@@ -66,6 +80,18 @@ class Settings(BaseSettings):
     pipeline_batch_seconds: float = Field(
         0.2, description="Longest the worker holds raw events before processing them."
     )
+    call_max_span_s: float = Field(
+        4 * 3600.0,
+        description="An event more than this from the other events of its call is dead-lettered "
+        "(field at); callback_made may come up to call_retention_s after them.",
+    )
+    event_earliest: AwareDatetime = Field(
+        datetime(2020, 1, 1, tzinfo=UTC),
+        description="Events before this time are rejected (field at).",
+    )
+    event_max_future_s: float = Field(
+        24 * 3600.0, description="Events more than this far in the future are rejected (field at)."
+    )
     rules_file: Path | None = Field(
         None, description="Practice routing rules YAML; unset: the packaged default rules."
     )
@@ -96,6 +122,18 @@ class Settings(BaseSettings):
 
     # --- dashboards ---
     dashboards_refresh_s: float = Field(300.0, description="`dashboards serve` re-render period.")
+
+    @property
+    def event_bounds(self) -> EventBounds:
+        """The event times the first hop accepts (``models.events.set_event_bounds``)."""
+        return EventBounds(self.event_earliest, timedelta(seconds=self.event_max_future_s))
+
+    @property
+    def call_span(self) -> CallSpan:
+        """How far apart a call's events may be (``streams.core.assemble.CallSpan``)."""
+        return CallSpan(
+            timedelta(seconds=self.call_max_span_s), timedelta(seconds=self.call_retention_s)
+        )
 
     @property
     def warehouse_dir(self) -> Path:

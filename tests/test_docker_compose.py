@@ -32,7 +32,10 @@ def test_worker_settings_are_real_settings_and_the_key_comes_from_the_user() -> 
     assert env["CALLSTREAM_KAFKA_BOOTSTRAP"] == "kafka:9092"
     assert env["CALLSTREAM_PSEUDONYMISATION_KEY"].startswith("${CALLSTREAM_PSEUDONYMISATION_KEY:?")
     assert worker["command"] == ["callstream", "worker"]
-    assert f"{env['CALLSTREAM_WEB_PORT']}:{env['CALLSTREAM_WEB_PORT']}" in worker["ports"]
+    port = env["CALLSTREAM_WEB_PORT"]
+    # Plain HTTP: published on the host's loopback only, for a TLS proxy (issue 11).
+    assert worker["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert env["CALLSTREAM_WEB_BIND"] == "0.0.0.0"  # inside the container, for that port
     assert any(volume.endswith(":" + env["CALLSTREAM_DATA_DIR"]) for volume in worker["volumes"])
 
 

@@ -14,6 +14,8 @@ writes the practice dimension); writable opens on one machine take turns on a fi
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -35,6 +37,7 @@ from streams.warehouse.connect import (
     attach,
     catalog_uri,
     connect,
+    data_path,
     is_conflict,
     is_transient,
     load_catalog_extensions,
@@ -50,6 +53,14 @@ from streams.warehouse.connect import (
 AGGREGATES: dict[str, tuple[str, ...]] = {
     "warehouse/refresh_cbt_daily.sql": ("views/calls.sql", "views/cbt_call_indicators.sql"),
 }
+#: DuckDB errors that mean "these rows cannot be stored", not "the warehouse is down".
+REFUSED_DATA = (
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.InvalidInputException,
+    duckdb.ConstraintException,
+    duckdb.TypeMismatchException,
+)
 PREPARE_ATTEMPTS = 8
 MERGE_ATTEMPTS = 6
 STALE_STAGING_S = 3600.0
@@ -82,6 +93,11 @@ CALL_SCHEMA: dict[str, pl.DataType] = {
     "divert_target": pl.String(),
     "events": pl.Int32(),
 }
+
+
+class RefusedCalls(WarehouseError):
+    """The warehouse cannot hold these calls (a value out of a column's range, a string it
+    will not store): their data is at fault, not the warehouse, which still answers."""
 
 
 class Snapshot(NamedTuple):
@@ -276,6 +292,8 @@ class Warehouse:
     def merge_calls(self, calls: Sequence[ClassifiedCall]) -> int:
         """Write a batch of classified calls in one transaction with one MERGE.
 
+        Raises ``RefusedCalls`` when some call's data cannot be stored (nothing is written).
+
         Keyed by practice + call id: a replayed identical call changes nothing, a corrected
         call replaces the row (ingested_at kept, updated_at set), and a call repeated in the
         batch counts once, its last copy. When rows changed, the materialised aggregates
@@ -285,7 +303,10 @@ class Warehouse:
         self._require_writable()
         if not calls:
             return 0
-        frame = calls_frame(calls)
+        try:
+            frame = calls_frame(calls)
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:
+            raise RefusedCalls(f"a value does not fit its column: {one_line(exc)}") from exc
         staging = self._staging_dir() / f"batch-{uuid.uuid4().hex}.parquet"
         frame.write_parquet(staging, compression="uncompressed", statistics=False)
         attempt = 1
@@ -293,6 +314,8 @@ class Warehouse:
             while True:
                 try:
                     return self._merge_staged(staging)
+                except REFUSED_DATA as exc:
+                    raise RefusedCalls(one_line(exc)) from exc
                 except duckdb.Error as exc:
                     # Another writer (reference load) holding the SQLite catalog, or a
                     # conflicting commit: the whole transaction is redone from the staged file.
@@ -302,6 +325,15 @@ class Warehouse:
                     attempt += 1
         finally:
             staging.unlink(missing_ok=True)
+
+    def answers(self) -> bool:
+        """Whether the warehouse still answers a read of its catalog (after a failed write:
+        is the warehouse down, or did it refuse the data?)."""
+        try:
+            self.conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql")).fetchone()
+        except Exception:  # whatever the reason, it does not answer
+            return False
+        return True
 
     def _merge_staged(self, staging: Path) -> int:
         self.conn.execute("BEGIN TRANSACTION")
@@ -332,6 +364,22 @@ class Warehouse:
             return pl.DataFrame()
         names = _unique_names([column[0] for column in result.description])
         return pl.DataFrame(result.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+    def lock_down(self) -> None:
+        """For SQL a user types: from now on DuckDB touches no file but the warehouse's
+        Parquet files and a private spill folder, loads no extension, and no setting can be
+        changed back (``enable_external_access``, ``lock_configuration``). The catalog is
+        already attached. With an object-store data path only the settings are locked."""
+        files = data_path(self.settings)
+        if "://" not in files:
+            spill = Path(tempfile.gettempdir()) / f"callstream-duckdb-spill-{os.getuid()}"
+            spill.mkdir(mode=0o700, exist_ok=True)
+            self.conn.execute(f"SET temp_directory = {quote(str(spill))}")
+            self.conn.execute(
+                f"SET allowed_directories = [{quote(files)}, {quote(str(spill) + '/')}]"
+            )
+            self.conn.execute("SET enable_external_access = false")
+        self.conn.execute("SET lock_configuration = true")
 
     def snapshot(self) -> Snapshot:
         """The snapshot this connection reads: the latest, or the one it was opened at."""

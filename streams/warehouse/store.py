@@ -14,6 +14,8 @@ writes the practice dimension); writable opens on one machine take turns on a fi
 from __future__ import annotations
 
 import hashlib
+import logging
+import random
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -45,13 +47,16 @@ from streams.warehouse.connect import (
     schema_lock,
 )
 
+log = logging.getLogger(__name__)
+
 #: Materialised aggregates: refresh files run for the days a batch touched (touched_days),
 #: each with the view files its result depends on (a change to any of them rebuilds it).
 AGGREGATES: dict[str, tuple[str, ...]] = {
     "warehouse/refresh_cbt_daily.sql": ("views/calls.sql", "views/cbt_call_indicators.sql"),
 }
 PREPARE_ATTEMPTS = 8
-MERGE_ATTEMPTS = 6
+MERGE_ATTEMPTS = 12
+MERGE_BACKOFF_MAX_S = 2.0
 STALE_STAGING_S = 3600.0
 
 #: Column types of a batch of classified calls, in ClassifiedCall field order.
@@ -192,7 +197,7 @@ class Warehouse:
                 )
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self._rollback()
+                self.rollback()
                 if is_conflict(exc):
                     raise Conflict(one_line(exc)) from exc
                 raise WarehouseError(
@@ -223,9 +228,10 @@ class Warehouse:
                 self.conn.execute(
                     "INSERT INTO aggregate_versions VALUES (?, ?, now())", [aggregate, digest]
                 )
+                self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self._rollback()
+                self.rollback()
                 if is_conflict(exc):
                     raise Conflict(one_line(exc)) from exc
                 raise WarehouseError(f"rebuilding {aggregate} failed: {one_line(exc)}") from exc
@@ -248,7 +254,7 @@ class Warehouse:
                 self.conn.execute(_create_view_sql(view))
             self.conn.execute("COMMIT")
         except duckdb.Error as exc:
-            self._rollback()
+            self.rollback()
             if is_conflict(exc):
                 raise Conflict(one_line(exc)) from exc
             return self._create_views_one_by_one(ordered)
@@ -280,7 +286,9 @@ class Warehouse:
         call replaces the row (ingested_at kept, updated_at set), and a call repeated in the
         batch counts once, its last copy. When rows changed, the materialised aggregates
         (cbt_daily) are recomputed for every (practice, local_date) the batch touched, in
-        the same transaction. Returns the rows inserted plus updated.
+        the same transaction, which also touches the commit fence: with several workers,
+        a batch whose commit meets another's is redone on the newer snapshot.
+        Returns the rows inserted plus updated.
         """
         self._require_writable()
         if not calls:
@@ -294,11 +302,15 @@ class Warehouse:
                 try:
                     return self._merge_staged(staging)
                 except duckdb.Error as exc:
-                    # Another writer (reference load) holding the SQLite catalog, or a
-                    # conflicting commit: the whole transaction is redone from the staged file.
+                    # Another writer (reference load) holding the SQLite catalog, or another
+                    # worker's commit: the whole transaction is redone from the staged file.
                     if not is_transient(exc) or attempt == MERGE_ATTEMPTS:
                         raise
-                    time.sleep(0.05 * 2**attempt)
+                    log.info("warehouse commit redone (attempt %d): %s", attempt, one_line(exc))
+                    # Jittered: writers that met once should not meet again in lockstep.
+                    time.sleep(
+                        random.uniform(0.5, 1.0) * min(MERGE_BACKOFF_MAX_S, 0.05 * 2**attempt)
+                    )
                     attempt += 1
         finally:
             staging.unlink(missing_ok=True)
@@ -315,11 +327,12 @@ class Warehouse:
             if changed and changed[0]:
                 for aggregate in AGGREGATES:
                     self.conn.execute(sqlfiles.read(aggregate))
+                self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
             self.conn.execute("DROP VIEW IF EXISTS batch_calls")
             self.conn.execute("DROP TABLE IF EXISTS touched_days")
             self.conn.execute("COMMIT")
         except BaseException:
-            self._rollback()
+            self.rollback()
             raise
         return int(changed[0]) if changed else 0
 
@@ -381,7 +394,7 @@ class Warehouse:
 
     # --- helpers ---
 
-    def _rollback(self) -> None:
+    def rollback(self) -> None:
         """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
         try:
             self.conn.execute("ROLLBACK")

@@ -1,4 +1,4 @@
-"""The warehouse writer agent: classified calls -> DuckLake, the only process that writes it.
+"""The warehouse writer agent: classified calls -> DuckLake, the calls of this worker's partitions.
 
 Batches are bounded by ``writer_batch_size`` and ``writer_batch_seconds`` (Faust's
 ``take_events``) and written with one MERGE each, on a dedicated thread so the event loop
@@ -7,7 +7,8 @@ for the next batch, i.e. after ``merge_calls`` returned (the DuckLake commit), a
 commits acked offsets only (every ``broker_commit_interval``, after flushing the producer).
 If the worker dies between the two, Kafka replays the batch and the MERGE makes the replay
 harmless. A batch that cannot be written is retried; if it still fails, the process exits
-at once, before the batch is acked, so no offset past it is ever committed.
+at once, before the batch is acked, so no offset past it is ever committed. Several workers'
+writers commit side by side: a commit that meets another's is redone (Warehouse.merge_calls).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from faust.types import EventT, StreamT
 
 from models.classified import ClassifiedCall
 from streams.core.batch import latest_per_call
+from streams.warehouse import maintenance
 from streams.warehouse.store import Warehouse
 from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline
@@ -95,16 +97,26 @@ def register(p: Pipeline) -> None:
             opened.pop("warehouse", None)
             await in_db(warehouse.close)
 
+    holder = maintenance.holder_id()
+
     @p.app.timer(interval=settings.compact_every_s)
     async def maintain() -> None:
         warehouse = opened.get("warehouse")
         if warehouse is None:
             return
-        try:
-            await in_db(warehouse.compact)
-            await in_db(warehouse.expire_snapshots, settings.snapshot_retention_s)
+        try:  # only the worker holding the lease in the catalog does it (maintenance.py)
+            done = await in_db(
+                maintenance.maintain,
+                warehouse,
+                holder,
+                settings.compact_every_s,
+                settings.snapshot_retention_s,
+            )
         except Exception as exc:  # maintenance can wait for the next round
             log.error("warehouse maintenance failed: %s", exc)
+        else:
+            if done:
+                log.info("warehouse maintenance done by %s", holder)
 
 
 def _fail(exc: BaseException | None) -> None:

@@ -26,8 +26,6 @@ from pathlib import Path
 
 from pipeline_support import free_port
 
-from streams.settings import Settings
-
 START_TIMEOUT_S = 60
 PG_USER = "callstream"
 S3_KEY_ID = "callstream-test"
@@ -273,14 +271,3 @@ class Lake:
     def secrets(self) -> list[str]:
         """Values that must never appear in a log, a message or a file we did not ask for."""
         return [self.postgres.password, self.store.secret]
-
-
-def settings_from(env: dict[str, str]) -> Settings:
-    """The Settings a callstream process started with ``env`` would read."""
-    prefix = "CALLSTREAM_"
-    fields = {
-        key[len(prefix) :].lower(): value
-        for key, value in env.items()
-        if key.startswith(prefix) and key[len(prefix) :].lower() in Settings.model_fields
-    }
-    return Settings(**fields)

@@ -53,13 +53,24 @@ def is_conflict(exc: duckdb.Error) -> bool:
     return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
 
 
-def is_transient(exc: duckdb.Error) -> bool:
-    """Worth redoing the whole transaction: a conflicting commit or a busy SQLite catalog.
+#: A busy SQLite catalog; PostgreSQL's serialization failure, deadlock and lock timeout (the
+#: catalog's own transactions meeting, or a long wait for the commit turn).
+TRANSIENT_CATALOG_ERRORS = (
+    "database is locked",
+    "could not serialize access",
+    "deadlock detected",
+    "due to lock timeout",
+)
 
-    The one retry rule of the warehouse: the writer's MERGE, reference loads and the
-    attach all ask it.
+
+def is_transient(exc: duckdb.Error) -> bool:
+    """Worth redoing the whole transaction: a conflicting commit or a busy catalog.
+
+    The one retry rule of the warehouse: the writer's MERGE, reference loads, the
+    maintenance lease and the attach all ask it.
     """
-    return is_conflict(exc) or "database is locked" in str(exc).lower()
+    text = str(exc).lower()
+    return is_conflict(exc) or any(error in text for error in TRANSIENT_CATALOG_ERRORS)
 
 
 def catalog_kind(catalog: str) -> str:

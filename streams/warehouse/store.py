@@ -30,6 +30,7 @@ import polars as pl
 from models.classified import ClassifiedCall
 from streams.settings import Settings
 from streams.warehouse import sqlfiles
+from streams.warehouse.commit_turn import commit_turn
 from streams.warehouse.connect import (
     Conflict,
     WarehouseError,
@@ -128,12 +129,18 @@ class Warehouse:
 
     @classmethod
     def open(
-        cls, settings: Settings, read_only: bool = False, snapshot: int | None = None
+        cls,
+        settings: Settings,
+        read_only: bool = False,
+        snapshot: int | None = None,
+        prepare: bool = True,
     ) -> Warehouse:
         """Attach the warehouse; writable opens create it, apply migrations and (re)create views.
 
         ``snapshot`` attaches read-only as of that DuckLake snapshot (for exports that must
-        match a "data as of" figure); it implies ``read_only``.
+        match a "data as of" figure); it implies ``read_only``. ``prepare=False`` attaches
+        writable without migrations and views, for a second connection of a process whose
+        first open did them (the maintenance's own).
         """
         read_only = read_only or snapshot is not None
         catalog = catalog_uri(settings)
@@ -148,8 +155,9 @@ class Warehouse:
             else:
                 with schema_lock(settings):
                     attach(conn, settings, catalog, read_only, snapshot)
-                    warehouse._prepare()
-                    warehouse._clear_staging()
+                    if prepare:
+                        warehouse._prepare()
+                        warehouse._clear_staging()
         except BaseException:
             conn.close()
             raise
@@ -300,7 +308,8 @@ class Warehouse:
         try:
             while True:
                 try:
-                    return self._merge_staged(staging)
+                    with commit_turn(self.conn, catalog_uri(self.settings)):
+                        return self._merge_staged(staging)
                 except duckdb.Error as exc:
                     # Another writer (reference load) holding the SQLite catalog, or another
                     # worker's commit: the whole transaction is redone from the staged file.

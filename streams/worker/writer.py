@@ -97,26 +97,21 @@ def register(p: Pipeline) -> None:
             opened.pop("warehouse", None)
             await in_db(warehouse.close)
 
-    holder = maintenance.holder_id()
+    # Maintenance on its own thread and DuckDB instance, by the lease holder only.
+    maintainer = maintenance.Maintainer(settings)
+    upkeep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-upkeep")
 
     @p.app.timer(interval=settings.compact_every_s)
     async def maintain() -> None:
-        warehouse = opened.get("warehouse")
-        if warehouse is None:
+        if "warehouse" not in opened:
             return
-        try:  # only the worker holding the lease in the catalog does it (maintenance.py)
-            done = await in_db(
-                maintenance.maintain,
-                warehouse,
-                holder,
-                settings.compact_every_s,
-                settings.snapshot_retention_s,
-            )
+        try:
+            done = await asyncio.get_running_loop().run_in_executor(upkeep, maintainer.round)
         except Exception as exc:  # maintenance can wait for the next round
             log.error("warehouse maintenance failed: %s", exc)
         else:
             if done:
-                log.info("warehouse maintenance done by %s", holder)
+                log.info("warehouse maintenance done by %s", maintainer.holder)
 
 
 def _fail(exc: BaseException | None) -> None:

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
 
     # --- dashboards ---
     dashboards_refresh_s: float = Field(300.0, description="`dashboards serve` re-render period.")
+    dashboards_host: str = Field(
+        "127.0.0.1",
+        description="Address `dashboards serve` listens on (0.0.0.0 in a container).",
+    )
 
     @property
     def warehouse_dir(self) -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from pipeline_support import free_port
 from warehouse_support import make_call
 
 from models.classified import ClassifiedCall
@@ -452,10 +453,17 @@ def test_merges_succeed_while_another_process_writes_reference_data(
     assert rows(warehouse, probes) == [{"n": 10}]
 
 
-def test_postgres_catalog_without_the_extension_is_a_clear_error(data_dir: Path) -> None:
-    settings = Settings(data_dir=data_dir, catalog="postgres:dbname=callstream host=localhost")
-    with pytest.raises(WarehouseError, match="postgres extension"):
+def test_a_postgres_catalog_nobody_answers_is_a_clear_error(data_dir: Path) -> None:
+    """The postgres extension loads offline (PyPI package); the error is the connection's."""
+    port = free_port()  # nothing listens there
+    settings = Settings(
+        data_dir=data_dir,
+        catalog=f"postgres:dbname=callstream host=127.0.0.1 port={port} password=hunter2",
+    )
+    with pytest.raises(WarehouseError, match="cannot open the warehouse postgres:") as caught:
         Warehouse.open(settings)
+    assert "Connection refused" in str(caught.value) and "password=***" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_writers_opening_a_new_warehouse_at_once_apply_each_migration_once(

@@ -14,7 +14,9 @@ writes the practice dimension); writable opens on one machine take turns on a fi
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import random
 import tempfile
 import time
 import uuid
@@ -30,6 +32,7 @@ import polars as pl
 from models.classified import ClassifiedCall
 from streams.settings import Settings
 from streams.warehouse import sqlfiles
+from streams.warehouse.commit_turn import commit_turn
 from streams.warehouse.connect import (
     Conflict,
     WarehouseError,
@@ -48,6 +51,8 @@ from streams.warehouse.connect import (
     schema_lock,
 )
 
+log = logging.getLogger(__name__)
+
 #: Materialised aggregates: refresh files run for the days a batch touched (touched_days),
 #: each with the view files its result depends on (a change to any of them rebuilds it).
 AGGREGATES: dict[str, tuple[str, ...]] = {
@@ -62,7 +67,8 @@ REFUSED_DATA = (
     duckdb.TypeMismatchException,
 )
 PREPARE_ATTEMPTS = 8
-MERGE_ATTEMPTS = 6
+MERGE_ATTEMPTS = 12
+MERGE_BACKOFF_MAX_S = 2.0
 STALE_STAGING_S = 3600.0
 
 #: Column types of a batch of classified calls, in ClassifiedCall field order.
@@ -139,12 +145,18 @@ class Warehouse:
 
     @classmethod
     def open(
-        cls, settings: Settings, read_only: bool = False, snapshot: int | None = None
+        cls,
+        settings: Settings,
+        read_only: bool = False,
+        snapshot: int | None = None,
+        prepare: bool = True,
     ) -> Warehouse:
         """Attach the warehouse; writable opens create it, apply migrations and (re)create views.
 
         ``snapshot`` attaches read-only as of that DuckLake snapshot (for exports that must
-        match a "data as of" figure); it implies ``read_only``.
+        match a "data as of" figure); it implies ``read_only``. ``prepare=False`` attaches
+        writable without migrations and views, for a second connection of a process whose
+        first open did them (the maintenance's own).
         """
         read_only = read_only or snapshot is not None
         catalog = catalog_uri(settings)
@@ -159,8 +171,9 @@ class Warehouse:
             else:
                 with schema_lock(settings):
                     attach(conn, settings, catalog, read_only, snapshot)
-                    warehouse._prepare()
-                    warehouse._clear_staging()
+                    if prepare:
+                        warehouse._prepare()
+                        warehouse._clear_staging()
         except BaseException:
             conn.close()
             raise
@@ -208,7 +221,7 @@ class Warehouse:
                 )
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self._rollback()
+                self.rollback()
                 if is_conflict(exc):
                     raise Conflict(one_line(exc)) from exc
                 raise WarehouseError(
@@ -239,9 +252,10 @@ class Warehouse:
                 self.conn.execute(
                     "INSERT INTO aggregate_versions VALUES (?, ?, now())", [aggregate, digest]
                 )
+                self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self._rollback()
+                self.rollback()
                 if is_conflict(exc):
                     raise Conflict(one_line(exc)) from exc
                 raise WarehouseError(f"rebuilding {aggregate} failed: {one_line(exc)}") from exc
@@ -264,7 +278,7 @@ class Warehouse:
                 self.conn.execute(_create_view_sql(view))
             self.conn.execute("COMMIT")
         except duckdb.Error as exc:
-            self._rollback()
+            self.rollback()
             if is_conflict(exc):
                 raise Conflict(one_line(exc)) from exc
             return self._create_views_one_by_one(ordered)
@@ -298,7 +312,9 @@ class Warehouse:
         call replaces the row (ingested_at kept, updated_at set), and a call repeated in the
         batch counts once, its last copy. When rows changed, the materialised aggregates
         (cbt_daily) are recomputed for every (practice, local_date) the batch touched, in
-        the same transaction. Returns the rows inserted plus updated.
+        the same transaction, which also touches the commit fence: with several workers,
+        a batch whose commit meets another's is redone on the newer snapshot.
+        Returns the rows inserted plus updated.
         """
         self._require_writable()
         if not calls:
@@ -313,15 +329,20 @@ class Warehouse:
         try:
             while True:
                 try:
-                    return self._merge_staged(staging)
+                    with commit_turn(self.conn, catalog_uri(self.settings)):
+                        return self._merge_staged(staging)
                 except REFUSED_DATA as exc:
                     raise RefusedCalls(one_line(exc)) from exc
                 except duckdb.Error as exc:
-                    # Another writer (reference load) holding the SQLite catalog, or a
-                    # conflicting commit: the whole transaction is redone from the staged file.
+                    # Another writer (reference load) holding the SQLite catalog, or another
+                    # worker's commit: the whole transaction is redone from the staged file.
                     if not is_transient(exc) or attempt == MERGE_ATTEMPTS:
                         raise
-                    time.sleep(0.05 * 2**attempt)
+                    log.info("warehouse commit redone (attempt %d): %s", attempt, one_line(exc))
+                    # Jittered: writers that met once should not meet again in lockstep.
+                    time.sleep(
+                        random.uniform(0.5, 1.0) * min(MERGE_BACKOFF_MAX_S, 0.05 * 2**attempt)
+                    )
                     attempt += 1
         finally:
             staging.unlink(missing_ok=True)
@@ -347,11 +368,12 @@ class Warehouse:
             if changed and changed[0]:
                 for aggregate in AGGREGATES:
                     self.conn.execute(sqlfiles.read(aggregate))
+                self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
             self.conn.execute("DROP VIEW IF EXISTS batch_calls")
             self.conn.execute("DROP TABLE IF EXISTS touched_days")
             self.conn.execute("COMMIT")
         except BaseException:
-            self._rollback()
+            self.rollback()
             raise
         return int(changed[0]) if changed else 0
 
@@ -429,7 +451,7 @@ class Warehouse:
 
     # --- helpers ---
 
-    def _rollback(self) -> None:
+    def rollback(self) -> None:
         """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
         try:
             self.conn.execute("ROLLBACK")

@@ -8,11 +8,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
 from warehouse_support import make_call
 
@@ -108,6 +110,28 @@ def test_a_view_that_cannot_be_created_is_named(warehouse: Warehouse, tmp_path: 
     (tmp_path / "views" / "bad.sql").write_text("SELECT * FROM no_such_table")
     with pytest.raises(WarehouseError, match=r"bad\.sql"):
         warehouse.create_views(tmp_path)
+
+
+def test_query_returns_polars_through_arrow_with_the_types_readers_expect(
+    warehouse: Warehouse,
+) -> None:
+    frame = warehouse.query(
+        "SELECT 1 AS a, 2 AS a, sum(x) AS s, INTERVAL 3 MINUTE AS wait, [INTERVAL 1 DAY] AS l, "
+        "1.5::DECIMAL(4, 2) AS d, DATE '2026-08-03' AS day FROM range(3) AS t (x)"
+    )
+    assert frame.columns == ["a", "a_1", "s", "wait", "l", "d", "day"]
+    assert frame.schema["s"] == pl.Int64 and frame.schema["wait"] == pl.Duration("us")
+    assert frame.row(0) == (
+        1,
+        2,
+        3,
+        timedelta(minutes=3),
+        "[1 day]",
+        Decimal("1.50"),
+        date(2026, 8, 3),
+    )
+    assert warehouse.query("SELECT 1 AS n WHERE false").schema == {"n": pl.Int32}
+    assert warehouse.query("SET threads = 2").is_empty()  # a statement with no result
 
 
 def test_calls_view_has_the_contract_columns_in_order(warehouse: Warehouse) -> None:

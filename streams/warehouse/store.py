@@ -49,6 +49,10 @@ from streams.warehouse.connect import (
 #: each with the view files its result depends on (a change to any of them rebuilds it).
 AGGREGATES: dict[str, tuple[str, ...]] = {
     "warehouse/refresh_cbt_daily.sql": ("views/calls.sql", "views/cbt_call_indicators.sql"),
+    "warehouse/refresh_cbt_bucket_facts.sql": (
+        "views/calls.sql",
+        "views/cbt_call_indicators.sql",
+    ),
 }
 PREPARE_ATTEMPTS = 8
 MERGE_ATTEMPTS = 6

@@ -1,7 +1,8 @@
-"""`callstream export cbt --month YYYY-MM --out DIR [--snapshot N]`: NHS CBT publication files.
+"""`callstream export cbt --month YYYY-MM --out DIR [--snapshot N] [--flat]`.
 
-Reads the warehouse read-only (so it runs while the worker writes), at the latest snapshot
-or at ``--snapshot N`` to reproduce an earlier export; the manifest names the snapshot.
+NHS England's CBT publication files for a month. Reads the warehouse read-only (so it runs
+while the worker writes), at the latest snapshot or at ``--snapshot N`` to reproduce an
+earlier export; the manifest names the snapshot.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ def command() -> None:
 
 @command.command(
     "cbt",
-    help="Write the month's NHS CBT files (by day and time, durations, calls answered) and a "
-    "manifest naming the warehouse snapshot read. Exits non-zero, writing nothing, when the "
-    "figures do not reconcile (CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; "
-    "CBT007 total = CBT003 total).",
+    help="Write the month's NHS CBT files as NHS England packages them (three zips: by day "
+    "and time, durations, calls answered; one CSV per region inside) and a manifest naming "
+    "the warehouse snapshot read. Exits non-zero, writing nothing, when the figures do not "
+    "reconcile (CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; CBT007 total = "
+    "CBT003 total).",
 )
 @click.option("--month", required=True, help="The month to export, YYYY-MM (local dates).")
 @click.option(
@@ -31,7 +33,7 @@ def command() -> None:
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the CSVs and the manifest (created if missing).",
+    help="Directory for the files and the manifest (created if missing).",
 )
 @click.option(
     "--snapshot",
@@ -39,7 +41,12 @@ def command() -> None:
     default=None,
     help="Read the warehouse as of this snapshot id (from an earlier manifest) to reproduce it.",
 )
-def cbt(month: str, out_dir: Path, snapshot: int | None) -> None:
+@click.option(
+    "--flat",
+    is_flag=True,
+    help="Write the three files as plain CSVs (every region in one file) instead of zips.",
+)
+def cbt(month: str, out_dir: Path, snapshot: int | None, flat: bool) -> None:
     """Read, reconcile, write; one clear line on any failure."""
     import duckdb
     from rich.console import Console
@@ -59,7 +66,7 @@ def cbt(month: str, out_dir: Path, snapshot: int | None) -> None:
         raise click.ClickException(str(exc)) from exc
     try:
         with console.status(f"exporting CBT {month}"):
-            result = export_month(warehouse, month, out_dir)
+            result = export_month(warehouse, month, out_dir, flat=flat)
     except ExportError as exc:
         raise click.ClickException(str(exc)) from exc
     except duckdb.Error as exc:

@@ -235,6 +235,8 @@ def test_bad_month_and_missing_warehouse_are_one_line_errors(
     assert code == 1 and "--month '2026-13' is not a month like 2026-08" in output
     code, output = export(tmp_path / "out")
     assert code == 1 and "no warehouse" in output
+    code, output = export(None)
+    assert code == 2 and "give --out DIR" in output
 
 
 def test_month_range_crosses_the_year() -> None:

@@ -20,7 +20,7 @@ import random
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 #: each with the view files its result depends on (a change to any of them rebuilds it).
 AGGREGATES: dict[str, tuple[str, ...]] = {
     "warehouse/refresh_cbt_daily.sql": ("views/calls.sql", "views/cbt_call_indicators.sql"),
+    "warehouse/refresh_cbt_bucket_facts.sql": (
+        "views/calls.sql",
+        "views/cbt_call_indicators.sql",
+    ),
 }
 #: DuckDB errors that mean "these rows cannot be stored", not "the warehouse is down".
 REFUSED_DATA = (
@@ -69,6 +73,7 @@ REFUSED_DATA = (
 PREPARE_ATTEMPTS = 8
 MERGE_ATTEMPTS = 12
 MERGE_BACKOFF_MAX_S = 2.0
+WRITE_ATTEMPTS = 5
 STALE_STAGING_S = 3600.0
 
 #: Column types of a batch of classified calls, in ClassifiedCall field order.
@@ -377,15 +382,43 @@ class Warehouse:
             raise
         return int(changed[0]) if changed else 0
 
+    def write_transaction(
+        self, work: Callable[[duckdb.DuckDBPyConnection], None], attempts: int = WRITE_ATTEMPTS
+    ) -> None:
+        """Run ``work`` (the statements of a load) in one transaction, redone from the start
+        while another writer holds the catalog or commits first (``is_transient``: the worker
+        committing at the same moment); any other error rolls it back and is raised."""
+        self._require_writable()
+        for attempt in range(1, attempts + 1):
+            try:
+                with commit_turn(self.conn, catalog_uri(self.settings)):
+                    self.conn.execute("BEGIN TRANSACTION")
+                    try:
+                        work(self.conn)
+                        self.conn.execute("COMMIT")
+                    except BaseException:
+                        self.rollback()
+                        raise
+                return
+            except duckdb.Error as exc:
+                if not is_transient(exc) or attempt == attempts:
+                    raise
+            time.sleep(0.1 * 2**attempt)
+
     # --- reading ---
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        """Run one query and return its result as a polars frame (column names kept)."""
-        result = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
-        if result.description is None:
+        """Run one query and return its result as a polars frame (column names kept).
+
+        The rows travel as Arrow record batches (DuckDB's Arrow C stream, read by polars
+        without a copy per value), never as Python tuples: a national month's export or a
+        dashboard query costs what DuckDB costs. See ``arrow_frame`` for the few types
+        Arrow and polars disagree on.
+        """
+        relation = self.conn.sql(sql, params=params) if params is not None else self.conn.sql(sql)
+        if relation is None:  # a statement that returns nothing (DDL, SET)
             return pl.DataFrame()
-        names = _unique_names([column[0] for column in result.description])
-        return pl.DataFrame(result.fetchall(), schema=names, orient="row", infer_schema_length=None)
+        return arrow_frame(relation)
 
     def lock_down(self) -> None:
         """For SQL a user types: from now on DuckDB touches no file but the warehouse's
@@ -474,6 +507,48 @@ class Warehouse:
         path = absolute(self.settings.warehouse_dir) / "staging"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def arrow_frame(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
+    """A DuckDB relation as a polars frame through Arrow.
+
+    Three adjustments keep the frame what a reader expects: repeated column names get
+    ``_1``, ``_2`` (a frame cannot hold two ``a``); INTERVAL columns become polars
+    durations, or text when nested in a list or struct (polars cannot import Arrow's
+    month-day-nano intervals); and whole-number
+    DECIMAL(38,0), which is how Arrow carries DuckDB's HUGEINT sums, becomes Int64 (a
+    strict cast: a sum beyond Int64 raises rather than wraps).
+    """
+    names = _unique_names(relation.columns)
+    types = dict(zip(names, (str(t) for t in relation.types), strict=True))
+    intervals = {n for n, t in types.items() if t == "INTERVAL"}
+    nested = {n for n, t in types.items() if "INTERVAL" in t and n not in intervals}
+    if names != relation.columns or intervals or nested:
+        relation = relation.project(
+            ", ".join(_arrow_safe(i, n, types[n]) for i, n in enumerate(names, start=1))
+        )
+    frame = pl.DataFrame(relation)
+    casts = [pl.col(n).cast(pl.Duration("us")) for n in intervals]
+    casts += [
+        pl.col(n).cast(pl.Int64)
+        for n, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Decimal) and dtype.scale == 0
+    ]
+    return frame.with_columns(casts) if casts else frame
+
+
+def _arrow_safe(position: int, name: str, sql_type: str) -> str:
+    """Select a column by position under a unique name, intervals in a form polars reads:
+    microseconds for a plain INTERVAL, text for one nested in a list or struct."""
+    if sql_type == "INTERVAL":
+        return f"CAST(epoch(#{position}) * 1000000 AS BIGINT) AS {_ident(name)}"
+    if "INTERVAL" in sql_type:
+        return f"CAST(#{position} AS VARCHAR) AS {_ident(name)}"
+    return f"#{position} AS {_ident(name)}"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _unique_names(names: list[str]) -> list[str]:

@@ -75,6 +75,12 @@ class _EventFields(BaseModel):
     team: str | None = Field(None, max_length=200)
     role: Role | None = None
     outcome: CallbackOutcome | None = None
+    # --- extension: who picked up (optional on answered events; staffing counts people) ---
+    agent: str | None = Field(
+        None,
+        max_length=64,
+        description="extension or agent id of the person who answered; never a phone number",
+    )
 
     @field_validator("at", mode="before")
     @classmethod

@@ -633,6 +633,7 @@ class _Call:
             callback_wait_s=(self.callbacks[0] - self.wait_to) // MS if made else None,
             divert_target=self.divert_target,
             events=len(self.planned),
+            answered_at=None if self.answered is None else _from_ms(self.answered),
         )
 
 

@@ -32,6 +32,7 @@ COLUMNS: tuple[str, ...] = (
     "team",
     "role",
     "outcome",
+    "agent",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("call_id", "type", "at")
 

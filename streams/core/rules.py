@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
-from models.events import RequestType, Role
+from models.events import ODS_PATTERN, RequestType, Role
 from streams.core import errors
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -43,6 +51,17 @@ class OpeningHours(BaseModel):
         return self
 
 
+class StaffingTarget(BaseModel):
+    """A practice's own service target for the staffing model (docs/staffing.md); a field
+    left out keeps the ``CALLSTREAM_STAFFING_*`` setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: float | None = Field(None, gt=0, lt=1)
+    within_s: int | None = Field(None, gt=0)
+    shrinkage: float | None = Field(None, ge=0, lt=1)
+
+
 class Rules(BaseModel):
     """The routing rules of a practice (or the default for all)."""
 
@@ -53,6 +72,9 @@ class Rules(BaseModel):
     teams: dict[str, Team] = Field(default_factory=dict)
     default_role: Role = "care_navigator"
     opening_hours: dict[Weekday, OpeningHours] = Field(default_factory=dict)
+    staffing: dict[Annotated[str, StringConstraints(pattern=ODS_PATTERN)], StaffingTarget] = Field(
+        default_factory=dict
+    )
     _teams_folded: dict[str, Team] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")

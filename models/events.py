@@ -118,6 +118,12 @@ class _EventFields(BaseModel):
         description="false: the phone system recorded that this happened but not when; `at` "
         "only orders the event and no wait or talk is measured from it",
     )
+    # --- extension: who picked up (optional on answered events; staffing counts people) ---
+    agent: str | None = Field(
+        None,
+        max_length=64,
+        description="extension or agent id of the person who answered; never a phone number",
+    )
 
     @field_validator("at", mode="before")
     @classmethod

@@ -163,6 +163,20 @@ class Settings(BaseSettings):
             timedelta(seconds=self.call_max_span_s), timedelta(seconds=self.call_retention_s)
         )
 
+    # --- staffing (docs/staffing.md) ---
+    staffing_weeks: int = Field(
+        8, ge=1, description="Weeks of the same weekday the staffing model averages demand over."
+    )
+    staffing_target: float = Field(
+        0.8, gt=0, lt=1, description="Service target: share of calls answered within the time."
+    )
+    staffing_within_s: int = Field(
+        120, gt=0, description="Service target: seconds within which calls should be answered."
+    )
+    staffing_shrinkage: float = Field(
+        0.3, ge=0, lt=1, description="Share of rota time off the phones (breaks, training, leave)."
+    )
+
     @property
     def warehouse_dir(self) -> Path:
         return self.data_dir / "warehouse"

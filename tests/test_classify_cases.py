@@ -588,7 +588,7 @@ def test_every_field_of_one_full_call() -> None:
             (4, "ivr_option", {"option": "2"}),
             (7, "queue_joined"),
             (9, "ringing"),
-            (52, "answered"),
+            (52, "answered", {"agent": "204"}),
             (100, "transferred", {"team": "prescriptions"}),
             (200, "call_ended"),
         ],
@@ -620,6 +620,8 @@ def test_every_field_of_one_full_call() -> None:
         "callback_wait_s": None,
         "divert_target": None,
         "events": 7,
+        "first_agent": "204",
+        "answered_at": datetime(2026, 8, 3, 9, 0, 52, tzinfo=UTC),
     }
 
 

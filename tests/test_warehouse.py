@@ -242,7 +242,7 @@ def test_every_classified_call_field_is_staged_merged_and_stored() -> None:
     fields = list(ClassifiedCall.model_fields)
     assert list(CALL_SCHEMA) == fields
     merge = sqlfiles.read("warehouse/merge_calls.sql")
-    table = sqlfiles.read("migrations/001_classified_calls.sql")
+    table = "\n".join(migration.text for migration in sqlfiles.migrations())
     calls_view = sqlfiles.read("views/calls.sql")
     for field in fields:
         assert f"s.{field}" in merge, field

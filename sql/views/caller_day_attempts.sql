@@ -2,24 +2,12 @@
 -- Question: how many times did the same caller ring the same practice on the same day, and
 --   on which attempt did they first get through to a person?
 -- Grain: practice x local_date x caller_key (the pseudonym; withheld numbers have no key and
---   are not here). Attempts are the caller's inbound calls that day, ordered by start time.
+--   are not here). Attempts are the caller's inbound calls that day, ordered by start time
+--   (call_attempts).
 -- Columns: practice, local_date, caller_key, attempts, answered (any attempt answered),
 --   first_answered_attempt (1 = first try; null when never answered), attempts_before_answer
 --   (failed attempts before the first answered one; null when never answered),
 --   callback_requested (any attempt asked for a callback), first_call_at, last_call_at (UTC).
-WITH attempts AS (
-    SELECT
-        practice,
-        local_date,
-        caller_key,
-        started_at,
-        outcome,
-        row_number() OVER (
-            PARTITION BY practice, local_date, caller_key ORDER BY started_at, call_id
-        ) AS attempt
-    FROM calls
-    WHERE inbound AND caller_key IS NOT NULL
-)
 SELECT
     practice,
     local_date,
@@ -31,5 +19,5 @@ SELECT
     bool_or(outcome = 'callback_requested') AS callback_requested,
     min(started_at) AS first_call_at,
     max(started_at) AS last_call_at
-FROM attempts
+FROM call_attempts
 GROUP BY practice, local_date, caller_key

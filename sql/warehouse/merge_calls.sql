@@ -31,6 +31,8 @@ WHEN MATCHED AND (
         OR t.callback_wait_s IS DISTINCT FROM s.callback_wait_s
         OR t.divert_target IS DISTINCT FROM s.divert_target
         OR t.events IS DISTINCT FROM s.events
+        OR t.first_agent IS DISTINCT FROM s.first_agent
+        OR t.answered_at IS DISTINCT FROM s.answered_at
     ) THEN UPDATE SET
         started_at = s.started_at,
         local_date = s.local_date,
@@ -55,6 +57,8 @@ WHEN MATCHED AND (
         callback_wait_s = s.callback_wait_s,
         divert_target = s.divert_target,
         events = s.events,
+        first_agent = s.first_agent,
+        answered_at = s.answered_at,
         updated_at = now()
 WHEN NOT MATCHED THEN INSERT (
         practice,
@@ -82,6 +86,8 @@ WHEN NOT MATCHED THEN INSERT (
         callback_wait_s,
         divert_target,
         events,
+        first_agent,
+        answered_at,
         ingested_at,
         updated_at
     ) VALUES (
@@ -110,6 +116,8 @@ WHEN NOT MATCHED THEN INSERT (
         s.callback_wait_s,
         s.divert_target,
         s.events,
+        s.first_agent,
+        s.answered_at,
         now(),
         now()
     )

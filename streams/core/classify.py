@@ -112,6 +112,8 @@ def classify_assembly(assembly: CallAssembly, rules: Rules) -> ClassifiedCall:
         ),
         divert_target=last_divert.target if last_divert is not None else None,
         events=len(ordered),
+        first_agent=answered.agent if answered is not None else None,
+        answered_at=to_utc(answered.at) if answered is not None else None,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -17,12 +17,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from models.events import RequestType, Role
+from models.events import ODS_PATTERN, RequestType, Role
 from streams.core import errors
 from streams.core.phone_numbers import team_or_unknown
 
@@ -76,6 +77,17 @@ class PhoneSystem(BaseModel):
         return value
 
 
+class StaffingTarget(BaseModel):
+    """A practice's own service target for the staffing model (docs/staffing.md); a field
+    left out keeps the ``CALLSTREAM_STAFFING_*`` setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: float | None = Field(None, gt=0, lt=1)
+    within_s: int | None = Field(None, gt=0)
+    shrinkage: float | None = Field(None, ge=0, lt=1)
+
+
 class Rules(BaseModel):
     """The routing rules of a practice (or the default for all)."""
 
@@ -88,6 +100,9 @@ class Rules(BaseModel):
     opening_hours: dict[Weekday, OpeningHours] = Field(default_factory=dict)
     extensions: dict[str, str] = Field(default_factory=dict)
     phone_system: PhoneSystem = Field(default_factory=PhoneSystem)
+    staffing: dict[Annotated[str, StringConstraints(pattern=ODS_PATTERN)], StaffingTarget] = Field(
+        default_factory=dict
+    )
     _teams_folded: dict[str, Team] = PrivateAttr(default_factory=dict)
     _extension: re.Pattern[str] = PrivateAttr(default=re.compile(""))
 

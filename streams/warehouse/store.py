@@ -103,6 +103,8 @@ CALL_SCHEMA: dict[str, pl.DataType] = {
     "callback_wait_s": pl.Int32(),
     "divert_target": pl.String(),
     "events": pl.Int32(),
+    "first_agent": pl.String(),
+    "answered_at": pl.Datetime("us", "UTC"),
 }
 
 

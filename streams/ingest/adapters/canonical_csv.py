@@ -40,6 +40,7 @@ COLUMNS: tuple[str, ...] = (
     "team",
     "role",
     "outcome",
+    "agent",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("call_id", "type", "at")
 

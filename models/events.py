@@ -88,9 +88,9 @@ REQUIRED_FOR: dict[EventType, tuple[str, ...]] = {
     EventType.ivr_option: ("option",),
     EventType.ivr_divert: ("target",),
     EventType.queue_joined: ("queue",),
-    EventType.ringing: ("team", "role"),
-    EventType.answered: ("team", "role"),
-    EventType.transferred: ("team", "role"),
+    EventType.ringing: ("team",),
+    EventType.answered: ("team",),
+    EventType.transferred: ("team",),
     EventType.callback_made: ("outcome",),
 }
 
@@ -111,8 +111,13 @@ class _EventFields(BaseModel):
     target: DivertTarget | None = None
     queue: str | None = Field(None, max_length=200)
     team: str | None = Field(None, max_length=200)
-    role: Role | None = None
+    role: Role | None = None  # optional: the rules' team -> role map knows a team's role
     outcome: CallbackOutcome | None = None
+    time_known: bool | None = Field(
+        None,
+        description="false: the phone system recorded that this happened but not when; `at` "
+        "only orders the event and no wait or talk is measured from it",
+    )
 
     @field_validator("at", mode="before")
     @classmethod

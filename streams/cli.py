@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "sql": "Run a read-only SQL query against the warehouse.",
     "export": "Export the NHS CBT publication files from the warehouse.",
     "reference": "Load NHS reference data (ODS practices, PCN mapping, list sizes).",
+    "nhs": "Load NHS England's published CBT files (to reconcile and benchmark).",
     "tokens": "Create, revoke or list per-practice ingest tokens.",
     "dashboards": "Build or serve the practice dashboards.",
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,7 +98,7 @@ class Settings(BaseSettings):
     )
     cdr_timezone: str = Field(
         "Europe/London",
-        description="Time zone of the times in Asterisk Master.csv files (they carry none).",
+        description="Time zone of the times in Asterisk CDR files (they carry none).",
     )
 
     # --- warehouse ---
@@ -109,9 +110,32 @@ class Settings(BaseSettings):
     data_path: str | None = Field(
         None, description="DuckLake Parquet location: unset = data_dir/warehouse/files; or s3://..."
     )
+    catalog_password: SecretStr | None = Field(
+        None,
+        description="Password of the PostgreSQL catalog (keep it out of CALLSTREAM_CATALOG); "
+        "unset: none, or libpq's PGPASSWORD / ~/.pgpass.",
+    )
+    s3_endpoint: str | None = Field(
+        None,
+        description="host:port of an S3-compatible store (MinIO) for an s3:// data path; "
+        "unset: AWS S3.",
+    )
+    s3_region: str = Field("us-east-1", description="Region of the s3:// data path's bucket.")
+    s3_key_id: str | None = Field(None, description="Access key id for the s3:// data path.")
+    s3_secret: SecretStr | None = Field(
+        None, description="Secret access key for the s3:// data path (never logged)."
+    )
+    s3_use_ssl: bool = Field(True, description="HTTPS to the object store (false: plain HTTP).")
+    s3_url_style: Literal["vhost", "path"] = Field(
+        "vhost", description="'vhost' (AWS) or 'path' (MinIO and most S3-compatible stores)."
+    )
     writer_batch_size: int = Field(5000, description="Classified calls per warehouse commit, max.")
     writer_batch_seconds: float = Field(2.0, description="Longest a call waits before commit.")
-    compact_every_s: float = Field(900.0, description="Compaction of small Parquet files, period.")
+    compact_every_s: float = Field(
+        900.0,
+        description="Warehouse maintenance period (compaction, snapshot expiry); one worker "
+        "at a time does it, holding a lease in the catalog for twice this.",
+    )
     snapshot_retention_s: float = Field(
         7 * 24 * 3600.0, description="Snapshots older than this are expired."
     )
@@ -122,6 +146,10 @@ class Settings(BaseSettings):
 
     # --- dashboards ---
     dashboards_refresh_s: float = Field(300.0, description="`dashboards serve` re-render period.")
+    dashboards_host: str = Field(
+        "127.0.0.1",
+        description="Address `dashboards serve` listens on (0.0.0.0 in a container).",
+    )
 
     @property
     def event_bounds(self) -> EventBounds:

@@ -50,7 +50,16 @@ FORMATS = ("table", "csv", "json")
     help="Print instead the SQL that attaches the warehouse read-only in the plain `duckdb` "
     "CLI, offline: `callstream sql --attach-script > attach.sql; duckdb -init attach.sql`.",
 )
-def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bool) -> None:
+@click.option(
+    "--with-credentials",
+    is_flag=True,
+    help="With --attach-script: write the catalog password and object-store secret key into "
+    "the script (keep that file private). Without it the script reads them from "
+    "CALLSTREAM_CATALOG_PASSWORD and CALLSTREAM_S3_SECRET when the duckdb CLI runs it.",
+)
+def command(
+    query: str | None, fmt: str, snapshot: int | None, attach_script: bool, with_credentials: bool
+) -> None:
     """Attach read-only, run QUERY, print the result to stdout."""
     import duckdb
 
@@ -61,10 +70,12 @@ def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bo
         if query:
             raise click.UsageError("give either QUERY or --attach-script, not both")
         try:
-            sys.stdout.write(duckdb_attach_script(get_settings()))
+            sys.stdout.write(duckdb_attach_script(get_settings(), with_credentials))
         except WarehouseError as exc:
             raise click.ClickException(str(exc)) from exc
         return
+    if with_credentials:
+        raise click.UsageError("--with-credentials goes with --attach-script")
     if not query:
         raise click.UsageError('give a QUERY, e.g. callstream sql "SELECT count(*) FROM calls"')
     _require_query(query)

@@ -20,6 +20,7 @@ from pathlib import Path
 import phonenumbers
 
 from models.events import WITHHELD, CallEvent, PseudonymisedEvent
+from streams.core.phone_numbers import team_or_unknown
 from streams.core.redact import mask_phone_numbers
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,12 @@ def caller_key(key: bytes, practice: str, raw_number: str | None) -> str | None:
 
 
 def pseudonymise(event: CallEvent, key: bytes) -> PseudonymisedEvent:
-    """The event as it may travel after the first hop: no raw number left in it."""
+    """The event as it may travel after the first hop: no raw number left in it (a team
+    that looks like a phone number becomes ``unknown``)."""
     fields = dict(event.__dict__)  # the validated field values, without model_dump's work
     del fields["caller"]
+    if fields["team"] is not None:
+        fields["team"] = team_or_unknown(fields["team"])  # a number is never a team
     for name in FREE_TEXT:
         value = fields[name]
         if value:

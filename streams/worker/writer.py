@@ -1,4 +1,4 @@
-"""The warehouse writer agent: classified calls -> DuckLake, the only process that writes it.
+"""The warehouse writer agent: classified calls -> DuckLake, the calls of this worker's partitions.
 
 Batches are bounded by ``writer_batch_size`` and ``writer_batch_seconds`` (Faust's
 ``take_events``) and written with one MERGE each, on a dedicated thread so the event loop
@@ -29,6 +29,7 @@ from faust.types import EventT, StreamT
 from models.classified import ClassifiedCall
 from streams.core.batch import latest_per_call
 from streams.core.normalise import Rejected
+from streams.warehouse import maintenance
 from streams.warehouse.store import RefusedCalls, Warehouse
 from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline
@@ -131,16 +132,21 @@ def register(p: Pipeline) -> None:
             opened.pop("warehouse", None)
             await in_db(warehouse.close)
 
+    # Maintenance on its own thread and DuckDB instance, by the lease holder only.
+    maintainer = maintenance.Maintainer(settings)
+    upkeep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-upkeep")
+
     @p.app.timer(interval=settings.compact_every_s)
     async def maintain() -> None:
-        warehouse = opened.get("warehouse")
-        if warehouse is None:
+        if "warehouse" not in opened:
             return
         try:
-            await in_db(warehouse.compact)
-            await in_db(warehouse.expire_snapshots, settings.snapshot_retention_s)
+            done = await asyncio.get_running_loop().run_in_executor(upkeep, maintainer.round)
         except Exception as exc:  # maintenance can wait for the next round
             log.error("warehouse maintenance failed: %s", exc)
+        else:
+            if done:
+                log.info("warehouse maintenance done by %s", maintainer.holder)
 
 
 def _fail(exc: BaseException | None) -> None:

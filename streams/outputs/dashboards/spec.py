@@ -22,7 +22,7 @@ DASHBOARDS_DIR = Path(__file__).resolve().parents[3] / "dashboards"
 
 Level = Literal["practice", "pcn", "icb"]
 ChartType = Literal["bar", "stacked_bar", "hbar", "line", "kpi", "table"]
-DateFilter = Literal["today", "same_weekday", "last_7_days", "last_28_days"]
+DateFilter = Literal["today", "same_weekday", "last_7_days", "last_28_days", "this_month"]
 
 _QUERY = re.compile(r"^(views|dashboards|reports)/[a-z0-9_]+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -32,6 +32,7 @@ DATE_FILTER_TEXT: dict[str, str] = {
     "same_weekday": "{today} and the same weekday of the 4 weeks before",
     "last_7_days": "the 7 days to {today}",
     "last_28_days": "the 28 days to {today}",
+    "this_month": "{month} up to {today}",
 }
 
 
@@ -45,13 +46,17 @@ def dates_for(choice: DateFilter, today: date) -> list[date]:
         return [today]
     if choice == "same_weekday":
         return [today - timedelta(weeks=n) for n in range(4, -1, -1)]
+    if choice == "this_month":
+        return [today.replace(day=day) for day in range(1, today.day + 1)]
     days = 7 if choice == "last_7_days" else 28
     return [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
 
 
 def describe_dates(choice: DateFilter, today: date) -> str:
     """The date filter in words, for the "filters in use" line of a panel."""
-    return DATE_FILTER_TEXT[choice].format(today=f"{today:%A} {today.day} {today:%B %Y}")
+    return DATE_FILTER_TEXT[choice].format(
+        today=f"{today:%A} {today.day} {today:%B %Y}", month=f"{today:%B %Y}"
+    )
 
 
 class Panel(BaseModel):
@@ -75,6 +80,9 @@ class Panel(BaseModel):
     percent: bool = Field(False, description="y columns are shares 0-1, shown as percentages")
     table: list[str] | None = Field(None, description="table columns; default x, series and y")
     sort: str | None = Field(None, description="sort rows by this column, largest first")
+    empty: str = Field(
+        "No calls in this period.", description="what the panel says when it has no rows"
+    )
 
     @model_validator(mode="after")
     def _known_query(self) -> Panel:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install chromium lint bench lock clean
+.PHONY: run test install chromium postgresql lint bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m streams.devtools.demo
 
-## test: the whole test suite (starts its own Kafka broker; dashboards in headless Chromium)
-test: install chromium
+## test: the whole test suite (starts its own Kafka broker, PostgreSQL and moto S3 server;
+## dashboards in headless Chromium)
+test: install chromium postgresql
 	$(BIN)/pytest
 
 ## chromium: Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser)
@@ -30,6 +31,18 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "note: /usr/bin/chromium is missing (sudo apt-get install chromium); the browser tests will be skipped"; \
+	  fi; \
+	fi
+
+## postgresql: Debian's PostgreSQL for the DuckLake catalog tests (they start and stop their own
+## server in a temp dir; the package's own cluster is not used)
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's postgresql for the catalog tests…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "note: PostgreSQL is missing (sudo apt-get install postgresql); the PostgreSQL catalog tests will be skipped"; \
 	  fi; \
 	fi
 
@@ -44,6 +57,7 @@ bench: install
 	$(BIN)/callstream broker start
 	$(BIN)/python bench/pipeline_bench.py
 	$(BIN)/python bench/ingest_http_bench.py
+	$(BIN)/python bench/lake_bench.py
 
 lock: install
 	{ grep '^#' requirements.lock; $(BIN)/pip freeze --exclude-editable; } > requirements.lock.new

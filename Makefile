@@ -23,28 +23,27 @@ run: install
 test: install chromium postgresql
 	$(BIN)/pytest
 
-## chromium: Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser)
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+# $(call debian_package,TEST,PACKAGE,WHO NEEDS IT): apt-get install PACKAGE when TEST fails
+# and we are root; otherwise say what will be skipped.
+define debian_package
+	@if ! $(1) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests…"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    echo "installing Debian's $(2) for $(3)…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 	  else \
-	    echo "note: /usr/bin/chromium is missing (sudo apt-get install chromium); the browser tests will be skipped"; \
+	    echo "note: $(2) is missing (sudo apt-get install $(2)); $(3) will be skipped"; \
 	  fi; \
 	fi
+endef
+
+## chromium: Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser)
+chromium:
+	$(call debian_package,test -x /usr/bin/chromium,chromium,the browser tests)
 
 ## postgresql: Debian's PostgreSQL for the DuckLake catalog tests (they start and stop their own
 ## server in a temp dir; the package's own cluster is not used)
 postgresql:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's postgresql for the catalog tests…"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-	  else \
-	    echo "note: PostgreSQL is missing (sudo apt-get install postgresql); the PostgreSQL catalog tests will be skipped"; \
-	  fi; \
-	fi
+	$(call debian_package,ls /usr/lib/postgresql/*/bin/initdb,postgresql,the PostgreSQL catalog tests)
 
 lint: install
 	$(BIN)/ruff check .

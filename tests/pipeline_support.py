@@ -64,6 +64,19 @@ def settings_from(env: dict[str, str]) -> Settings:
     return Settings(**fields)
 
 
+def read_truth(path: Path) -> tuple[dict[tuple[str, str], dict], str]:
+    """The simulator's truth file as {(practice, call_id): fields}, and a SQL condition that
+    selects its practices' calls."""
+    from models.classified import ClassifiedCall
+
+    expected = {}
+    for line in path.read_text().splitlines():
+        call = ClassifiedCall.model_validate_json(line)
+        expected[(call.practice, call.call_id)] = call.model_dump()
+    practices = sorted({p for p, _ in expected})
+    return expected, "practice IN (" + ", ".join(f"'{p}'" for p in practices) + ")"
+
+
 def callstream(
     env: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess:

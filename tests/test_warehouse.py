@@ -204,6 +204,23 @@ def test_a_late_correction_replaces_the_row(warehouse: Warehouse) -> None:
     assert rows(warehouse, "SELECT count(*) AS n FROM calls") == [{"n": 2}]
 
 
+def test_an_older_copy_of_a_call_never_replaces_a_newer_one(warehouse: Warehouse) -> None:
+    """A writer whose partition moved on may commit a batch it took earlier: the copy built
+    from fewer events (older) is skipped, one with as many or more is taken."""
+    newer = make_call("c1", callback_made=True, events=7)
+    older = make_call("c1", callback_made=False, events=6)
+    warehouse.merge_calls([newer])
+    assert warehouse.merge_calls([older]) == 0
+    assert rows(warehouse, "SELECT callback_made, events FROM calls") == [
+        {"callback_made": True, "events": 7}
+    ]
+    assert rows(warehouse, "SELECT value FROM cbt_daily WHERE indicator = 'CBT001'") == [
+        {"value": 1}
+    ]
+    reclassified = make_call("c1", callback_made=True, events=7, rules_version="2026.2")
+    assert warehouse.merge_calls([reclassified]) == 1
+
+
 def test_a_call_twice_in_one_batch_keeps_the_last_copy(warehouse: Warehouse) -> None:
     batch = [
         make_call("c1", outcome="missed", talk_s=None, duration_bucket=None),

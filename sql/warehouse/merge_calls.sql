@@ -3,11 +3,15 @@
 --   ClassifiedCall columns (Warehouse.merge_calls keeps the last copy of a call in a batch).
 -- A call seen before is updated only when some field differs, so a replay writes nothing;
 --   ingested_at keeps the first time the call was seen, updated_at the last change.
+-- Never backwards: a version built from fewer events than the stored one is older (a call's
+--   event count only grows) and is skipped. With several workers, a writer whose partition
+--   has moved on may still commit a batch it took before (a rebalance that outlasted it):
+--   its old copy of a call must not replace the newer one the partition's new owner wrote.
 -- Result: one row, the number of rows inserted or updated.
 MERGE INTO classified_calls AS t
 USING batch_calls AS s
 ON t.practice = s.practice AND t.call_id = s.call_id
-WHEN MATCHED AND (
+WHEN MATCHED AND s.events >= t.events AND (
         t.started_at IS DISTINCT FROM s.started_at
         OR t.local_date IS DISTINCT FROM s.local_date
         OR t.time_band IS DISTINCT FROM s.time_band

@@ -103,7 +103,8 @@ def load(warehouse: Warehouse, loaded: LoadUnit) -> int:
 
 
 def _replace(conn: duckdb.DuckDBPyConnection, staged: list[Path], params: dict) -> None:
-    """The statements of one load: drop what it supersedes, insert its rows, relabel."""
+    """The statements of one load: drop what it supersedes, insert its rows, relabel, and
+    recompute the month's published figures and medians."""
     files = "[" + ", ".join(quote(str(path)) for path in staged) + "]"
     conn.execute(
         "CREATE OR REPLACE TEMP VIEW published_rows AS "
@@ -116,4 +117,10 @@ def _replace(conn: duckdb.DuckDBPyConnection, staged: list[Path], params: dict) 
     )
     prepare_labels(conn)
     conn.execute(sqlfiles.read("published/replace_labels.sql"))
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE loaded_month AS SELECT $month AS month",
+        {"month": params["month"]},
+    )
+    conn.execute(sqlfiles.read("published/refresh_published_month.sql"))
     conn.execute("DROP VIEW published_rows")
+    conn.execute("DROP TABLE loaded_month")

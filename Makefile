@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/classify_bench.py
 	$(BIN)/python bench/cdr_adapter_bench.py
 	$(BIN)/python bench/warehouse_bench.py
+	$(BIN)/python bench/export_bench.py
 	$(BIN)/callstream broker start
 	$(BIN)/python bench/pipeline_bench.py
 	$(BIN)/python bench/ingest_http_bench.py

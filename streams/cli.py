@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "reference": "Load NHS reference data (ODS practices, PCN mapping, list sizes).",
     "tokens": "Create, revoke or list per-practice ingest tokens.",
     "dashboards": "Build or serve the practice dashboards.",
+    "staffing": "How many people each quarter hour needs on the phones, and what-ifs.",
 }
 
 

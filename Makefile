@@ -40,6 +40,7 @@ lint: install
 ## bench: the benchmarks (each prints figures and a ratio against a same-run baseline)
 bench: install
 	$(BIN)/python bench/classify_bench.py
+	$(BIN)/python bench/cdr_adapter_bench.py
 	$(BIN)/python bench/warehouse_bench.py
 	$(BIN)/callstream broker start
 	$(BIN)/python bench/pipeline_bench.py

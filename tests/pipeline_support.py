@@ -52,6 +52,17 @@ def pipeline_env(bootstrap: str, data_dir: Path, **overrides: str) -> dict[str, 
     return env
 
 
+def settings_from(env: dict[str, str]) -> Settings:
+    """The Settings a callstream process started with ``env`` reads (its CALLSTREAM_* vars)."""
+    prefix = "CALLSTREAM_"
+    fields = {
+        key[len(prefix) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(prefix) and key[len(prefix) :].lower() in Settings.model_fields
+    }
+    return Settings(**fields)
+
+
 def callstream(
     env: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess:
@@ -84,11 +95,7 @@ class Worker:
 
     @property
     def settings(self) -> Settings:
-        return Settings(
-            data_dir=Path(self.env["CALLSTREAM_DATA_DIR"]),
-            pseudonymisation_key=TEST_KEY,
-            kafka_bootstrap=self.env["CALLSTREAM_KAFKA_BOOTSTRAP"],
-        )
+        return settings_from(self.env)
 
     def query(self, sql: str) -> pl.DataFrame:
         """Read-only query in this process, as an analyst would."""
@@ -169,7 +176,8 @@ class Worker:
         return self.process.returncode
 
 
-def start_worker(env: dict[str, str], log: Path) -> Worker:
+def launch_worker(env: dict[str, str], log: Path) -> Worker:
+    """Start a worker process and return at once (``ready`` waits for it)."""
     handle = log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
@@ -178,9 +186,21 @@ def start_worker(env: dict[str, str], log: Path) -> Worker:
         stderr=subprocess.STDOUT,
     )
     handle.close()
-    worker = Worker(env, log, process)
-    wait_until(worker.warehouse_ready, 120, "the worker to create its warehouse")
+    return Worker(env, log, process)
+
+
+def ready(worker: Worker, timeout: float = 120) -> Worker:
+    """Wait until readers can query the warehouse the worker creates as it starts."""
+    try:
+        wait_until(worker.warehouse_ready, timeout, "the worker to create its warehouse")
+    except BaseException:
+        worker.stop()  # a worker that never got ready is not left running
+        raise
     return worker
+
+
+def start_worker(env: dict[str, str], log: Path) -> Worker:
+    return ready(launch_worker(env, log))
 
 
 def read_dead_letters(env: dict[str, str], expected: int, timeout: float = 30) -> list[dict]:

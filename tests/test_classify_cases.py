@@ -515,6 +515,18 @@ CASES: list[tuple[str, str, list, dict[str, Any]]] = [
         {"routing": "right_first_time", "divert_target": "pharmacy", "outcome": "answered"},
     ),
     (
+        "answered at a time the phone system did not record (a CDR queue call)",
+        MON,
+        [
+            (0, "call_started"),
+            (5, "queue_joined"),
+            (5, "answered", {"time_known": False}),
+            (90, "call_ended"),
+        ],
+        # answered, but wait and talk are unknown, not 0 s and 85 s
+        {"outcome": "answered", "wait_s": None, "wait_bucket": None, "talk_s": None},
+    ),
+    (
         "not answered, not diverted",
         MON,
         [(0, "call_started"), (5, "queue_joined"), (20, "call_ended")],

@@ -103,6 +103,9 @@ def test_date_filters() -> None:
     assert describe_dates("same_weekday", wednesday) == (
         "Wednesday 12 August 2026 and the same weekday of the 4 weeks before"
     )
+    month = dates_for("this_month", wednesday)
+    assert (month[0], month[-1], len(month)) == (date(2026, 8, 1), wednesday, 12)
+    assert describe_dates("this_month", wednesday) == "August 2026 up to Wednesday 12 August 2026"
     tuesday = date(2026, 9, 1)  # the Monday before, 31 August, is a bank holiday
     assert dates_for("staffing_weeks", tuesday, weeks=3) == [
         date(2026, 8, 18),

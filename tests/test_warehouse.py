@@ -8,19 +8,22 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
+from pipeline_support import free_port
 from warehouse_support import make_call
 
 from models.classified import ClassifiedCall
 from streams.settings import Settings
 from streams.warehouse import sqlfiles
 from streams.warehouse.connect import WarehouseError
-from streams.warehouse.store import CALL_SCHEMA, Warehouse, calls_frame
+from streams.warehouse.store import AGGREGATES, CALL_SCHEMA, Warehouse, calls_frame
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -108,6 +111,28 @@ def test_a_view_that_cannot_be_created_is_named(warehouse: Warehouse, tmp_path: 
     (tmp_path / "views" / "bad.sql").write_text("SELECT * FROM no_such_table")
     with pytest.raises(WarehouseError, match=r"bad\.sql"):
         warehouse.create_views(tmp_path)
+
+
+def test_query_returns_polars_through_arrow_with_the_types_readers_expect(
+    warehouse: Warehouse,
+) -> None:
+    frame = warehouse.query(
+        "SELECT 1 AS a, 2 AS a, sum(x) AS s, INTERVAL 3 MINUTE AS wait, [INTERVAL 1 DAY] AS l, "
+        "1.5::DECIMAL(4, 2) AS d, DATE '2026-08-03' AS day FROM range(3) AS t (x)"
+    )
+    assert frame.columns == ["a", "a_1", "s", "wait", "l", "d", "day"]
+    assert frame.schema["s"] == pl.Int64 and frame.schema["wait"] == pl.Duration("us")
+    assert frame.row(0) == (
+        1,
+        2,
+        3,
+        timedelta(minutes=3),
+        "[1 day]",
+        Decimal("1.50"),
+        date(2026, 8, 3),
+    )
+    assert warehouse.query("SELECT 1 AS n WHERE false").schema == {"n": pl.Int32}
+    assert warehouse.query("SET threads = 2").is_empty()  # a statement with no result
 
 
 def test_calls_view_has_the_contract_columns_in_order(warehouse: Warehouse) -> None:
@@ -317,6 +342,66 @@ def test_a_correction_that_moves_a_call_to_another_day_recounts_both_days(
     }
 
 
+def test_bucket_facts_count_waits_and_talk_and_follow_corrections(warehouse: Warehouse) -> None:
+    """CBT003/CBT004 by wait bucket and CBT007 by talk bucket, per band and core category; a
+    correction that moves a call to another day and bucket recounts both days."""
+    missed = dict(outcome="missed", talk_s=None, duration_bucket=None, first_team=None)
+    warehouse.merge_calls(
+        [
+            make_call("a1"),
+            make_call(
+                "a2", wait_s=400, wait_bucket=">300", talk_s=30, duration_bucket="1 minute or less"
+            ),
+            make_call("a3", complete=False, ended_at=None, talk_s=None, duration_bucket=None),
+            make_call("m1", **missed, routing="unrouted"),
+            make_call("m2", **missed, routing="unrouted", wait_s=None, wait_bucket=None),
+            make_call("i1", outcome="ended_in_ivr", wait_s=None, wait_bucket=None, **_no_talk),
+            make_call("o1", inbound=False, outcome=None, wait_s=None, wait_bucket=None),
+        ]
+    )
+    query = (
+        "SELECT local_date, indicator, bucket, value, incomplete FROM cbt_bucket_facts ORDER BY ALL"
+    )
+    day = date(2026, 8, 3)
+    assert [tuple(r.values()) for r in rows(warehouse, query)] == [
+        (day, "CBT003", "31_60", 2, 1),
+        (day, "CBT003", ">300", 1, 0),
+        (day, "CBT004", "31_60", 1, 0),
+        (day, "CBT004", None, 1, 0),  # missed with no end yet: no wait, counted all the same
+        (day, "CBT007", "1 minute or less", 1, 0),
+        (day, "CBT007", "1 to 2 minutes", 1, 0),
+        (day, "CBT007", None, 1, 1),  # answered, not ended: no talk time yet
+    ]
+    kinds = rows(
+        warehouse,
+        "SELECT DISTINCT indicator, bucket_kind, time_band, core_category "
+        "FROM cbt_bucket_facts ORDER BY ALL",
+    )
+    assert [(r["indicator"], r["bucket_kind"]) for r in kinds] == [
+        ("CBT003", "wait"),
+        ("CBT004", "wait"),
+        ("CBT007", "duration"),
+    ]
+    assert {(r["time_band"], r["core_category"]) for r in kinds} == {("08:00-09:59", "Core_8_10")}
+    moved = make_call(
+        "a1",
+        started_at=datetime(2026, 8, 4, 7, 30, tzinfo=UTC),
+        local_date=date(2026, 8, 4),
+        wait_s=0,
+        wait_bucket="0",
+    )
+    warehouse.merge_calls([moved])
+    got = rows(warehouse, query + " LIMIT 100")
+    assert [tuple(r.values()) for r in got if r["indicator"] == "CBT003"] == [
+        (day, "CBT003", "31_60", 1, 1),
+        (day, "CBT003", ">300", 1, 0),
+        (date(2026, 8, 4), "CBT003", "0", 1, 0),
+    ]
+
+
+_no_talk = dict(talk_s=None, duration_bucket=None, first_team=None, routing="unrouted")
+
+
 def test_aggregates_are_rebuilt_when_missing_or_their_sql_changed(
     warehouse: Warehouse, settings: Settings
 ) -> None:
@@ -330,7 +415,7 @@ def test_aggregates_are_rebuilt_when_missing_or_their_sql_changed(
     with Warehouse.open(settings) as reopened:
         assert rows(reopened, "SELECT * FROM cbt_daily ORDER BY ALL") == expected
         reopened.conn.execute("UPDATE aggregate_versions SET sql_hash = 'older'")
-        assert reopened.rebuild_aggregates() == ["warehouse/refresh_cbt_daily.sql"]
+        assert reopened.rebuild_aggregates() == list(AGGREGATES)
         assert rows(reopened, "SELECT * FROM cbt_daily ORDER BY ALL") == expected
 
 
@@ -452,10 +537,17 @@ def test_merges_succeed_while_another_process_writes_reference_data(
     assert rows(warehouse, probes) == [{"n": 10}]
 
 
-def test_postgres_catalog_without_the_extension_is_a_clear_error(data_dir: Path) -> None:
-    settings = Settings(data_dir=data_dir, catalog="postgres:dbname=callstream host=localhost")
-    with pytest.raises(WarehouseError, match="postgres extension"):
+def test_a_postgres_catalog_nobody_answers_is_a_clear_error(data_dir: Path) -> None:
+    """The postgres extension loads offline (PyPI package); the error is the connection's."""
+    port = free_port()  # nothing listens there
+    settings = Settings(
+        data_dir=data_dir,
+        catalog=f"postgres:dbname=callstream host=127.0.0.1 port={port} password=hunter2",
+    )
+    with pytest.raises(WarehouseError, match="cannot open the warehouse postgres:") as caught:
         Warehouse.open(settings)
+    assert "Connection refused" in str(caught.value) and "password=***" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_writers_opening_a_new_warehouse_at_once_apply_each_migration_once(

@@ -1,20 +1,21 @@
--- NHS CBT publication file "by day and time": CBT001-CBT006 per practice, day and time band.
--- Parameters: $month_start (first day), $month_end (first day of the next month).
--- Grain: local_date x practice x indicator x time band, for every band with at least one
---   inbound call: all six indicators, 0 included (CBT007 is in the durations file).
--- Reads cbt_daily (the writer's materialised counts, from view cbt_call_indicators).
--- Columns (renamed to the publication headers by streams/outputs/export_cbt.py): local_date,
---   region_code, icb_code, sub_icb_code, pcn_code, practice, indicator, time_band, value.
+-- NHS CBT file "By Day and Time": CBT001-CBT007 per practice, day and time band.
+-- Question: how many inbound calls did each practice get in each time band of each day of
+--   the month, and how did they end?
+-- Grain: practice x local_date x indicator x time band, from cbt_daily (the writer's facts).
+--   Written through sql/export/publication_rows.sql (as CTE `counts`).
+-- Parameters: $month_start, $month_end (exclusive); temp table publication_labels
+--   (sql/published/publication_labels.sql).
+-- Columns: practice, local_date, indicator, Time_Category (the published label), value,
+--   sort_1 (the band's place in NHS order), sort_2.
 SELECT
-    d.local_date,
-    coalesce(h.region_code, 'UNMAPPED') AS region_code,
-    coalesce(h.icb_code, 'UNMAPPED') AS icb_code,
-    coalesce(h.sub_icb_code, 'UNMAPPED') AS sub_icb_code,
-    coalesce(h.pcn_code, 'UNMAPPED') AS pcn_code,
     d.practice,
+    d.local_date,
     d.indicator,
-    d.time_band,
-    d.value
+    l.label AS "Time_Category",
+    d.value,
+    l.rank AS sort_1,
+    0 AS sort_2
 FROM cbt_daily AS d
-LEFT JOIN practice_hierarchy AS h ON h.practice = d.practice
-WHERE d.indicator <> 'CBT007' AND d.local_date >= $month_start AND d.local_date < $month_end
+JOIN publication_labels AS l
+    ON l.category = 'Time_Category' AND l.indicator = d.indicator AND l.ours = d.time_band
+WHERE d.local_date >= $month_start AND d.local_date < $month_end

@@ -1,26 +1,33 @@
--- NHS CBT publication file "durations": CBT007, answered calls by talk duration bucket.
--- Parameters: $month_start, $month_end (exclusive).
--- Grain: local_date x practice x duration bucket, buckets with at least one call (the calls
---   counted for CBT007 in view cbt_call_indicators). Answered calls that have not ended have
---   no duration yet and are not here; the export's reconciliation (CBT007 total = CBT003
---   total) then fails and says how many.
--- Columns: local_date, region_code, icb_code, sub_icb_code, pcn_code, practice, indicator,
---   duration, value.
+-- NHS CBT file "By Durations": every indicator per practice and day: TOTAL for those with no
+--   time breakdown, CBT003 and CBT004 by wait bucket, CBT007 by talk bucket (the Duration
+--   labels of each indicator are publication_labels').
+-- Question: how long did the month's callers wait, and talk, per practice and day?
+-- Grain: practice x local_date x indicator x Duration; TOTAL rows from cbt_daily, the others
+--   from cbt_bucket_facts (the buckets of view cbt_call_indicators). Calls with no bucket
+--   yet (answered not ended, missed with no end) are not here: the export's reconciliation
+--   counts them. Written through sql/export/publication_rows.sql (as CTE `counts`).
+-- Parameters: as sql/export/cbt_day_time.sql.
+-- Columns: practice, local_date, indicator, Duration (the published label), value, sort_1
+--   (the bucket's place in NHS order), sort_2.
+WITH totals AS (
+    SELECT practice, local_date, indicator, 'TOTAL' AS bucket, sum(value) AS value
+    FROM cbt_daily
+    WHERE local_date >= $month_start AND local_date < $month_end
+    GROUP BY ALL
+    UNION ALL
+    SELECT practice, local_date, indicator, bucket, sum(value) AS value
+    FROM cbt_bucket_facts
+    WHERE local_date >= $month_start AND local_date < $month_end AND bucket IS NOT NULL
+    GROUP BY ALL
+)
 SELECT
-    i.local_date,
-    coalesce(h.region_code, 'UNMAPPED') AS region_code,
-    coalesce(h.icb_code, 'UNMAPPED') AS icb_code,
-    coalesce(h.sub_icb_code, 'UNMAPPED') AS sub_icb_code,
-    coalesce(h.pcn_code, 'UNMAPPED') AS pcn_code,
-    i.practice,
-    i.indicator,
-    i.duration_bucket AS duration,
-    count(*) AS value
-FROM cbt_call_indicators AS i
-LEFT JOIN practice_hierarchy AS h ON h.practice = i.practice
-WHERE i.indicator = 'CBT007'
-    AND i.counts
-    AND i.duration_bucket IS NOT NULL
-    AND i.local_date >= $month_start
-    AND i.local_date < $month_end
-GROUP BY ALL
+    t.practice,
+    t.local_date,
+    t.indicator,
+    l.label AS "Duration",
+    t.value,
+    l.rank AS sort_1,
+    0 AS sort_2
+FROM totals AS t
+JOIN publication_labels AS l
+    ON l.category = 'Duration' AND l.indicator = t.indicator AND l.ours = t.bucket

@@ -1,6 +1,7 @@
 -- The day's CBT summary per practice (printed by `make run`). Parameter: $local_date.
--- CBT001-CBT006 from cbt_daily (counted by view cbt_call_indicators); wait_p50: median wait
--- of answered calls (s); 60s_%: share of answered calls answered within 60 s.
+-- Columns: practice, name (from the reference extracts; null when unknown), CBT001-CBT006
+-- from cbt_daily (counted by view cbt_call_indicators); wait_p50: median wait of answered
+-- calls (s); 60s_%: share of answered calls answered within 60 s.
 WITH counts AS (
     SELECT
         practice,
@@ -25,6 +26,7 @@ waits AS (
 )
 SELECT
     coalesce(c.practice, w.practice) AS practice,
+    h.practice_name AS name,
     coalesce(c.CBT001, 0) AS CBT001,
     coalesce(c.CBT002, 0) AS CBT002,
     coalesce(c.CBT003, 0) AS CBT003,
@@ -35,4 +37,5 @@ SELECT
     w."60s_%"
 FROM counts AS c
 FULL JOIN waits AS w ON w.practice = c.practice
-ORDER BY practice
+LEFT JOIN practice_hierarchy AS h ON h.practice = coalesce(c.practice, w.practice)
+ORDER BY 1

@@ -7,10 +7,13 @@
 --   CBT007 answered calls by talk duration (the same calls as CBT003). Outbound calls never
 --   count. Incomplete calls (complete = false) count with the outcome their events so far
 --   support.
+-- Buckets: CBT003 and CBT004 are counted by the call's wait bucket, CBT007 by its talk
+--   duration bucket (NHS England's durations and calls answered files); the others have none.
 -- Grain: one row per inbound call x indicator (seven rows per call); `counts` says whether
 --   the call counts for the indicator.
 -- Columns: practice, call_id, local_date, time_band, core_category, wait_bucket,
---   duration_bucket, complete, indicator, counts.
+--   duration_bucket, complete, indicator, counts, bucket_kind ('wait', 'duration' or null),
+--   bucket (the call's bucket of that kind; null when it has none yet).
 SELECT
     c.practice,
     c.call_id,
@@ -21,16 +24,18 @@ SELECT
     c.duration_bucket,
     c.complete,
     i.indicator,
-    i.counts
+    i.counts,
+    i.bucket_kind,
+    i.bucket
 FROM calls AS c,
     LATERAL (
         VALUES
-            ('CBT001', true),
-            ('CBT002', c.outcome = 'ended_in_ivr'),
-            ('CBT003', c.outcome = 'answered'),
-            ('CBT004', c.outcome = 'missed'),
-            ('CBT005', c.outcome = 'callback_requested'),
-            ('CBT006', c.outcome = 'callback_requested' AND c.callback_made),
-            ('CBT007', c.outcome = 'answered')
-    ) AS i (indicator, counts)
+            ('CBT001', true, NULL, NULL),
+            ('CBT002', c.outcome = 'ended_in_ivr', NULL, NULL),
+            ('CBT003', c.outcome = 'answered', 'wait', c.wait_bucket),
+            ('CBT004', c.outcome = 'missed', 'wait', c.wait_bucket),
+            ('CBT005', c.outcome = 'callback_requested', NULL, NULL),
+            ('CBT006', c.outcome = 'callback_requested' AND c.callback_made, NULL, NULL),
+            ('CBT007', c.outcome = 'answered', 'duration', c.duration_bucket)
+    ) AS i (indicator, counts, bucket_kind, bucket)
 WHERE c.inbound

@@ -2,7 +2,8 @@
 
 Build renders the site once into a folder (open ``index.html`` in a browser, or publish the
 folder anywhere: the pages load nothing from another host). Serve re-renders on a schedule
-and serves the pages on 127.0.0.1 while the worker keeps writing the warehouse.
+and serves the pages (on 127.0.0.1 unless CALLSTREAM_DASHBOARDS_HOST says otherwise) while
+the worker keeps writing the warehouse.
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ def build(out: Path, day: datetime | None) -> None:
 
 
 @command.command(
-    help="Serve the dashboards on http://127.0.0.1:PORT/, re-rendered on a schedule "
-    "from the warehouse (read-only). /health reports the last refresh."
+    help="Serve the dashboards on http://CALLSTREAM_DASHBOARDS_HOST:PORT/ (127.0.0.1 unless set), "
+    "re-rendered on a schedule from the warehouse (read-only). /health reports the last refresh."
 )
 @click.option(
     "--port",
@@ -103,18 +104,19 @@ def build(out: Path, day: datetime | None) -> None:
 )
 def serve(port: int | None, every: float | None, day: datetime | None, root: Path | None) -> None:
     """Refresh now, then serve until interrupted while a thread refreshes on schedule."""
-    from streams.outputs.dashboards.serve import HOST, DashboardServer, DashboardSite, Refresher
+    from streams.outputs.dashboards.serve import DashboardServer, DashboardSite, Refresher
 
     settings = get_settings()
+    host = settings.dashboards_host
     port = settings.web_port + 1 if port is None else port
     every = settings.dashboards_refresh_s if every is None else every
     root = root or settings.data_dir / "dashboards"
     site = DashboardSite(settings, root, _day(day))
     try:
-        server = DashboardServer(site, port)
+        server = DashboardServer(site, port, host)
     except OSError as exc:
         raise click.ClickException(
-            f"cannot listen on {HOST}:{port} ({exc.strerror}); choose another --port"
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
         ) from exc
     if not site.refresh():
         click.echo(

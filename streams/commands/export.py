@@ -1,16 +1,22 @@
-"""`callstream export cbt --month YYYY-MM --out DIR [--snapshot N]`: NHS CBT publication files.
+"""`callstream export cbt --month YYYY-MM --out DIR [--snapshot N] [--flat] [--compare]`.
 
-Reads the warehouse read-only (so it runs while the worker writes), at the latest snapshot
-or at ``--snapshot N`` to reproduce an earlier export; the manifest names the snapshot.
+NHS England's CBT publication files for a month. Reads the warehouse read-only (so it runs
+while the worker writes), at the latest snapshot or at ``--snapshot N`` to reproduce an
+earlier export; the manifest names the snapshot. ``--compare`` prints where the month's
+figures differ from the NHS England files loaded with ``callstream nhs load``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from streams.settings import get_settings
+
+if TYPE_CHECKING:
+    from streams.warehouse.store import Warehouse
 
 
 @click.group(help="Export the NHS CBT publication files from the warehouse.")
@@ -20,18 +26,20 @@ def command() -> None:
 
 @command.command(
     "cbt",
-    help="Write the month's NHS CBT files (by day and time, durations, calls answered) and a "
-    "manifest naming the warehouse snapshot read. Exits non-zero, writing nothing, when the "
-    "figures do not reconcile (CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; "
-    "CBT007 total = CBT003 total).",
+    help="Write the month's NHS CBT files as NHS England packages them (three zips: by day "
+    "and time, durations, calls answered; one CSV per region inside) and a manifest naming "
+    "the warehouse snapshot read. Exits non-zero, writing nothing, when the figures do not "
+    "reconcile (CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; CBT007 total = "
+    "CBT003 total). With --compare, also print the practices whose figures differ from the "
+    "published files loaded with `callstream nhs load`.",
 )
 @click.option("--month", required=True, help="The month to export, YYYY-MM (local dates).")
 @click.option(
     "--out",
     "out_dir",
-    required=True,
+    default=None,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the CSVs and the manifest (created if missing).",
+    help="Directory for the files and the manifest (created if missing); optional with --compare.",
 )
 @click.option(
     "--snapshot",
@@ -39,8 +47,33 @@ def command() -> None:
     default=None,
     help="Read the warehouse as of this snapshot id (from an earlier manifest) to reproduce it.",
 )
-def cbt(month: str, out_dir: Path, snapshot: int | None) -> None:
-    """Read, reconcile, write; one clear line on any failure."""
+@click.option(
+    "--flat",
+    is_flag=True,
+    help="Write the three files as plain CSVs (every region in one file) instead of zips.",
+)
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="Print the practices whose figures for the month differ from NHS England's "
+    "published files (view cbt_reconciliation).",
+)
+@click.option(
+    "--threshold",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --compare: list only figures that differ by more than this many calls.",
+)
+def cbt(
+    month: str,
+    out_dir: Path | None,
+    snapshot: int | None,
+    flat: bool,
+    compare: bool,
+    threshold: int,
+) -> None:
+    """Read, reconcile, write (and compare); one clear line on any failure."""
     import duckdb
     from rich.console import Console
 
@@ -48,6 +81,8 @@ def cbt(month: str, out_dir: Path, snapshot: int | None) -> None:
     from streams.warehouse.connect import WarehouseError
     from streams.warehouse.store import Warehouse
 
+    if out_dir is None and not compare:
+        raise click.UsageError("give --out DIR (or --compare to compare only)")
     try:
         month_range(month)
     except ExportError as exc:
@@ -58,8 +93,16 @@ def cbt(month: str, out_dir: Path, snapshot: int | None) -> None:
     except WarehouseError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        with console.status(f"exporting CBT {month}"):
-            result = export_month(warehouse, month, out_dir)
+        if out_dir is not None:
+            with console.status(f"exporting CBT {month}"):
+                result = export_month(warehouse, month, out_dir, flat=flat)
+            for path in result.files:
+                click.echo(str(path))
+            click.echo(f"{result.manifest} (warehouse snapshot {result.snapshot_id})")
+            if result.inbound_calls == 0:
+                click.echo(f"Warning: the warehouse has no inbound calls in {month}.", err=True)
+        if compare:
+            _compare(warehouse, month, threshold)
     except ExportError as exc:
         raise click.ClickException(str(exc)) from exc
     except duckdb.Error as exc:
@@ -71,8 +114,38 @@ def cbt(month: str, out_dir: Path, snapshot: int | None) -> None:
         raise click.ClickException(f"cannot write to {out_dir}: {exc.strerror}") from exc
     finally:
         warehouse.close()
-    for path in result.files:
-        click.echo(str(path))
-    click.echo(f"{result.manifest} (warehouse snapshot {result.snapshot_id})")
-    if result.inbound_calls == 0:
-        click.echo(f"Warning: the warehouse has no inbound calls in {month}.", err=True)
+
+
+def _compare(warehouse: Warehouse, month: str, threshold: int) -> None:
+    """Print the figures that differ from the published files, practice by practice."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from streams.outputs.reconciliation import ReconciliationReport, differences
+
+    report: ReconciliationReport = differences(warehouse, month, threshold)
+    if not report.published_files:
+        raise click.ClickException(
+            f"no NHS England CBT files for {month} are loaded: `callstream nhs load FILE...` first"
+        )
+    loaded = ", ".join(report.published_files)
+    if report.rows.is_empty():
+        click.echo(
+            f"{month}: no figure of the {report.practices} practices differs by more than "
+            f"{threshold} from the published files ({loaded})."
+        )
+        return
+    table = Table(
+        title=f"CBT {month}: callstream (stream) against NHS England's published files",
+        caption=f"published: {loaded}; difference = callstream - published",
+    )
+    for name in report.rows.columns:
+        table.add_column(name, justify="right" if name in report.NUMERIC else "left")
+    for row in report.rows.iter_rows():
+        table.add_row(*("" if value is None else str(value) for value in row))
+    Console(width=200).print(table)
+    differing = report.rows["practice"].n_unique()
+    click.echo(
+        f"{differing} of {report.practices} practices differ by more than {threshold} "
+        f"({report.rows.height} figures)."
+    )

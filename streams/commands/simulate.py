@@ -52,6 +52,14 @@ from streams.settings import get_settings
     "`callstream reference load`.",
 )
 @click.option(
+    "--reference-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write where the practices sit in the NHS (names, PCNs, ICBs, regions, list "
+    "sizes) as NHS England's reference files (epraccur, gp-reg-pat-prac-map.csv, "
+    "gp-reg-pat-prac-all.csv) into this directory, for `callstream reference load`.",
+)
+@click.option(
     "--duplicate-rate",
     type=click.FloatRange(0, 1),
     default=0.01,
@@ -88,6 +96,7 @@ def command(
     truth: Path | None,
     staffing: Path | None,
     list_sizes: Path | None,
+    reference_dir: Path | None,
     duplicate_rate: float,
     shuffle_rate: float,
     incomplete_rate: float,
@@ -114,6 +123,7 @@ def command(
         simulate_days,
     )
     from streams.devtools.simulate_profile import load_profile
+    from streams.devtools.simulate_reference import write_reference_files
 
     settings = get_settings()
     try:
@@ -133,13 +143,15 @@ def command(
     )
     console = Console(stderr=True)
     counts = {"calls": 0, "events": 0}
+    extract = config.start.replace(day=1)  # NHS extracts are dated the 1st
     try:
         if list_sizes is not None:
             list_sizes.parent.mkdir(parents=True, exist_ok=True)
-            extract = config.start.replace(day=1)  # NHS extracts are dated the 1st
             list_sizes.write_text(
                 list_sizes_csv(make_practices(config, load_profile()), extract), encoding="utf-8"
             )
+        if reference_dir is not None:
+            write_reference_files(make_practices(config, load_profile()), extract, reference_dir)
         with ExitStack() as stack:
             events_out = _open(stack, out)
             truth_out = _open(stack, truth) if truth is not None else None

@@ -1,18 +1,25 @@
 """`callstream sql "QUERY"`: one read-only query against the warehouse, for analysts.
 
-The warehouse is attached read-only, so it answers while the worker writes; only queries
-(SELECT, FROM, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are run, so nothing written here
-can surprise anyone. Errors are one line a practice manager can act on.
+The warehouse is attached read-only, so it answers while the worker writes. Nothing typed
+here can write anything, in three layers: only a query runs (DuckDB's own parse says so:
+SELECT, FROM, WITH, DESCRIBE, SHOW, SUMMARIZE, VALUES, and EXPLAIN [ANALYZE] of those - not
+EXPLAIN ANALYZE COPY, which would write the file); the attach is READ_ONLY; and DuckDB
+may touch no file but the warehouse's Parquet files, load no extension and change no
+setting (``Warehouse.lock_down``). Errors are one line a practice manager can act on.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from streams.commands.output import FORMATS, print_frame
 from streams.settings import get_settings
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @click.command(
@@ -41,7 +48,16 @@ from streams.settings import get_settings
     help="Print instead the SQL that attaches the warehouse read-only in the plain `duckdb` "
     "CLI, offline: `callstream sql --attach-script > attach.sql; duckdb -init attach.sql`.",
 )
-def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bool) -> None:
+@click.option(
+    "--with-credentials",
+    is_flag=True,
+    help="With --attach-script: write the catalog password and object-store secret key into "
+    "the script (keep that file private). Without it the script reads them from "
+    "CALLSTREAM_CATALOG_PASSWORD and CALLSTREAM_S3_SECRET when the duckdb CLI runs it.",
+)
+def command(
+    query: str | None, fmt: str, snapshot: int | None, attach_script: bool, with_credentials: bool
+) -> None:
     """Attach read-only, run QUERY, print the result to stdout."""
     import duckdb
 
@@ -52,10 +68,12 @@ def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bo
         if query:
             raise click.UsageError("give either QUERY or --attach-script, not both")
         try:
-            sys.stdout.write(duckdb_attach_script(get_settings()))
+            sys.stdout.write(duckdb_attach_script(get_settings(), with_credentials))
         except WarehouseError as exc:
             raise click.ClickException(str(exc)) from exc
         return
+    if with_credentials:
+        raise click.UsageError("--with-credentials goes with --attach-script")
     if not query:
         raise click.UsageError('give a QUERY, e.g. callstream sql "SELECT count(*) FROM calls"')
     _require_query(query)
@@ -63,6 +81,11 @@ def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bo
         warehouse = Warehouse.open(get_settings(), read_only=True, snapshot=snapshot)
     except WarehouseError as exc:
         raise click.ClickException(str(exc)) from exc
+    try:
+        warehouse.lock_down()
+    except duckdb.Error as exc:
+        warehouse.close()
+        raise click.ClickException(_query_error(exc)) from exc
     try:
         frame = warehouse.query(query)
         as_of = warehouse.snapshot()
@@ -75,7 +98,8 @@ def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bo
 
 
 def _require_query(query: str) -> None:
-    """Exactly one statement, and a query: writes, COPY, ATTACH and the like are refused."""
+    """Exactly one statement, and a query: writes, COPY, ATTACH, SET, PRAGMA calls, CALL and
+    EXPLAIN of any of them are refused, on DuckDB's parse of the statement, not its text."""
     import duckdb
 
     try:
@@ -85,10 +109,46 @@ def _require_query(query: str) -> None:
     if len(statements) != 1:
         raise click.ClickException(f"give exactly one SQL statement (got {len(statements)})")
     kind = statements[0].type
-    if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+    what = kind.name
+    if kind == duckdb.StatementType.EXPLAIN:
+        kind = _explained(statements[0].query)
+        what = f"EXPLAIN of {kind.name if kind else 'that statement'}"
+    if kind != duckdb.StatementType.SELECT:
         raise click.ClickException(
-            f"the warehouse is read-only here: only queries can run, not {kind.name}"
+            f"the warehouse is read-only here: only queries can run, not {what}"
         )
+
+
+def _explained(text: str) -> duckdb.StatementType | None:
+    """The kind of statement an EXPLAIN [ANALYZE] [(options)] statement explains."""
+    import duckdb
+
+    starts = [position for position, _ in duckdb.tokenize(text)] + [len(text)]
+    words = [text[a:b].strip() for a, b in zip(starts, starts[1:], strict=False)]
+    index = 1  # past EXPLAIN
+    if index < len(words) and words[index].lower() in ("analyze", "analyse"):
+        index += 1
+    kind = _statement_kind(text[starts[min(index, len(words))] :])
+    if kind is None and index < len(words) and words[index] == "(":
+        depth = 0  # not a statement: an option list, as in EXPLAIN (FORMAT json) SELECT 1
+        while index < len(words):
+            depth += {"(": 1, ")": -1}.get(words[index], 0)
+            index += 1
+            if depth == 0:
+                break
+        kind = _statement_kind(text[starts[min(index, len(words))] :])
+    return kind
+
+
+def _statement_kind(text: str) -> duckdb.StatementType | None:
+    """The kind of the one statement in ``text``; None when it is not exactly one."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error:
+        return None
+    return statements[0].type if len(statements) == 1 else None
 
 
 def _query_error(exc: Exception) -> str:

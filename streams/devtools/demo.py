@@ -1,9 +1,12 @@
 """`make run`: a simulated day of about 20 practices through broker, worker and warehouse.
 
-Starts the local broker (left running), simulates the day, runs `callstream worker` as a
-subprocess, pushes the file with `callstream push`, waits until the warehouse holds every
-simulated call (reading it read-only, as analysts do), prints the day's CBT summary per
-practice and how to query further, then stops the worker.
+Starts the local broker (left running); simulates the day and writes where the practices
+sit in the NHS as NHS England's reference files, loaded with `callstream reference load`;
+loads the same weekday of the 4 weeks before as history (simulated, classified in bulk and
+merged straight into the warehouse, so the 4-week comparisons have something to compare);
+runs `callstream worker` as a subprocess, pushes the day with `callstream push`, waits until
+the warehouse holds every simulated call of the day (reading it read-only, as analysts do),
+prints the day's CBT summary per practice and how to query further, then stops the worker.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -28,6 +31,7 @@ from streams.warehouse import sqlfiles
 
 DEMO_DAY = date(2026, 8, 3)  # a Monday: the 8am scramble is on
 PRACTICES = 20
+HISTORY_WEEKS = 4
 WAIT_FOR_CALLS_S = 600.0
 #: Demo-only: close calls that never ended quickly, so the run does not wait hours for them.
 DEMO_WORKER_ENV = {"CALLSTREAM_CALL_TIMEOUT_S": "20", "CALLSTREAM_SWEEP_INTERVAL_S": "2"}
@@ -97,6 +101,31 @@ def _wait_for_calls(
             time.sleep(1.0)
 
 
+def _load_history(settings: Settings) -> int:
+    """The same weekday of the HISTORY_WEEKS weeks before the demo day, simulated, classified
+    by the real classifier (no Kafka) and merged into the warehouse; returns the calls."""
+    from models.events import CallEvent
+    from streams.core.classify import classify_call
+    from streams.core.pseudonymise import load_key, pseudonymise
+    from streams.core.rules import load_rules
+    from streams.devtools.simulate import SimulationConfig, simulate
+    from streams.warehouse.store import Warehouse
+
+    rules = load_rules(settings.rules_file)
+    secret = settings.pseudonymisation_key
+    key = load_key(secret.get_secret_value() if secret else None, settings.data_dir)
+    calls = []
+    for weeks in range(HISTORY_WEEKS, 0, -1):
+        day = DEMO_DAY - timedelta(weeks=weeks)
+        config = SimulationConfig(practices=PRACTICES, start=day, days=1, key=key)
+        for simulated in simulate(config, rules):
+            events = [pseudonymise(CallEvent.model_validate(e), key) for e in simulated.events]
+            calls.append(classify_call(events, rules))
+    with Warehouse.open(settings) as warehouse:
+        warehouse.merge_calls(calls)
+    return len(calls)
+
+
 def _summary(settings: Settings) -> None:
     from streams.warehouse.store import Warehouse
 
@@ -117,11 +146,14 @@ def _summary(settings: Settings) -> None:
         "answered calls (s), 60s_%: answered within 60 s",
     )
     for name in frame.columns:
-        table.add_column(
-            name, justify="left" if name == "practice" else "right", min_width=len(name)
-        )
-    for row in frame.iter_rows():
-        table.add_row(*("" if v is None else str(v) for v in row))
+        if name == "name":  # as long as the terminal allows, then cut short
+            table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=28)
+            continue
+        left = name == "practice"
+        table.add_column(name, justify="left" if left else "right", min_width=len(name))
+    for row in frame.iter_rows(named=True):
+        row["name"] = (row["name"] or "").title()
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
     Console().print(table)
 
 
@@ -146,11 +178,15 @@ def main() -> None:
     demo_dir.mkdir(parents=True, exist_ok=True)
     events, truth = demo_dir / "events.jsonl", demo_dir / "truth.jsonl"
 
-    console.print("[bold]1/6[/] starting the local Kafka broker…")
+    console.print("[bold]1/7[/] starting the local Kafka broker…")
     bootstrap = broker.start(settings)
     env = {**os.environ, "CALLSTREAM_KAFKA_BOOTSTRAP": bootstrap}
 
-    console.print(f"[bold]2/6[/] simulating {PRACTICES} practices on {DEMO_DAY}…")
+    reference = demo_dir / "reference"
+    console.print(
+        f"[bold]2/7[/] simulating {PRACTICES} practices on {DEMO_DAY}, and their NHS reference "
+        f"files in {reference}…"
+    )
     _run(
         _callstream(
             "simulate",
@@ -164,12 +200,21 @@ def main() -> None:
             str(events),
             "--truth",
             str(truth),
+            "--reference-dir",
+            str(reference),
         ),
         env,
     )
     expected, practices = _truth_keys(truth)
+    console.print("[bold]3/7[/] loading the practices' names, PCNs, ICBs and list sizes…")
+    _run(_callstream("reference", "load", *(str(p) for p in sorted(reference.iterdir()))), env)
+    console.print(
+        f"[bold]4/7[/] history: the same weekday of the {HISTORY_WEEKS} weeks before, "
+        "classified in bulk…"
+    )
+    console.print(f"      {_load_history(settings)} calls merged into the warehouse")
 
-    console.print(f"[bold]3/6[/] starting the worker (log: {demo_dir / 'worker.log'})…")
+    console.print(f"[bold]5/7[/] starting the worker (log: {demo_dir / 'worker.log'})…")
     with (demo_dir / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
             _callstream("worker", "--loglevel", "warning"),
@@ -178,15 +223,14 @@ def main() -> None:
             stderr=subprocess.STDOUT,
         )
         try:
-            console.print(f"[bold]4/6[/] pushing {events.name}…")
+            console.print(f"[bold]6/7[/] pushing {events.name}, then waiting for {expected} calls…")
             _run(_callstream("push", str(events)), env)
-            console.print(f"[bold]5/6[/] waiting for {expected} calls to be classified…")
             _wait_for_calls(settings, expected, practices, worker)
             _summary(settings)
         finally:
             _stop(worker)
     site = demo_dir / "dashboards"
-    console.print(f"[bold]6/6[/] building the dashboards into {site}…")
+    console.print(f"[bold]7/7[/] building the dashboards into {site}…")
     _run(_callstream("dashboards", "build", "--out", str(site)), env)
     console.print(
         f"\nResults are in the warehouse under {settings.data_dir / 'warehouse'}.\n"

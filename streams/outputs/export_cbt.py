@@ -1,30 +1,30 @@
-"""The NHS CBT publication files for one month, straight from the warehouse.
+"""NHS England's monthly CBT publication files for one month, straight from the warehouse.
 
-Three CSVs in NHS England's publication layout plus a manifest:
+Three zips in NHS England's packaging (``Cloud Based Telephony By Day and Time - August
+2026.zip``, ``... By Durations ...``, ``... Calls Answered Metric ...``), each holding one CSV
+per NHS region code plus ``Unmapped``, in the layout of ``streams/core/cbt_publication.py``
+(its ``CHOICES`` are the details not known for certain). ``flat=True`` writes the three
+files as plain CSVs instead (every region in one file). A manifest names the DuckLake
+snapshot read, so ``--snapshot`` reproduces the files byte for byte.
 
-- ``cbt_YYYY-MM_day_time.csv``: CBT001-CBT006 by day and time band. Every time band with at
-  least one inbound call has all six indicators, 0 included, so "no missed calls" is stated,
-  not implied; bands with no inbound call have no rows.
-- ``cbt_YYYY-MM_durations.csv``: CBT007 by talk duration; only buckets with calls.
-- ``cbt_YYYY-MM_answered.csv``: CBT003 by time band, wait bucket and core category; only
-  combinations with calls.
-- ``cbt_YYYY-MM_manifest.json``: the DuckLake snapshot read (``--snapshot`` reproduces it byte
-  for byte), row counts, SHA-256 of each file, the reference extracts and rules versions used.
+The rows are written by DuckDB itself (``COPY ... TO``) from the writer's materialised
+facts (``cbt_daily``, ``cbt_bucket_facts``), never from the call table and never through
+Python rows, so a national month streams to disk in bounded memory.
 
-``Date`` is ISO 8601 (``2026-08-03``): no NHS CBT publication file was available to copy a
-date form from, and ISO sorts and parses everywhere. Rows are sorted by date, practice,
-indicator and then the NHS order of bands and buckets, so a file is reproducible.
-
-Before anything is written the figures are reconciled: CBT001 = CBT002 + CBT003 + CBT004 +
-CBT005 per practice and day, CBT006 <= CBT005, and the durations and answered files each
-total CBT003. A failure writes nothing and raises ``ReconciliationError`` naming the
-practice, day and figures.
+Before anything is written the month is reconciled from the same facts: CBT001 = CBT002 +
+CBT003 + CBT004 + CBT005 per practice and day, CBT006 <= CBT005, and every timed
+indicator's buckets total the indicator. A failure writes nothing and raises
+``ReconciliationError`` naming the practice, day and figures.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -33,56 +33,16 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from models.classified import DURATION_BUCKETS, TIME_BANDS, WAIT_BUCKETS
+from streams.core import cbt_publication as nhs
 from streams.warehouse import sqlfiles
+from streams.warehouse.connect import quote
+from streams.warehouse.published_store import prepare_labels
 
 if TYPE_CHECKING:
     from streams.warehouse.store import Warehouse
 
-HIERARCHY = [
-    "Date",
-    "REGION_CODE",
-    "ICB_CODE",
-    "SUB_ICB_LOCATION_CODE",
-    "PCN_CODE",
-    "PRACTICE_CODE",
-]
-DAY_TIME_HEADER = [*HIERARCHY, "Indicator", "Time_Category", "Value"]
-DURATIONS_HEADER = [*HIERARCHY, "Indicator", "Duration", "Value"]
-ANSWERED_HEADER = [
-    *HIERARCHY,
-    "Indicator",
-    "Time_Category",
-    "Wait_Time",
-    "Core_Category",
-    "Value",
-]
-CORE_CATEGORIES = ("Core_8_10", "Core_10_1830", "Non-Core")
-#: The labels each category column may hold, in NHS order (the rows' sort order).
-NHS_LABELS: dict[str, tuple[str, ...]] = {
-    "Time_Category": TIME_BANDS,
-    "Duration": DURATION_BUCKETS,
-    "Wait_Time": WAIT_BUCKETS,
-    "Core_Category": CORE_CATEGORIES,
-}
-INDICATORS = ("CBT001", "CBT002", "CBT003", "CBT004", "CBT005", "CBT006", "CBT007")
 MAX_LISTED = 5
-
-#: SQL column -> publication header (sql/export/*.sql).
-_RENAME = {
-    "local_date": "Date",
-    "region_code": "REGION_CODE",
-    "icb_code": "ICB_CODE",
-    "sub_icb_code": "SUB_ICB_LOCATION_CODE",
-    "pcn_code": "PCN_CODE",
-    "practice": "PRACTICE_CODE",
-    "indicator": "Indicator",
-    "time_band": "Time_Category",
-    "duration": "Duration",
-    "wait_time": "Wait_Time",
-    "core_category": "Core_Category",
-    "value": "Value",
-}
+ZIP_CHUNK = 1 << 20
 
 
 class ExportError(Exception):
@@ -91,15 +51,6 @@ class ExportError(Exception):
 
 class ReconciliationError(ExportError):
     """The month's figures do not add up; nothing was written."""
-
-
-@dataclass(frozen=True)
-class CbtTables:
-    """The three publication tables of a month, with the publication headers, sorted."""
-
-    day_time: pl.DataFrame
-    durations: pl.DataFrame
-    answered: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -122,59 +73,76 @@ def month_range(month: str) -> tuple[date, date]:
     return start, end
 
 
-def file_names(month: str) -> dict[str, str]:
-    """The output file names of a month's export."""
+def flat_name(kind: nhs.FileKind, month: str) -> str:
+    """The plain CSV of a file kind (``--flat``): ``cbt_2026-08_day_time.csv``."""
+    return f"cbt_{month}_{kind.value}.csv"
+
+
+def manifest_name(month: str) -> str:
+    return f"cbt_{month}_manifest.json"
+
+
+def export_params(month: str) -> dict[str, Any]:
+    """The parameters of the sql/export files: the month and the publication's choices."""
+    start, end = month_range(month)
     return {
-        "day_time": f"cbt_{month}_day_time.csv",
-        "durations": f"cbt_{month}_durations.csv",
-        "answered": f"cbt_{month}_answered.csv",
-        "manifest": f"cbt_{month}_manifest.json",
+        "month_start": start,
+        "month_end": end,
+        "date_format": nhs.DATE_FORMAT,
+        "value_format": nhs.VALUE_FORMAT,
+        "zero_rows": nhs.WRITE_ZERO_ROWS,
+        "unmapped": nhs.UNMAPPED,
     }
 
 
-def publication_tables(
-    day_time: pl.DataFrame, durations: pl.DataFrame, answered: pl.DataFrame
-) -> CbtTables:
-    """Rename the SQL results to the publication headers, format dates, sort in NHS order."""
-    return CbtTables(
-        day_time=_publish(day_time, DAY_TIME_HEADER),
-        durations=_publish(durations, DURATIONS_HEADER),
-        answered=_publish(answered, ANSWERED_HEADER),
-    )
-
-
-def reconcile(tables: CbtTables, open_answered: int = 0) -> None:
-    """Check the month adds up; raise ReconciliationError listing what does not."""
+def reconcile(
+    check: pl.DataFrame, unknown: pl.DataFrame, open_answered: Sequence[str] = ()
+) -> None:
+    """Check the month adds up (``sql/export/cbt_month_check.sql`` rows, labels outside the
+    publication's); raise ReconciliationError listing what does not. ``open_answered``:
+    the answered calls not yet ended (``practice:call_id``), why CBT007 may fall short."""
     problems: list[str] = []
-    per_day = (
-        tables.day_time.group_by("Date", "PRACTICE_CODE", "Indicator")
-        .agg(pl.col("Value").sum())
-        .pivot(on="Indicator", index=["Date", "PRACTICE_CODE"], values="Value")
-        .fill_null(0)
-    )
-    for code in INDICATORS[:6]:
-        if code not in per_day.columns:
-            per_day = per_day.with_columns(pl.lit(0).alias(code))
-    outcomes = pl.col("CBT002") + pl.col("CBT003") + pl.col("CBT004") + pl.col("CBT005")
-    unbalanced = per_day.filter(pl.col("CBT001") != outcomes).sort("Date", "PRACTICE_CODE")
+    for row in unknown.iter_rows(named=True):
+        problems.append(
+            f"{row['category']} {row['label']!r} of {row['indicator']} ({row['calls']} calls) "
+            "is not one of NHS England's labels; reclassify those calls (`callstream classify`)"
+        )
+    outcomes = pl.col("cbt002") + pl.col("cbt003") + pl.col("cbt004") + pl.col("cbt005")
+    unbalanced = check.filter(pl.col("cbt001") != outcomes)
     for row in unbalanced.head(MAX_LISTED).iter_rows(named=True):
         problems.append(
-            f"{row['PRACTICE_CODE']} {row['Date']}: CBT001 {row['CBT001']} != CBT002+CBT003+"
-            f"CBT004+CBT005 {row['CBT002']}+{row['CBT003']}+{row['CBT004']}+{row['CBT005']}"
+            f"{row['practice']} {row['local_date']}: CBT001 {row['cbt001']} != CBT002+CBT003+"
+            f"CBT004+CBT005 {row['cbt002']}+{row['cbt003']}+{row['cbt004']}+{row['cbt005']}"
         )
-    over = per_day.filter(pl.col("CBT006") > pl.col("CBT005")).sort("Date", "PRACTICE_CODE")
+    over = check.filter(pl.col("cbt006") > pl.col("cbt005"))
     for row in over.head(MAX_LISTED).iter_rows(named=True):
         problems.append(
-            f"{row['PRACTICE_CODE']} {row['Date']}: CBT006 {row['CBT006']} > CBT005 {row['CBT005']}"
+            f"{row['practice']} {row['local_date']}: CBT006 {row['cbt006']} > "
+            f"CBT005 {row['cbt005']}"
         )
-    cbt003 = int(per_day["CBT003"].sum()) if per_day.height else 0
-    cbt007 = int(tables.durations["Value"].sum())
-    answered = int(tables.answered["Value"].sum())
-    if cbt007 != cbt003:
-        why = f" ({open_answered} answered calls have not ended)" if open_answered else ""
-        problems.append(f"CBT007 total {cbt007} != CBT003 total {cbt003}{why}")
-    if answered != cbt003:
-        problems.append(f"answered file total {answered} != CBT003 total {cbt003}")
+    totals = {name: int(check[name].sum()) for name in check.columns if name.startswith("cbt")}
+    if totals.get("cbt007_by_duration", 0) != totals.get("cbt003", 0):
+        examples = ", ".join(open_answered[:MAX_LISTED])
+        why = (
+            f" ({len(open_answered)} answered calls have not ended, e.g. {examples})"
+            if open_answered
+            else ""
+        )
+        problems.append(
+            f"CBT007 total {totals.get('cbt007_by_duration', 0)} != CBT003 total "
+            f"{totals.get('cbt003', 0)}{why}"
+        )
+    if totals.get("cbt003_by_wait", 0) != totals.get("cbt003", 0):
+        problems.append(
+            f"answered file total {totals.get('cbt003_by_wait', 0)} != CBT003 total "
+            f"{totals.get('cbt003', 0)}"
+        )
+    if totals.get("cbt004_by_wait", 0) != totals.get("cbt004", 0):
+        missing = totals.get("cbt004", 0) - totals.get("cbt004_by_wait", 0)
+        problems.append(
+            f"CBT004 by wait total {totals.get('cbt004_by_wait', 0)} != CBT004 total "
+            f"{totals.get('cbt004', 0)} ({missing} missed calls have no wait: no end yet)"
+        )
     if problems:
         listed = min(len(unbalanced), MAX_LISTED) + min(len(over), MAX_LISTED)
         more = len(unbalanced) + len(over) - listed
@@ -184,120 +152,167 @@ def reconcile(tables: CbtTables, open_answered: int = 0) -> None:
         )
 
 
-def csv_bytes(frame: pl.DataFrame) -> bytes:
-    """A publication table as CSV: header row, comma-separated, LF line ends, UTF-8."""
-    return frame.write_csv(line_terminator="\n").encode("utf-8")
-
-
-def read_tables(warehouse: Warehouse, month: str) -> tuple[CbtTables, int, dict[str, Any]]:
-    """Query a month from an open Warehouse: the tables, the number of answered calls not
-    yet ended, and the facts the manifest records."""
-    start, end = month_range(month)
-    params = {"month_start": start, "month_end": end}
-
-    def run(name: str) -> pl.DataFrame:
-        return warehouse.query(sqlfiles.read(f"export/{name}.sql"), params)
-
-    tables = publication_tables(run("cbt_day_time"), run("cbt_durations"), run("cbt_answered"))
-    open_answered = run("cbt_open_answered_calls")
-    facts = run("cbt_month_facts").to_dicts()[0]
-    extracts = warehouse.query(sqlfiles.read("export/reference_extracts_in_use.sql")).to_dicts()
-    facts["reference_extracts"] = [
-        {"kind": e["kind"], "extract_date": e["extract_date"].isoformat(), "files": e["files"]}
-        for e in extracts
-    ]
-    facts["open_answered_calls"] = [
-        f"{r['practice']}:{r['call_id']}" for r in open_answered.head(MAX_LISTED).to_dicts()
-    ]
-    return tables, open_answered.height, facts
-
-
-def export_month(warehouse: Warehouse, month: str, out_dir: Path) -> ExportResult:
-    """Read, reconcile and write one month's files from an open Warehouse."""
-    tables, open_answered, facts = read_tables(warehouse, month)
-    try:
-        reconcile(tables, open_answered)
-    except ReconciliationError as exc:
-        if facts["open_answered_calls"]:
-            listed = ", ".join(facts["open_answered_calls"])
-            raise ReconciliationError(f"{exc} (e.g. {listed})") from None
-        raise
+def export_month(
+    warehouse: Warehouse, month: str, out_dir: Path, flat: bool = False
+) -> ExportResult:
+    """Reconcile and write one month's files from an open Warehouse."""
+    params = export_params(month)
+    prepare_labels(warehouse.conn)
+    month_only = {"month_start": params["month_start"], "month_end": params["month_end"]}
+    check = warehouse.query(sqlfiles.read("export/cbt_month_check.sql"), month_only)
+    unknown = warehouse.query(sqlfiles.read("export/cbt_unknown_labels.sql"), month_only)
+    open_calls: list[str] = []
+    if int(check["cbt007_by_duration"].sum()) != int(check["cbt003"].sum()):  # say why
+        frame = warehouse.query(sqlfiles.read("export/cbt_open_answered_calls.sql"), month_only)
+        open_calls = [f"{r['practice']}:{r['call_id']}" for r in frame.iter_rows(named=True)]
+    reconcile(check, unknown, open_calls)
     snapshot = warehouse.snapshot()
-    names = file_names(month)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    entries: list[dict[str, Any]] = []
-    for key, frame in (
-        ("day_time", tables.day_time),
-        ("durations", tables.durations),
-        ("answered", tables.answered),
-    ):
-        data = csv_bytes(frame)
-        path = out_dir / names[key]
-        path.write_bytes(data)
-        files.append(path)
-        entries.append(
-            {
-                "name": names[key],
-                "rows": frame.height,
-                "value_total": int(frame["Value"].sum()),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-        )
+    staging = Path(tempfile.mkdtemp(prefix=f".cbt-{month}-", dir=out_dir))
+    try:
+        if flat:
+            entries = [
+                _write_flat(warehouse, kind, month, params, staging) for kind in nhs.FileKind
+            ]
+        else:
+            entries = [_write_zip(warehouse, kind, month, params, staging) for kind in nhs.FileKind]
+        files = []
+        for entry in entries:
+            target = out_dir / entry["name"]
+            (staging / entry["name"]).replace(target)
+            files.append(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    rules = warehouse.query(sqlfiles.read("export/cbt_rules_versions.sql"), month_only)
+    extracts = warehouse.query(sqlfiles.read("export/reference_extracts_in_use.sql")).to_dicts()
+    inbound = int(check["cbt001"].sum())
     manifest = {
         "month": month,
+        "layout": "flat CSVs" if flat else "NHS England zips",
         "snapshot_id": snapshot.id,
         "snapshot_time": snapshot.time.isoformat(),
-        "reproduce": f"callstream export cbt --month {month} --out DIR --snapshot {snapshot.id}",
+        "reproduce": f"callstream export cbt --month {month} --out DIR --snapshot {snapshot.id}"
+        + (" --flat" if flat else ""),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "callstream_version": _version(),
         "files": entries,
-        "inbound_calls": facts["inbound_calls"],
-        "incomplete_calls": facts["incomplete_calls"],
-        "practices": facts["practices"],
-        "unmapped_practices": facts["unmapped_practices"],
-        "rules_versions": facts["rules_versions"] or [],
-        "reference_extracts": facts["reference_extracts"],
+        "inbound_calls": inbound,
+        "incomplete_calls": int(check["incomplete"].sum()),
+        "practices": check["practice"].n_unique(),
+        "unmapped_practices": check.filter(~pl.col("mapped"))["practice"].n_unique(),
+        "rules_versions": rules["rules_versions"].to_list()[0] or [],
+        "reference_extracts": [
+            {"kind": e["kind"], "extract_date": e["extract_date"].isoformat(), "files": e["files"]}
+            for e in extracts
+        ],
+        "layout_choices": {choice.name: choice.writes for choice in nhs.CHOICES},
         "reconciliation": "CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; "
-        "CBT006 <= CBT005; CBT007 total = answered total = CBT003 total: passed",
+        "CBT006 <= CBT005; CBT003, CBT004 and CBT007 by bucket = their totals: passed",
     }
-    manifest_path = out_dir / names["manifest"]
+    manifest_path = out_dir / manifest_name(month)
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return ExportResult(
-        files=files,
-        manifest=manifest_path,
-        snapshot_id=snapshot.id,
-        inbound_calls=facts["inbound_calls"],
+    return ExportResult(files, manifest_path, snapshot.id, inbound)
+
+
+def _rows_sql(kind: nhs.FileKind) -> str:
+    """The rows of a file kind as published: its counts through sql/export/publication_rows.sql."""
+    counts = sqlfiles.read(f"export/cbt_{kind.value}.sql")
+    return f"WITH counts AS (\n{counts}\n)\n{sqlfiles.read('export/publication_rows.sql')}"
+
+
+def _copy(
+    warehouse: Warehouse,
+    kind: nhs.FileKind,
+    params: dict[str, Any],
+    path: Path,
+    member: str | None = None,
+) -> None:
+    """DuckDB writes the kind's rows (one region's, or all) as CSV, sorted, to ``path``."""
+    header = ", ".join(f'"{name}"' for name in nhs.LAYOUTS[kind].header)
+    where = "WHERE member = $member" if member is not None else ""
+    sql = (
+        f"COPY (SELECT {header} FROM ({_rows_sql(kind)}\n) {where} "
+        'ORDER BY sort_date, "PRACTICE_CODE", "Indicator", sort_1, sort_2) '
+        f"TO {quote(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')"
     )
+    values = params | ({"member": member} if member is not None else {})
+    warehouse.conn.execute(sql, values)
 
 
-def _publish(frame: pl.DataFrame, header: list[str]) -> pl.DataFrame:
-    renamed = frame.rename({k: v for k, v in _RENAME.items() if k in frame.columns})
-    if renamed.height == 0:
-        return pl.DataFrame(schema={name: pl.String for name in header[:-1]} | {"Value": pl.Int64})
-    published = renamed.with_columns(
-        pl.col("Date").cast(pl.Date).dt.strftime("%Y-%m-%d"),
-        pl.col("Value").cast(pl.Int64),
-    ).select(header)
-    for column, labels in NHS_LABELS.items():
-        if column in header:
-            unknown = sorted(set(published[column].unique().to_list()) - set(labels))
-            if unknown:
-                raise ExportError(
-                    f"{column} has values outside NHS England's labels: {unknown}; "
-                    "reclassify those calls (`callstream classify`) before exporting"
-                )
-    return published.sort(_sort_keys(header))
+def _counts(warehouse: Warehouse, kind: nhs.FileKind, params: dict[str, Any]) -> dict[str, tuple]:
+    """Rows and value total of each region member present in the kind's rows."""
+    frame = warehouse.query(
+        f"SELECT member, count(*) AS n_rows, sum(value_n) AS total FROM ({_rows_sql(kind)}\n) "
+        "GROUP BY member",
+        params,
+    )
+    return {r["member"]: (r["n_rows"], int(r["total"])) for r in frame.iter_rows(named=True)}
 
 
-def _sort_keys(header: list[str]) -> list[pl.Expr]:
-    """Date, practice, indicator, then bands and buckets in NHS order (not alphabetical)."""
-    keys = [pl.col("Date"), pl.col("PRACTICE_CODE"), pl.col("Indicator")]
-    for column, labels in NHS_LABELS.items():
-        if column in header:
-            rank = {label: i for i, label in enumerate(labels)}
-            keys.append(pl.col(column).replace_strict(rank, return_dtype=pl.Int32))
-    return keys
+def _write_flat(
+    warehouse: Warehouse, kind: nhs.FileKind, month: str, params: dict[str, Any], staging: Path
+) -> dict[str, Any]:
+    name = flat_name(kind, month)
+    _copy(warehouse, kind, params, staging / name)
+    counts = _counts(warehouse, kind, params).values()
+    return {
+        "name": name,
+        "rows": sum(n for n, _ in counts),
+        "value_total": sum(t for _, t in counts),
+        "sha256": _sha256(staging / name),
+    }
+
+
+def _write_zip(
+    warehouse: Warehouse, kind: nhs.FileKind, month: str, params: dict[str, Any], staging: Path
+) -> dict[str, Any]:
+    start = params["month_start"]
+    counts = _counts(warehouse, kind, params)
+    parts = staging / kind.value
+    parts.mkdir()
+    written: list[tuple[str, Path]] = []
+    entries = []
+    for member in nhs.members(counts):
+        name = nhs.member_name(kind, start, member)
+        path = parts / name
+        if member in counts:
+            _copy(warehouse, kind, params, path, member)
+        else:  # a region with no practice here: its CSV is the header alone
+            path.write_text(",".join(nhs.LAYOUTS[kind].header) + nhs.LINE_END, encoding="utf-8")
+        n_rows, total = counts.get(member, (0, 0))
+        written.append((name, path))
+        entries.append(
+            {"name": name, "rows": n_rows, "value_total": total, "sha256": _sha256(path)}
+        )
+    name = nhs.zip_name(kind, start)
+    _zip(staging / name, written, start)
+    return {
+        "name": name,
+        "rows": sum(e["rows"] for e in entries),
+        "value_total": sum(e["value_total"] for e in entries),
+        "sha256": _sha256(staging / name),
+        "members": entries,
+    }
+
+
+def _zip(path: Path, members: list[tuple[str, Path]], month: date) -> None:
+    """A zip whose bytes depend only on the members' bytes (fixed times and attributes)."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, source in members:
+            info = zipfile.ZipInfo(name, date_time=(month.year, month.month, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            large = source.stat().st_size >= zipfile.ZIP64_LIMIT
+            with source.open("rb") as data, archive.open(info, "w", force_zip64=large) as out:
+                shutil.copyfileobj(data, out, ZIP_CHUNK)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for chunk in iter(lambda: data.read(ZIP_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _version() -> str:

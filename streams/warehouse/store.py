@@ -14,9 +14,13 @@ writes the practice dimension); writable opens on one machine take turns on a fi
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import random
+import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +32,7 @@ import polars as pl
 from models.classified import ClassifiedCall
 from streams.settings import Settings
 from streams.warehouse import sqlfiles
+from streams.warehouse.commit_turn import commit_turn
 from streams.warehouse.connect import (
     Conflict,
     WarehouseError,
@@ -35,6 +40,7 @@ from streams.warehouse.connect import (
     attach,
     catalog_uri,
     connect,
+    data_path,
     is_conflict,
     is_transient,
     load_catalog_extensions,
@@ -45,13 +51,29 @@ from streams.warehouse.connect import (
     schema_lock,
 )
 
+log = logging.getLogger(__name__)
+
 #: Materialised aggregates: refresh files run for the days a batch touched (touched_days),
 #: each with the view files its result depends on (a change to any of them rebuilds it).
 AGGREGATES: dict[str, tuple[str, ...]] = {
     "warehouse/refresh_cbt_daily.sql": ("views/calls.sql", "views/cbt_call_indicators.sql"),
+    "warehouse/refresh_cbt_bucket_facts.sql": (
+        "views/calls.sql",
+        "views/cbt_call_indicators.sql",
+    ),
 }
+#: DuckDB errors that mean "these rows cannot be stored", not "the warehouse is down".
+REFUSED_DATA = (
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.InvalidInputException,
+    duckdb.ConstraintException,
+    duckdb.TypeMismatchException,
+)
 PREPARE_ATTEMPTS = 8
-MERGE_ATTEMPTS = 6
+MERGE_ATTEMPTS = 12
+MERGE_BACKOFF_MAX_S = 2.0
+WRITE_ATTEMPTS = 5
 STALE_STAGING_S = 3600.0
 
 #: Column types of a batch of classified calls, in ClassifiedCall field order.
@@ -84,6 +106,11 @@ CALL_SCHEMA: dict[str, pl.DataType] = {
     "first_agent": pl.String(),
     "answered_at": pl.Datetime("us", "UTC"),
 }
+
+
+class RefusedCalls(WarehouseError):
+    """The warehouse cannot hold these calls (a value out of a column's range, a string it
+    will not store): their data is at fault, not the warehouse, which still answers."""
 
 
 class Snapshot(NamedTuple):
@@ -125,12 +152,18 @@ class Warehouse:
 
     @classmethod
     def open(
-        cls, settings: Settings, read_only: bool = False, snapshot: int | None = None
+        cls,
+        settings: Settings,
+        read_only: bool = False,
+        snapshot: int | None = None,
+        prepare: bool = True,
     ) -> Warehouse:
         """Attach the warehouse; writable opens create it, apply migrations and (re)create views.
 
         ``snapshot`` attaches read-only as of that DuckLake snapshot (for exports that must
-        match a "data as of" figure); it implies ``read_only``.
+        match a "data as of" figure); it implies ``read_only``. ``prepare=False`` attaches
+        writable without migrations and views, for a second connection of a process whose
+        first open did them (the maintenance's own).
         """
         read_only = read_only or snapshot is not None
         catalog = catalog_uri(settings)
@@ -145,8 +178,9 @@ class Warehouse:
             else:
                 with schema_lock(settings):
                     attach(conn, settings, catalog, read_only, snapshot)
-                    warehouse._prepare()
-                    warehouse._clear_staging()
+                    if prepare:
+                        warehouse._prepare()
+                        warehouse._clear_staging()
         except BaseException:
             conn.close()
             raise
@@ -194,7 +228,7 @@ class Warehouse:
                 )
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self._rollback()
+                self.rollback()
                 if is_conflict(exc):
                     raise Conflict(one_line(exc)) from exc
                 raise WarehouseError(
@@ -225,9 +259,10 @@ class Warehouse:
                 self.conn.execute(
                     "INSERT INTO aggregate_versions VALUES (?, ?, now())", [aggregate, digest]
                 )
+                self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self._rollback()
+                self.rollback()
                 if is_conflict(exc):
                     raise Conflict(one_line(exc)) from exc
                 raise WarehouseError(f"rebuilding {aggregate} failed: {one_line(exc)}") from exc
@@ -250,7 +285,7 @@ class Warehouse:
                 self.conn.execute(_create_view_sql(view))
             self.conn.execute("COMMIT")
         except duckdb.Error as exc:
-            self._rollback()
+            self.rollback()
             if is_conflict(exc):
                 raise Conflict(one_line(exc)) from exc
             return self._create_views_one_by_one(ordered)
@@ -278,32 +313,55 @@ class Warehouse:
     def merge_calls(self, calls: Sequence[ClassifiedCall]) -> int:
         """Write a batch of classified calls in one transaction with one MERGE.
 
+        Raises ``RefusedCalls`` when some call's data cannot be stored (nothing is written).
+
         Keyed by practice + call id: a replayed identical call changes nothing, a corrected
         call replaces the row (ingested_at kept, updated_at set), and a call repeated in the
         batch counts once, its last copy. When rows changed, the materialised aggregates
         (cbt_daily) are recomputed for every (practice, local_date) the batch touched, in
-        the same transaction. Returns the rows inserted plus updated.
+        the same transaction, which also touches the commit fence: with several workers,
+        a batch whose commit meets another's is redone on the newer snapshot.
+        Returns the rows inserted plus updated.
         """
         self._require_writable()
         if not calls:
             return 0
-        frame = calls_frame(calls)
+        try:
+            frame = calls_frame(calls)
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:
+            raise RefusedCalls(f"a value does not fit its column: {one_line(exc)}") from exc
         staging = self._staging_dir() / f"batch-{uuid.uuid4().hex}.parquet"
         frame.write_parquet(staging, compression="uncompressed", statistics=False)
         attempt = 1
         try:
             while True:
                 try:
-                    return self._merge_staged(staging)
+                    with commit_turn(self.conn, catalog_uri(self.settings)):
+                        return self._merge_staged(staging)
+                except REFUSED_DATA as exc:
+                    raise RefusedCalls(one_line(exc)) from exc
                 except duckdb.Error as exc:
-                    # Another writer (reference load) holding the SQLite catalog, or a
-                    # conflicting commit: the whole transaction is redone from the staged file.
+                    # Another writer (reference load) holding the SQLite catalog, or another
+                    # worker's commit: the whole transaction is redone from the staged file.
                     if not is_transient(exc) or attempt == MERGE_ATTEMPTS:
                         raise
-                    time.sleep(0.05 * 2**attempt)
+                    log.info("warehouse commit redone (attempt %d): %s", attempt, one_line(exc))
+                    # Jittered: writers that met once should not meet again in lockstep.
+                    time.sleep(
+                        random.uniform(0.5, 1.0) * min(MERGE_BACKOFF_MAX_S, 0.05 * 2**attempt)
+                    )
                     attempt += 1
         finally:
             staging.unlink(missing_ok=True)
+
+    def answers(self) -> bool:
+        """Whether the warehouse still answers a read of its catalog (after a failed write:
+        is the warehouse down, or did it refuse the data?)."""
+        try:
+            self.conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql")).fetchone()
+        except Exception:  # whatever the reason, it does not answer
+            return False
+        return True
 
     def _merge_staged(self, staging: Path) -> int:
         self.conn.execute("BEGIN TRANSACTION")
@@ -317,23 +375,68 @@ class Warehouse:
             if changed and changed[0]:
                 for aggregate in AGGREGATES:
                     self.conn.execute(sqlfiles.read(aggregate))
+                self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
             self.conn.execute("DROP VIEW IF EXISTS batch_calls")
             self.conn.execute("DROP TABLE IF EXISTS touched_days")
             self.conn.execute("COMMIT")
         except BaseException:
-            self._rollback()
+            self.rollback()
             raise
         return int(changed[0]) if changed else 0
+
+    def write_transaction(
+        self, work: Callable[[duckdb.DuckDBPyConnection], None], attempts: int = WRITE_ATTEMPTS
+    ) -> None:
+        """Run ``work`` (the statements of a load) in one transaction, redone from the start
+        while another writer holds the catalog or commits first (``is_transient``: the worker
+        committing at the same moment); any other error rolls it back and is raised."""
+        self._require_writable()
+        for attempt in range(1, attempts + 1):
+            try:
+                with commit_turn(self.conn, catalog_uri(self.settings)):
+                    self.conn.execute("BEGIN TRANSACTION")
+                    try:
+                        work(self.conn)
+                        self.conn.execute("COMMIT")
+                    except BaseException:
+                        self.rollback()
+                        raise
+                return
+            except duckdb.Error as exc:
+                if not is_transient(exc) or attempt == attempts:
+                    raise
+            time.sleep(0.1 * 2**attempt)
 
     # --- reading ---
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        """Run one query and return its result as a polars frame (column names kept)."""
-        result = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
-        if result.description is None:
+        """Run one query and return its result as a polars frame (column names kept).
+
+        The rows travel as Arrow record batches (DuckDB's Arrow C stream, read by polars
+        without a copy per value), never as Python tuples: a national month's export or a
+        dashboard query costs what DuckDB costs. See ``arrow_frame`` for the few types
+        Arrow and polars disagree on.
+        """
+        relation = self.conn.sql(sql, params=params) if params is not None else self.conn.sql(sql)
+        if relation is None:  # a statement that returns nothing (DDL, SET)
             return pl.DataFrame()
-        names = _unique_names([column[0] for column in result.description])
-        return pl.DataFrame(result.fetchall(), schema=names, orient="row", infer_schema_length=None)
+        return arrow_frame(relation)
+
+    def lock_down(self) -> None:
+        """For SQL a user types: from now on DuckDB touches no file but the warehouse's
+        Parquet files and a private spill folder, loads no extension, and no setting can be
+        changed back (``enable_external_access``, ``lock_configuration``). The catalog is
+        already attached. With an object-store data path only the settings are locked."""
+        files = data_path(self.settings)
+        if "://" not in files:
+            spill = Path(tempfile.gettempdir()) / f"callstream-duckdb-spill-{os.getuid()}"
+            spill.mkdir(mode=0o700, exist_ok=True)
+            self.conn.execute(f"SET temp_directory = {quote(str(spill))}")
+            self.conn.execute(
+                f"SET allowed_directories = [{quote(files)}, {quote(str(spill) + '/')}]"
+            )
+            self.conn.execute("SET enable_external_access = false")
+        self.conn.execute("SET lock_configuration = true")
 
     def snapshot(self) -> Snapshot:
         """The snapshot this connection reads: the latest, or the one it was opened at."""
@@ -383,7 +486,7 @@ class Warehouse:
 
     # --- helpers ---
 
-    def _rollback(self) -> None:
+    def rollback(self) -> None:
         """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
         try:
             self.conn.execute("ROLLBACK")
@@ -406,6 +509,48 @@ class Warehouse:
         path = absolute(self.settings.warehouse_dir) / "staging"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def arrow_frame(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
+    """A DuckDB relation as a polars frame through Arrow.
+
+    Three adjustments keep the frame what a reader expects: repeated column names get
+    ``_1``, ``_2`` (a frame cannot hold two ``a``); INTERVAL columns become polars
+    durations, or text when nested in a list or struct (polars cannot import Arrow's
+    month-day-nano intervals); and whole-number
+    DECIMAL(38,0), which is how Arrow carries DuckDB's HUGEINT sums, becomes Int64 (a
+    strict cast: a sum beyond Int64 raises rather than wraps).
+    """
+    names = _unique_names(relation.columns)
+    types = dict(zip(names, (str(t) for t in relation.types), strict=True))
+    intervals = {n for n, t in types.items() if t == "INTERVAL"}
+    nested = {n for n, t in types.items() if "INTERVAL" in t and n not in intervals}
+    if names != relation.columns or intervals or nested:
+        relation = relation.project(
+            ", ".join(_arrow_safe(i, n, types[n]) for i, n in enumerate(names, start=1))
+        )
+    frame = pl.DataFrame(relation)
+    casts = [pl.col(n).cast(pl.Duration("us")) for n in intervals]
+    casts += [
+        pl.col(n).cast(pl.Int64)
+        for n, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Decimal) and dtype.scale == 0
+    ]
+    return frame.with_columns(casts) if casts else frame
+
+
+def _arrow_safe(position: int, name: str, sql_type: str) -> str:
+    """Select a column by position under a unique name, intervals in a form polars reads:
+    microseconds for a plain INTERVAL, text for one nested in a list or struct."""
+    if sql_type == "INTERVAL":
+        return f"CAST(epoch(#{position}) * 1000000 AS BIGINT) AS {_ident(name)}"
+    if "INTERVAL" in sql_type:
+        return f"CAST(#{position} AS VARCHAR) AS {_ident(name)}"
+    return f"#{position} AS {_ident(name)}"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _unique_names(names: list[str]) -> list[str]:

@@ -232,7 +232,7 @@ def _panel(dashboard: Dashboard, data: PanelData, number: int, today: date) -> s
         + f'<p class="filters">Dates: {_e(data.dates_text)}</p>'
     )
     if frame.is_empty() or _all_null(frame, panel.y):
-        return head + '<p class="empty">No calls in this period.</p></section>'
+        return head + f'<p class="empty">{_e(panel.empty)}</p></section>'
     if panel.chart == "kpi":
         tiles = _tiles(dashboard, panel, frame, today)
         return head + tiles + _table(dashboard, panel, frame) + "</section>"

@@ -23,7 +23,9 @@ DASHBOARDS_DIR = Path(__file__).resolve().parents[3] / "dashboards"
 
 Level = Literal["practice", "pcn", "icb"]
 ChartType = Literal["bar", "stacked_bar", "hbar", "line", "kpi", "table"]
-DateFilter = Literal["today", "same_weekday", "last_7_days", "last_28_days", "staffing_weeks"]
+DateFilter = Literal[
+    "today", "same_weekday", "last_7_days", "last_28_days", "this_month", "staffing_weeks"
+]
 #: Models a panel's rows can go through before they are drawn (build.py runs them).
 Compute = Literal["staffing"]
 
@@ -35,6 +37,7 @@ DATE_FILTER_TEXT: dict[str, str] = {
     "same_weekday": "{today} and the same weekday of the 4 weeks before",
     "last_7_days": "the 7 days to {today}",
     "last_28_days": "the 28 days to {today}",
+    "this_month": "{month} up to {today}",
     "staffing_weeks": "{weekday}s of the {weeks} weeks to {today}, bank holidays left out "
     "(figures per average day)",
 }
@@ -51,6 +54,8 @@ def dates_for(choice: DateFilter, today: date, weeks: int = 8) -> list[date]:
         return [today]
     if choice == "same_weekday":
         return [today - timedelta(weeks=n) for n in range(4, -1, -1)]
+    if choice == "this_month":
+        return [today.replace(day=day) for day in range(1, today.day + 1)]
     if choice == "staffing_weeks":
         return same_weekdays(today, weeks)
     days = 7 if choice == "last_7_days" else 28
@@ -60,7 +65,10 @@ def dates_for(choice: DateFilter, today: date, weeks: int = 8) -> list[date]:
 def describe_dates(choice: DateFilter, today: date, weeks: int = 8) -> str:
     """The date filter in words, for the "filters in use" line of a panel."""
     return DATE_FILTER_TEXT[choice].format(
-        today=f"{today:%A} {today.day} {today:%B %Y}", weekday=f"{today:%A}", weeks=weeks
+        today=f"{today:%A} {today.day} {today:%B %Y}",
+        month=f"{today:%B %Y}",
+        weekday=f"{today:%A}",
+        weeks=weeks,
     )
 
 
@@ -85,6 +93,9 @@ class Panel(BaseModel):
     percent: bool = Field(False, description="y columns are shares 0-1, shown as percentages")
     table: list[str] | None = Field(None, description="table columns; default x, series and y")
     sort: str | None = Field(None, description="sort rows by this column, largest first")
+    empty: str = Field(
+        "No calls in this period.", description="what the panel says when it has no rows"
+    )
     compute: Compute | None = Field(
         None,
         description="run the query's rows through a model first: staffing = the Erlang C "

@@ -1,0 +1,213 @@
+"""`callstream nhs load`: NHS England's CBT files read back into the warehouse, and the
+reconciliation (view cbt_reconciliation, `export cbt --compare`) against our own figures.
+
+One warehouse holding the hand-worked month of test_export_cbt is built and exported once
+for the module; every test first loads what it needs (a load replaces what it supersedes,
+so each test sets its own starting point)."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from analyst_support import build
+from click.testing import CliRunner
+from test_export_cbt import HAND_CALLS, ZIPS
+
+from streams.cli import cli
+from streams.settings import Settings, get_settings
+from streams.warehouse.store import Warehouse
+
+MONTH = "2026-08"
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, Path]]:
+    """(data dir, the month exported as zips, the month exported --flat)."""
+    root = tmp_path_factory.mktemp("nhs-load")
+    data, zips, flat = root / "data", root / "zips", root / "flat"
+    data.mkdir()
+    build(Settings(data_dir=data), HAND_CALLS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CALLSTREAM_DATA_DIR", str(data))
+        get_settings.cache_clear()
+        for out, extra in ((zips, []), (flat, ["--flat"])):
+            result = CliRunner().invoke(
+                cli, ["export", "cbt", "--month", MONTH, "--out", str(out), *extra]
+            )
+            assert result.exit_code == 0, result.output
+    get_settings.cache_clear()
+    yield data, zips, flat
+
+
+@pytest.fixture
+def settings(lake: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    monkeypatch.setenv("CALLSTREAM_DATA_DIR", str(lake[0]))
+    get_settings.cache_clear()
+    yield Settings(data_dir=lake[0])
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def zip_paths(directory: Path) -> list[str]:
+    return [str(directory / f"{title}.zip") for title in ZIPS.values()]
+
+
+def query(settings: Settings, sql: str) -> list[dict]:
+    with Warehouse.open(settings, read_only=True) as warehouse:
+        return warehouse.query(sql).to_dicts()
+
+
+FIGURES = (
+    "SELECT file_kind, count(*) AS figures, sum(ours) AS ours, sum(published) AS published, "
+    "count(*) FILTER (WHERE difference <> 0) AS differing FROM cbt_reconciliation "
+    "GROUP BY ALL ORDER BY ALL"
+)
+#: The hand month's figures, per published file: (figures compared, calls in them).
+HAND_FIGURES = [
+    {"file_kind": "answered", "figures": 4, "ours": 4, "published": 4, "differing": 0},
+    {"file_kind": "day_time", "figures": 13, "ours": 19, "published": 19, "differing": 0},
+    {"file_kind": "durations", "figures": 14, "ours": 19, "published": 19, "differing": 0},
+]
+
+
+def test_our_export_loaded_back_gives_identical_figures(
+    settings: Settings, lake: tuple[Path, Path, Path]
+) -> None:
+    code, output = run("nhs", "load", *zip_paths(lake[1]))
+    assert code == 0, output
+    assert "day_time file of August 2026, 8 CSV(s), 13 rows, values totalling 19" in output
+    assert query(settings, FIGURES) == HAND_FIGURES
+    files = query(
+        settings,
+        "SELECT file_kind, member, rows, value_total FROM nhs_cbt_published_files ORDER BY ALL",
+    )
+    assert files == [
+        {"file_kind": "answered", "member": "Unmapped", "rows": 1, "value_total": 1},
+        {"file_kind": "answered", "member": "Y63", "rows": 3, "value_total": 3},
+        {"file_kind": "day_time", "member": "Unmapped", "rows": 3, "value_total": 3},
+        {"file_kind": "day_time", "member": "Y63", "rows": 10, "value_total": 16},
+        {"file_kind": "durations", "member": "Unmapped", "rows": 3, "value_total": 3},
+        {"file_kind": "durations", "member": "Y63", "rows": 11, "value_total": 16},
+    ]
+    code, output = run("export", "cbt", "--month", MONTH, "--compare")
+    assert code == 0, output
+    assert "no figure of the 2 practices differs by more than 0" in output
+
+
+def test_loading_again_replaces_and_the_flat_csvs_read_back_the_same(
+    settings: Settings, lake: tuple[Path, Path, Path]
+) -> None:
+    for _ in range(2):
+        assert run("nhs", "load", *zip_paths(lake[1]))[0] == 0
+    assert query(settings, FIGURES) == HAND_FIGURES
+    flat = sorted(str(p) for p in lake[2].glob("cbt_*.csv"))
+    code, output = run("nhs", "load", *flat)
+    assert code == 0, output
+    assert query(settings, FIGURES) == HAND_FIGURES  # the flat files replaced the zips
+    members = query(settings, "SELECT DISTINCT member FROM nhs_cbt_published_files")
+    assert members == [{"member": "ALL"}]
+
+
+def test_a_file_altered_on_purpose_shows_exactly_the_seeded_differences(
+    settings: Settings, lake: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    assert run("nhs", "load", *zip_paths(lake[1]))[0] == 0
+    title = ZIPS["day_time"]
+    with zipfile.ZipFile(lake[1] / f"{title}.zip") as archive:
+        text = archive.read(f"{title}_Y63.csv").decode()
+    seeded = (
+        text.replace("CBT004,08:00-09:59,1.0", "CBT004,08:00-09:59,3.0").replace(  # supplier says 3
+            "2026-08-03,Y63,QHM,16C,U00351,A81001,CBT002,08:00-09:59,1.0\n", ""
+        )  # lost
+    )
+    assert seeded.count("\n") == text.count("\n") - 1
+    altered = tmp_path / f"{title}_Y63.csv"
+    altered.write_text(seeded)
+    code, output = run("nhs", "load", str(altered))
+    assert code == 0, output
+    differing = query(
+        settings,
+        "SELECT practice, file_kind, indicator, category, ours, published, difference "
+        "FROM cbt_reconciliation WHERE difference <> 0 ORDER BY ALL",
+    )
+    assert differing == [
+        {
+            "practice": "A81001",
+            "file_kind": "day_time",
+            "indicator": "CBT002",
+            "category": "08:00-09:59",
+            "ours": 1,
+            "published": 0,
+            "difference": 1,
+        },
+        {
+            "practice": "A81001",
+            "file_kind": "day_time",
+            "indicator": "CBT004",
+            "category": "08:00-09:59",
+            "ours": 1,
+            "published": 3,
+            "difference": -2,
+        },
+    ]
+    code, output = run("export", "cbt", "--month", MONTH, "--compare")
+    assert code == 0, output
+    assert "1 of 2 practices differ by more than 0 (2 figures)." in output
+    assert "CBT004" in output and "-2" in output
+    code, output = run("export", "cbt", "--month", MONTH, "--compare", "--threshold", "1")
+    assert "1 of 2 practices differ by more than 1 (1 figures)." in output
+    code, output = run("export", "cbt", "--month", MONTH, "--compare", "--threshold", "2")
+    assert "no figure of the 2 practices differs by more than 2" in output
+
+
+def test_a_line_that_does_not_parse_names_file_line_and_field_and_loads_nothing(
+    settings: Settings, lake: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    assert run("nhs", "load", *zip_paths(lake[1]))[0] == 0
+    before = query(settings, "SELECT * FROM nhs_cbt_published_files ORDER BY ALL")
+    title = ZIPS["durations"]
+    with zipfile.ZipFile(lake[1] / f"{title}.zip") as archive:
+        names = archive.namelist()
+        texts = {name: archive.read(name).decode() for name in names}
+    broken = tmp_path / f"{title}.zip"
+    with zipfile.ZipFile(broken, "w") as archive:
+        for name in names:
+            text = texts[name]
+            if name.endswith("_Y63.csv"):
+                text = text.replace("CBT005,TOTAL,1.0", "CBT005,TOTAL,1.5")
+            archive.writestr(name, text)
+    good = lake[1] / f"{ZIPS['answered']}.zip"
+    code, output = run("nhs", "load", str(good), str(broken))
+    assert code == 1
+    assert output.strip() == (
+        f"Error: {title}.zip/{title}_Y63.csv, line 8: Value '1.5' is not a count "
+        "(a whole number, 0 or more)"
+    )
+    assert query(settings, "SELECT * FROM nhs_cbt_published_files ORDER BY ALL") == before
+    not_cbt = tmp_path / "notes.csv"
+    not_cbt.write_text("a,b\n1,2\n")
+    code, output = run("nhs", "load", str(not_cbt))
+    assert code == 1 and "notes.csv, line 1: not a CBT publication file" in output
+    two_months = tmp_path / "two.csv"
+    flat = (lake[2] / "cbt_2026-08_day_time.csv").read_text()
+    two_months.write_text(flat + flat.splitlines()[1].replace("2026-08-03", "2026-09-01") + "\n")
+    code, output = run("nhs", "load", str(two_months))
+    assert code == 1
+    assert "two.csv, line 15: Date is in September 2026, but the file began with August 2026" in (
+        output
+    )
+
+
+def test_compare_without_published_files_says_what_to_do(
+    settings: Settings, lake: tuple[Path, Path, Path]
+) -> None:
+    code, output = run("export", "cbt", "--month", "2026-07", "--compare")
+    assert code == 1
+    assert "no NHS England CBT files for 2026-07 are loaded: `callstream nhs load" in output

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "nhs": "Load NHS England's published CBT files (to reconcile and benchmark).",
     "tokens": "Create, revoke or list per-practice ingest tokens.",
     "dashboards": "Build or serve the practice dashboards.",
+    "staffing": "How many people each quarter hour needs on the phones, and what-ifs.",
 }
 
 

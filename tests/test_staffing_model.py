@@ -25,6 +25,7 @@ def demand(offered: float, talk_s: float | None, **changes: object) -> QuarterDe
         "offered_first": offered,
         "offered_repeat": 0.0,
         "talk_s": talk_s,
+        "band_talk_s": talk_s,
         "day_talk_s": talk_s,
         "patience_s": None,
         "observed": None,
@@ -46,13 +47,13 @@ def test_call_centre_helper_worked_example() -> None:
     target = Target(level=0.8, within_s=20, shrinkage=0.3)
     got = plan_quarter(demand(50, 180.0, observed=14.0), target)
     assert (got.needed, got.rostered) == (14, 20)
-    assert got.expected_at_needed == pytest.approx(0.88835, abs=5e-6)
-    assert got.expected_at_observed == pytest.approx(0.88835, abs=5e-6)
+    assert got.share_in_time_needed == pytest.approx(0.88835, abs=5e-6)
+    assert got.share_in_time_observed == pytest.approx(0.88835, abs=5e-6)
     eleven = plan_quarter(demand(50, 180.0, observed=11.0), target)
-    assert eleven.expected_at_observed == pytest.approx(0.3896138, abs=5e-7)
+    assert eleven.share_in_time_observed == pytest.approx(0.3896138, abs=5e-7)
     # The chance of waiting, from the published service level: SL = 1 - P(wait) e^(-(N-A)t/h)
-    for agents, p_wait, share in ((14, 0.1741319, got.expected_at_observed),
-                                  (11, 0.6821182, eleven.expected_at_observed)):  # fmt: skip
+    for agents, p_wait, share in ((14, 0.1741319, got.share_in_time_observed),
+                                  (11, 0.6821182, eleven.share_in_time_observed)):  # fmt: skip
         assert 1 - share == pytest.approx(p_wait * math.exp(-(agents - 10) * 20 / 180), abs=1e-6)
 
 
@@ -69,8 +70,8 @@ def test_call_center_tools_readme_example() -> None:
     -> service level 93.72% within 20 s, waiting probability 19.07% (its 40 comes from an
     85% occupancy cap the model does not use). In quarter hours: 250 calls."""
     got = plan_quarter(demand(250, 120.0, observed=40.0), Target(level=0.8, within_s=20))
-    assert round(got.expected_at_observed * 100, 2) == 93.72
-    waiting = (1 - got.expected_at_observed) / math.exp(-(40 - 1000 * 120 / 3600) * 20 / 120)
+    assert round(got.share_in_time_observed * 100, 2) == 93.72
+    waiting = (1 - got.share_in_time_observed) / math.exp(-(40 - 1000 * 120 / 3600) * 20 / 120)
     assert round(waiting * 100, 2) == 19.07
 
 
@@ -84,7 +85,7 @@ def test_pyworkforce_agrees_with_the_formula_worked_out_here() -> None:
             for people in range(math.floor(intensity) + 1, math.floor(intensity) + 6):
                 got = plan_quarter(row.model_copy(update={"observed": float(people)}), TARGET)
                 expected = _erlang_c_service_level(people, intensity, 120, talk)
-                assert got.expected_at_observed == pytest.approx(expected, abs=1e-9)
+                assert got.share_in_time_observed == pytest.approx(expected, abs=1e-9)
             needed = plan_quarter(row, TARGET).needed
             assert _erlang_c_service_level(needed, intensity, 120, talk) >= 0.8
             if needed - 1 > intensity:
@@ -107,18 +108,18 @@ TARGET = Target(level=0.8, within_s=120, shrinkage=0.3)
 
 def test_quarter_hours_with_nothing_to_work_from() -> None:
     quiet = plan_quarter(demand(0.0, None, observed=1.0), TARGET)
-    assert (quiet.needed, quiet.rostered, quiet.expected_at_needed) == (0, 0, None)
+    assert (quiet.needed, quiet.rostered, quiet.share_in_time_needed) == (0, 0, None)
     untalked = plan_quarter(demand(2.0, None, day_talk_s=None), TARGET)
-    assert untalked.needed is None and untalked.expected_at_observed is None
+    assert untalked.needed is None and untalked.share_in_time_observed is None
     fallback = plan_quarter(demand(2.0, None, day_talk_s=150.0), TARGET)
     assert (
         fallback.talk_s == 150.0
         and fallback.needed == plan_quarter(demand(2, 150.0), TARGET).needed
     )
     nobody = plan_quarter(demand(4.0, 150.0, observed=0.2), TARGET)
-    assert nobody.expected_at_observed == 0.0  # calls and no one answering
+    assert nobody.share_in_time_observed == 0.0  # calls and no one answering
     swamped = plan_quarter(demand(40.0, 150.0, observed=3.0), TARGET)  # 6.7 Erlangs, 3 people
-    assert swamped.expected_at_observed == 0.0 and swamped.needed >= 8
+    assert swamped.share_in_time_observed == 0.0 and swamped.needed >= 8
 
 
 def test_moving_demand_online_only_touches_8_to_8_30() -> None:
@@ -132,7 +133,7 @@ def test_moving_demand_online_only_touches_8_to_8_30() -> None:
     assert [m.needed < n.needed for n, m in zip(now, moved, strict=True)] == [
         False, True, True, False
     ]  # fmt: skip
-    assert moved[1].expected_at_observed > now[1].expected_at_observed
+    assert moved[1].share_in_time_observed > now[1].share_in_time_observed
     with pytest.raises(ValueError, match="shift_demand"):
         plan(rows, targets, shift_demand=1.0)
 
@@ -143,8 +144,8 @@ def test_a_pcn_adds_up_its_practices() -> None:
     [total] = combine([a, b])
     assert total["practices"] == 2 and total["offered"] == 40.0
     assert total["needed"] == a.needed + b.needed and total["observed"] == 7.0
-    weighted = (10 * a.expected_at_observed + 30 * b.expected_at_observed) / 40
-    assert total["expected_at_observed"] == pytest.approx(weighted)
+    weighted = (10 * a.share_in_time_observed + 30 * b.share_in_time_observed) / 40
+    assert total["share_in_time_observed"] == pytest.approx(weighted)
 
 
 def test_a_practice_target_from_the_rules_overrides_the_settings(tmp_path: Path) -> None:

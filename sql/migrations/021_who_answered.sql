@@ -1,4 +1,4 @@
--- Migration 020: who answered each call, and when (docs/staffing.md).
+-- Migration 021: who answered each call, and when (docs/staffing.md).
 -- Question: how many distinct people answered calls in each quarter hour (observed staffing)?
 -- Grain: classified_calls stays one row per call; two ClassifiedCall fields are added.
 -- Columns: first_agent (extension or agent id on the first answered event, when the phone

@@ -9,8 +9,8 @@
 -- Columns: practice, slot_start (TIME), slot (label '08:00'), days (days of $dates on which
 --   the practice had an inbound call: the divisor of every mean), offered, offered_first,
 --   offered_repeat (calls per day), talk_s (mean talk of the answered calls, seconds; null
---   when none was talked to), day_talk_s (the same over all the practice's quarter hours on
---   the days), patience_s (mean seconds a caller waits before hanging up: the total wait of
+--   when none was talked to), band_talk_s (the same over the quarter hour's NHS time band:
+--   more calls, a steadier figure for the model), day_talk_s (over the whole day), patience_s (mean seconds a caller waits before hanging up: the total wait of
 --   offered calls over the calls given up, the estimate that counts a wait cut short by an
 --   answer as "at least this long"; null when nobody gave up), observed (people answering,
 --   per day; null when none of the practice's answered calls on the days says who answered).
@@ -24,6 +24,7 @@ slots AS (
     SELECT
         practice,
         slot_start,
+        any_value(time_band) AS time_band,
         sum(offered) AS offered,
         sum(offered_first) AS offered_first,
         sum(offered_repeat) AS offered_repeat,
@@ -36,6 +37,12 @@ slots AS (
     FROM staffing_quarter_hours
     WHERE list_contains($practices, practice) AND list_contains($dates, local_date)
     GROUP BY practice, slot_start
+),
+bands AS (
+    SELECT practice, time_band, sum(talk_s) / nullif(sum(talked), 0) AS band_talk_s
+    FROM slots
+    WHERE time_band IS NOT NULL
+    GROUP BY practice, time_band
 ),
 whole_day AS (
     SELECT
@@ -54,10 +61,12 @@ SELECT
     s.offered_first / d.days AS offered_first,
     s.offered_repeat / d.days AS offered_repeat,
     s.talk_s / nullif(s.talked, 0) AS talk_s,
+    b.band_talk_s,
     w.day_talk_s,
     s.wait_s / nullif(s.gave_up, 0) AS patience_s,
     CASE WHEN w.picked_up_by_known > 0 THEN s.people / d.days END AS observed
 FROM slots AS s
 JOIN days AS d ON d.practice = s.practice
 JOIN whole_day AS w ON w.practice = s.practice
+LEFT JOIN bands AS b ON b.practice = s.practice AND b.time_band = s.time_band
 ORDER BY s.practice, s.slot_start

@@ -1,29 +1,29 @@
--- View staffing_quarter_hours: the work that reached the phones, and who answered it.
+-- View staffing_quarter_hours: the work that reached the phones, and who was there for it.
 -- Question: in each quarter hour of a day, how many calls wanted a person (first attempts and
 --   repeats), how long were callers talked to and how long did they wait, how many gave up,
---   and how many distinct people answered (docs/staffing.md)?
+--   and how many distinct people were on the phones (docs/staffing.md)?
 -- Grain: practice x local_date x slot_start (local quarter hour 00:00 ... 23:45), quarter
---   hours with a call offered to a person or answered. Offered = inbound calls that reached
---   a person stage (answered + missed, voicemail included, + callback requested, as in
---   service_level), in the quarter hour the call started; a repeat is a call whose caller had
---   rung the practice earlier that day (call_attempts; withheld numbers count as first).
---   People are counted in the quarter hour they picked up (answered_at, local).
--- Columns: practice, local_date, weekday (ISO, 1 = Monday), slot_start (TIME), offered,
+--   hours with a call offered to a person, picked up, or talked through. Offered = inbound
+--   calls that reached a person stage (answered + missed, voicemail included, + callback
+--   requested, as in service_level), in the quarter hour the call started; a repeat is a
+--   call whose caller had rung the practice earlier that day (call_attempts; withheld
+--   numbers count as first). A person (first_agent) is on the phones in a quarter hour when
+--   they picked up a call in it (answered_at, local) or were on one call all through it.
+-- Columns: practice, local_date, weekday (ISO, 1 = Monday), slot_start (TIME), time_band
+--   (the NHS band the quarter hour is in; null when no call was offered in it), offered,
 --   offered_first, offered_repeat, answered (of offered), talked (answered calls with a talk
 --   time), talk_s (their total talk, seconds), waited (offered calls with a wait), wait_s
 --   (their total wait, seconds), gave_up (missed calls with a wait: the caller hung up or
 --   went to voicemail), picked_up (calls answered in this quarter hour), picked_up_by_known
---   (of those, how many name who answered: first_agent), people (distinct first_agent among
---   them; 0 when none named who answered).
+--   (of those, how many name who answered: first_agent), people (distinct first_agent on the
+--   phones; 0 when no call named who answered).
 WITH offered AS (
     SELECT
         c.practice,
         c.local_date,
-        make_time(
-            hour(c.started_at AT TIME ZONE 'Europe/London'),
-            minute(c.started_at AT TIME ZONE 'Europe/London') // 15 * 15,
-            0
-        ) AS slot_start,
+        time_bucket(INTERVAL 15 MINUTE, c.started_at AT TIME ZONE 'Europe/London')::TIME
+            AS slot_start,
+        any_value(c.time_band) AS time_band,
         count(*) AS offered,
         count(*) FILTER (WHERE coalesce(a.attempt, 1) > 1) AS offered_repeat,
         count(*) FILTER (WHERE c.outcome = 'answered') AS answered,
@@ -37,27 +37,63 @@ WITH offered AS (
     WHERE c.inbound AND c.outcome IN ('answered', 'missed', 'callback_requested')
     GROUP BY ALL
 ),
+answers AS (
+    SELECT
+        practice,
+        first_agent,
+        time_bucket(INTERVAL 15 MINUTE, answered_at AT TIME ZONE 'Europe/London') AS picked,
+        time_bucket(INTERVAL 15 MINUTE, ended_at AT TIME ZONE 'Europe/London') AS ended
+    FROM calls
+    WHERE inbound AND answered_at IS NOT NULL
+),
 picked AS (
     SELECT
         practice,
-        (answered_at AT TIME ZONE 'Europe/London')::DATE AS local_date,
-        make_time(
-            hour(answered_at AT TIME ZONE 'Europe/London'),
-            minute(answered_at AT TIME ZONE 'Europe/London') // 15 * 15,
-            0
-        ) AS slot_start,
+        picked::DATE AS local_date,
+        picked::TIME AS slot_start,
         count(*) AS picked_up,
-        count(first_agent) AS picked_up_by_known,
-        count(DISTINCT first_agent) AS people
-    FROM calls
-    WHERE inbound AND answered_at IS NOT NULL
+        count(first_agent) AS picked_up_by_known
+    FROM answers
     GROUP BY ALL
+),
+on_phones AS (
+    SELECT practice, first_agent, picked AS slot
+    FROM answers
+    WHERE first_agent IS NOT NULL
+    UNION ALL
+    SELECT
+        practice,
+        first_agent,
+        unnest(
+            generate_series(
+                picked + INTERVAL 15 MINUTE, ended - INTERVAL 15 MINUTE, INTERVAL 15 MINUTE
+            )
+        ) AS slot
+    FROM answers
+    WHERE first_agent IS NOT NULL AND ended >= picked + INTERVAL 30 MINUTE
+),
+people AS (
+    SELECT
+        practice,
+        slot::DATE AS local_date,
+        slot::TIME AS slot_start,
+        count(DISTINCT first_agent) AS people
+    FROM on_phones
+    GROUP BY ALL
+),
+quarter_hours AS (
+    SELECT practice, local_date, slot_start FROM offered
+    UNION
+    SELECT practice, local_date, slot_start FROM picked
+    UNION
+    SELECT practice, local_date, slot_start FROM people
 )
 SELECT
-    coalesce(o.practice, p.practice) AS practice,
-    coalesce(o.local_date, p.local_date) AS local_date,
-    isodow(coalesce(o.local_date, p.local_date)) AS weekday,
-    coalesce(o.slot_start, p.slot_start) AS slot_start,
+    q.practice,
+    q.local_date,
+    isodow(q.local_date) AS weekday,
+    q.slot_start,
+    o.time_band,
     coalesce(o.offered, 0) AS offered,
     coalesce(o.offered - o.offered_repeat, 0) AS offered_first,
     coalesce(o.offered_repeat, 0) AS offered_repeat,
@@ -69,7 +105,8 @@ SELECT
     coalesce(o.gave_up, 0) AS gave_up,
     coalesce(p.picked_up, 0) AS picked_up,
     coalesce(p.picked_up_by_known, 0) AS picked_up_by_known,
-    coalesce(p.people, 0) AS people
-FROM offered AS o
-FULL OUTER JOIN picked AS p
-    ON p.practice = o.practice AND p.local_date = o.local_date AND p.slot_start = o.slot_start
+    coalesce(n.people, 0) AS people
+FROM quarter_hours AS q
+LEFT JOIN offered AS o USING (practice, local_date, slot_start)
+LEFT JOIN picked AS p USING (practice, local_date, slot_start)
+LEFT JOIN people AS n USING (practice, local_date, slot_start)

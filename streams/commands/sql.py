@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from streams.commands.output import FORMATS, print_frame
 from streams.settings import get_settings
 
 if TYPE_CHECKING:
     import duckdb
-    import polars as pl
-
-FORMATS = ("table", "csv", "json")
 
 
 @click.command(
@@ -95,14 +93,8 @@ def command(
         raise click.ClickException(_query_error(exc)) from exc
     finally:
         warehouse.close()
-    if fmt == "csv":
-        sys.stdout.write(_flat(frame).write_csv())
-    elif fmt == "json":
-        sys.stdout.write(frame.write_json() + "\n")
-    else:
-        when = f"{as_of.time:%Y-%m-%d %H:%M:%S} UTC"
-        caption = f"{frame.height} rows, data as of snapshot {as_of.id} ({when})"
-        _print_table(frame, caption)
+    when = f"{as_of.time:%Y-%m-%d %H:%M:%S} UTC"
+    print_frame(frame, fmt, f"{frame.height} rows, data as of snapshot {as_of.id} ({when})")
 
 
 def _require_query(query: str) -> None:
@@ -159,46 +151,8 @@ def _statement_kind(text: str) -> duckdb.StatementType | None:
     return statements[0].type if len(statements) == 1 else None
 
 
-def _flat(frame: pl.DataFrame) -> pl.DataFrame:
-    """CSV has no lists, structs or durations: such columns are written as text (JSON for
-    lists and structs, ``0:03:00`` for durations)."""
-    import json
-
-    import polars as pl
-
-    def text(value: object) -> str | None:
-        if value is None:
-            return None
-        return json.dumps(value, default=str) if isinstance(value, list | dict) else str(value)
-
-    awkward = [
-        name
-        for name, dtype in frame.schema.items()
-        if dtype.is_nested() or isinstance(dtype, pl.Duration | pl.Object | pl.Binary)
-    ]
-    return frame.with_columns(
-        pl.Series(name, [text(value) for value in frame[name].to_list()], dtype=pl.String)
-        for name in awkward
-    )
-
-
 def _query_error(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     if "read-only mode" in text:
         return "the warehouse is read-only here: only queries can run"
     return f"query failed: {text}"
-
-
-def _print_table(frame: pl.DataFrame, caption: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(caption=caption, show_lines=False)
-    for name, dtype in frame.schema.items():
-        table.add_column(name, justify="right" if dtype.is_numeric() else "left")
-    for row in frame.iter_rows():
-        table.add_row(
-            *("[dim]null[/dim]" if value is None else escape(str(value)) for value in row)
-        )
-    Console().print(table)

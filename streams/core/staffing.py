@@ -24,6 +24,20 @@ from streams.core.rules import StaffingTarget
 QUARTER_MINUTES = 15
 #: The quarter hours a demand shift takes calls from (the 8am scramble: 08:00 to 08:30).
 SHIFT_WINDOW = (time(8, 0), time(8, 30))
+#: The columns of ``combine``'s rows.
+COMBINED_COLUMNS = (
+    "slot_start",
+    "slot",
+    "practices",
+    "offered",
+    "offered_first",
+    "offered_repeat",
+    "needed",
+    "rostered",
+    "observed",
+    "share_in_time_observed",
+    "share_in_time_needed",
+)
 
 
 class Target(BaseModel):
@@ -60,6 +74,7 @@ class QuarterDemand(BaseModel):
     offered_first: float
     offered_repeat: float
     talk_s: float | None
+    band_talk_s: float | None
     day_talk_s: float | None
     patience_s: float | None
     observed: float | None
@@ -69,7 +84,7 @@ class QuarterPlan(BaseModel):
     """What one quarter hour needs and what its people achieve (per average day).
 
     ``needed`` are people on the phones for the target, ``rostered`` the people to put on
-    the rota for that once shrinkage is allowed for; ``expected_at_*`` are the shares of
+    the rota for that once shrinkage is allowed for; ``share_in_time_*`` are the shares of
     calls Erlang C expects answered within the target time with the people observed and
     with the people needed. Null where there is nothing to work it out from.
     """
@@ -87,8 +102,8 @@ class QuarterPlan(BaseModel):
     needed: int | None
     rostered: int | None
     observed: float | None
-    expected_at_observed: float | None
-    expected_at_needed: float | None
+    share_in_time_observed: float | None
+    share_in_time_needed: float | None
 
 
 def plan(
@@ -102,10 +117,11 @@ def plan(
 
 
 def plan_quarter(row: QuarterDemand, target: Target, shift_demand: float = 0.0) -> QuarterPlan:
-    """One quarter hour: Erlang C on its calls per day and their mean talk time."""
+    """One quarter hour: Erlang C on its calls per day and the mean talk time of its NHS time
+    band (a quarter hour alone has too few calls for a steady mean), else of the day."""
     keep = 1 - shift_demand if SHIFT_WINDOW[0] <= row.slot_start < SHIFT_WINDOW[1] else 1.0
     offered = row.offered * keep
-    talk_s = row.talk_s if row.talk_s is not None else row.day_talk_s
+    talk_s = row.band_talk_s if row.band_talk_s is not None else row.day_talk_s
     needed = rostered = None
     at_observed = at_needed = None
     if offered > 0 and talk_s:
@@ -136,8 +152,8 @@ def plan_quarter(row: QuarterDemand, target: Target, shift_demand: float = 0.0) 
         needed=needed,
         rostered=rostered,
         observed=row.observed,
-        expected_at_observed=at_observed,
-        expected_at_needed=at_needed,
+        share_in_time_observed=at_observed,
+        share_in_time_needed=at_needed,
     )
 
 
@@ -161,8 +177,8 @@ def combine(plans: Iterable[QuarterPlan]) -> list[dict[str, object]]:
                 "needed": _total(r.needed for r in rows),
                 "rostered": _total(r.rostered for r in rows),
                 "observed": _total(r.observed for r in rows),
-                "expected_at_observed": _weighted(rows, "expected_at_observed"),
-                "expected_at_needed": _weighted(rows, "expected_at_needed"),
+                "share_in_time_observed": _weighted(rows, "share_in_time_observed"),
+                "share_in_time_needed": _weighted(rows, "share_in_time_needed"),
             }
         )
     return combined

@@ -87,6 +87,16 @@ BAND_LENGTH = {
     for band in TIME_BANDS
 }
 MORNING_BANDS = ("08:00-09:59", "10:00-11:59")
+#: Talk time (seconds) of each NHS duration label: uniform within the range; over 5 minutes
+#: is 301 s plus an exponential tail of this mean, at most an hour.
+TALK_RANGES = {
+    DURATION_BUCKETS[0]: (5, 60),
+    DURATION_BUCKETS[1]: (61, 120),
+    DURATION_BUCKETS[2]: (121, 300),
+}
+LONG_TALK_TAIL = 240
+#: Days of calls a simulated practice plans its rota on (see ``_PracticeDay._roster``).
+ROTA_DRAWS = 8
 CORE_BANDS = ("10:00-11:59", "12:00-13:59", "14:00-15:59", "16:00-17:59")
 
 
@@ -283,15 +293,15 @@ class _PracticeDay:
         self.open = day.weekday() < 5 and not self.holiday
         self.durations = profile.duration_shares(day.strftime("%Y-%m"))
         self.menu = _Menu(rules)
+        month = profile.volume_factor(day.strftime("%Y-%m"))
+        self.scale = practice.list_size / 1000 * practice.volume * month
         # How generously the practice staffs its phones: its own stream, so adding it
         # changed no other draw of the run.
         slack = random.Random(f"{config.seed}:{practice.ods}:staffing").uniform(0.0, 0.8)
-        self.staff = _Staff(slack)
+        self.staff = _Staff(self._roster(slack))
 
     def calls(self) -> list[SimulatedCall]:
-        rng, practice = self.rng, self.practice
-        month = self.profile.volume_factor(self.day.strftime("%Y-%m"))
-        scale = practice.list_size / 1000 * practice.volume * month
+        rng, scale = self.rng, self.scale
         plans: list[_Call] = []
         for band in TIME_BANDS:
             mix = self._mix(band)
@@ -472,14 +482,31 @@ class _PracticeDay:
         """Talk time per NHS England's duration shares of the month."""
         rng = self.rng
         label = _choose(rng, self.durations)
-        low, high = {
-            DURATION_BUCKETS[0]: (5, 60),
-            DURATION_BUCKETS[1]: (61, 120),
-            DURATION_BUCKETS[2]: (121, 300),
-        }.get(label, (301, 301))
-        if label == DURATION_BUCKETS[3]:
-            return min(301 + rng.expovariate(1 / 240), 3600.0)
-        return rng.uniform(low, high)
+        if label not in TALK_RANGES:
+            return min(301 + rng.expovariate(1 / LONG_TALK_TAIL), 3600.0)
+        return rng.uniform(*TALK_RANGES[label])
+
+    def _roster(self, slack: float) -> list[int]:
+        """People on the phones in each local quarter hour, planned from the day's expected
+        work as a practice plans its rota from its usual days: the talk time of the answered
+        calls of ``ROTA_DRAWS`` other draws of this day (own random stream), averaged, is
+        the quarter hour's load in Erlangs; the rota is load + slack x sqrt(load), rounded up
+        (square-root staffing), and at least one person, also at night (the NHS figures
+        have calls answered at every hour)."""
+        seed = f"{self.config.seed}:{self.practice.ods}:{self.day.isoformat()}:rota"
+        saved, self.rng = self.rng, random.Random(seed)
+        load = [0.0] * 96
+        try:
+            for band in TIME_BANDS:
+                mix = self._mix(band)
+                expected = self.scale * self.profile.calls_per_1000[self.volume_label][band]
+                for _ in range(_poisson(self.rng, expected * ROTA_DRAWS)):
+                    if self.rng.choices(OUTCOMES, weights=mix)[0] == "answered":
+                        slot = _slot(self._start_ms(band))
+                        load[slot] += self._talk() / (QUARTER / MS) / ROTA_DRAWS
+        finally:
+            self.rng = saved
+        return [max(1, math.ceil(x + slack * math.sqrt(x))) for x in load]
 
     # --- callers and the 8am redial ---
 
@@ -555,27 +582,21 @@ class _Menu:
 
 class _Staff:
     """A practice's answering staff for one day: how many are on the phones in each quarter
-    hour (local clock), and one first-come-first-served queue they answer.
+    hour (local clock, the roster), and one first-come-first-served queue they answer.
 
-    Each quarter hour gets people for the talk time of the calls that join the queue in it
-    (its load in Erlangs) plus the practice's slack: load + slack x sqrt(load), rounded
-    (square-root staffing), at least one person, also at night (the NHS figures have calls
-    answered at every hour). A
-    waiting call goes to a free person on duty, the one who has answered fewest calls this
+    A waiting call goes to a free person on duty, the one who has answered fewest calls this
     quarter hour first, then the one idle longest; that person is busy until the call ends
-    (a transfer included), so the staffing model's talk time is the work of one person.
+    (a transfer included), so the staffing model's talk time is the work of one person. Nobody
+    leaves mid-call: someone still on a call all through a quarter hour after their shift is
+    one more person on the phones in it.
     """
 
-    def __init__(self, slack: float) -> None:
-        self.slack = slack
-        self.roster = [1] * 96  # people on duty per local quarter hour (00:00, 00:15, ...)
+    def __init__(self, roster: list[int]) -> None:
+        self.roster = roster  # people on duty per local quarter hour (00:00, 00:15, ...)
+        self.staying: list[set[int]] = [set() for _ in roster]  # on a call past their shift
 
     def answer(self, calls: list[_Call]) -> None:
-        """Staff the quarter hours for these calls, then answer them in queue order."""
-        load = [0.0] * 96
-        for call in calls:
-            load[_slot(call.wait_from)] += call.pickup.talk / (QUARTER / MS)
-        self.roster = [max(1, round(x + self.slack * math.sqrt(x))) for x in load]
+        """Answer the calls in queue order."""
         free_at = [0] * max(self.roster)
         answered: Counter[tuple[int, int]] = Counter()
         last = 0
@@ -592,6 +613,18 @@ class _Staff:
             free_at[person] = call.pick_up(at, str(FIRST_EXTENSION + person))
             answered[slot, person] += 1
             last = at
+            self._stay(person, at, free_at[person])
+
+    def _stay(self, person: int, start: int, end: int) -> None:
+        """Note the later quarter hours of the day a call fills wholly while its person is
+        off duty."""
+        day = _from_ms(start).astimezone(LONDON).date()
+        begin = (start // QUARTER + 1) * QUARTER
+        while begin + QUARTER <= end and _from_ms(begin).astimezone(LONDON).date() == day:
+            slot = _slot(begin)
+            if person >= self.roster[slot]:
+                self.staying[slot].add(person)
+            begin += QUARTER
 
     def quarters(self, practice: str, day: date) -> list[StaffedQuarter]:
         return [
@@ -599,9 +632,9 @@ class _Staff:
                 practice=practice,
                 local_date=day,
                 slot_start=time(slot // 4, slot % 4 * 15),
-                staff=staff,
+                staff=staff + len(staying),
             )
-            for slot, staff in enumerate(self.roster)
+            for slot, (staff, staying) in enumerate(zip(self.roster, self.staying, strict=True))
         ]
 
 

@@ -236,10 +236,11 @@ def test_every_page_renders_with_data_and_nothing_external(served: Served, brows
         if visit.problems:
             problems[url] = visit.problems
     assert not problems, problems
-    # 5 practices x 3 dashboards, 3 PCNs and 2 ICBs x 4, an index.html per org, the site index
-    assert len(seen) == 5 * 3 + 5 * 4 + 10 + 1
+    # 5 practices x 4 dashboards, 3 PCNs x 5, 2 ICBs x 4, an index.html per org, the site index
+    assert len(seen) == 5 * 4 + 3 * 5 + 2 * 4 + 10 + 1
     assert charts > 100
-    assert {"index", "practice_today", "scramble_8am", "routing", "comparison"} <= shot
+    slugs = {"index", "practice_today", "scramble_8am", "staffing_morning", "routing", "comparison"}
+    assert slugs <= shot
 
 
 def test_one_number_per_dashboard_matches_callstream_sql(served: Served, browser: object) -> None:
@@ -255,6 +256,16 @@ def test_one_number_per_dashboard_matches_callstream_sql(served: Served, browser
             (CELL_JS, ["08:00", "inbound_calls"]),
             "SELECT inbound_calls AS n FROM peak_demand_8am_slots WHERE practice = 'A81001' "
             f"AND {day} AND slot_start = TIME '08:00'",
+        ),
+        (
+            "pcn/U00351/staffing_morning.html",
+            (CELL_JS, ["08:00", "offered"]),
+            # calls to a person at 08:00-08:15 per day, over the Wednesdays with calls
+            # (both practices had calls on each of those days: the same divisor)
+            "SELECT round(sum(offered) / (SELECT count(DISTINCT local_date) FROM calls "
+            "WHERE inbound AND practice = 'A81001' AND isodow(local_date) = 3), 1) AS n "
+            "FROM staffing_quarter_hours WHERE practice IN ('A81001', 'A81002') "
+            "AND slot_start = TIME '08:00' AND isodow(local_date) = 3",
         ),
         (
             "pcn/U00351/routing.html",
@@ -275,7 +286,7 @@ def test_one_number_per_dashboard_matches_callstream_sql(served: Served, browser
         page.close()
         [row] = sql(served, query)
         assert shown is not None, path
-        assert int(shown.replace(",", "")) == row["n"] > 0, (path, shown, row)
+        assert float(shown.replace(",", "")) == row["n"] > 0, (path, shown, row)
         assert not visit.problems, visit.problems
 
 

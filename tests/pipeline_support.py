@@ -224,6 +224,7 @@ def ready(worker: Worker, timeout: float = 120) -> Worker:
     """Wait until readers can query the warehouse the worker creates as it starts."""
     try:
         wait_until(worker.warehouse_ready, timeout, "the worker to create its warehouse")
+        worker.assert_alive()  # another process may have created it while this one failed
     except BaseException:
         worker.stop()  # a worker that never got ready is not left running
         raise

@@ -54,12 +54,14 @@ def is_conflict(exc: duckdb.Error) -> bool:
 
 
 #: A busy SQLite catalog; PostgreSQL's serialization failure, deadlock and lock timeout (the
-#: catalog's own transactions meeting, or a long wait for the commit turn).
+#: catalog's own transactions meeting, or a long wait for the commit turn), and its unique
+#: violation (two workers creating a new warehouse's catalog tables at the same moment).
 TRANSIENT_CATALOG_ERRORS = (
     "database is locked",
     "could not serialize access",
     "deadlock detected",
     "due to lock timeout",
+    "duplicate key value violates unique constraint",
 )
 
 

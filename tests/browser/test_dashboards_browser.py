@@ -103,7 +103,7 @@ def health(url: str) -> dict:
         return {"status": "down"}
 
 
-def wait_for(url: str, ready: callable, timeout: float = 60.0) -> dict:
+def wait_for(url: str, ready: callable, timeout: float = 240.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = health(url)

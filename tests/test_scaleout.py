@@ -29,7 +29,7 @@ from pipeline_support import (
 
 from models.classified import ClassifiedCall
 
-# Slow only on a loaded machine (about two minutes alone): the waits inside are bounded.
+# About five minutes (measured at a load average of 10 on 2 cores); every wait is bounded.
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(1800)]
 
 PARTITIONS = 12

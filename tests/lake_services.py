@@ -23,6 +23,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from pipeline_support import free_port
 
@@ -30,6 +31,15 @@ START_TIMEOUT_S = 60
 PG_USER = "callstream"
 S3_KEY_ID = "callstream-test"
 S3_REGION = "us-east-1"
+
+
+class Server(Protocol):
+    def ready(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Server)
 
 
 class Missing(Exception):
@@ -56,6 +66,16 @@ def wait_for(check, timeout: float, what: str, log: Path | None = None) -> None:
             tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
         time.sleep(0.2)
+
+
+def answering(server: S, what: str, log: Path) -> S:
+    """``server`` once it answers; stopped (and the wait's failure raised) if it does not."""
+    try:
+        wait_for(server.ready, START_TIMEOUT_S, what, log)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 @dataclass
@@ -130,12 +150,7 @@ class Postgres:
                 start_new_session=True,
             )
         server = cls(bin_dir, root, port, password, process, run_as)
-        try:
-            wait_for(server.ready, START_TIMEOUT_S, "PostgreSQL to accept connections", log)
-        except BaseException:
-            server.stop()
-            raise
-        return server
+        return answering(server, "PostgreSQL to accept connections", log)
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, "PGPASSWORD": self.password}
@@ -195,12 +210,7 @@ class ObjectStore:
                 start_new_session=True,
             )
         store = cls(port, secrets.token_urlsafe(16), process, log)
-        try:
-            wait_for(store.ready, START_TIMEOUT_S, "moto's S3 server to answer", log)
-        except BaseException:
-            store.stop()
-            raise
-        return store
+        return answering(store, "moto's S3 server to answer", log)
 
     @property
     def endpoint(self) -> str:

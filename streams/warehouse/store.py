@@ -221,6 +221,13 @@ class Warehouse:
                 continue
             self.conn.execute("BEGIN TRANSACTION")
             try:
+                # Asked again inside the transaction: another worker sharing the catalog may
+                # have applied it since the list above was read; its schema is already here.
+                if self.conn.execute(
+                    "SELECT count(*) FROM schema_migrations WHERE version = ?", [migration.version]
+                ).fetchone() != (0,):
+                    self.conn.execute("ROLLBACK")
+                    continue
                 self.conn.execute(migration.text)
                 self.conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, now())",

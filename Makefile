@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install chromium postgresql lint bench lock clean
+.PHONY: run test test-scaleout install chromium postgresql lint bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ run: install
 ## dashboards in headless Chromium)
 test: install chromium postgresql
 	$(BIN)/pytest
+
+## test-scaleout: three workers on PostgreSQL + S3 through a kill -9 (not in `make test`:
+## under heavy CPU load a Faust rebalance can stall it; docs/deploy.md, known limits)
+test-scaleout: install postgresql
+	$(BIN)/pytest -m scaleout -s
 
 # $(call debian_package,TEST,PACKAGE,WHO NEEDS IT): apt-get install PACKAGE when TEST fails
 # and we are root; otherwise say what will be skipped.

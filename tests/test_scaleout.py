@@ -30,7 +30,7 @@ from pipeline_support import (
 from models.classified import ClassifiedCall
 
 # About five minutes (measured at a load average of 10 on 2 cores); every wait is bounded.
-pytestmark = [pytest.mark.kafka, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.kafka, pytest.mark.scaleout, pytest.mark.timeout(1800)]
 
 PARTITIONS = 12
 WORKERS = 3

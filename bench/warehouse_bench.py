@@ -24,7 +24,6 @@ from rich.table import Table
 
 from models.classified import ClassifiedCall
 from streams.settings import Settings
-from streams.warehouse import sqlfiles
 from streams.warehouse.store import Warehouse, calls_frame
 
 console = Console()
@@ -75,16 +74,15 @@ def make_calls(count: int, offset: int = 0, talk_extra: int = 0) -> list[Classif
 def baseline(batches: Sequence[Sequence[ClassifiedCall]], workdir: Path) -> float:
     """Seconds to stage and plainly INSERT every batch into a plain DuckDB table."""
     conn = duckdb.connect(str(workdir / "baseline.duckdb"))
-    ddl = sqlfiles.read("migrations/001_classified_calls.sql")
-    conn.execute(ddl.replace("NOT NULL", ""))
     start = time.perf_counter()
     for batch in batches:
         staging = workdir / f"batch-{uuid.uuid4().hex}.parquet"
         calls_frame(batch).write_parquet(staging, compression="uncompressed", statistics=False)
+        rows = f"SELECT *, now() AS ingested_at FROM read_parquet('{staging}')"
+        # The table takes the staged file's columns: the baseline follows the call contract.
+        conn.execute(f"CREATE TABLE IF NOT EXISTS classified_calls AS {rows} LIMIT 0")
         conn.execute("BEGIN TRANSACTION")
-        conn.execute(
-            f"INSERT INTO classified_calls SELECT *, now(), now() FROM read_parquet('{staging}')"
-        )
+        conn.execute(f"INSERT INTO classified_calls {rows}")
         conn.execute("COMMIT")
         staging.unlink()
     elapsed = time.perf_counter() - start

@@ -7,29 +7,16 @@
 --   first_answered_attempt (1 = first try; null when never answered), attempts_before_answer
 --   (failed attempts before the first answered one; null when never answered),
 --   callback_requested (any attempt asked for a callback), first_call_at, last_call_at (UTC).
-WITH attempts AS (
-    SELECT
-        practice,
-        local_date,
-        caller_key,
-        started_at,
-        outcome,
-        row_number() OVER (
-            PARTITION BY practice, local_date, caller_key ORDER BY started_at, call_id
-        ) AS attempt
-    FROM calls
-    WHERE inbound AND caller_key IS NOT NULL
-)
+-- Source: caller_day_facts (migration 017), kept by the warehouse writer.
 SELECT
     practice,
     local_date,
     caller_key,
-    count(*) AS attempts,
-    bool_or(outcome = 'answered') AS answered,
-    min(attempt) FILTER (WHERE outcome = 'answered') AS first_answered_attempt,
-    min(attempt) FILTER (WHERE outcome = 'answered') - 1 AS attempts_before_answer,
-    bool_or(outcome = 'callback_requested') AS callback_requested,
-    min(started_at) AS first_call_at,
-    max(started_at) AS last_call_at
-FROM attempts
-GROUP BY practice, local_date, caller_key
+    attempts,
+    answered,
+    first_answered_attempt,
+    first_answered_attempt - 1 AS attempts_before_answer,
+    callback_requested,
+    first_call_at,
+    last_call_at
+FROM caller_day_facts

@@ -53,6 +53,10 @@ AGGREGATES: dict[str, tuple[str, ...]] = {
         "views/calls.sql",
         "views/cbt_call_indicators.sql",
     ),
+    "warehouse/refresh_practice_day_facts.sql": ("views/calls.sql",),
+    "warehouse/refresh_peak_slot_facts.sql": ("views/calls.sql",),
+    "warehouse/refresh_caller_day_facts.sql": ("views/calls.sql",),
+    "warehouse/refresh_routing_facts.sql": ("views/calls.sql",),
 }
 PREPARE_ATTEMPTS = 8
 MERGE_ATTEMPTS = 6

@@ -103,7 +103,8 @@ def panel_sql(panel: Panel) -> str:
         view = panel.query.removeprefix("views/")
         return (
             f"SELECT * FROM {view} "
-            "WHERE list_contains($practices, practice) AND list_contains($dates, local_date)"
+            "WHERE practice IN (SELECT unnest($practices)) "
+            "AND local_date IN (SELECT unnest($dates))"
         )
     return sqlfiles.read(f"{panel.query}.sql")
 

@@ -39,9 +39,9 @@ from streams.warehouse.connect import (
     is_transient,
     load_catalog_extensions,
     one_line,
+    open_reader,
     quote,
     require_catalog,
-    require_ready,
     schema_lock,
 )
 
@@ -138,21 +138,18 @@ class Warehouse:
         ``snapshot`` attaches read-only as of that DuckLake snapshot (for exports that must
         match a "data as of" figure); it implies ``read_only``.
         """
-        read_only = read_only or snapshot is not None
+        if read_only or snapshot is not None:
+            return cls(open_reader(settings, snapshot), settings, True, snapshot)
         catalog = catalog_uri(settings)
         require_catalog(catalog, read_only)
         conn = connect(settings)
         try:
             load_catalog_extensions(conn, settings, catalog)
             warehouse = cls(conn, settings, read_only, snapshot)
-            if read_only:
+            with schema_lock(settings):
                 attach(conn, settings, catalog, read_only, snapshot)
-                require_ready(conn, catalog)
-            else:
-                with schema_lock(settings):
-                    attach(conn, settings, catalog, read_only, snapshot)
-                    warehouse._prepare()
-                    warehouse._clear_staging()
+                warehouse._prepare()
+                warehouse._clear_staging()
         except BaseException:
             conn.close()
             raise

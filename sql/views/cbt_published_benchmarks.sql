@@ -8,24 +8,24 @@
 -- Columns: month, level, org_code, practices, answered_share, ivr_share, missed_share,
 --   callback_requested_share (medians across the practices, 0-1; continuous: the mean of the
 --   two middle practices when they are even in number).
-WITH practices AS (
-    SELECT * FROM cbt_published_practice_month WHERE inbound > 0
-),
-members AS (
-    SELECT month, 'england' AS level, 'ENGLAND' AS org_code, * EXCLUDE (month) FROM practices
-    UNION ALL
-    SELECT month, 'icb', icb_code, * EXCLUDE (month) FROM practices WHERE icb_code <> 'Unmapped'
-    UNION ALL
-    SELECT month, 'pcn', pcn_code, * EXCLUDE (month) FROM practices WHERE pcn_code <> 'Unmapped'
+WITH medians AS (
+    SELECT
+        month,
+        CASE
+            WHEN grouping(pcn_code) = 0 THEN 'pcn'
+            WHEN grouping(icb_code) = 0 THEN 'icb'
+            ELSE 'england'
+        END AS level,
+        coalesce(pcn_code, icb_code, 'ENGLAND') AS org_code,
+        count(*) AS practices,
+        median(answered_share) AS answered_share,
+        median(ivr_share) AS ivr_share,
+        median(missed_share) AS missed_share,
+        median(callback_requested_share) AS callback_requested_share
+    FROM cbt_published_practice_month
+    WHERE inbound > 0
+    GROUP BY GROUPING SETS ((month), (month, icb_code), (month, pcn_code))
 )
-SELECT
-    month,
-    level,
-    org_code,
-    count(*) AS practices,
-    median(answered_share) AS answered_share,
-    median(ivr_share) AS ivr_share,
-    median(missed_share) AS missed_share,
-    median(callback_requested_share) AS callback_requested_share
-FROM members
-GROUP BY month, level, org_code
+SELECT *
+FROM medians
+WHERE level = 'england' OR org_code <> 'Unmapped'

@@ -337,7 +337,7 @@ def _batches(
     position = {name.casefold(): i for i, name in enumerate(header)}
     index = {name: position[name.casefold()] for name in layout.header}
     width = len(header)
-    categories = [name for name in layout.header[7:-1]]
+    categories = layout.header[7:-1]
     allowed = _allowed_labels()
     dates: dict[str, date] = {}
     batch: dict[str, list] = {name: [] for name in ROW_COLUMNS}

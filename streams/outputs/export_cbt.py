@@ -214,6 +214,12 @@ def export_month(
     return ExportResult(files, manifest_path, snapshot.id, inbound)
 
 
+def _rows_sql(kind: nhs.FileKind) -> str:
+    """The rows of a file kind as published: its counts through sql/export/publication_rows.sql."""
+    counts = sqlfiles.read(f"export/cbt_{kind.value}.sql")
+    return f"WITH counts AS (\n{counts}\n)\n{sqlfiles.read('export/publication_rows.sql')}"
+
+
 def _copy(
     warehouse: Warehouse,
     kind: nhs.FileKind,
@@ -223,10 +229,9 @@ def _copy(
 ) -> None:
     """DuckDB writes the kind's rows (one region's, or all) as CSV, sorted, to ``path``."""
     header = ", ".join(f'"{name}"' for name in nhs.LAYOUTS[kind].header)
-    rows = sqlfiles.read(f"export/cbt_{kind.value}.sql")
     where = "WHERE member = $member" if member is not None else ""
     sql = (
-        f"COPY (SELECT {header} FROM ({rows}\n) {where} "
+        f"COPY (SELECT {header} FROM ({_rows_sql(kind)}\n) {where} "
         'ORDER BY sort_date, "PRACTICE_CODE", "Indicator", sort_1, sort_2) '
         f"TO {quote(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')"
     )
@@ -236,9 +241,9 @@ def _copy(
 
 def _counts(warehouse: Warehouse, kind: nhs.FileKind, params: dict[str, Any]) -> dict[str, tuple]:
     """Rows and value total of each region member present in the kind's rows."""
-    rows = sqlfiles.read(f"export/cbt_{kind.value}.sql")
     frame = warehouse.query(
-        f"SELECT member, count(*) AS n_rows, sum(value_n) AS total FROM ({rows}\n) GROUP BY member",
+        f"SELECT member, count(*) AS n_rows, sum(value_n) AS total FROM ({_rows_sql(kind)}\n) "
+        "GROUP BY member",
         params,
     )
     return {r["member"]: (r["n_rows"], int(r["total"])) for r in frame.iter_rows(named=True)}

@@ -8,8 +8,6 @@ else the same region's), so loading a file twice changes nothing.
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -20,10 +18,9 @@ import polars as pl
 
 from streams.core import cbt_publication as nhs
 from streams.warehouse import sqlfiles
-from streams.warehouse.connect import is_transient, quote
+from streams.warehouse.connect import quote
 from streams.warehouse.store import Warehouse
 
-WRITE_ATTEMPTS = 5
 #: Staged column types: ROW_COLUMNS, then the CSV's member and source.
 STAGED_SCHEMA: dict[str, pl.DataType] = {
     "local_date": pl.Date(),
@@ -101,36 +98,22 @@ def load(warehouse: Warehouse, loaded: LoadUnit) -> int:
         "members": sorted({part.member for part in loaded.parts}),
         "whole": loaded.whole,
     }
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
-        try:
-            _replace(warehouse.conn, loaded.staged, params)
-            break
-        except duckdb.Error as exc:
-            # The worker committing at the same moment: redo the whole transaction.
-            if not is_transient(exc) or attempt == WRITE_ATTEMPTS:
-                raise
-            time.sleep(0.1 * 2**attempt)
+    warehouse.write_transaction(lambda conn: _replace(conn, loaded.staged, params))
     return sum(part.rows for part in loaded.parts)
 
 
 def _replace(conn: duckdb.DuckDBPyConnection, staged: list[Path], params: dict) -> None:
+    """The statements of one load: drop what it supersedes, insert its rows, relabel."""
     files = "[" + ", ".join(quote(str(path)) for path in staged) + "]"
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(
-            "CREATE OR REPLACE TEMP VIEW published_rows AS "
-            f"SELECT * FROM read_parquet({files}, union_by_name = true)"
-        )
-        conn.execute(sqlfiles.read("published/delete_published.sql"), params)
-        conn.execute(
-            sqlfiles.read("published/insert_published.sql"),
-            {"month": params["month"], "kind": params["kind"]},
-        )
-        prepare_labels(conn)
-        conn.execute(sqlfiles.read("published/replace_labels.sql"))
-        conn.execute("DROP VIEW published_rows")
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended it
-            conn.execute("ROLLBACK")
-        raise
+    conn.execute(
+        "CREATE OR REPLACE TEMP VIEW published_rows AS "
+        f"SELECT * FROM read_parquet({files}, union_by_name = true)"
+    )
+    conn.execute(sqlfiles.read("published/delete_published.sql"), params)
+    conn.execute(
+        sqlfiles.read("published/insert_published.sql"),
+        {"month": params["month"], "kind": params["kind"]},
+    )
+    prepare_labels(conn)
+    conn.execute(sqlfiles.read("published/replace_labels.sql"))
+    conn.execute("DROP VIEW published_rows")

@@ -8,11 +8,9 @@ extracts stay, which is what lets analysts see which extract a figure used.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import shutil
 import tempfile
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -21,10 +19,8 @@ import polars as pl
 
 from streams.core.reference import Extract, Kind, ReferenceError
 from streams.warehouse import sqlfiles
-from streams.warehouse.connect import is_transient
 from streams.warehouse.store import Warehouse
 
-WRITE_ATTEMPTS = 5
 #: The table each kind of extract is loaded into (sql/migrations/010_practice_reference.sql).
 TABLES: dict[Kind, str] = {
     Kind.epraccur: "ods_practices",
@@ -57,15 +53,9 @@ def load(warehouse: Warehouse, extract: Extract, source_file: str) -> int:
     staging = Path(tempfile.mkdtemp(prefix="reference-")) / "rows.parquet"
     frame.write_parquet(staging)
     try:
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                _replace(warehouse.conn, table, staging, extract.extract_date)
-                break
-            except duckdb.Error as exc:
-                # The worker committing at the same moment: redo the whole transaction.
-                if not is_transient(exc) or attempt == WRITE_ATTEMPTS:
-                    raise
-                time.sleep(0.1 * 2**attempt)
+        warehouse.write_transaction(
+            lambda conn: _replace(conn, table, staging, extract.extract_date)
+        )
     finally:
         shutil.rmtree(staging.parent, ignore_errors=True)
     return frame.height
@@ -74,23 +64,14 @@ def load(warehouse: Warehouse, extract: Extract, source_file: str) -> int:
 def _replace(
     conn: duckdb.DuckDBPyConnection, table: str, staging: Path, extract_date: date
 ) -> None:
-    """One transaction: drop the extract's old rows, insert the staged ones."""
+    """The statements of one load: drop the extract's old rows, insert the staged ones."""
     source = "'" + str(staging).replace("'", "''") + "'"
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(
-            f"CREATE OR REPLACE TEMP VIEW reference_rows AS SELECT * FROM read_parquet({source})"
-        )
-        conn.execute(
-            sqlfiles.read(f"reference/replace_{table}.sql"), {"extract_date": extract_date}
-        )
-        conn.execute(sqlfiles.read(f"reference/insert_{table}.sql"))
-        conn.execute("DROP VIEW reference_rows")
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended it
-            conn.execute("ROLLBACK")
-        raise
+    conn.execute(
+        f"CREATE OR REPLACE TEMP VIEW reference_rows AS SELECT * FROM read_parquet({source})"
+    )
+    conn.execute(sqlfiles.read(f"reference/replace_{table}.sql"), {"extract_date": extract_date})
+    conn.execute(sqlfiles.read(f"reference/insert_{table}.sql"))
+    conn.execute("DROP VIEW reference_rows")
 
 
 def write_rejects(extract: Extract, path: Path) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -60,6 +60,7 @@ AGGREGATES: dict[str, tuple[str, ...]] = {
 }
 PREPARE_ATTEMPTS = 8
 MERGE_ATTEMPTS = 6
+WRITE_ATTEMPTS = 5
 STALE_STAGING_S = 3600.0
 
 #: Column types of a batch of classified calls, in ClassifiedCall field order.
@@ -327,6 +328,28 @@ class Warehouse:
             self._rollback()
             raise
         return int(changed[0]) if changed else 0
+
+    def write_transaction(
+        self, work: Callable[[duckdb.DuckDBPyConnection], None], attempts: int = WRITE_ATTEMPTS
+    ) -> None:
+        """Run ``work`` (the statements of a load) in one transaction, redone from the start
+        while another writer holds the catalog or commits first (``is_transient``: the worker
+        committing at the same moment); any other error rolls it back and is raised."""
+        self._require_writable()
+        for attempt in range(1, attempts + 1):
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                work(self.conn)
+                self.conn.execute("COMMIT")
+                return
+            except duckdb.Error as exc:
+                self._rollback()
+                if not is_transient(exc) or attempt == attempts:
+                    raise
+            except BaseException:
+                self._rollback()
+                raise
+            time.sleep(0.1 * 2**attempt)
 
     # --- reading ---
 

@@ -82,3 +82,5 @@ class ClassifiedCall(BaseModel):
     callback_wait_s: int | None = None  # from callback request to first callback made
     divert_target: str | None = None  # where the IVR signposted the caller
     events: int = 0  # distinct events that made this row
+    first_agent: str | None = None  # extension/agent id of the first answered event, if given
+    answered_at: datetime | None = None  # UTC; the first answered event; null when not answered

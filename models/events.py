@@ -8,14 +8,52 @@ is the only form that may reach a topic, a table or a log after the raw-events t
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 ODS_PATTERN = r"^[A-Z]\d{5}$"
 SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EventBounds:
+    """The event times the first hop accepts: what the calendar, the classifier and the
+    warehouse's columns can hold. Commands set them from CALLSTREAM_EVENT_* settings
+    (``set_event_bounds``); a validation context ``{"event_bounds": EventBounds(...)}``
+    overrides them for one validation."""
+
+    earliest: datetime = datetime(2020, 1, 1, tzinfo=UTC)
+    max_future: timedelta = timedelta(hours=24)
+
+
+_bounds = EventBounds()
+
+
+def set_event_bounds(bounds: EventBounds) -> EventBounds:
+    """Use ``bounds`` for every event validated in this process from now; returns the old."""
+    global _bounds
+    previous, _bounds = _bounds, bounds
+    return previous
+
+
+#: RFC 3339 starts with a full date and hours:minutes; pydantic checks the rest (an offset).
+_RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_AT_HELP = "must be an RFC 3339 time with offset, e.g. 2026-08-03T07:30:00Z"
+#: C0 and C1 controls, DEL, line/paragraph separators and bidirectional overrides.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class EventType(StrEnum):
@@ -50,9 +88,9 @@ REQUIRED_FOR: dict[EventType, tuple[str, ...]] = {
     EventType.ivr_option: ("option",),
     EventType.ivr_divert: ("target",),
     EventType.queue_joined: ("queue",),
-    EventType.ringing: ("team", "role"),
-    EventType.answered: ("team", "role"),
-    EventType.transferred: ("team", "role"),
+    EventType.ringing: ("team",),
+    EventType.answered: ("team",),
+    EventType.transferred: ("team",),
     EventType.callback_made: ("outcome",),
 }
 
@@ -73,15 +111,32 @@ class _EventFields(BaseModel):
     target: DivertTarget | None = None
     queue: str | None = Field(None, max_length=200)
     team: str | None = Field(None, max_length=200)
-    role: Role | None = None
+    role: Role | None = None  # optional: the rules' team -> role map knows a team's role
     outcome: CallbackOutcome | None = None
+    time_known: bool | None = Field(
+        None,
+        description="false: the phone system recorded that this happened but not when; `at` "
+        "only orders the event and no wait or talk is measured from it",
+    )
+    # --- extension: who picked up (optional on answered events; staffing counts people) ---
+    agent: str | None = Field(
+        None,
+        max_length=64,
+        description="extension or agent id of the person who answered; never a phone number",
+    )
 
     @field_validator("at", mode="before")
     @classmethod
     def _at_is_rfc3339(cls, value: Any) -> Any:
-        # A bare number would parse as a Unix time; the contract is an RFC 3339 string.
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            raise ValueError("must be an RFC 3339 time with offset, e.g. 2026-08-03T07:30:00Z")
+        # A number, or a string of digits, would parse as a Unix time (and a phone number
+        # could be read back from started_at): the contract is an RFC 3339 string.
+        if isinstance(value, datetime):
+            return value
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError(_AT_HELP)
+        value = value.strip()
+        if not _RFC3339_START.match(value):
+            raise ValueError(_AT_HELP)
         return value
 
     @model_validator(mode="after")
@@ -99,9 +154,45 @@ class _EventFields(BaseModel):
 
 
 class CallEvent(_EventFields):
-    """A canonical v1 event as received: ``caller`` is the raw number (or ``withheld``)."""
+    """A canonical v1 event as received: ``caller`` is the raw number (or ``withheld``).
+
+    The first hop's rules live here, so HTTP, ``push`` and the worker agree: times within
+    ``EventBounds``, no control characters in any text. (``PseudonymisedEvent`` is only
+    made from a valid ``CallEvent`` and read back from the worker's own state.)
+    """
 
     caller: str | None = Field(None, max_length=64)
+
+    @field_validator("call_id", "event_id", "option", "queue", "team", "caller")
+    @classmethod
+    def _no_control_characters(cls, value: str | None) -> str | None:
+        if value is not None:
+            found = _CONTROL.search(value)
+            if found:
+                raise ValueError(
+                    f"must not contain control characters (U+{ord(found.group()):04X} at "
+                    f"position {found.start()})"
+                )
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _at_within_bounds(cls, value: datetime, info: ValidationInfo) -> datetime:
+        context = info.context if isinstance(info.context, dict) else {}
+        bounds = context.get("event_bounds") or _bounds
+        if value < bounds.earliest:
+            raise ValueError(
+                f"is before {bounds.earliest.isoformat()}, the earliest time accepted "
+                "(CALLSTREAM_EVENT_EARLIEST)"
+            )
+        latest = datetime.now(UTC) + bounds.max_future
+        if value > latest:
+            hours = bounds.max_future.total_seconds() / 3600
+            raise ValueError(
+                f"is more than {hours:g} h in the future (CALLSTREAM_EVENT_MAX_FUTURE_S); "
+                "check the phone system's clock and time zone"
+            )
+        return value
 
     @field_validator("caller")
     @classmethod
@@ -126,6 +217,12 @@ class PseudonymisedEvent(_EventFields):
     that apart from events that never carry a caller.
     """
 
+    # Masking a phone number in a free-text field may lengthen it (9 digits -> 16 letters).
+    call_id: str = Field(min_length=1, max_length=400)
+    event_id: str = Field(min_length=1, max_length=400)
+    option: str | None = Field(None, max_length=100)
+    queue: str | None = Field(None, max_length=400)
+    team: str | None = Field(None, max_length=400)
     schema_version: int = SCHEMA_VERSION
     caller_key: str | None = None
     caller_withheld: bool = False

@@ -16,6 +16,8 @@ import sys
 
 import click
 
+from streams.core.redact import mask_log_records, masked
+
 COMMANDS: dict[str, str] = {
     "broker": "Start, stop or inspect the local Apache Kafka broker.",
     "worker": "Run the streaming pipeline (Faust worker) and the HTTP ingest.",
@@ -28,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "nhs": "Load NHS England's published CBT files (to reconcile and benchmark).",
     "tokens": "Create, revoke or list per-practice ingest tokens.",
     "dashboards": "Build or serve the practice dashboards.",
+    "staffing": "How many people each quarter hour needs on the phones, and what-ifs.",
 }
 
 
@@ -84,7 +87,9 @@ def main() -> None:
 
 
 def run(command: click.Command) -> None:
-    """Run a click command as a program: user errors in one line, never a traceback."""
+    """Run a click command as a program: user errors in one line, never a traceback, and
+    nothing that looks like a phone number in a log line or an error."""
+    mask_log_records()
     try:
         # Without standalone mode click returns ctx.exit(n)'s code instead of exiting.
         result = command.main(standalone_mode=False)
@@ -95,6 +100,7 @@ def run(command: click.Command) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = masked(exc.message)
         exc.show()
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -102,7 +108,7 @@ def run(command: click.Command) -> None:
     except Exception as exc:  # last resort: one line for people, traceback on request
         if os.environ.get("CALLSTREAM_DEBUG"):
             raise
-        click.echo(f"Error: {exc} (set CALLSTREAM_DEBUG=1 for details)", err=True)
+        click.echo(f"Error: {masked(str(exc))} (set CALLSTREAM_DEBUG=1 for details)", err=True)
         sys.exit(1)
 
 

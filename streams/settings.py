@@ -6,11 +6,16 @@ never code. ``callstream --help`` and the README list them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.events import EventBounds
+from streams.core.assemble import CallSpan
 
 
 class Settings(BaseSettings):
@@ -27,6 +32,16 @@ class Settings(BaseSettings):
         None, description="HMAC key for caller pseudonyms; unset: a development key under data_dir."
     )
     web_port: int = Field(6066, description="Port of the worker's web server (HTTP ingest, views).")
+    web_bind: str = Field(
+        "127.0.0.1",
+        description="Address the worker's web server listens on; 0.0.0.0 only behind a TLS "
+        "reverse proxy (docs/http-api.md).",
+    )
+    web_header_timeout_s: float = Field(
+        20.0,
+        description="A client that has not sent its request headers this long after connecting "
+        "(or after its last answer) is disconnected.",
+    )
 
     # --- local broker ---
     kafka_version: str = Field("3.9.1", description="Apache Kafka version fetched from Maven.")
@@ -66,12 +81,24 @@ class Settings(BaseSettings):
     pipeline_batch_seconds: float = Field(
         0.2, description="Longest the worker holds raw events before processing them."
     )
+    call_max_span_s: float = Field(
+        4 * 3600.0,
+        description="An event more than this from the other events of its call is dead-lettered "
+        "(field at); callback_made may come up to call_retention_s after them.",
+    )
+    event_earliest: AwareDatetime = Field(
+        datetime(2020, 1, 1, tzinfo=UTC),
+        description="Events before this time are rejected (field at).",
+    )
+    event_max_future_s: float = Field(
+        24 * 3600.0, description="Events more than this far in the future are rejected (field at)."
+    )
     rules_file: Path | None = Field(
         None, description="Practice routing rules YAML; unset: the packaged default rules."
     )
     cdr_timezone: str = Field(
         "Europe/London",
-        description="Time zone of the times in Asterisk Master.csv files (they carry none).",
+        description="Time zone of the times in Asterisk CDR files (they carry none).",
     )
 
     # --- warehouse ---
@@ -83,9 +110,32 @@ class Settings(BaseSettings):
     data_path: str | None = Field(
         None, description="DuckLake Parquet location: unset = data_dir/warehouse/files; or s3://..."
     )
+    catalog_password: SecretStr | None = Field(
+        None,
+        description="Password of the PostgreSQL catalog (keep it out of CALLSTREAM_CATALOG); "
+        "unset: none, or libpq's PGPASSWORD / ~/.pgpass.",
+    )
+    s3_endpoint: str | None = Field(
+        None,
+        description="host:port of an S3-compatible store (MinIO) for an s3:// data path; "
+        "unset: AWS S3.",
+    )
+    s3_region: str = Field("us-east-1", description="Region of the s3:// data path's bucket.")
+    s3_key_id: str | None = Field(None, description="Access key id for the s3:// data path.")
+    s3_secret: SecretStr | None = Field(
+        None, description="Secret access key for the s3:// data path (never logged)."
+    )
+    s3_use_ssl: bool = Field(True, description="HTTPS to the object store (false: plain HTTP).")
+    s3_url_style: Literal["vhost", "path"] = Field(
+        "vhost", description="'vhost' (AWS) or 'path' (MinIO and most S3-compatible stores)."
+    )
     writer_batch_size: int = Field(5000, description="Classified calls per warehouse commit, max.")
     writer_batch_seconds: float = Field(2.0, description="Longest a call waits before commit.")
-    compact_every_s: float = Field(900.0, description="Compaction of small Parquet files, period.")
+    compact_every_s: float = Field(
+        900.0,
+        description="Warehouse maintenance period (compaction, snapshot expiry); one worker "
+        "at a time does it, holding a lease in the catalog for twice this.",
+    )
     snapshot_retention_s: float = Field(
         7 * 24 * 3600.0, description="Snapshots older than this are expired."
     )
@@ -96,6 +146,36 @@ class Settings(BaseSettings):
 
     # --- dashboards ---
     dashboards_refresh_s: float = Field(300.0, description="`dashboards serve` re-render period.")
+    dashboards_host: str = Field(
+        "127.0.0.1",
+        description="Address `dashboards serve` listens on (0.0.0.0 in a container).",
+    )
+
+    @property
+    def event_bounds(self) -> EventBounds:
+        """The event times the first hop accepts (``models.events.set_event_bounds``)."""
+        return EventBounds(self.event_earliest, timedelta(seconds=self.event_max_future_s))
+
+    @property
+    def call_span(self) -> CallSpan:
+        """How far apart a call's events may be (``streams.core.assemble.CallSpan``)."""
+        return CallSpan(
+            timedelta(seconds=self.call_max_span_s), timedelta(seconds=self.call_retention_s)
+        )
+
+    # --- staffing (docs/staffing.md) ---
+    staffing_weeks: int = Field(
+        8, ge=1, description="Weeks of the same weekday the staffing model averages demand over."
+    )
+    staffing_target: float = Field(
+        0.8, gt=0, lt=1, description="Service target: share of calls answered within the time."
+    )
+    staffing_within_s: int = Field(
+        120, gt=0, description="Service target: seconds within which calls should be answered."
+    )
+    staffing_shrinkage: float = Field(
+        0.3, ge=0, lt=1, description="Share of rota time off the phones (breaks, training, leave)."
+    )
 
     @property
     def warehouse_dir(self) -> Path:

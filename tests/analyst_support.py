@@ -111,6 +111,7 @@ def call(
         rules_version="test-1",
         ended_at=ended,
         events=4,
+        answered_at=started + timedelta(seconds=wait or 0) if outcome == "answered" else None,
     )
     fields.update(overrides)
     return ClassifiedCall(**fields)

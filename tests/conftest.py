@@ -1,16 +1,19 @@
 """Shared fixtures. Tests that need Kafka use ``kafka_bootstrap``: a real Apache Kafka
 broker started once per test session through the same code as ``callstream broker start``.
+Tests of a warehouse past one machine use ``lake``: PostgreSQL and moto's S3 server.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lake_services import Lake, Missing, ObjectStore, Postgres
 
 from streams.settings import Settings, get_settings
 
@@ -40,10 +43,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("kafka-data"))
     address = broker.start(settings)
     # The broker is detached; should this session be killed, the watchdog still stops it.
-    watchdog = subprocess.Popen(
-        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(broker.status(settings).pid)],
-        start_new_session=True,
-    )
+    watchdog = _watchdog(broker.status(settings).pid, signal.SIGTERM)
     try:
         yield address
     finally:
@@ -52,10 +52,41 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.stop(settings)
 
 
-#: Waits for the test session (argv[1]) to end, then SIGTERMs the broker (argv[2]).
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
+    """PostgreSQL (Debian's package) and moto's S3 server for this session, on 127.0.0.1;
+    skips, saying why, when PostgreSQL is not installed."""
+    try:
+        postgres = Postgres.start()
+    except Missing as exc:
+        pytest.skip(str(exc))
+    watchdogs = [_watchdog(postgres.process.pid, signal.SIGINT)]
+    try:
+        store = ObjectStore.start(tmp_path_factory.mktemp("moto"))
+        watchdogs.append(_watchdog(store.process.pid, signal.SIGTERM))
+        try:
+            yield Lake(postgres, store)
+        finally:
+            store.stop()
+    finally:
+        postgres.stop()
+        for watchdog in watchdogs:
+            watchdog.kill()
+            watchdog.wait()
+
+
+def _watchdog(pid: int, signum: int) -> subprocess.Popen:
+    """A detached process that sends ``signum`` to ``pid`` once this test session is gone."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(pid), str(int(signum))],
+        start_new_session=True,
+    )
+
+
+#: Waits for the test session (argv[1]) to end, then signals (argv[3]) the server (argv[2]).
 _WATCHDOG = """
-import os, signal, sys, time
-session, broker = int(sys.argv[1]), int(sys.argv[2])
+import os, sys, time
+session, server, signum = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 while True:
     try:
         os.kill(session, 0)
@@ -63,7 +94,7 @@ while True:
         break
     time.sleep(1)
 try:
-    os.kill(broker, signal.SIGTERM)
+    os.kill(server, signum)
 except ProcessLookupError:
     pass
 """

@@ -3,6 +3,7 @@ broker, with its own data dir, app id and topic names so tests never see each ot
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from streams.settings import Settings
 
@@ -52,6 +53,30 @@ def pipeline_env(bootstrap: str, data_dir: Path, **overrides: str) -> dict[str, 
     return env
 
 
+def settings_from(env: dict[str, str]) -> Settings:
+    """The Settings a callstream process started with ``env`` reads (its CALLSTREAM_* vars)."""
+    prefix = "CALLSTREAM_"
+    fields = {
+        key[len(prefix) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(prefix) and key[len(prefix) :].lower() in Settings.model_fields
+    }
+    return Settings(**fields)
+
+
+def read_truth(path: Path) -> tuple[dict[tuple[str, str], dict], str]:
+    """The simulator's truth file as {(practice, call_id): fields}, and a SQL condition that
+    selects its practices' calls."""
+    from models.classified import ClassifiedCall
+
+    expected = {}
+    for line in path.read_text().splitlines():
+        call = ClassifiedCall.model_validate_json(line)
+        expected[(call.practice, call.call_id)] = call.model_dump()
+    practices = sorted({p for p, _ in expected})
+    return expected, "practice IN (" + ", ".join(f"'{p}'" for p in practices) + ")"
+
+
 def callstream(
     env: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess:
@@ -84,11 +109,7 @@ class Worker:
 
     @property
     def settings(self) -> Settings:
-        return Settings(
-            data_dir=Path(self.env["CALLSTREAM_DATA_DIR"]),
-            pseudonymisation_key=TEST_KEY,
-            kafka_bootstrap=self.env["CALLSTREAM_KAFKA_BOOTSTRAP"],
-        )
+        return settings_from(self.env)
 
     def query(self, sql: str) -> pl.DataFrame:
         """Read-only query in this process, as an analyst would."""
@@ -158,6 +179,23 @@ class Worker:
             admin.close()
             consumer.close()
 
+    def wait_for_web(self, timeout: float = 90) -> None:
+        """Until the worker's web server answers /health with 200."""
+
+        def up() -> bool:
+            self.assert_alive()
+            port = int(self.env["CALLSTREAM_WEB_PORT"])
+            conn = http.client.HTTPConnection("127.0.0.1", port, 5)
+            try:
+                conn.request("GET", "/health")
+                return conn.getresponse().status == 200
+            except OSError:
+                return False
+            finally:
+                conn.close()
+
+        wait_until(up, timeout, "the worker's web server")
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -169,7 +207,8 @@ class Worker:
         return self.process.returncode
 
 
-def start_worker(env: dict[str, str], log: Path) -> Worker:
+def launch_worker(env: dict[str, str], log: Path) -> Worker:
+    """Start a worker process and return at once (``ready`` waits for it)."""
     handle = log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
@@ -178,9 +217,22 @@ def start_worker(env: dict[str, str], log: Path) -> Worker:
         stderr=subprocess.STDOUT,
     )
     handle.close()
-    worker = Worker(env, log, process)
-    wait_until(worker.warehouse_ready, 120, "the worker to create its warehouse")
+    return Worker(env, log, process)
+
+
+def ready(worker: Worker, timeout: float = 120) -> Worker:
+    """Wait until readers can query the warehouse the worker creates as it starts."""
+    try:
+        wait_until(worker.warehouse_ready, timeout, "the worker to create its warehouse")
+        worker.assert_alive()  # another process may have created it while this one failed
+    except BaseException:
+        worker.stop()  # a worker that never got ready is not left running
+        raise
     return worker
+
+
+def start_worker(env: dict[str, str], log: Path) -> Worker:
+    return ready(launch_worker(env, log))
 
 
 def read_dead_letters(env: dict[str, str], expected: int, timeout: float = 30) -> list[dict]:
@@ -201,3 +253,56 @@ def read_dead_letters(env: dict[str, str], expected: int, timeout: float = 30) -
     finally:
         consumer.close()
     return records
+
+
+def produce(
+    env: dict[str, str], topic: str, records: list[tuple[bytes | None, bytes | None]]
+) -> None:
+    """Send (key, value) records to a topic, acknowledged, in one flush (so one worker
+    batch is likely to hold them all): how a test puts input past the first hop's checks."""
+    producer = KafkaProducer(bootstrap_servers=env["CALLSTREAM_KAFKA_BOOTSTRAP"], acks="all")
+    try:
+        for key, value in records:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def topic_values(env: dict[str, str], topic: str) -> list[bytes]:
+    """Every value on a topic so far (tombstones left out)."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=env["CALLSTREAM_KAFKA_BOOTSTRAP"],
+        auto_offset_reset="earliest",
+        group_id=None,
+        consumer_timeout_ms=1500,
+    )
+    try:
+        return [message.value for message in consumer if message.value is not None]
+    finally:
+        consumer.close()
+
+
+def dead_letters_now(env: dict[str, str]) -> list[dict]:
+    """The records of the dead-letter topic so far."""
+    return [json.loads(v) for v in topic_values(env, env["CALLSTREAM_TOPIC_DEAD_LETTER"])]
+
+
+def wait_for_dead_letters(
+    worker: Worker, match: Callable[[dict], bool], expected: int, timeout: float = 60
+) -> list[dict]:
+    """The dead letters that ``match``, once there are ``expected`` of them."""
+    found: list[dict] = []
+
+    def enough() -> bool:
+        nonlocal found
+        worker.assert_alive()
+        found = [letter for letter in dead_letters_now(worker.env) if match(letter)]
+        return len(found) >= expected
+
+    try:
+        wait_until(enough, timeout, f"{expected} matching dead letters")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; found {found}. Worker log:\n{worker.tail(60)}") from None
+    return found

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from models.events import CallEvent, EventType
+from streams.core.rules import Rules
 from streams.ingest.adapters.asterisk_cdr import read_asterisk_cdr
 from streams.ingest.adapters.common import AdapterLine
 
@@ -19,15 +20,18 @@ FIXTURE = Path(__file__).parent / "fixtures" / "adapters" / "Master.csv"
 PRACTICE = "A12345"
 
 
-class Roles:
-    def role_for_team(self, team: str) -> str:
-        return {"reception": "care_navigator", "301": "nurse"}.get(team, "admin")
+#: Practice rules: team -> role, ``admin`` for teams they do not list.
+RULES = Rules(
+    version="t",
+    teams={"reception": {"role": "care_navigator"}, "301": {"role": "nurse"}},
+    default_role="admin",
+)
 
 
 def _read(text: str | None = None, **kwargs) -> tuple[list[AdapterLine], Counter[str]]:
     tally: Counter[str] = Counter()
     lines = (text if text is not None else FIXTURE.read_text()).splitlines(keepends=True)
-    return list(read_asterisk_cdr(lines, PRACTICE, Roles(), tally=tally, **kwargs)), tally
+    return list(read_asterisk_cdr(lines, PRACTICE, RULES, tally=tally, **kwargs)), tally
 
 
 def _calls(out: list[AdapterLine]) -> dict[str, list[CallEvent]]:
@@ -58,7 +62,7 @@ def calls() -> dict[str, list[CallEvent]]:
 def test_malformed_rows_are_reported_with_line_and_column() -> None:
     out, tally = _read()
     assert [(o.line, o.error) for o in out if o.error] == [
-        (11, "expected 16, 18 or 21 columns, got 11"),
+        (11, "expected 16, 18, 19 or 21 columns, got 11"),
         (12, "column 'disposition' is not one of ANSWERED, BUSY, CONGESTION, FAILED, NO ANSWER"),
         (13, "column 'start' is not a time like 2026-08-03 08:30:00"),
     ]
@@ -123,12 +127,16 @@ def test_internal_context_calls_are_outbound_and_name_no_team(calls) -> None:
         assert events[0].direction == "outbound"
 
 
+#: A direct call answered in winter (GMT), as a 16-column row.
+ROW_16 = (
+    '"","07700900123","201","from-trunk","","PJSIP/t-1","PJSIP/201-2","Dial","PJSIP/201",'
+    '"2026-12-01 08:00:00","2026-12-01 08:00:10","2026-12-01 08:01:10",70,60,"ANSWERED",'
+    '"DOCUMENTATION"'
+)
+
+
 def test_winter_times_are_gmt_and_16_and_18_column_rows_are_read() -> None:
-    row16 = (
-        '"","07700900123","201","from-trunk","","PJSIP/t-1","PJSIP/201-2","Dial","PJSIP/201",'
-        '"2026-12-01 08:00:00","2026-12-01 08:00:10","2026-12-01 08:01:10",70,60,"ANSWERED",'
-        '"DOCUMENTATION"'
-    )
+    row16 = ROW_16
     row18 = row16.replace("07700900123", "07700900124") + ',"1764576000.5",""'
     out, tally = _read(row16 + "\n" + row18 + "\n")
     calls = _calls(out)
@@ -152,9 +160,9 @@ def test_timezone_option_and_header_row() -> None:
     assert out[0].event.at == datetime(2026, 8, 3, 8, 0, 0, tzinfo=UTC)
     assert tally["skipped: header row"] == 1
     with pytest.raises(ValueError, match="not a known time zone"):
-        read_asterisk_cdr([], PRACTICE, Roles(), timezone="Mars/Olympus")
+        read_asterisk_cdr([], PRACTICE, RULES, timezone="Mars/Olympus")
     with pytest.raises(ValueError, match="--practice ODS is required"):
-        read_asterisk_cdr([], "", Roles())
+        read_asterisk_cdr([], "", RULES)
 
 
 def test_event_ids_are_unique_and_stable() -> None:
@@ -187,3 +195,54 @@ def test_empty_src_falls_back_to_the_number_in_clid() -> None:
     assert out[0].event.caller == "07700900123"
     no_number, _ = _read(row.replace("<07700900123>", "") + "\n")
     assert no_number[0].event.caller == "withheld"
+
+
+def test_a_layout_we_do_not_read_is_one_message_for_the_file() -> None:
+    row = ",".join(['"x"'] * 23)
+    with pytest.raises(ValueError) as err:
+        _read(row + "\n" + row + "\n")
+    message = str(err.value)
+    assert message.startswith("asterisk-cdr: line 1 has 23 columns, a layout we do not read.")
+    assert "cdr_custom's stock Master.csv mapping (19 columns, clid first)" in message
+    assert "docs/formats.md" in message
+
+
+def test_a_header_row_names_the_columns_in_any_order() -> None:
+    header = "uniqueid,clid,src,dst,dcontext,channel,dstchannel,lastapp,lastdata,start,"
+    header += "answer,end,duration,billsec,disposition"
+    row = (
+        '"1764576000.7","","07700900123","201","from-trunk","PJSIP/t-1","PJSIP/201-2","Dial",'
+        '"PJSIP/201","2026-12-01 08:00:00","2026-12-01 08:00:10","2026-12-01 08:01:10",70,60,'
+        '"ANSWERED"'
+    )
+    out, tally = _read(header + "\n" + row + "\n" + row[:40] + "\n")
+    assert tally["skipped: header row"] == 1
+    assert [(o.line, o.error) for o in out if o.error] == [(3, "expected 15 columns, got 5")]
+    calls = _calls(out)
+    assert _kinds(calls["1764576000.7"]) == ["call_started", "ringing", "answered", "call_ended"]
+
+
+def test_18_and_21_column_rows_in_one_file_and_bad_numbers() -> None:
+    row18 = ROW_16 + ',"1764576000.5",""'
+    row21 = row18.replace("1764576000.5", "1764576100.6") + ',"","1764576100.6",1'
+    bad = row18.replace(",70,60,", ",seventy,60,")
+    out, _ = _read("\n".join([row18, row21, bad]) + "\n")
+    assert sorted(_calls(out)) == ["1764576000.5", "1764576100.6"]
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (3, "column 'duration' is not a number of seconds")
+    ]
+
+
+def test_bytes_that_are_not_utf8_only_cost_a_row_outside_free_text() -> None:
+    row = (
+        '"","07700900123","201","from-trunk","""Z\xfcrich"" <07700900123>","PJSIP/t-1",'
+        '"PJSIP/201-2","Dial","PJSIP/201","2026-12-01 08:00:00","2026-12-01 08:00:10",'
+        '"2026-12-01 08:01:10",70,60,"ANSWERED","DOCUMENTATION","1764576000.5",""'
+    )
+    bad_src = row.replace('"07700900123","201"', '"0770\xfc900123","201"')
+    text = (row + "\n" + bad_src.replace("1764576000.5", "1764576000.6") + "\n").encode("latin-1")
+    out, _ = _read(text.decode("utf-8", "surrogateescape"))  # as decode_lines gives them
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (2, "column 'src' is not UTF-8 text (bytes in another encoding)")
+    ]
+    assert sorted(_calls(out)) == ["1764576000.5"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from models.events import CallEvent, EventType
+from streams.core.rules import Rules
 from streams.ingest.adapters.asterisk_queue_log import read_queue_log
 from streams.ingest.adapters.common import AdapterLine
 
@@ -20,17 +21,18 @@ FIXTURE = Path(__file__).parent / "fixtures" / "adapters" / "queue_log"
 PRACTICE = "A12345"
 
 
-class Roles:
-    """The slice of practice rules the adapter uses: team -> role, a default otherwise."""
-
-    def role_for_team(self, team: str) -> str:
-        return {"reception": "care_navigator", "nurses": "nurse"}.get(team, "admin")
+#: Practice rules: team -> role, ``admin`` for teams they do not list.
+RULES = Rules(
+    version="t",
+    teams={"reception": {"role": "care_navigator"}, "nurses": {"role": "nurse"}},
+    default_role="admin",
+)
 
 
 def _read(text: str | None = None, **kwargs) -> tuple[list[AdapterLine], Counter[str]]:
     tally: Counter[str] = Counter()
     lines = (text if text is not None else FIXTURE.read_text()).splitlines(keepends=True)
-    out = list(read_queue_log(lines, PRACTICE, Roles(), tally=tally, **kwargs))
+    out = list(read_queue_log(lines, PRACTICE, RULES, tally=tally, **kwargs))
     return out, tally
 
 
@@ -188,9 +190,9 @@ def test_event_ids_are_unique_and_stable_across_reads(parsed) -> None:
 
 def test_practice_is_required_and_checked() -> None:
     with pytest.raises(ValueError, match="--practice ODS is required"):
-        read_queue_log([], None, Roles())
+        read_queue_log([], None, RULES)
     with pytest.raises(ValueError, match="ODS code"):
-        read_queue_log([], "12345", Roles())
+        read_queue_log([], "12345", RULES)
 
 
 def test_bad_epoch_and_bad_calltime_name_the_field() -> None:
@@ -242,3 +244,13 @@ def test_registered_format_logs_what_was_skipped(caplog) -> None:
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == ["asterisk-queue-log: skipped: unknown verb FOOBAR: 1"]
     assert "asterisk-queue-log: skipped: ADDMEMBER (system line): 3" in caplog.messages
+
+
+def test_a_blind_transfer_to_a_phone_number_names_no_team() -> None:
+    out, _ = _read(
+        "1785740400|9.1|reception|NONE|ENTERQUEUE||07700900123|1\n"
+        "1785740410|9.1|reception|PJSIP/201|CONNECT|10|9.2|3\n"
+        "1785740470|9.1|reception|PJSIP/201|BLINDTRANSFER|07700900999|from-internal|10|60|1\n"
+    )
+    transferred = next(o.event for o in out if o.event and o.event.type is EventType.transferred)
+    assert (transferred.team, transferred.role) == ("unknown", "admin")

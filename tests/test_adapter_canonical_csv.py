@@ -96,3 +96,18 @@ def test_empty_file_and_excel_bom_header() -> None:
     row = "A12345,k,k1,call_ended,2026-08-03T07:00:00Z" + "," * (len(COLUMNS) - 5)
     out, _ = _read(header + "\n" + row + "\n")
     assert out[0].event is not None and out[0].event.type.value == "call_ended"
+
+
+def test_a_team_that_is_a_phone_number_is_unknown_and_a_bad_byte_costs_its_row() -> None:
+    text = (
+        b"call_id,type,at,caller,team\n"
+        b"c1,answered,2026-08-03T07:00:00Z,,07700 900123\n"
+        b"c1,answered,2026-08-03T07:00:01Z,,201\n"
+        b"c2,call_started,2026-08-03T07:00:00Z,0770\xa5900123,\n"
+    ).decode("utf-8", "surrogateescape")  # as the format reader decodes each line
+    out, tally = _read(text)
+    assert [o.event.team for o in out if o.event] == ["unknown", "201"]
+    assert tally["teams that were phone numbers (stored as unknown)"] == 1
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (4, "column 'caller' is not UTF-8 text (bytes in another encoding)")
+    ]

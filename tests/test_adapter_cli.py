@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from streams.core.phone_numbers import looks_like_phone_number
+
 FIXTURES = Path(__file__).parent / "fixtures" / "adapters"
 
 
@@ -74,3 +76,33 @@ def test_vendor_format_without_practice_is_one_clear_line(data_dir) -> None:
     assert done.stderr.strip() == (
         "Error: --practice ODS is required for asterisk-queue-log files: they carry no ODS code"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "calls"),
+    [
+        ("cdr_freepbx_18.csv", "asterisk-cdr", 5),  # a caller's name in Latin-1
+        ("cdr_freepbx_21.csv", "asterisk-cdr", 4),
+        ("cdr_custom_Master.csv", "asterisk-cdr", 3),
+        ("queue_log_nul", "asterisk-queue-log", 2),  # NUL padding left by a crash
+        ("freeswitch_bridged.ndjson", "freeswitch-json", 5),
+    ],
+)
+def test_real_phone_system_files_read_in_full(data_dir, name, fmt, calls) -> None:
+    done = _classify(str(FIXTURES / name), "--format", fmt, "--practice", "A12345")
+    assert done.returncode == 0, done.stderr
+    classified = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(classified) == calls
+    assert done.stderr.splitlines()[-1].endswith(", 0 invalid lines")
+    assert not [c for c in classified if looks_like_phone_number(c["first_team"])]
+    assert "07700" not in done.stdout + done.stderr  # no raw numbers out
+
+
+def test_a_cdr_layout_we_do_not_read_is_one_line(data_dir, tmp_path: Path) -> None:
+    path = tmp_path / "Master.csv"
+    path.write_text((",".join(["x"] * 23) + "\n") * 14)
+    done = _classify(str(path), "--format", "asterisk-cdr", "--practice", "A12345")
+    assert done.returncode == 1
+    [line] = [x for x in done.stderr.splitlines() if not x.startswith("WARNING")]
+    assert line.startswith("Error: asterisk-cdr: line 1 has 23 columns, a layout we do not read.")
+    assert "docs/formats.md" in line

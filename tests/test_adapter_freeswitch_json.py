@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from models.events import CallEvent
+from streams.core.rules import Rules
 from streams.ingest.adapters.common import AdapterLine
 from streams.ingest.adapters.freeswitch_json import parse_json, read_freeswitch_json
 
@@ -17,16 +18,19 @@ FIXTURES = Path(__file__).parent / "fixtures" / "adapters"
 PRACTICE = "A12345"
 
 
-class Roles:
-    def role_for_team(self, team: str) -> str:
-        return {"reception": "care_navigator", "3001": "nurse"}.get(team, "admin")
+#: Practice rules: team -> role, ``admin`` for teams they do not list.
+RULES = Rules(
+    version="t",
+    teams={"reception": {"role": "care_navigator"}, "3001": {"role": "nurse"}},
+    default_role="admin",
+)
 
 
 def _read(name: str | None = None, text: str | None = None):
     tally: Counter[str] = Counter()
     source = text if text is not None else (FIXTURES / name).read_text()
     lines = source.splitlines(keepends=True)
-    return list(read_freeswitch_json(lines, PRACTICE, Roles(), tally=tally)), tally
+    return list(read_freeswitch_json(lines, PRACTICE, RULES, tally=tally)), tally
 
 
 def _calls(out: list[AdapterLine]) -> dict[str, list[CallEvent]]:
@@ -139,4 +143,4 @@ def test_event_ids_are_stable() -> None:
 
 def test_practice_is_required() -> None:
     with pytest.raises(ValueError, match="--practice ODS is required for freeswitch-json"):
-        read_freeswitch_json([], None, Roles())
+        read_freeswitch_json([], None, RULES)

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -247,6 +248,10 @@ def test_start_round_trip_stop_restart(cli_env: dict[str, str], tmp_path: Path) 
     values = [record.value for record in consumer]
     consumer.close()
     assert values == [b"%d" % number for number in range(100)]
+    # The broker's files hold call events: its folder and everything it writes are private.
+    assert stat.S_IMODE(broker_dir.stat().st_mode) == 0o700
+    written = [p for p in (broker_dir / "kraft").rglob("*") if p.is_file()]
+    assert written and not [p for p in written if p.stat().st_mode & 0o077]
 
     again = _cli(cli_env, "start")
     assert again.returncode == 0 and again.stdout == started.stdout  # idempotent

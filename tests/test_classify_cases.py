@@ -515,6 +515,18 @@ CASES: list[tuple[str, str, list, dict[str, Any]]] = [
         {"routing": "right_first_time", "divert_target": "pharmacy", "outcome": "answered"},
     ),
     (
+        "answered at a time the phone system did not record (a CDR queue call)",
+        MON,
+        [
+            (0, "call_started"),
+            (5, "queue_joined"),
+            (5, "answered", {"time_known": False}),
+            (90, "call_ended"),
+        ],
+        # answered, but wait and talk are unknown, not 0 s and 85 s
+        {"outcome": "answered", "wait_s": None, "wait_bucket": None, "talk_s": None},
+    ),
+    (
         "not answered, not diverted",
         MON,
         [(0, "call_started"), (5, "queue_joined"), (20, "call_ended")],
@@ -576,7 +588,7 @@ def test_every_field_of_one_full_call() -> None:
             (4, "ivr_option", {"option": "2"}),
             (7, "queue_joined"),
             (9, "ringing"),
-            (52, "answered"),
+            (52, "answered", {"agent": "204"}),
             (100, "transferred", {"team": "prescriptions"}),
             (200, "call_ended"),
         ],
@@ -608,6 +620,8 @@ def test_every_field_of_one_full_call() -> None:
         "callback_wait_s": None,
         "divert_target": None,
         "events": 7,
+        "first_agent": "204",
+        "answered_at": datetime(2026, 8, 3, 9, 0, 52, tzinfo=UTC),
     }
 
 

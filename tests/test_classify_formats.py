@@ -107,8 +107,36 @@ def test_a_line_that_is_not_utf8_is_rejected_alone(tmp_path: Path) -> None:
     assert second.event is not None
 
 
-def test_a_vendor_file_that_is_not_utf8_stops_with_one_error(tmp_path: Path) -> None:
+def test_a_vendor_line_that_is_not_utf8_costs_that_line_only(tmp_path: Path) -> None:
     path = tmp_path / "queue_log"
-    path.write_bytes(b"1754206200|c1|q|NONE|ENTERQUEUE||\xff07700|1\n")
-    with pytest.raises(ValueError, match="not UTF-8 text \\(byte 0xff\\)"):
-        list(read_events(path, "asterisk-queue-log", "A12345", load_rules()))
+    path.write_bytes(
+        b"1754206200|c1|q|NONE|ENTERQUEUE||\xff07700|1\n"
+        b"1754206201|c2|q|NONE|ENTERQUEUE||07700900123|1\n"
+    )
+    first, *rest = read_events(path, "asterisk-queue-log", "A12345", load_rules())
+    assert (first.line, first.error) == (
+        1,
+        "ENTERQUEUE: field 'callerid' (data2) is not UTF-8 text (bytes in another encoding)",
+    )
+    assert [(r.line, r.event.type.value) for r in rest] == [
+        (2, "call_started"),
+        (2, "queue_joined"),
+    ]
+
+
+def test_nul_padding_is_stripped_and_counted(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "queue_log"
+    padding = b"\x00" * 512  # what a crash leaves before the next line is appended
+    path.write_bytes(
+        padding
+        + b"1754206200|c1|q|NONE|ENTERQUEUE||07700900123|1\n"
+        + padding
+        + b"\n"
+        + b"1754206260|c1|q|NONE|ABANDON|1|1|60\x00\n"
+    )
+    with caplog.at_level("WARNING", logger="callstream.adapters"):
+        out = list(read_events(path, "asterisk-queue-log", "A12345", load_rules()))
+    assert [o.error for o in out if o.error] == []
+    assert [o.event.type.value for o in out] == ["call_started", "queue_joined", "call_ended"]
+    assert "asterisk-queue-log: NUL padding stripped (bytes): 1025" in caplog.messages
+    assert "asterisk-queue-log: NUL padding stripped (lines): 3" in caplog.messages

@@ -20,7 +20,7 @@ from dashboards_support import TODAY, build_week
 from streams.cli import cli
 from streams.outputs.dashboards.build import BuildError, build_site
 from streams.outputs.dashboards.serve import DashboardServer, DashboardSite
-from streams.outputs.dashboards.spec import DASHBOARDS_DIR, Dashboard, load_dashboards
+from streams.outputs.dashboards.spec import DASHBOARDS_DIR, Dashboard, dates_for, load_dashboards
 from streams.settings import Settings, get_settings
 from streams.warehouse.store import Warehouse
 
@@ -48,23 +48,26 @@ def tile(html: str, column: str) -> str:
     return re.search(r'<div class="value">([^<]*)</div>', block.group(1)).group(1)
 
 
-def cell(html: str, row: str, column: str) -> str:
+def cell(html: str, row: str, column: str) -> str | None:
     """The table cell of ``column`` in the first table row headed ``row``."""
     for line in re.findall(r"<tr>(.*?)</tr>", html, re.S):
         if re.search(rf'<th scope="row" data-column="[^"]+">{re.escape(row)}</th>', line):
             return re.search(rf'<td data-column="{column}">([^<]*)</td>', line).group(1)
-    raise AssertionError(f"no row {row!r}")
+    return None
 
 
 def test_a_page_per_practice_pcn_and_icb(site: Path) -> None:
     pages = {str(p.relative_to(site)) for p in site.rglob("*.html")}
     for practice in (*MAPPED, "A81006"):
-        for slug in ("practice_today", "scramble_8am", "routing", "index"):
+        for slug in ("practice_today", "scramble_8am", "staffing_morning", "routing", "index"):
             assert f"practice/{practice}/{slug}.html" in pages
         assert f"practice/{practice}/comparison.html" not in pages
     for org in ("pcn/U00351", "pcn/U00520", "pcn/UNMAPPED", "icb/QHM", "icb/UNMAPPED"):
         for slug in ("practice_today", "scramble_8am", "routing", "comparison", "index"):
             assert f"{org}/{slug}.html" in pages
+    for pcn in ("pcn/U00351", "pcn/U00520", "pcn/UNMAPPED"):
+        assert f"{pcn}/staffing_morning.html" in pages
+    assert "icb/QHM/staffing_morning.html" not in pages
     assert "index.html" in pages
     assert [p.name for p in site.rglob("*.js")] == ["plotly.min.js"]
     index = (site / "index.html").read_text()
@@ -87,6 +90,33 @@ def test_a_pcn_adds_up_its_practices(week: Settings, site: Path) -> None:
     assert tile(practice, "inbound") == f"{by_practice['A81002']:,}"
     assert cell(practice, "Wed 12 Aug", "inbound") == f"{by_practice['A81002']:,}"
     assert "PCN U00351 (2 practices)" in pcn
+
+
+def test_staffing_page_observes_the_warehouse_and_a_pcn_adds_up(week: Settings, site: Path) -> None:
+    dates = dates_for("staffing_weeks", TODAY, week.staffing_weeks)
+    with Warehouse.open(week, read_only=True) as warehouse:
+        seen = warehouse.query(
+            "SELECT q.practice, sum(q.people) / any_value(d.days) AS observed "
+            "FROM staffing_quarter_hours AS q JOIN (SELECT practice, "
+            "count(DISTINCT local_date) AS days FROM calls WHERE inbound "
+            "AND list_contains($dates, local_date) GROUP BY practice) AS d USING (practice) "
+            "WHERE q.slot_start = TIME '08:00' AND list_contains($dates, q.local_date) "
+            "GROUP BY q.practice",
+            {"dates": dates},
+        )
+    observed = dict(seen.iter_rows())
+    needed = {}
+    for practice in ("A81001", "A81002"):
+        html = (site / f"practice/{practice}/staffing_morning.html").read_text()
+        assert cell(html, "08:00", "observed") == f"{observed[practice]:.1f}"
+        needed[practice] = int(cell(html, "08:00", "needed"))
+        assert needed[practice] >= 1
+        assert "Wednesdays of the 8 weeks to Wednesday 12 August 2026" in html
+    pcn = (site / "pcn/U00351/staffing_morning.html").read_text()
+    assert int(cell(pcn, "08:00", "needed")) == needed["A81001"] + needed["A81002"]
+    both = observed["A81001"] + observed["A81002"]
+    assert cell(pcn, "08:00", "observed") == f"{both:.1f}"
+    assert cell(pcn, "07:45", "needed") is None  # the page shows 08:00 to 11:45
 
 
 def test_every_page_shows_data_as_of_and_nothing_external(week: Settings, site: Path) -> None:
@@ -232,5 +262,7 @@ def test_a_page_renders_once_per_snapshot(served: tuple[DashboardSite, str, Path
 def test_loaded_dashboards_match_the_site_tabs(site: Path) -> None:
     html = (site / "icb/QHM/comparison.html").read_text()
     tabs = re.findall(r'<nav class="tabs".*?</nav>', html, re.S)[0]
-    assert [d.title for d in load_dashboards()] == re.findall(r">([^<>]+)</a></li>", tabs)
+    icb_level = [d.title for d in load_dashboards() if "icb" in d.levels]
+    assert icb_level == re.findall(r">([^<>]+)</a></li>", tabs)
+    assert "Staffing the morning" not in icb_level  # practices and PCNs only
     assert date(2026, 8, 12) == TODAY

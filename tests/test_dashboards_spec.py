@@ -34,11 +34,12 @@ def write(tmp_path: Path, text: str, name: str = "mine.yaml") -> Path:
     return path
 
 
-def test_the_four_dashboards_load_in_tab_order() -> None:
+def test_the_five_dashboards_load_in_tab_order() -> None:
     dashboards = load_dashboards()
     assert [d.slug for d in dashboards] == [
         "practice_today",
         "scramble_8am",
+        "staffing_morning",
         "routing",
         "comparison",
     ]
@@ -105,3 +106,24 @@ def test_date_filters() -> None:
     month = dates_for("this_month", wednesday)
     assert (month[0], month[-1], len(month)) == (date(2026, 8, 1), wednesday, 12)
     assert describe_dates("this_month", wednesday) == "August 2026 up to Wednesday 12 August 2026"
+    tuesday = date(2026, 9, 1)  # the Monday before, 31 August, is a bank holiday
+    assert dates_for("staffing_weeks", tuesday, weeks=3) == [
+        date(2026, 8, 18),
+        date(2026, 8, 25),
+        tuesday,
+    ]
+    assert date(2026, 8, 31) not in dates_for("staffing_weeks", date(2026, 9, 7), weeks=3)
+    assert describe_dates("staffing_weeks", tuesday, weeks=3) == (
+        "Tuesdays of the 3 weeks to Tuesday 1 September 2026, bank holidays left out "
+        "(figures per average day)"
+    )
+
+
+def test_a_computed_panel_names_its_model_and_may_keep_a_range_of_rows(tmp_path: Path) -> None:
+    text = PANEL.format(query="reports/staffing_demand", chart="bar") + (
+        "    compute: staffing\n    between: ['08:00', '09:45']\n"
+    )
+    panel = load_dashboard(write(tmp_path, text)).panels[0]
+    assert (panel.compute, panel.between) == ("staffing", ("08:00", "09:45"))
+    with pytest.raises(SpecError, match="panels.0.compute: Input should be 'staffing'"):
+        load_dashboard(write(tmp_path, text.replace("compute: staffing", "compute: erlang_z")))

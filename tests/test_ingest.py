@@ -76,6 +76,14 @@ def test_valid_events_are_call_events_with_withheld_normalised():
     assert events[0].type is EventType.call_started and events[1].caller == WITHHELD
 
 
+def test_an_answer_with_a_team_and_no_role_is_an_answer():
+    kinds = ("ringing", "answered", "transferred")
+    items = [event(i, type=kind, team="reception") for i, kind in enumerate(kinds, start=1)]
+    assert [(e.type.value, e.role) for e in validate_events(items, P)] == [
+        (kind, None) for kind in kinds
+    ]
+
+
 def test_every_invalid_event_is_named_by_index_and_field_and_none_is_returned():
     items = [
         event(1),
@@ -83,7 +91,7 @@ def test_every_invalid_event_is_named_by_index_and_field_and_none_is_returned():
         event(3, at="2026-08-03T08:00:00"),  # naive time
         event(4, practice="B82002"),  # another practice
         event(5, colour="blue"),  # not in the contract
-        event(6, type="answered", team="reception"),  # answered needs a role
+        event(6, type="answered", role="gp"),  # answered needs a team (a role is optional)
         "not an object",
         event(8, at=1754200000),  # a Unix time is not RFC 3339
     ]
@@ -95,7 +103,7 @@ def test_every_invalid_event_is_named_by_index_and_field_and_none_is_returned():
         (2, "at"),
         (3, "practice"),
         (4, "colour"),
-        (5, "role"),
+        (5, "team"),
         (6, None),
         (7, "at"),
     ]

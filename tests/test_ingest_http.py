@@ -11,12 +11,13 @@ import http.client
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 from pipeline_support import Worker, callstream, pipeline_env, wait_until
 
 from models.events import CallEvent
@@ -118,17 +119,29 @@ def call(practice: str, call_id: str, caller: str = NUMBER) -> list[dict]:
     ]  # fmt: skip
 
 
-def raw_records(worker: Worker) -> list[tuple[str, dict]]:
-    """Every (key, value) on the worker's raw topic so far."""
+def raw_records(worker: Worker, timeout: float = 60.0) -> list[tuple[str, dict]]:
+    """Every (key, value) on the worker's raw topic so far: read up to the end offsets taken
+    now (not "until the topic has been quiet for a while", which a slow machine fakes)."""
+    topic = worker.env["CALLSTREAM_TOPIC_RAW_EVENTS"]
     consumer = KafkaConsumer(
-        worker.env["CALLSTREAM_TOPIC_RAW_EVENTS"],
         bootstrap_servers=worker.env["CALLSTREAM_KAFKA_BOOTSTRAP"],
-        auto_offset_reset="earliest",
         group_id=None,
-        consumer_timeout_ms=1500,
+        enable_auto_commit=False,
     )
     try:
-        return [(m.key.decode(), json.loads(m.value)) for m in consumer]
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        records: list[tuple[str, dict]] = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end[tp] for tp in parts):
+            assert time.monotonic() < deadline, (
+                f"raw topic: read {len(records)} records in {timeout:.0f} s, end offsets {end}"
+            )
+            for batch in consumer.poll(timeout_ms=500).values():
+                records += [(m.key.decode(), json.loads(m.value)) for m in batch]
+        return records
     finally:
         consumer.close()
 

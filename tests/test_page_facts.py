@@ -1,4 +1,4 @@
-"""The facts the writer keeps for pages (migration 017) and the layout that lets a read of one
+"""The facts the writer keeps for pages (migration 022) and the layout that lets a read of one
 practice-day skip the rest: every fact equals a recount from the calls, replays and moved
 calls included, and EXPLAIN ANALYZE shows one practice-day opens one day's files."""
 

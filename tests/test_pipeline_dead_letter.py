@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 
-from streams.core.dead_letter import MASK, make_dead_letter, mask_digit_runs, redact
+from streams.core.dead_letter import make_dead_letter, redact
 from streams.core.pseudonymise import caller_key
+from streams.core.redact import mask_phone_numbers, masked
 
 KEY = b"test-key"
 
@@ -35,7 +36,8 @@ def test_numbers_in_unknown_fields_and_non_string_callers_are_masked() -> None:
     text, _, notes = redact(raw, KEY)
     record = json.loads(text)
     assert record["caller"] == "<redacted: caller was not a string>"
-    assert record["phone"] == MASK
+    assert record["phone"] == masked("+44 (0)20 7946 0000", KEY)
+    assert record["phone"].startswith("tel-")
     assert "7946" not in text
     assert any("masked" in n for n in notes)
 
@@ -45,7 +47,7 @@ def test_unparseable_bytes_have_digit_runs_masked_but_times_kept() -> None:
     text, _, notes = redact(raw, KEY)
     assert "07700900123" not in text
     assert "2026-08-03T07:30:00Z" in text
-    assert notes == ["1 run(s) of 9+ digits masked (not a JSON object)"]
+    assert notes == ["1 phone number(s) masked (not a JSON object)"]
 
 
 def test_non_utf8_bytes_are_base64_and_masked() -> None:
@@ -58,8 +60,37 @@ def test_non_utf8_bytes_are_base64_and_masked() -> None:
 
 def test_short_digit_runs_are_not_masked() -> None:
     text = "option 3, queue 12, 2026-08-03"
-    assert mask_digit_runs(text) == (text, 0)
-    assert mask_digit_runs("call 0161 496 0000 now")[1] == 1
+    assert mask_phone_numbers(text) == (text, 0)
+    assert mask_phone_numbers("call 0161 496 0000 now")[1] == 1
+
+
+def test_numbers_in_every_field_and_field_name_are_masked() -> None:
+    """Issue 11 case 4: the "safe" fields were kept word for word and keys never masked."""
+    numbers = ["07700 900241", "07700/900/241", "07700_900_241", "07700|900|241"]
+    raw = json.dumps(
+        {
+            "practice": "A12345",
+            "call_id": f"c-{numbers[0]}",
+            "event_id": numbers[1],
+            "team": numbers[2],
+            "queue": numbers[3],
+            "at": "07700900241",
+            "+447700900241": "x",
+        }
+    ).encode()
+    text, _, notes = redact(raw, KEY)
+    assert "900" not in text.replace("tel-", ""), text
+    record = json.loads(text)
+    assert record["practice"] == "A12345"
+    assert record["call_id"] == "c-" + masked(numbers[0], KEY)
+    assert notes == ["6 phone number(s) masked"]
+
+
+def test_deeply_nested_json_is_kept_as_text_not_a_crash() -> None:
+    raw = b"[" * 100_000 + b"07700900123" + b"]" * 100_000
+    text, _, notes = redact(raw, KEY)
+    assert "07700900123" not in text and len(text) > 200_000
+    assert notes == ["1 phone number(s) masked (not a JSON object)"]
 
 
 def test_record_names_reason_field_and_source() -> None:
@@ -81,6 +112,21 @@ def test_record_names_reason_field_and_source() -> None:
         2,
         41,
     )
-    assert record["source_key"] == "A12345:" + MASK
+    assert record["source_key"] == "A12345:" + masked("07700900123", KEY)
     assert "07700900123" not in letter.to_bytes().decode()
-    assert "digits masked in the message key" in record["redactions"]
+    assert "phone number(s) masked in the message key" in record["redactions"]
+
+
+def test_reason_and_field_are_masked() -> None:
+    letter = make_dead_letter(
+        b"{}",
+        "+447700900241: Extra inputs are not permitted",
+        "+447700900241",
+        topic="raw",
+        partition=0,
+        offset=1,
+        message_key=None,
+        pseudonym_key=KEY,
+    )
+    assert "7700900241" not in letter.to_bytes().decode()
+    assert letter.reason.endswith(": Extra inputs are not permitted")

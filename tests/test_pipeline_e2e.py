@@ -18,6 +18,7 @@ from pipeline_support import (
     callstream,
     pipeline_env,
     read_dead_letters,
+    read_truth,
     start_worker,
     wait_until,
 )
@@ -170,12 +171,7 @@ def test_simulated_day_equals_truth_and_sql_answers_while_writing(
         str(truth),
     )
     assert done.returncode == 0, done.stderr
-    expected = {}
-    for line in truth.read_text().splitlines():
-        call = ClassifiedCall.model_validate_json(line)
-        expected[(call.practice, call.call_id)] = call.model_dump()
-    practices = sorted({p for p, _ in expected})
-    where = "practice IN (" + ", ".join(f"'{p}'" for p in practices) + ")"
+    expected, where = read_truth(truth)
 
     pusher = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "push", str(events)],
@@ -197,7 +193,9 @@ def test_simulated_day_equals_truth_and_sql_answers_while_writing(
 
     def rows() -> dict:
         return {
-            (p, call_id): row for p in practices for call_id, row in classified(worker, p).items()
+            (p, call_id): row
+            for p in sorted({p for p, _ in expected})
+            for call_id, row in classified(worker, p).items()
         }
 
     got = rows()

@@ -122,3 +122,13 @@ def test_pseudonymised_event_equals_a_validated_one() -> None:
     validated = PseudonymisedEvent.model_validate_json(safe.model_dump_json())
     assert validated == safe and validated.model_dump() == safe.model_dump()
     assert safe.at.utcoffset().total_seconds() == 3600 and safe.schema_version == 1
+
+
+def test_a_team_that_is_a_phone_number_leaves_the_first_hop_as_unknown() -> None:
+    def answered(team: str) -> CallEvent:
+        fields = {"practice": "A12345", "call_id": "c", "event_id": "e", "type": "answered"}
+        return CallEvent(**fields, at="2026-08-03T08:30:00Z", team=team)  # no role: optional
+
+    assert pseudonymise(answered("07700 900123"), KEY).team == "unknown"
+    assert pseudonymise(answered("201"), KEY).team == "201"
+    assert pseudonymise(answered("reception"), KEY).role is None

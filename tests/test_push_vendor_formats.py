@@ -22,6 +22,11 @@ CASES = [
     ("asterisk-cdr", "Master.csv", "V00002"),
     ("freeswitch-json", "freeswitch_cdrs.ndjson", "V00003"),
     ("csv", "events.csv", "V00004"),
+    ("asterisk-cdr", "cdr_freepbx_18.csv", "V00005"),  # Local halves, Latin-1 caller name
+    ("asterisk-cdr", "cdr_freepbx_21.csv", "V00006"),  # linkedid, outbound from "phones"
+    ("asterisk-cdr", "cdr_custom_Master.csv", "V00007"),  # cdr_custom's stock layout
+    ("asterisk-queue-log", "queue_log_nul", "V00008"),  # NUL padding
+    ("freeswitch-json", "freeswitch_bridged.ndjson", "V00009"),  # bridged, no dialed_user
 ]
 
 
@@ -33,7 +38,7 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
     running.stop()
 
 
-@pytest.mark.parametrize(("fmt", "name", "practice"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("fmt", "name", "practice"), CASES, ids=[c[1] for c in CASES])
 def test_push_gives_what_classify_gives(
     worker: Worker, fmt: str, name: str, practice: str, tmp_path: Path
 ) -> None:

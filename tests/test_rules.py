@@ -51,6 +51,7 @@ def test_a_practice_file(tmp_path: Path) -> None:
             "close must be after open",
         ),
         ("version: [\n", "not valid YAML"),
+        ("version: a\nphone_system: {extension_pattern: '['}\n", "not a regular expression"),
         ("- just a list\n", "must be a YAML mapping"),
     ],
 )
@@ -69,3 +70,38 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_rules_built_in_code() -> None:
     assert Rules(version="x").role_for_team("any") == "care_navigator"
+
+
+def test_extensions_map_to_teams_and_a_phone_number_is_never_a_team(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: 4\n"
+        "extensions: {201: reception, '6001': care_navigation, '7': '07700900123'}\n"
+        "phone_system: {extension_pattern: '^[0-9]{3}$', asterisk_outbound_contexts: [LocalSets]}\n"
+    )
+    rules = load_rules(path)
+    assert rules.team_for("201") == "reception"  # a YAML number key is read as text
+    assert rules.team_for(" 6001 ") == "care_navigation"
+    assert rules.team_for("202") == "202"  # an extension the rules do not map is its own team
+    assert rules.team_for("07700 900123") == "unknown"
+    assert rules.team_for("7") == "unknown"  # a mapping to a number is not taken either
+    assert rules.team_for(None) == rules.team_for("") == "unknown"
+    assert rules.is_extension("202") and rules.is_extension("6001")  # listed, so it is one
+    assert not rules.is_extension("2020") and not rules.is_extension("s")
+    assert rules.phone_system.asterisk_outbound_contexts == ("LocalSets",)
+    assert rules.phone_system.freeswitch_outbound_contexts == ("default",)  # the default
+
+
+def test_default_phone_system() -> None:
+    rules = load_rules()
+    assert rules.extensions == {}
+    assert [v for v in ("20", "201", "6001", "39999") if rules.is_extension(v)] == [
+        "20",
+        "201",
+        "6001",
+        "39999",
+    ]
+    assert [
+        v for v in ("0", "1", "0201", "100000", "07700900123", "s") if rules.is_extension(v)
+    ] == []
+    assert rules.phone_system.asterisk_outbound_contexts == ("from-internal",)

@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
+from staffing_support import on_the_phones
 
 from models.classified import DURATION_BUCKETS, OUTCOMES, WAIT_BUCKETS, ClassifiedCall
 from models.events import ODS_PATTERN, WITHHELD_SYNONYMS, CallEvent
@@ -23,14 +24,17 @@ from streams.core.pseudonymise import caller_key, normalise_number, pseudonymise
 from streams.core.reference import parse
 from streams.core.rules import load_rules
 from streams.devtools.simulate import (
+    FIRST_EXTENSION,
     LONDON,
     SimulatedCall,
+    SimulatedDay,
     SimulationConfig,
     band_of,
     core_category_of,
     event_stream,
     make_practices,
     simulate,
+    simulate_days,
     wait_bucket_of,
 )
 from streams.devtools.simulate_profile import PROFILE_FILE, build_profile, load_profile
@@ -44,9 +48,15 @@ WEEK = SimulationConfig(
 
 
 @pytest.fixture(scope="module")
-def week() -> list[SimulatedCall]:
-    """A simulated week (Mon 3 - Sun 9 August 2026) of 20 practices."""
-    return list(simulate(WEEK, RULES))
+def week_days() -> list[SimulatedDay]:
+    """A simulated week (Mon 3 - Sun 9 August 2026) of 20 practices, day by day."""
+    return list(simulate_days(WEEK, RULES))
+
+
+@pytest.fixture(scope="module")
+def week(week_days: list[SimulatedDay]) -> list[SimulatedCall]:
+    """The week's calls in start order (what ``simulate`` yields)."""
+    return [call for day in week_days for call in day.calls]
 
 
 def _config(**changes) -> SimulationConfig:
@@ -85,9 +95,11 @@ def test_cli_simulate_then_classify_equals_truth(tmp_path: Path) -> None:
         "CALLSTREAM_PSEUDONYMISATION_KEY": "cli-key",
     }
     truth = tmp_path / "truth.jsonl"
+    staffing = tmp_path / "staffing.jsonl"
     simulated = _callstream(
         env, "simulate", "--practices", "3", "--start", "2026-10-24", "--days", "3",
-        "--seed", "2", "--truth", str(truth), "--duplicate-rate", "0.05",
+        "--seed", "2", "--truth", str(truth), "--staffing", str(staffing),
+        "--duplicate-rate", "0.05",
         "--shuffle-rate", "0.1", "--incomplete-rate", "0.05",
         "--list-sizes", str(tmp_path / "list-sizes.csv"),
     )  # fmt: skip
@@ -107,6 +119,13 @@ def test_cli_simulate_then_classify_equals_truth(tmp_path: Path) -> None:
         assert got[(row["practice"], row["call_id"])] == row
     assert {row["local_date"] for row in expected} == {"2026-10-24", "2026-10-25", "2026-10-26"}
     assert any(not row["complete"] for row in expected)
+    quarters = [json.loads(line) for line in staffing.read_text().splitlines()]
+    assert len(quarters) == 3 * 3 * 96  # practices x days x quarter hours (local clock)
+    assert {(q["practice"], q["local_date"]) for q in quarters} == {
+        (row["practice"], row["local_date"]) for row in expected
+    }
+    assert all(q["staff"] >= 1 and q["slot_start"].endswith(("00:00", "15:00", "30:00", "45:00"))
+               for q in quarters)  # fmt: skip
     sizes = parse((tmp_path / "list-sizes.csv").read_text())  # as `callstream reference load`
     assert sizes.kind == "list_size" and not sizes.rejects
     assert {row.practice for row in sizes.rows} == {row["practice"] for row in expected}
@@ -273,6 +292,49 @@ def test_8am_scramble_and_redialling_until_answered(week: list[SimulatedCall]) -
     assert got_through and all(
         all(t.outcome != "answered" for t in calls[:-1]) for calls in got_through
     )
+
+
+# --- the answering staff: explicit per quarter hour, one call at a time each -------------
+
+
+def test_staffing_is_explicit_and_each_person_takes_one_call_at_a_time(
+    week_days: list[SimulatedDay],
+) -> None:
+    staff = {
+        (q.practice, q.local_date, q.slot_start): q.staff for d in week_days for q in d.staffing
+    }
+    assert len(staff) == 20 * 7 * 96 and min(staff.values()) >= 1
+    assert max(staff.values()) >= 4  # the 8am scramble needs more than a couple of people
+    truths = [c.truth for d in week_days for c in d.calls]
+    answered = [t for t in truths if t.outcome == "answered"]
+    assert all(t.first_agent and t.answered_at for t in answered)
+    assert all(t.first_agent is None and t.answered_at is None for t in truths if not t.answered_at)
+    calls_in: Counter = Counter()
+    by_person: dict[tuple, list[ClassifiedCall]] = defaultdict(list)
+    for t in answered:
+        key = (t.practice, t.local_date, _quarter(t.answered_at))
+        person = int(t.first_agent) - FIRST_EXTENSION
+        assert 0 <= person < staff[key], (key, t.first_agent)  # on duty when answering
+        calls_in[key] += 1
+        by_person[(t.practice, t.first_agent)].append(t)
+    for calls in by_person.values():
+        calls.sort(key=lambda t: t.answered_at)
+        for before, after in zip(calls, calls[1:], strict=False):
+            if before.ended_at is not None and before.local_date == after.local_date:
+                assert before.ended_at <= after.answered_at, (before.call_id, after.call_id)
+    # Call records show who picked up a call or was on one all quarter hour: never more than
+    # were on duty, and all of them when there was work for everyone (a call goes to the free
+    # person who has answered fewest this quarter hour).
+    seen = on_the_phones(truths)
+    assert all(len(seen.get(key, ())) <= n for key, n in staff.items())
+    busy = [key for key, n in staff.items() if calls_in[key] >= 2 * n]
+    assert len(busy) > 1000
+    assert sum(len(seen[key]) == staff[key] for key in busy) > 0.99 * len(busy)
+
+
+def _quarter(at: datetime) -> time:
+    local = at.astimezone(LONDON)
+    return time(local.hour, local.minute // 15 * 15)
 
 
 # --- noise: duplicates and out-of-order events ----------------------------------------

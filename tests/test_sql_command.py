@@ -126,6 +126,14 @@ def test_snapshot_option_reads_the_past(filled: Path) -> None:
         ("DELETE FROM classified_calls", "read-only here"),
         ("CREATE TABLE memory.main.x AS SELECT 1", "read-only here"),
         ("COPY (SELECT 1) TO 'out.csv'", "read-only here"),
+        ("EXPLAIN ANALYZE COPY (SELECT 1) TO 'out.csv'", "not EXPLAIN of COPY"),
+        ("EXPLAIN (FORMAT json) COPY (SELECT 1) TO 'out.csv'", "not EXPLAIN of COPY"),
+        ("EXPLAIN ANALYZE INSERT INTO classified_calls SELECT * FROM classified_calls", "INSERT"),
+        ("ATTACH 'other.db'", "not ATTACH"),
+        ("SET enable_external_access = true", "not SET"),
+        ("CALL pragma_version()", "not CALL"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
+        ("SELECT * FROM glob('/*')", "file system operations are disabled"),
         ("SELEC 1", "query failed: Parser Error"),
         ("SELECT * FROM no_such_view", "query failed: Catalog Error"),
         ("SELECT 1; SELECT 2", "exactly one SQL statement"),
@@ -229,3 +237,50 @@ def test_attach_script_or_query_not_both(filled: Path) -> None:
     assert result.exit_code == 2 and "not both" in result.stderr
     result = run_sql()
     assert result.exit_code == 2 and "give a QUERY" in result.stderr
+
+
+def test_explain_analyze_copy_cannot_overwrite_the_catalog(filled: Path) -> None:
+    """Issue 11 case 5: on main this overwrote catalog.sqlite and the warehouse was lost."""
+    catalog = filled / "warehouse" / "catalog.sqlite"
+    before = catalog.read_bytes()
+    result = run_sql(f"EXPLAIN ANALYZE COPY (SELECT 1 AS x) TO '{catalog}' (FORMAT csv)")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: the warehouse is read-only here: only queries can run, not EXPLAIN of COPY"
+    )
+    assert catalog.read_bytes() == before
+    assert sql_count() == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "EXPLAIN ANALYZE SELECT count(*) FROM calls",
+        "EXPLAIN ANALYZE (SELECT 1)",
+        "EXPLAIN (FORMAT json) SELECT 1",
+        "SUMMARIZE calls",
+        "PRAGMA version",
+        "FROM calls",
+    ],
+)
+def test_queries_in_every_form_still_run(filled: Path, query: str) -> None:
+    result = run_sql("--format", "csv", query)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_locked_down_connection_writes_no_file_even_if_asked(filled: Path) -> None:
+    """The second layer, should a statement ever pass the first: DuckDB itself refuses."""
+    import duckdb
+
+    with Warehouse.open(Settings(data_dir=filled), read_only=True) as warehouse:
+        warehouse.lock_down()
+        assert warehouse.query("SELECT count(*) AS n FROM calls")["n"][0] == 2
+        for statement in (
+            f"COPY (SELECT 1) TO '{filled / 'out.csv'}'",
+            "SET enable_external_access = true",
+            f"ATTACH '{filled / 'other.db'}' AS other",
+            "INSERT INTO classified_calls SELECT * FROM classified_calls",
+        ):
+            with pytest.raises(duckdb.Error):
+                warehouse.conn.execute(statement)
+    assert not (filled / "out.csv").exists() and not (filled / "other.db").exists()

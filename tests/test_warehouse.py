@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
+from pipeline_support import free_port
 from warehouse_support import make_call
 
 from models.classified import ClassifiedCall
@@ -203,6 +204,23 @@ def test_a_late_correction_replaces_the_row(warehouse: Warehouse) -> None:
     assert rows(warehouse, "SELECT count(*) AS n FROM calls") == [{"n": 2}]
 
 
+def test_an_older_copy_of_a_call_never_replaces_a_newer_one(warehouse: Warehouse) -> None:
+    """A writer whose partition moved on may commit a batch it took earlier: the copy built
+    from fewer events (older) is skipped, one with as many or more is taken."""
+    newer = make_call("c1", callback_made=True, events=7)
+    older = make_call("c1", callback_made=False, events=6)
+    warehouse.merge_calls([newer])
+    assert warehouse.merge_calls([older]) == 0
+    assert rows(warehouse, "SELECT callback_made, events FROM calls") == [
+        {"callback_made": True, "events": 7}
+    ]
+    assert rows(warehouse, "SELECT value FROM cbt_daily WHERE indicator = 'CBT001'") == [
+        {"value": 1}
+    ]
+    reclassified = make_call("c1", callback_made=True, events=7, rules_version="2026.2")
+    assert warehouse.merge_calls([reclassified]) == 1
+
+
 def test_a_call_twice_in_one_batch_keeps_the_last_copy(warehouse: Warehouse) -> None:
     batch = [
         make_call("c1", outcome="missed", talk_s=None, duration_bucket=None),
@@ -241,7 +259,7 @@ def test_every_classified_call_field_is_staged_merged_and_stored() -> None:
     fields = list(ClassifiedCall.model_fields)
     assert list(CALL_SCHEMA) == fields
     merge = sqlfiles.read("warehouse/merge_calls.sql")
-    table = sqlfiles.read("migrations/001_classified_calls.sql")
+    table = "\n".join(migration.text for migration in sqlfiles.migrations())
     calls_view = sqlfiles.read("views/calls.sql")
     for field in fields:
         assert f"s.{field}" in merge, field
@@ -537,10 +555,17 @@ def test_merges_succeed_while_another_process_writes_reference_data(
     assert rows(warehouse, probes) == [{"n": 10}]
 
 
-def test_postgres_catalog_without_the_extension_is_a_clear_error(data_dir: Path) -> None:
-    settings = Settings(data_dir=data_dir, catalog="postgres:dbname=callstream host=localhost")
-    with pytest.raises(WarehouseError, match="postgres extension"):
+def test_a_postgres_catalog_nobody_answers_is_a_clear_error(data_dir: Path) -> None:
+    """The postgres extension loads offline (PyPI package); the error is the connection's."""
+    port = free_port()  # nothing listens there
+    settings = Settings(
+        data_dir=data_dir,
+        catalog=f"postgres:dbname=callstream host=127.0.0.1 port={port} password=hunter2",
+    )
+    with pytest.raises(WarehouseError, match="cannot open the warehouse postgres:") as caught:
         Warehouse.open(settings)
+    assert "Connection refused" in str(caught.value) and "password=***" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_writers_opening_a_new_warehouse_at_once_apply_each_migration_once(

@@ -33,6 +33,8 @@ def make_call(call_id: str, **overrides: Any) -> ClassifiedCall:
         rules_version="2026.1",
         ended_at=datetime(2026, 8, 3, 7, 32, 17, tzinfo=UTC),
         events=5,
+        first_agent="201",
+        answered_at=datetime(2026, 8, 3, 7, 30, 42, tzinfo=UTC),
     )
     fields.update(overrides)
     return ClassifiedCall(**fields)

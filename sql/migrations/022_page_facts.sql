@@ -1,4 +1,4 @@
--- Migration 017: the facts the dashboards and analyst views read instead of the calls, and
+-- Migration 022: the facts the dashboards and analyst views read instead of the calls, and
 --   a storage layout that lets a read of one practice-day skip the rest of the month.
 -- Question: per practice and day, how did inbound calls end (practice_day_facts), how did
 --   the 8am quarter hours go (peak_slot_facts), how often did each caller ring

@@ -7,7 +7,8 @@
 --   first_answered_attempt (1 = first try; null when never answered), attempts_before_answer
 --   (failed attempts before the first answered one; null when never answered),
 --   callback_requested (any attempt asked for a callback), first_call_at, last_call_at (UTC).
--- Source: caller_day_facts (migration 017), kept by the warehouse writer.
+-- Source: caller_day_facts (migration 022), kept by the warehouse writer; attempts
+--   numbered as in call_attempts.
 SELECT
     practice,
     local_date,

@@ -6,7 +6,8 @@
 --   started_at, local_date, time_band, core_category, inbound, outcome, wait_s, wait_bucket,
 --   talk_s, duration_bucket, callback_made, request_type, first_team, transfers, routing,
 --   caller_key, complete, rules_version, ended_at, callback_answered, callback_wait_s,
---   divert_target, events), then ingested_at (first seen) and updated_at (last changed), UTC.
+--   divert_target, events, first_agent, answered_at), then ingested_at (first seen) and
+--   updated_at (last changed), UTC.
 SELECT
     practice,
     call_id,
@@ -33,6 +34,8 @@ SELECT
     callback_wait_s,
     divert_target,
     events,
+    first_agent,
+    answered_at,
     ingested_at,
     updated_at
 FROM classified_calls

@@ -7,7 +7,7 @@
 -- Columns: practice, local_date, inbound, answered, ended_in_ivr, missed, callback_requested,
 --   answered_share, ivr_share, missed_share, callback_requested_share,
 --   missed_share_of_offered (null when nothing was offered).
--- Source: practice_day_facts (migration 017), kept by the warehouse writer.
+-- Source: practice_day_facts (migration 022), kept by the warehouse writer.
 SELECT
     practice,
     local_date,

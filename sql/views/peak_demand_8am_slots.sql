@@ -6,7 +6,7 @@
 --   its start falls in, Europe/London local time (slot_start <= start < slot_end).
 -- Columns: practice, local_date, weekday (ISO, 1 = Monday), slot_start, slot_end (TIME),
 --   inbound_calls, answered, ended_in_ivr, missed, callback_requested.
--- Source: peak_slot_facts and practice_day_facts (migration 017), kept by the writer.
+-- Source: peak_slot_facts and practice_day_facts (migration 022), kept by the writer.
 WITH slots AS (
     SELECT
         make_time(7 + (30 + 15 * i) // 60, (30 + 15 * i) % 60, 0) AS slot_start,

@@ -7,7 +7,7 @@
 --   callers_3plus, repeat_calls (attempts beyond each caller's first), withheld_calls,
 --   callers_answered, mean_attempts_before_answer and max_attempts_before_answer (over
 --   callers who got through; null when none did), callers_never_answered.
--- Source: caller_day_facts and practice_day_facts (migration 017), kept by the writer.
+-- Source: caller_day_facts and practice_day_facts (migration 022), kept by the writer.
 WITH callers AS (
     SELECT
         practice,

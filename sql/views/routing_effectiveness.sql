@@ -10,7 +10,7 @@
 --   transferred, signposted, unrouted, right_first_time_share (of answered, null when none
 --   answered), signposted_share (of calls), directed_share ((right_first_time + signposted)
 --   / calls: requests sent straight to where they were dealt with).
--- Source: routing_facts (migration 017), kept by the warehouse writer.
+-- Source: routing_facts (migration 022), kept by the warehouse writer.
 SELECT
     practice,
     local_date,

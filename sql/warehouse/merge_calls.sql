@@ -3,11 +3,15 @@
 --   ClassifiedCall columns (Warehouse.merge_calls keeps the last copy of a call in a batch).
 -- A call seen before is updated only when some field differs, so a replay writes nothing;
 --   ingested_at keeps the first time the call was seen, updated_at the last change.
+-- Never backwards: a version built from fewer events than the stored one is older (a call's
+--   event count only grows) and is skipped. With several workers, a writer whose partition
+--   has moved on may still commit a batch it took before (a rebalance that outlasted it):
+--   its old copy of a call must not replace the newer one the partition's new owner wrote.
 -- Result: one row, the number of rows inserted or updated.
 MERGE INTO classified_calls AS t
 USING batch_calls AS s
 ON t.practice = s.practice AND t.call_id = s.call_id
-WHEN MATCHED AND (
+WHEN MATCHED AND s.events >= t.events AND (
         t.started_at IS DISTINCT FROM s.started_at
         OR t.local_date IS DISTINCT FROM s.local_date
         OR t.time_band IS DISTINCT FROM s.time_band
@@ -31,6 +35,8 @@ WHEN MATCHED AND (
         OR t.callback_wait_s IS DISTINCT FROM s.callback_wait_s
         OR t.divert_target IS DISTINCT FROM s.divert_target
         OR t.events IS DISTINCT FROM s.events
+        OR t.first_agent IS DISTINCT FROM s.first_agent
+        OR t.answered_at IS DISTINCT FROM s.answered_at
     ) THEN UPDATE SET
         started_at = s.started_at,
         local_date = s.local_date,
@@ -55,6 +61,8 @@ WHEN MATCHED AND (
         callback_wait_s = s.callback_wait_s,
         divert_target = s.divert_target,
         events = s.events,
+        first_agent = s.first_agent,
+        answered_at = s.answered_at,
         updated_at = now()
 WHEN NOT MATCHED THEN INSERT (
         practice,
@@ -82,6 +90,8 @@ WHEN NOT MATCHED THEN INSERT (
         callback_wait_s,
         divert_target,
         events,
+        first_agent,
+        answered_at,
         ingested_at,
         updated_at
     ) VALUES (
@@ -110,6 +120,8 @@ WHEN NOT MATCHED THEN INSERT (
         s.callback_wait_s,
         s.divert_target,
         s.events,
+        s.first_agent,
+        s.answered_at,
         now(),
         now()
     )

@@ -1,6 +1,6 @@
 -- Recompute caller_day_facts for the keys in temp table touched_days (practice, local_date):
 -- delete their rows, insert them again from the calls (recomputed, never incremented).
--- Grain and columns: migration 017; one row per known caller (caller_key not null) per
+-- Grain and columns: migration 022; one row per known caller (caller_key not null) per
 --   touched practice-day. Attempts are numbered by started_at, then call_id.
 DELETE FROM caller_day_facts AS f
 USING touched_days AS k

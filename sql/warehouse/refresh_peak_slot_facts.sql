@@ -1,6 +1,6 @@
 -- Recompute peak_slot_facts for the keys in temp table touched_days (practice, local_date):
 -- delete their rows, insert them again from the calls (recomputed, never incremented).
--- Grain and columns: migration 017; quarter hours from 07:30 to 10:15 local time (the start of
+-- Grain and columns: migration 022; quarter hours from 07:30 to 10:15 local time (the start of
 --   the call, Europe/London) with at least one inbound call.
 DELETE FROM peak_slot_facts AS f
 USING touched_days AS k

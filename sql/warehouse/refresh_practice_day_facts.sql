@@ -1,7 +1,7 @@
 -- Recompute practice_day_facts for the keys in temp table touched_days (practice, local_date):
 -- delete their rows, insert them again from the calls. Recomputed, never incremented, so a
 -- replay or a correction leaves exactly what a full recount would.
--- Grain and columns: migration 017; one row per touched practice-day with an inbound call.
+-- Grain and columns: migration 022; one row per touched practice-day with an inbound call.
 DELETE FROM practice_day_facts AS f
 USING touched_days AS k
 WHERE f.practice = k.practice AND f.local_date = k.local_date;

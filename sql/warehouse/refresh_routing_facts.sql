@@ -1,6 +1,6 @@
 -- Recompute routing_facts for the keys in temp table touched_days (practice, local_date):
 -- delete their rows, insert them again from the calls (recomputed, never incremented).
--- Grain and columns: migration 017; request types ('unknown' when none) with an inbound call.
+-- Grain and columns: migration 022; request types ('unknown' when none) with an inbound call.
 DELETE FROM routing_facts AS f
 USING touched_days AS k
 WHERE f.practice = k.practice AND f.local_date = k.local_date;

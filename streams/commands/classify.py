@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from models.classified import ClassifiedCall
-from models.events import EventType
-from streams.core.assemble import CallAssembly
+from models.events import EventType, set_event_bounds
+from streams.core.assemble import CallAssembly, CallSpan, OutsideCall
 from streams.core.classify import classify_assembly
 from streams.core.pseudonymise import pseudonymise
 from streams.core.rules import Rules
@@ -59,13 +59,14 @@ def command(file: str, fmt: str, practice: str | None, rules_file: Path | None) 
             f"unknown format {fmt!r}: use one of {', '.join(sorted(FORMATS))}"
         )
     settings = get_settings()
+    set_event_bounds(settings.event_bounds)
     try:
         rules = load_rules(rules_file or settings.rules_file)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     secret = settings.pseudonymisation_key
     key = load_key(secret.get_secret_value() if secret else None, settings.data_dir)
-    run = ClassifyRun(key)
+    run = ClassifyRun(key, settings.call_span)
     console = Console(stderr=True)
     name = "stdin" if file == "-" else Path(file).name
     try:
@@ -78,8 +79,9 @@ def command(file: str, fmt: str, practice: str | None, rules_file: Path | None) 
         ) as progress:
             task = progress.add_task(name)
             for parsed in read_events(file, fmt, practice, rules):
-                if not run.take(parsed):
-                    click.echo(f"line {parsed.line}: {parsed.error}", err=True)
+                error = run.take(parsed)
+                if error is not None:
+                    click.echo(f"line {parsed.line}: {error}", err=True)
                 if parsed.line % 5000 == 0:
                     progress.update(task, completed=parsed.line)
     except ValueError as exc:  # unreadable file, bad --practice, not UTF-8
@@ -107,25 +109,31 @@ class ClassifyRun:
     """The state of one classify run: calls by key, counts of what was read."""
 
     key: bytes
+    span: CallSpan | None = None
     calls: dict[str, CallAssembly] = field(default_factory=dict)
     events: int = 0
     duplicates: int = 0
     invalid: int = 0
 
-    def take(self, parsed: LineResult) -> bool:
-        """Add a parsed line's event; False when the line was invalid (count it)."""
+    def take(self, parsed: LineResult) -> str | None:
+        """Add a parsed line's event; the reason when the line is invalid (counted)."""
         event = parsed.event
         if event is None:
             self.invalid += 1
-            return False
+            return parsed.error or "invalid"
         safe = pseudonymise(event, self.key)
         assembly = self.calls.get(safe.key)
         if assembly is None:
             assembly = self.calls[safe.key] = CallAssembly()
+        try:
+            added = assembly.add(safe, self.span)
+        except OutsideCall as exc:  # as the worker does: the event is not part of its call
+            self.invalid += 1
+            return str(exc)
         self.events += 1
-        if not assembly.add(safe):
+        if not added:
             self.duplicates += 1
-        return True
+        return None
 
     def orphans(self) -> list[tuple[str, int]]:
         """Calls with nothing but ``callback_made`` events: reporting them would make up a

@@ -2,7 +2,8 @@
 
 Build renders the site (or the organisations asked for) once into a folder (open
 ``index.html`` in a browser, or publish the folder anywhere: the pages load nothing from
-another host). Serve answers at once on 127.0.0.1 and renders each page when it is asked
+another host). Serve answers at once (on 127.0.0.1 unless
+CALLSTREAM_DASHBOARDS_HOST says otherwise) and renders each page when it is asked
 for, once per warehouse snapshot, while the worker keeps writing the warehouse.
 """
 
@@ -92,7 +93,8 @@ def build(out: Path, day: datetime | None, orgs: tuple[str, ...], levels: tuple[
 
 
 @command.command(
-    help="Serve the dashboards on http://127.0.0.1:PORT/ from the warehouse (read-only): "
+    help="Serve the dashboards on http://CALLSTREAM_DASHBOARDS_HOST:PORT/ (127.0.0.1 unless set) "
+    "from the warehouse (read-only): "
     "each page is rendered when asked for, once per warehouse snapshot; the latest snapshot "
     "is picked up on a schedule. /health reports the last refresh."
 )
@@ -126,18 +128,19 @@ def build(out: Path, day: datetime | None, orgs: tuple[str, ...], levels: tuple[
 )
 def serve(port: int | None, every: float | None, day: datetime | None, root: Path | None) -> None:
     """Serve at once; a thread pins the latest snapshot now and then on schedule."""
-    from streams.outputs.dashboards.serve import HOST, DashboardServer, DashboardSite, Refresher
+    from streams.outputs.dashboards.serve import DashboardServer, DashboardSite, Refresher
 
     settings = get_settings()
+    host = settings.dashboards_host
     port = settings.web_port + 1 if port is None else port
     every = settings.dashboards_refresh_s if every is None else every
     root = root or settings.data_dir / "dashboards"
     site = DashboardSite(settings, root, _day(day))
     try:
-        server = DashboardServer(site, port)
+        server = DashboardServer(site, port, host)
     except OSError as exc:
         raise click.ClickException(
-            f"cannot listen on {HOST}:{port} ({exc.strerror}); choose another --port"
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
         ) from exc
     refresher = Refresher(site, every)
     refresher.start()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from models.events import set_event_bounds
 from streams.settings import get_settings
 
 
@@ -39,6 +40,7 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
     # kafka-python warns when a large send batch keeps its I/O loop busy: expected here.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     settings = get_settings()
+    set_event_bounds(settings.event_bounds)
     rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
     console = Console(stderr=True)
     try:

@@ -38,6 +38,13 @@ from streams.settings import get_settings
     help="Also write the classified call each simulated call is meant to be (JSON lines).",
 )
 @click.option(
+    "--staffing",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write how many people answered the phones in each quarter hour (JSON lines: "
+    "practice, local_date, slot_start, staff), the truth for `callstream staffing`.",
+)
+@click.option(
     "--list-sizes",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -87,6 +94,7 @@ def command(
     seed: int,
     out: Path,
     truth: Path | None,
+    staffing: Path | None,
     list_sizes: Path | None,
     reference_dir: Path | None,
     duplicate_rate: float,
@@ -112,7 +120,7 @@ def command(
         event_stream,
         list_sizes_csv,
         make_practices,
-        simulate,
+        simulate_days,
     )
     from streams.devtools.simulate_profile import load_profile
     from streams.devtools.simulate_reference import write_reference_files
@@ -147,6 +155,7 @@ def command(
         with ExitStack() as stack:
             events_out = _open(stack, out)
             truth_out = _open(stack, truth) if truth is not None else None
+            staffing_out = _open(stack, staffing) if staffing is not None else None
             progress = stack.enter_context(
                 Progress(
                     TextColumn("simulating days"),
@@ -159,16 +168,16 @@ def command(
             )
             task = progress.add_task("days", total=days)
 
-            def calls():  # counts calls, writes truth and advances the bar as days pass
-                day = None
-                for call in simulate(config, rules):
-                    counts["calls"] += 1
-                    if truth_out is not None:
-                        truth_out.write(call.truth.model_dump_json() + "\n")
-                    if call.truth.local_date != day:
-                        day = call.truth.local_date
-                        progress.update(task, completed=(day - config.start).days)
-                    yield call
+            def calls():  # counts calls, writes the truths and advances the bar a day at a time
+                for day in simulate_days(config, rules):
+                    progress.update(task, completed=(day.day - config.start).days)
+                    if staffing_out is not None:
+                        staffing_out.writelines(q.model_dump_json() + "\n" for q in day.staffing)
+                    for call in day.calls:
+                        counts["calls"] += 1
+                        if truth_out is not None:
+                            truth_out.write(call.truth.model_dump_json() + "\n")
+                        yield call
 
             for event in event_stream(calls(), config):
                 events_out.write(json.dumps(event) + "\n")

@@ -1,8 +1,11 @@
 """`callstream sql "QUERY"`: one read-only query against the warehouse, for analysts.
 
-The warehouse is attached read-only, so it answers while the worker writes; only queries
-(SELECT, FROM, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are run, so nothing written here
-can surprise anyone. Errors are one line a practice manager can act on.
+The warehouse is attached read-only, so it answers while the worker writes. Nothing typed
+here can write anything, in three layers: only a query runs (DuckDB's own parse says so:
+SELECT, FROM, WITH, DESCRIBE, SHOW, SUMMARIZE, VALUES, and EXPLAIN [ANALYZE] of those - not
+EXPLAIN ANALYZE COPY, which would write the file); the attach is READ_ONLY; and DuckDB
+may touch no file but the warehouse's Parquet files, load no extension and change no
+setting (``Warehouse.lock_down``). Errors are one line a practice manager can act on.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from streams.commands.output import FORMATS, print_frame, print_rows
 from streams.settings import get_settings
 
 if TYPE_CHECKING:
-    import polars as pl
-
-FORMATS = ("table", "csv", "json")
+    import duckdb
 
 
 @click.command(
@@ -46,7 +48,16 @@ FORMATS = ("table", "csv", "json")
     help="Print instead the SQL that attaches the warehouse read-only in the plain `duckdb` "
     "CLI, offline: `callstream sql --attach-script > attach.sql; duckdb -init attach.sql`.",
 )
-def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bool) -> None:
+@click.option(
+    "--with-credentials",
+    is_flag=True,
+    help="With --attach-script: write the catalog password and object-store secret key into "
+    "the script (keep that file private). Without it the script reads them from "
+    "CALLSTREAM_CATALOG_PASSWORD and CALLSTREAM_S3_SECRET when the duckdb CLI runs it.",
+)
+def command(
+    query: str | None, fmt: str, snapshot: int | None, attach_script: bool, with_credentials: bool
+) -> None:
     """Attach read-only, run QUERY, print the result to stdout.
 
     The table output needs only duckdb (and rich to draw it): polars is imported for csv and
@@ -54,17 +65,24 @@ def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bo
     """
     import duckdb
 
-    from streams.warehouse import sqlfiles
-    from streams.warehouse.connect import WarehouseError, duckdb_attach_script, open_reader
+    from streams.warehouse.connect import (
+        WarehouseError,
+        duckdb_attach_script,
+        lock_down,
+        open_reader,
+        read_snapshot,
+    )
 
     if attach_script:
         if query:
             raise click.UsageError("give either QUERY or --attach-script, not both")
         try:
-            sys.stdout.write(duckdb_attach_script(get_settings()))
+            sys.stdout.write(duckdb_attach_script(get_settings(), with_credentials))
         except WarehouseError as exc:
             raise click.ClickException(str(exc)) from exc
         return
+    if with_credentials:
+        raise click.UsageError("--with-credentials goes with --attach-script")
     if not query:
         raise click.UsageError('give a QUERY, e.g. callstream sql "SELECT count(*) FROM calls"')
     _require_query(query)
@@ -74,6 +92,7 @@ def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bo
     except WarehouseError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
+        lock_down(conn, settings)
         if fmt == "table":
             relation = conn.sql(query)
             columns = _columns(relation)
@@ -82,28 +101,21 @@ def command(query: str | None, fmt: str, snapshot: int | None, attach_script: bo
             from streams.warehouse.store import Warehouse
 
             frame = Warehouse(conn, settings, True, snapshot).query(query)
-        if snapshot is None:
-            as_of = conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql")).fetchone()
-        else:
-            as_of = conn.execute(
-                sqlfiles.read("warehouse/snapshot_at.sql"), {"version": snapshot}
-            ).fetchone()
+        as_of = read_snapshot(conn, snapshot)
     except duckdb.Error as exc:
         raise click.ClickException(_query_error(exc)) from exc
     finally:
         conn.close()
-    if fmt == "csv":
-        sys.stdout.write(_flat(frame).write_csv())
-    elif fmt == "json":
-        sys.stdout.write(frame.write_json() + "\n")
+    when = f"{as_of.time:%Y-%m-%d %H:%M:%S} UTC"
+    if fmt == "table":
+        print_rows(columns, rows, f"{len(rows)} rows, data as of snapshot {as_of.id} ({when})")
     else:
-        when = f"{as_of[1]:%Y-%m-%d %H:%M:%S} UTC"
-        caption = f"{len(rows)} rows, data as of snapshot {as_of[0]} ({when})"
-        _print_table(columns, rows, caption)
+        print_frame(frame, fmt, "")
 
 
 def _require_query(query: str) -> None:
-    """Exactly one statement, and a query: writes, COPY, ATTACH and the like are refused."""
+    """Exactly one statement, and a query: writes, COPY, ATTACH, SET, PRAGMA calls, CALL and
+    EXPLAIN of any of them are refused, on DuckDB's parse of the statement, not its text."""
     import duckdb
 
     try:
@@ -113,33 +125,46 @@ def _require_query(query: str) -> None:
     if len(statements) != 1:
         raise click.ClickException(f"give exactly one SQL statement (got {len(statements)})")
     kind = statements[0].type
-    if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+    what = kind.name
+    if kind == duckdb.StatementType.EXPLAIN:
+        kind = _explained(statements[0].query)
+        what = f"EXPLAIN of {kind.name if kind else 'that statement'}"
+    if kind != duckdb.StatementType.SELECT:
         raise click.ClickException(
-            f"the warehouse is read-only here: only queries can run, not {kind.name}"
+            f"the warehouse is read-only here: only queries can run, not {what}"
         )
 
 
-def _flat(frame: pl.DataFrame) -> pl.DataFrame:
-    """CSV has no lists, structs or durations: such columns are written as text (JSON for
-    lists and structs, ``0:03:00`` for durations)."""
-    import json
+def _explained(text: str) -> duckdb.StatementType | None:
+    """The kind of statement an EXPLAIN [ANALYZE] [(options)] statement explains."""
+    import duckdb
 
-    import polars as pl
+    starts = [position for position, _ in duckdb.tokenize(text)] + [len(text)]
+    words = [text[a:b].strip() for a, b in zip(starts, starts[1:], strict=False)]
+    index = 1  # past EXPLAIN
+    if index < len(words) and words[index].lower() in ("analyze", "analyse"):
+        index += 1
+    kind = _statement_kind(text[starts[min(index, len(words))] :])
+    if kind is None and index < len(words) and words[index] == "(":
+        depth = 0  # not a statement: an option list, as in EXPLAIN (FORMAT json) SELECT 1
+        while index < len(words):
+            depth += {"(": 1, ")": -1}.get(words[index], 0)
+            index += 1
+            if depth == 0:
+                break
+        kind = _statement_kind(text[starts[min(index, len(words))] :])
+    return kind
 
-    def text(value: object) -> str | None:
-        if value is None:
-            return None
-        return json.dumps(value, default=str) if isinstance(value, list | dict) else str(value)
 
-    awkward = [
-        name
-        for name, dtype in frame.schema.items()
-        if dtype.is_nested() or isinstance(dtype, pl.Duration | pl.Object | pl.Binary)
-    ]
-    return frame.with_columns(
-        pl.Series(name, [text(value) for value in frame[name].to_list()], dtype=pl.String)
-        for name in awkward
-    )
+def _statement_kind(text: str) -> duckdb.StatementType | None:
+    """The kind of the one statement in ``text``; None when it is not exactly one."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error:
+        return None
+    return statements[0].type if len(statements) == 1 else None
 
 
 def _query_error(exc: Exception) -> str:
@@ -164,18 +189,3 @@ def _columns(relation: object) -> list[tuple[str, bool]]:
         (name, str(kind).split("(")[0] in NUMERIC)
         for name, kind in zip(relation.columns, relation.types, strict=True)
     ]
-
-
-def _print_table(columns: list[tuple[str, bool]], rows: list[tuple], caption: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(caption=caption, show_lines=False)
-    for name, numeric in columns:
-        table.add_column(name, justify="right" if numeric else "left")
-    for row in rows:
-        table.add_row(
-            *("[dim]null[/dim]" if value is None else escape(str(value)) for value in row)
-        )
-    Console().print(table)

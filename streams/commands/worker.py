@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
+from models.events import set_event_bounds
 from streams.settings import get_settings
 
 
@@ -33,6 +36,9 @@ def command(loglevel: str, web_port: int | None) -> None:
     settings = get_settings()
     if web_port is not None:
         settings = settings.model_copy(update={"web_port": web_port})
+    set_event_bounds(settings.event_bounds)
+    # Files this process makes (warehouse, Faust state) are its own: 0600, folders 0700.
+    os.umask(0o077)
     try:
         bootstrap = resolve_bootstrap(settings)
     except Exception as exc:
@@ -54,6 +60,8 @@ def command(loglevel: str, web_port: int | None) -> None:
         raise click.ClickException(str(exc)) from exc
     try:  # fail here, in one line, rather than inside the running worker
         Warehouse.open(settings).close()
+        for private in (settings.data_dir, settings.warehouse_dir):
+            private.chmod(0o700)  # made before umask was set, by an older version
     except Exception as exc:
         raise click.ClickException(f"cannot open the warehouse: {exc}") from exc
     built = create_app(settings, bootstrap)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -19,10 +20,25 @@ from models.events import EventType, PseudonymisedEvent, event_sort_key
 _EVENTS = TypeAdapter(list[PseudonymisedEvent])
 
 
+@dataclass(frozen=True)
+class CallSpan:
+    """How far apart in event time the events of one call may be (settings
+    ``call_max_span_s`` and, for ``callback_made``, ``call_retention_s``)."""
+
+    events: timedelta  # between any two events other than callback_made
+    callbacks: timedelta  # between any two events, callback_made included
+
+
+class OutsideCall(ValueError):
+    """An event too far in time from the other events of its call to be part of it."""
+
+    field = "at"
+
+
 class CallAssembly:
     """The distinct events of one call (by ``event_id``; the first copy received counts)."""
 
-    __slots__ = ("_by_id", "_sorted", "_complete", "_last_at", "_key")
+    __slots__ = ("_by_id", "_sorted", "_complete", "_last_at", "_key", "_call", "_all")
 
     def __init__(self, events: Iterable[PseudonymisedEvent] = ()) -> None:
         self._by_id: dict[str, PseudonymisedEvent] = {}
@@ -30,13 +46,17 @@ class CallAssembly:
         self._complete = False
         self._last_at: datetime | None = None
         self._key: str | None = None
+        self._call: tuple[datetime, datetime] | None = None  # earliest, latest but callbacks
+        self._all: tuple[datetime, datetime] | None = None  # earliest, latest of all
         for event in events:
             self.add(event)
 
-    def add(self, event: PseudonymisedEvent) -> bool:
+    def add(self, event: PseudonymisedEvent, span: CallSpan | None = None) -> bool:
         """Add an event; False (and nothing changes) when its ``event_id`` was seen before.
 
-        Raises ``ValueError`` for an event of another call: mixing calls would make up data.
+        Raises ``ValueError`` for an event of another call: mixing calls would make up data;
+        with a ``span``, ``OutsideCall`` for an event that would stretch the call past it
+        (the wait, talk and callback times must be times one call can take).
         """
         key = event.key
         if self._key is None:
@@ -45,13 +65,34 @@ class CallAssembly:
             raise ValueError(f"event of call {key} added to call {self._key}")
         if event.event_id in self._by_id:
             return False
+        callback = event.type is EventType.callback_made
+        if span is not None:
+            self._check_span(event.at, callback, span)
         self._by_id[event.event_id] = event
         self._sorted = None
         if event.type is EventType.call_ended:
             self._complete = True
         if self._last_at is None or event.at > self._last_at:
             self._last_at = event.at
+        self._all = _widened(self._all, event.at)
+        if not callback:
+            self._call = _widened(self._call, event.at)
         return True
+
+    def _check_span(self, at: datetime, callback: bool, span: CallSpan) -> None:
+        for window, limit, what in (
+            (None if callback else self._call, span.events, "call_max_span_s"),
+            (self._all, span.callbacks, "call_retention_s"),
+        ):
+            if window is None:
+                continue
+            earliest, latest = _widened(window, at)
+            if latest - earliest > limit:
+                raise OutsideCall(
+                    f"field 'at': {int((latest - earliest).total_seconds())} s from the other "
+                    f"events of this call, more than {what} ({int(limit.total_seconds())} s) "
+                    "allows: not part of this call"
+                )
 
     @property
     def key(self) -> str | None:
@@ -87,6 +128,12 @@ class CallAssembly:
         """The assembly ``to_json`` described (as a dict, or its JSON text or bytes)."""
         raw = json.loads(data) if isinstance(data, bytes | str) else data
         return cls(_EVENTS.validate_python(raw["events"]))
+
+
+def _widened(window: tuple[datetime, datetime] | None, at: datetime) -> tuple[datetime, datetime]:
+    if window is None:
+        return at, at
+    return min(window[0], at), max(window[1], at)
 
 
 def group_events(events: Iterable[PseudonymisedEvent]) -> dict[str, CallAssembly]:

@@ -20,11 +20,12 @@ from streams.core.normalise import Rejected, validation_reason
 class ParsedBatch:
     calls: list[ClassifiedCall]  # one per call, the latest
     rejected: list[tuple[int, Rejected]]  # index in the batch, why
+    sources: list[int]  # index in the batch of each call's latest message (as ``calls``)
 
 
 def latest_per_call(values: Sequence[bytes | None]) -> ParsedBatch:
     """Parse the batch; keep the last report of each call, in first-seen order."""
-    latest: dict[tuple[str, str], ClassifiedCall] = {}
+    latest: dict[tuple[str, str], tuple[ClassifiedCall, int]] = {}
     rejected: list[tuple[int, Rejected]] = []
     for index, value in enumerate(values):
         if not value:
@@ -35,5 +36,6 @@ def latest_per_call(values: Sequence[bytes | None]) -> ParsedBatch:
         except ValidationError as exc:
             rejected.append((index, validation_reason(exc)))
             continue
-        latest[(call.practice, call.call_id)] = call
-    return ParsedBatch(list(latest.values()), rejected)
+        latest[(call.practice, call.call_id)] = (call, index)
+    kept = list(latest.values())
+    return ParsedBatch([call for call, _ in kept], rejected, [index for _, index in kept])

@@ -75,8 +75,10 @@ def classify_assembly(assembly: CallAssembly, rules: Rules) -> ClassifiedCall:
     wait_s = talk_s = None
     if inbound:
         outcome = _outcome(first)
-        wait_s = _wait(outcome, first, start)
-        if outcome == "answered" and answered is not None and ended is not None:
+        # An answer the phone system recorded without its time measures neither wait nor talk.
+        timed = answered is None or answered.time_known is not False
+        wait_s = _wait(outcome, first, start) if timed else None
+        if outcome == "answered" and answered is not None and ended is not None and timed:
             talk_s = whole_seconds(answered.at, ended.at)
 
     first_team = answered.team if answered is not None else None
@@ -110,6 +112,8 @@ def classify_assembly(assembly: CallAssembly, rules: Rules) -> ClassifiedCall:
         ),
         divert_target=last_divert.target if last_divert is not None else None,
         events=len(ordered),
+        first_agent=answered.agent if answered is not None else None,
+        answered_at=to_utc(answered.at) if answered is not None else None,
     )
 
 

@@ -2,44 +2,27 @@
 
 Pure logic (no Kafka). A dead letter is on a topic after the first, so it must not carry a
 raw caller number (design.md, privacy): a JSON ``caller`` value is replaced by its pseudonym,
-and runs of 9 or more digits anywhere a number could hide (unparseable bytes, unknown
-fields, the message key) are masked. The record says what was redacted, so an operator
-knows the original differs from what the phone system sent.
+and everything else that looks like a phone number (``streams.core.redact``) is masked in
+every value, every field name, the message key and the reason, whatever the field, with
+the keyed mask the first hop uses (so a masked ``call_id`` here matches the warehouse's).
+The record says what was redacted, so an operator knows the original differs from what
+the phone system sent.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from streams.core.pseudonymise import caller_key
+from streams.core.redact import MASK, mask_phone_numbers
 
-#: Fields of canonical v1 that hold identifiers or codes, never a caller's number.
-SAFE_FIELDS = frozenset(
-    {
-        "practice",
-        "call_id",
-        "event_id",
-        "type",
-        "at",
-        "direction",
-        "option",
-        "request_type",
-        "target",
-        "queue",
-        "team",
-        "role",
-        "outcome",
-    }
-)
-#: 9+ digits, optionally separated by spaces, dashes, dots or brackets: UK numbers have 10-11.
-_DIGIT_RUN = re.compile(r"\+?\(?\d(?:[\s().-]*\d){8,}")
-MASK = "<digits masked>"
+__all__ = ["MASK", "DeadLetter", "make_dead_letter", "redact"]
 
 
 class DeadLetter(BaseModel):
@@ -57,31 +40,11 @@ class DeadLetter(BaseModel):
     original_encoding: Literal["utf-8", "base64"] = "utf-8"
     redactions: list[str] = []
     dead_at: datetime
+    #: Call events the record holds: 1 for a message, all of a call's for a call set aside.
+    events: int = 1
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
-
-
-def mask_digit_runs(text: str) -> tuple[str, int]:
-    """``text`` with every run of 9+ digits masked, and how many were."""
-    return _DIGIT_RUN.subn(MASK, text)
-
-
-def _mask_value(value: Any) -> tuple[Any, int]:
-    if isinstance(value, bool) or value is None:
-        return value, 0
-    if isinstance(value, int | float):
-        masked, n = mask_digit_runs(str(value))
-        return (masked if n else value), n
-    if isinstance(value, str):
-        return mask_digit_runs(value)
-    if isinstance(value, list):
-        pairs = [_mask_value(v) for v in value]
-        return [v for v, _ in pairs], sum(n for _, n in pairs)
-    if isinstance(value, dict):
-        pairs = {k: _mask_value(v) for k, v in value.items()}
-        return {k: v for k, (v, _) in pairs.items()}, sum(n for _, n in pairs.values())
-    return value, 0
 
 
 def redact(raw: bytes, key: bytes) -> tuple[str, Literal["utf-8", "base64"], list[str]]:
@@ -95,37 +58,51 @@ def redact(raw: bytes, key: bytes) -> tuple[str, Literal["utf-8", "base64"], lis
     notes: list[str] = []
     try:
         obj = json.loads(text)
-    except ValueError:
-        obj = None
-    if isinstance(obj, dict):
-        obj = _redact_object(obj, key, notes)
-        text = json.dumps(obj, ensure_ascii=False)
-    else:
-        text, n = mask_digit_runs(text)
+        if not isinstance(obj, dict | list):
+            raise ValueError("not an object or array")
+        tally = _Tally()
+        text = json.dumps(_clean(obj, key, tally), ensure_ascii=False)
+        if tally.callers:
+            notes.append("caller replaced by its pseudonym")
+        if tally.masked:
+            notes.append(f"{tally.masked} phone number(s) masked")
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
+        text, n = mask_phone_numbers(text, key)
         if n:
-            notes.append(f"{n} run(s) of 9+ digits masked (not a JSON object)")
+            notes.append(f"{n} phone number(s) masked (not a JSON object)")
     if encoding == "base64":
         text = base64.b64encode(text.encode("latin-1")).decode("ascii")
         notes.append("not UTF-8: original bytes base64-encoded")
     return text, encoding, notes
 
 
-def _redact_object(obj: dict[str, Any], key: bytes, notes: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    masked = 0
-    for name, value in obj.items():
-        if name == "caller":
-            out[name] = _pseudonymise_caller(value, obj.get("practice"), key)
-            if out[name] != value:
-                notes.append("caller replaced by its pseudonym")
-        elif name in SAFE_FIELDS and isinstance(value, str):
-            out[name] = value
-        else:
-            out[name], n = _mask_value(value)
-            masked += n
-    if masked:
-        notes.append(f"{masked} run(s) of 9+ digits masked outside the known fields")
-    return out
+@dataclass
+class _Tally:
+    callers: int = 0
+    masked: int = 0
+
+
+def _clean(value: Any, key: bytes, tally: _Tally, practice: Any = None) -> Any:
+    """A JSON value with each ``caller`` pseudonymised and every number masked, keys too."""
+    if isinstance(value, dict):
+        practice = value.get("practice", practice)
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            if name == "caller":
+                out[name] = _pseudonymise_caller(item, practice, key)
+                tally.callers += out[name] != item
+                continue
+            shown, n = mask_phone_numbers(name, key)
+            tally.masked += n
+            out[shown] = _clean(item, key, tally, practice)
+        return out
+    if isinstance(value, list):
+        return [_clean(item, key, tally, practice) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    text, n = mask_phone_numbers(str(value), key)
+    tally.masked += n
+    return text if n or isinstance(value, str) else value
 
 
 def _pseudonymise_caller(value: Any, practice: Any, key: bytes) -> Any:
@@ -147,17 +124,18 @@ def make_dead_letter(
     offset: int,
     message_key: bytes | None,
     pseudonym_key: bytes,
+    events: int = 1,
 ) -> DeadLetter:
     """A dead letter for one Kafka message, redacted for the privacy rule."""
     original, encoding, notes = redact(raw, pseudonym_key)
     shown_key = None
     if message_key is not None:
-        shown_key, n = mask_digit_runs(message_key.decode("utf-8", "replace"))
+        shown_key, n = mask_phone_numbers(message_key.decode("utf-8", "replace"), pseudonym_key)
         if n:
-            notes.append("digits masked in the message key")
+            notes.append("phone number(s) masked in the message key")
     return DeadLetter(
-        reason=reason,
-        field=field,
+        reason=mask_phone_numbers(reason)[0],
+        field=mask_phone_numbers(field)[0] if field is not None else None,
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,
@@ -166,4 +144,5 @@ def make_dead_letter(
         original_encoding=encoding,
         redactions=notes,
         dead_at=datetime.now(UTC),
+        events=events,
     )

@@ -2,7 +2,8 @@
 
 Every boundary (HTTP, files, the raw topic, rules files) reports bad input through
 ``problems``/``one_line``, so a field is named the same way everywhere. The input value is
-never included: it could be a caller's number.
+never included: it could be a caller's number. Neither is a field name as sent (an unknown
+key is client text): it is cut to ``MAX_FIELD_CHARS`` and phone numbers in it are masked.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from streams.core.redact import masked
+
 #: A whole-event rule names its field in its message: "field 'caller' is required ...".
 NAMED_FIELD = re.compile(r"field '(\w+)'")
+#: Longest field name shown; a client may send any key.
+MAX_FIELD_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,8 @@ def problems(exc: ValidationError) -> list[Problem]:
     """Each problem of a pydantic error, in pydantic's order."""
     found: list[Problem] = []
     for err in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(part) for part in err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
+        loc = field_name(".".join(str(part) for part in err["loc"]))
+        message = masked(err["msg"].removeprefix("Value error, "))
         named = NAMED_FIELD.search(message)
         field = loc or (named.group(1) if named else None)
         found.append(Problem(field, message, err["type"], bool(loc)))
@@ -50,3 +55,9 @@ def problems(exc: ValidationError) -> list[Problem]:
 def one_line(exc: ValidationError, *, quoted: bool = False) -> str:
     """Every problem on one line, ``; `` between them."""
     return "; ".join(problem.text(quoted) for problem in problems(exc))
+
+
+def field_name(name: str) -> str:
+    """A field name as sent, fit to show: numbers masked, at most ``MAX_FIELD_CHARS``."""
+    shown = masked(name)
+    return shown if len(shown) <= MAX_FIELD_CHARS else shown[: MAX_FIELD_CHARS - 1] + "…"

@@ -7,7 +7,7 @@ band, not the UTC clock), and England's bank holidays come from the maintained
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -74,3 +74,10 @@ def core_category(local: datetime) -> CoreCategory:
     if _CORE_10 <= clock < _CORE_END:
         return "Core_10_1830"
     return "Non-Core"
+
+
+def same_weekdays(last: date, weeks: int) -> list[date]:
+    """``last`` and the same weekday of the ``weeks - 1`` weeks before it, oldest first,
+    bank holidays left out (a practice is closed, so that day is no guide to the weekday)."""
+    days = (last - timedelta(weeks=n) for n in range(weeks - 1, -1, -1))
+    return [day for day in days if not is_bank_holiday(day)]

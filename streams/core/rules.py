@@ -6,15 +6,26 @@ file, and every classified call records the ``version`` of the rules that classi
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from models.events import RequestType, Role
+from models.events import ODS_PATTERN, RequestType, Role
 from streams.core import errors
+from streams.core.phone_numbers import team_or_unknown
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -43,6 +54,40 @@ class OpeningHours(BaseModel):
         return self
 
 
+class PhoneSystem(BaseModel):
+    """How the practice's own phone system shows in its files (Asterisk CDR, FreeSWITCH).
+
+    A call placed on one of the practice's phones is not an external inbound call, whatever
+    dialplan context it ran in; an extension is what ``extension_pattern`` matches.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    extension_pattern: str = r"^[1-9][0-9]{1,4}$"
+    asterisk_outbound_contexts: tuple[str, ...] = ("from-internal",)
+    freeswitch_outbound_contexts: tuple[str, ...] = ("default",)
+
+    @field_validator("extension_pattern")
+    @classmethod
+    def _is_a_pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
+        return value
+
+
+class StaffingTarget(BaseModel):
+    """A practice's own service target for the staffing model (docs/staffing.md); a field
+    left out keeps the ``CALLSTREAM_STAFFING_*`` setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: float | None = Field(None, gt=0, lt=1)
+    within_s: int | None = Field(None, gt=0)
+    shrinkage: float | None = Field(None, ge=0, lt=1)
+
+
 class Rules(BaseModel):
     """The routing rules of a practice (or the default for all)."""
 
@@ -53,12 +98,27 @@ class Rules(BaseModel):
     teams: dict[str, Team] = Field(default_factory=dict)
     default_role: Role = "care_navigator"
     opening_hours: dict[Weekday, OpeningHours] = Field(default_factory=dict)
+    extensions: dict[str, str] = Field(default_factory=dict)
+    phone_system: PhoneSystem = Field(default_factory=PhoneSystem)
+    staffing: dict[Annotated[str, StringConstraints(pattern=ODS_PATTERN)], StaffingTarget] = Field(
+        default_factory=dict
+    )
     _teams_folded: dict[str, Team] = PrivateAttr(default_factory=dict)
+    _extension: re.Pattern[str] = PrivateAttr(default=re.compile(""))
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _extensions_as_text(cls, value: Any) -> Any:
+        # YAML reads `201: reception` with a number for a key; extensions are text.
+        if isinstance(value, dict):
+            return {str(k).strip(): v for k, v in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _index(self) -> Rules:
         # Team names are matched ignoring case and surrounding space: phone systems differ.
         self._teams_folded = {name.strip().casefold(): team for name, team in self.teams.items()}
+        self._extension = re.compile(self.phone_system.extension_pattern)
         return self
 
     def request_type_for(self, option: str | None) -> str | None:
@@ -77,6 +137,21 @@ class Rules(BaseModel):
         """The role of a team's people; ``default_role`` for a team the rules do not list."""
         known = self.team(team)
         return known.role if known is not None else self.default_role
+
+    def team_for(self, value: str | None) -> str:
+        """The team a phone system's extension, queue or ring group stands for: the rules'
+        ``extensions`` entry, else the value itself; ``unknown`` for none or a phone number."""
+        name = (value or "").strip()
+        return team_or_unknown(self.extensions.get(name, name))
+
+    def is_extension(self, value: str | None) -> bool:
+        """Whether a phone system's value is one of the practice's own extensions."""
+        name = (value or "").strip()
+        return name in self.extensions or bool(name and self._extension.fullmatch(name))
+
+    def knows_team(self, value: str | None) -> bool:
+        """Whether a value names a team: an extension (or one the rules map) or a rules team."""
+        return self.is_extension(value) or self.team(value) is not None
 
     def handles(self, team: str | None, request_type: str | None) -> bool | None:
         """Whether a team is meant for a request type; None when either is unknown."""

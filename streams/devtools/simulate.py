@@ -8,8 +8,10 @@ the plan means under docs/classification.md, worked out from the plan itself and
 the classifier, so simulate -> classify can be compared exactly.
 
 API: ``simulate(config, rules)`` yields one ``SimulatedCall`` (clean events + truth) per call
-in start order; ``event_stream(calls, config)`` turns them into the stream a phone system
-would send (time order across calls, with duplicates and out-of-order events).
+in start order; ``simulate_days`` yields the same calls a day at a time with the staffing the
+simulator put on the phones (``StaffedQuarter``, its staffing truth); ``event_stream(calls,
+config)`` turns calls into the stream a phone system would send (time order across calls,
+with duplicates and out-of-order events).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -37,6 +40,9 @@ LONDON = ZoneInfo("Europe/London")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS = 1000
 MINUTE = 60 * MS
+QUARTER = 15 * MINUTE
+#: Extension of a practice's first answering person (the ``agent`` of answered events).
+FIRST_EXTENSION = 201
 
 #: ODS codes of active GP practices (epraccur sample, role RO76) used first, in this order.
 SAMPLE_ODS = (
@@ -81,6 +87,16 @@ BAND_LENGTH = {
     for band in TIME_BANDS
 }
 MORNING_BANDS = ("08:00-09:59", "10:00-11:59")
+#: Talk time (seconds) of each NHS duration label: uniform within the range; over 5 minutes
+#: is 301 s plus an exponential tail of this mean, at most an hour.
+TALK_RANGES = {
+    DURATION_BUCKETS[0]: (5, 60),
+    DURATION_BUCKETS[1]: (61, 120),
+    DURATION_BUCKETS[2]: (121, 300),
+}
+LONG_TALK_TAIL = 240
+#: Days of calls a simulated practice plans its rota on (see ``_PracticeDay._roster``).
+ROTA_DRAWS = 8
 CORE_BANDS = ("10:00-11:59", "12:00-13:59", "14:00-15:59", "16:00-17:59")
 
 
@@ -125,6 +141,26 @@ class SimulatedCall:
     times_ms: list[int] = field(repr=False, default_factory=list)  # epoch ms of each event
 
 
+class StaffedQuarter(BaseModel):
+    """How many people the simulator put on the phones in one quarter hour (local clock)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    practice: str
+    local_date: date
+    slot_start: time
+    staff: int
+
+
+@dataclass
+class SimulatedDay:
+    """One day of the run: every practice's calls in start order, and their staffing."""
+
+    day: date
+    calls: list[SimulatedCall]
+    staffing: list[StaffedQuarter]
+
+
 def make_practices(config: SimulationConfig, profile: Profile) -> list[Practice]:
     """The practices of a run: deterministic by seed; ODS codes from the sample, then Z….."""
     rng = random.Random(f"{config.seed}:practices")
@@ -165,15 +201,26 @@ def simulate(
     config: SimulationConfig, rules: Rules, profile: Profile | None = None
 ) -> Iterator[SimulatedCall]:
     """Every call of the run, day by day, in start order across practices."""
+    for day in simulate_days(config, rules, profile):
+        yield from day.calls
+
+
+def simulate_days(
+    config: SimulationConfig, rules: Rules, profile: Profile | None = None
+) -> Iterator[SimulatedDay]:
+    """The run a day at a time: the calls (as ``simulate``) and who was on the phones."""
     profile = profile or load_profile()
     practices = make_practices(config, profile)
     for offset in range(config.days):
         day = config.start + timedelta(days=offset)
         calls: list[SimulatedCall] = []
+        staffing: list[StaffedQuarter] = []
         for practice in practices:
-            calls.extend(_PracticeDay(practice, day, config, rules, profile).calls())
+            practice_day = _PracticeDay(practice, day, config, rules, profile)
+            calls.extend(practice_day.calls())
+            staffing.extend(practice_day.staff.quarters(practice.ods, day))
         calls.sort(key=lambda call: (call.times_ms[0], call.truth.practice, call.truth.call_id))
-        yield from calls
+        yield SimulatedDay(day, calls, staffing)
 
 
 def event_stream(calls: Iterable[SimulatedCall], config: SimulationConfig) -> Iterator[dict]:
@@ -246,11 +293,15 @@ class _PracticeDay:
         self.open = day.weekday() < 5 and not self.holiday
         self.durations = profile.duration_shares(day.strftime("%Y-%m"))
         self.menu = _Menu(rules)
+        month = profile.volume_factor(day.strftime("%Y-%m"))
+        self.scale = practice.list_size / 1000 * practice.volume * month
+        # How generously the practice staffs its phones: its own stream, so adding it
+        # changed no other draw of the run.
+        slack = random.Random(f"{config.seed}:{practice.ods}:staffing").uniform(0.0, 0.8)
+        self.staff = _Staff(self._roster(slack))
 
     def calls(self) -> list[SimulatedCall]:
-        rng, practice = self.rng, self.practice
-        month = self.profile.volume_factor(self.day.strftime("%Y-%m"))
-        scale = practice.list_size / 1000 * practice.volume * month
+        rng, scale = self.rng, self.scale
         plans: list[_Call] = []
         for band in TIME_BANDS:
             mix = self._mix(band)
@@ -262,6 +313,7 @@ class _PracticeDay:
             for _ in range(_poisson(rng, len(plans) * self.config.outbound_rate)):
                 plans.append(self._outbound())
         plans.sort(key=lambda plan: plan.start_ms)
+        self.staff.answer([plan for plan in plans if plan.pickup is not None])
         self._assign_callers(plans)
         stamp = self.day.strftime("%Y%m%d")
         return [plan.finish(f"{stamp}-{n:05d}", self) for n, plan in enumerate(plans, 1)]
@@ -331,8 +383,9 @@ class _PracticeDay:
         return t + rng.uniform(1, 4)
 
     def _answered(self, call: _Call) -> None:
+        """The caller's way to a person; when they are answered is the staff's (``_Staff``)."""
         rng = self.rng
-        wait = self._wait(call.band, median=85, sigma=1.05, zero=0.06)
+        ring: float | None = None
         if rng.random() < 0.08:  # dialled an extension: rings at once
             team = self.menu.team_for(rng, None)
             call.wait_from = call.add("ringing", rng.uniform(0.5, 2), **team)
@@ -341,21 +394,16 @@ class _PracticeDay:
             queued = call.add("queue_joined", t, queue=QUEUE_FOR[call.request_type or "other"])
             call.wait_from = queued
             team = self.menu.first_team(rng, call.request_type)
-            if wait > 3 and rng.random() < 0.7:
-                call.add("ringing", t + wait - rng.uniform(1, min(wait, 15)), **team)
-        answered_at = call.t(call.wait_from) + wait
-        call.wait_to = call.answered = call.add("answered", answered_at, **team)
+            if rng.random() < 0.7:  # a phone rings up to 15 s before it is picked up
+                ring = rng.uniform(1, 15)
         call.first_team = team["team"]
         talk = self._talk()
+        moves: list[dict[str, str]] = []
         if rng.random() < 0.13:  # passed on to another team (or a colleague in the same one)
             same = rng.random() < 0.2
-            moves = 2 if rng.random() < 0.15 else 1
-            for n in range(moves):
-                where = team if same else self.menu.other_team(rng, call.first_team)
-                at = answered_at + talk * (n + 1) / (moves + 1)
-                call.transfers.append(where["team"])
-                call.add("transferred", at, **where)
-        call.end(answered_at + talk)
+            for _ in range(2 if rng.random() < 0.15 else 1):
+                moves.append(team if same else self.menu.other_team(rng, call.first_team))
+        call.pickup = _Pickup(team, ring, talk, moves)
 
     def _ended_in_ivr(self, call: _Call) -> None:
         rng = self.rng
@@ -434,14 +482,31 @@ class _PracticeDay:
         """Talk time per NHS England's duration shares of the month."""
         rng = self.rng
         label = _choose(rng, self.durations)
-        low, high = {
-            DURATION_BUCKETS[0]: (5, 60),
-            DURATION_BUCKETS[1]: (61, 120),
-            DURATION_BUCKETS[2]: (121, 300),
-        }.get(label, (301, 301))
-        if label == DURATION_BUCKETS[3]:
-            return min(301 + rng.expovariate(1 / 240), 3600.0)
-        return rng.uniform(low, high)
+        if label not in TALK_RANGES:
+            return min(301 + rng.expovariate(1 / LONG_TALK_TAIL), 3600.0)
+        return rng.uniform(*TALK_RANGES[label])
+
+    def _roster(self, slack: float) -> list[int]:
+        """People on the phones in each local quarter hour, planned from the day's expected
+        work as a practice plans its rota from its usual days: the talk time of the answered
+        calls of ``ROTA_DRAWS`` other draws of this day (own random stream), averaged, is
+        the quarter hour's load in Erlangs; the rota is load + slack x sqrt(load), rounded up
+        (square-root staffing), and at least one person, also at night (the NHS figures
+        have calls answered at every hour)."""
+        seed = f"{self.config.seed}:{self.practice.ods}:{self.day.isoformat()}:rota"
+        saved, self.rng = self.rng, random.Random(seed)
+        load = [0.0] * 96
+        try:
+            for band in TIME_BANDS:
+                mix = self._mix(band)
+                expected = self.scale * self.profile.calls_per_1000[self.volume_label][band]
+                for _ in range(_poisson(self.rng, expected * ROTA_DRAWS)):
+                    if self.rng.choices(OUTCOMES, weights=mix)[0] == "answered":
+                        slot = _slot(self._start_ms(band))
+                        load[slot] += self._talk() / (QUARTER / MS) / ROTA_DRAWS
+        finally:
+            self.rng = saved
+        return [max(1, math.ceil(x + slack * math.sqrt(x))) for x in load]
 
     # --- callers and the 8am redial ---
 
@@ -515,6 +580,74 @@ class _Menu:
         return {"team": name, "role": self.rules.role_for_team(name)}
 
 
+class _Staff:
+    """A practice's answering staff for one day: how many are on the phones in each quarter
+    hour (local clock, the roster), and one first-come-first-served queue they answer.
+
+    A waiting call goes to a free person on duty, the one who has answered fewest calls this
+    quarter hour first, then the one idle longest; that person is busy until the call ends
+    (a transfer included), so the staffing model's talk time is the work of one person. Nobody
+    leaves mid-call: someone still on a call all through a quarter hour after their shift is
+    one more person on the phones in it.
+    """
+
+    def __init__(self, roster: list[int]) -> None:
+        self.roster = roster  # people on duty per local quarter hour (00:00, 00:15, ...)
+        self.staying: list[set[int]] = [set() for _ in roster]  # on a call past their shift
+
+    def answer(self, calls: list[_Call]) -> None:
+        """Answer the calls in queue order."""
+        free_at = [0] * max(self.roster)
+        answered: Counter[tuple[int, int]] = Counter()
+        last = 0
+        for call in sorted(calls, key=lambda c: (c.wait_from, c.start_ms)):
+            at = max(call.wait_from, last)  # first come, first served
+            while True:
+                on_duty = self.roster[_slot(at)]
+                free = [k for k in range(on_duty) if free_at[k] <= at]
+                if free:
+                    break
+                at = min(min(free_at[:on_duty]), (at // QUARTER + 1) * QUARTER)
+            slot = _slot(at)
+            person = min(free, key=lambda k: (answered[slot, k], free_at[k], k))
+            free_at[person] = call.pick_up(at, str(FIRST_EXTENSION + person))
+            answered[slot, person] += 1
+            last = at
+            self._stay(person, at, free_at[person])
+
+    def _stay(self, person: int, start: int, end: int) -> None:
+        """Note the later quarter hours of the day a call fills wholly while its person is
+        off duty."""
+        day = _from_ms(start).astimezone(LONDON).date()
+        begin = (start // QUARTER + 1) * QUARTER
+        while begin + QUARTER <= end and _from_ms(begin).astimezone(LONDON).date() == day:
+            slot = _slot(begin)
+            if person >= self.roster[slot]:
+                self.staying[slot].add(person)
+            begin += QUARTER
+
+    def quarters(self, practice: str, day: date) -> list[StaffedQuarter]:
+        return [
+            StaffedQuarter(
+                practice=practice,
+                local_date=day,
+                slot_start=time(slot // 4, slot % 4 * 15),
+                staff=staff + len(staying),
+            )
+            for slot, (staff, staying) in enumerate(zip(self.roster, self.staying, strict=True))
+        ]
+
+
+@dataclass(frozen=True)
+class _Pickup:
+    """What happens once an answered call is picked up (drawn when the call is planned)."""
+
+    team: dict[str, str]
+    ring: float | None  # seconds the phone rings before the answer, when the wait allows
+    talk: float
+    moves: list[dict[str, str]]  # transfers, spread evenly over the talk
+
+
 class _Call:
     """The plan of one call: its events (epoch ms) and what it is meant to be."""
 
@@ -536,6 +669,8 @@ class _Call:
         self.ended: int | None = None
         self.callbacks: list[int] = []
         self.callback_outcomes: list[bool] = []
+        self.pickup: _Pickup | None = None  # set for calls a person will answer
+        self.agent: str | None = None
         self.add("call_started", 0.0)
 
     def t(self, at_ms: int) -> float:
@@ -552,9 +687,26 @@ class _Call:
         self.planned.append((at, kind, fields))
         return at
 
-    def end(self, seconds: float) -> None:
+    def end(self, seconds: float) -> int:
+        """The call ends; returns when (also for an incomplete call, which sends no end)."""
         at = self.add("call_ended", seconds)
         self.ended = None if self.incomplete else at
+        return at
+
+    def pick_up(self, at_ms: int, agent: str) -> int:
+        """A person answers at ``at_ms``; returns when the call ends (they are free again)."""
+        pickup = self.pickup
+        answered_at = self.t(at_ms)
+        wait = answered_at - self.t(self.wait_from)
+        if pickup.ring is not None and wait > 3:
+            self.add("ringing", answered_at - min(pickup.ring, wait), **pickup.team)
+        self.wait_to = self.answered = self.add("answered", answered_at, **pickup.team, agent=agent)
+        self.agent = agent
+        for n, where in enumerate(pickup.moves):
+            self.transfers.append(where["team"])
+            at = answered_at + pickup.talk * (n + 1) / (len(pickup.moves) + 1)
+            self.add("transferred", at, **where)
+        return self.end(answered_at + pickup.talk)
 
     def left_ms(self) -> int:
         """When the caller was gone (for a redial), ended or not."""
@@ -633,6 +785,8 @@ class _Call:
             callback_wait_s=(self.callbacks[0] - self.wait_to) // MS if made else None,
             divert_target=self.divert_target,
             events=len(self.planned),
+            first_agent=self.agent,
+            answered_at=None if self.answered is None else _from_ms(self.answered),
         )
 
 
@@ -729,6 +883,12 @@ def _spell(rng: random.Random, national: str) -> str:
             f"+44 {rest[: split - 1]} {rest[split - 1 :]}",
         )
     )
+
+
+def _slot(at_ms: int) -> int:
+    """The local quarter hour of a time: 0 for 00:00-00:14 ... 95 for 23:45-23:59."""
+    local = _from_ms(at_ms).astimezone(LONDON)
+    return local.hour * 4 + local.minute // 15
 
 
 def _to_ms(at: datetime) -> int:

@@ -68,13 +68,23 @@ def parse_body(body: bytes) -> list[Any]:
     return _parse_ndjson(text)
 
 
+def _loads(text: str) -> Any:
+    """``json.loads``, but JSON the parser cannot take is a client error (``ValueError``)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply (events are flat objects)") from None
+
+
 def _parse_array(text: str) -> list[Any]:
     try:
-        items = json.loads(text)
+        items = _loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedBody(
             f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except ValueError as exc:  # too deep, or an integer too long to convert
+        raise MalformedBody(f"body is not valid JSON: {exc}") from exc
     if not isinstance(items, list):  # pragma: no cover - text starts with '['
         raise MalformedBody("body must be a JSON array of events")
     if not items:
@@ -90,15 +100,17 @@ def _parse_ndjson(text: str) -> list[Any]:
         if not line.strip():
             continue
         try:
-            items.append(json.loads(line))
-        except json.JSONDecodeError as exc:
+            items.append(_loads(line))
+        except ValueError as exc:  # JSONDecodeError, too deep, an integer too long
             bad += 1
             if len(details) == MAX_DETAILS:
                 continue
+            why = (
+                f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else exc
+            )
             details.append(
                 ErrorDetail(
-                    index=len(items) + bad - 1,
-                    message=f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}",
+                    index=len(items) + bad - 1, message=f"line {lineno} is not valid JSON: {why}"
                 )
             )
     if bad:

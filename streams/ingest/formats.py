@@ -2,13 +2,13 @@
 
 ``FORMATS`` maps a ``--format`` name to a reader taking (text lines, practice, rules) and
 yielding one ``ParsedLine`` (or an adapter's ``AdapterLine``, same fields) per event or
-rejected line. Files are read line by line: memory does not grow with the file.
+rejected line. Files are read line by line, each line decoded on its own (``decode_lines``):
+memory does not grow with the file, and a byte in another encoding costs at most its line.
 Error strings name the field and never quote the input (it may hold a caller's number).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import sys
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from models.events import ODS_PATTERN, CallEvent
 from streams.core import errors
 from streams.core.rules import Rules, load_rules
+from streams.ingest.adapters.common import Tally, reported, undecodable
 
 _ODS = re.compile(ODS_PATTERN)
 
@@ -104,25 +105,15 @@ def read_jsonl(lines: Iterable[str], practice: str | None, rules: Rules) -> Iter
     """Canonical v1 events, one JSON object per line; blank lines are skipped."""
     practice = check_practice(practice)
     for number, text in enumerate(lines, start=1):
-        if not text.isascii() and not _is_utf8(text):
+        if undecodable(text):
             yield ParsedLine(number, error="not UTF-8 text (save the file as UTF-8)")
         elif text.strip():
             yield parse_jsonl_line(number, text, practice)
 
 
-def _is_utf8(text: str) -> bool:
-    """False when the text holds bytes that were not UTF-8 (read with surrogateescape)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 @register_format("csv")
 def _read_csv(lines: Iterable[str], practice: str | None, rules: Rules) -> Iterator[LineResult]:
     from streams.ingest.adapters.canonical_csv import FORMAT, read_canonical_csv
-    from streams.ingest.adapters.common import Tally, reported
 
     tally = Tally()
     return reported(read_canonical_csv(lines, practice, tally=tally), tally, FORMAT)
@@ -133,7 +124,6 @@ def _read_queue_log(
     lines: Iterable[str], practice: str | None, rules: Rules
 ) -> Iterator[LineResult]:
     from streams.ingest.adapters.asterisk_queue_log import FORMAT, read_queue_log
-    from streams.ingest.adapters.common import Tally, reported
 
     tally = Tally()
     return reported(read_queue_log(lines, practice, rules, tally=tally), tally, FORMAT)
@@ -144,7 +134,6 @@ def _read_asterisk_cdr(
     lines: Iterable[str], practice: str | None, rules: Rules
 ) -> Iterator[LineResult]:
     from streams.ingest.adapters.asterisk_cdr import FORMAT, read_asterisk_cdr
-    from streams.ingest.adapters.common import Tally, reported
     from streams.settings import get_settings
 
     tally, zone = Tally(), get_settings().cdr_timezone
@@ -156,7 +145,6 @@ def _read_asterisk_cdr(
 def _read_freeswitch(
     lines: Iterable[str], practice: str | None, rules: Rules
 ) -> Iterator[LineResult]:
-    from streams.ingest.adapters.common import Tally, reported
     from streams.ingest.adapters.freeswitch_json import FORMAT, read_freeswitch_json
 
     tally = Tally()
@@ -164,24 +152,42 @@ def _read_freeswitch(
 
 
 @contextmanager
-def open_text(source: Path | str | IO[str], errors: str = "strict") -> Iterator[IO[str]]:
-    """A file path, ``-`` for stdin, or an open text stream, as UTF-8 text lines.
-
-    A byte-order mark is dropped. With ``errors="strict"`` bytes that are not UTF-8 raise
-    ``UnicodeDecodeError`` (a ``ValueError``) as soon as they are read; with
-    ``"surrogateescape"`` they reach the reader, which rejects just that line.
-    """
+def open_lines(source: Path | str | IO[str]) -> Iterator[Iterable[bytes] | Iterable[str]]:
+    """The lines of a file path, ``-`` (stdin) or an open text stream, undecoded."""
     if not isinstance(source, str | Path):
         yield source
     elif str(source) == "-":
-        yield io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors=errors)
+        yield sys.stdin.buffer
     else:
         try:
-            handle = open(source, encoding="utf-8-sig", errors=errors)  # noqa: SIM115
+            handle = open(source, "rb")  # noqa: SIM115
         except OSError as exc:
             raise ValueError(f"cannot read {source}: {exc.strerror}") from exc
         with handle:
             yield handle
+
+
+#: What decoding counts: NUL padding (a crash leaves a block of NUL bytes in a log file).
+NUL_BYTES = "NUL padding stripped (bytes)"
+NUL_LINES = "NUL padding stripped (lines)"
+
+
+def decode_lines(lines: Iterable[bytes] | Iterable[str], tally: Tally) -> Iterator[str]:
+    """Each line decoded on its own, as UTF-8, its NUL bytes stripped and counted.
+
+    Bytes that are not UTF-8 are kept as surrogate escapes (``undecodable``): each reader
+    replaces them in a free-text column (a caller's name) and rejects just that line when
+    they are anywhere else. A byte-order mark on the first line is dropped.
+    """
+    for number, raw in enumerate(lines, start=1):
+        text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        if "\x00" in text:
+            tally[NUL_BYTES] += text.count("\x00")
+            tally[NUL_LINES] += 1
+            text = text.replace("\x00", "")
+        yield text
 
 
 def read_events(
@@ -192,8 +198,10 @@ def read_events(
 ) -> Iterator[LineResult]:
     """Every event or rejected line of a file, in file order, streamed.
 
-    ``source`` is a path, ``-`` (stdin) or a text stream. Raises ``ValueError`` for an
-    unknown format or an unusable file or ``--practice`` (nothing could be read).
+    ``source`` is a path, ``-`` (stdin) or a text stream. Lines are decoded one by one
+    (``decode_lines``), so one line with bytes that are not UTF-8 costs that line at most.
+    Raises ``ValueError`` for an unknown format or an unusable file or ``--practice``
+    (nothing could be read).
     """
     reader = FORMATS.get(fmt)
     if reader is None:
@@ -202,14 +210,6 @@ def read_events(
         from streams.settings import get_settings
 
         rules = load_rules(get_settings().rules_file)
-    # jsonl lines stand alone, so a line with bad bytes is rejected on its own; the vendor
-    # formats span lines, so there a file that is not UTF-8 stops with one clear error.
-    errors = "surrogateescape" if fmt == "jsonl" else "strict"
-    with open_text(source, errors) as stream:
-        try:
-            yield from reader(stream, practice, rules)
-        except UnicodeDecodeError as exc:
-            raise ValueError(
-                f"{fmt} input is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}): "
-                "save it as UTF-8"
-            ) from exc
+    tally = Tally()
+    with open_lines(source) as lines:
+        yield from reported(reader(decode_lines(lines, tally), practice, rules), tally, fmt)

@@ -22,11 +22,13 @@ from typing import Any
 
 import faust
 import yaml
+from aiohttp.http_exceptions import HttpProcessingError
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 from faust.types import TopicT
 from faust.web import Request, Response, View
 
+from streams.core.redact import masked, masked_json
 from streams.ingest.body import ErrorBody, InvalidEvents, MalformedBody, parse_body, validate_events
 from streams.ingest.producer import encode_event
 from streams.ingest.rate_limit import RateLimiter
@@ -82,6 +84,12 @@ class Ingest:
         except TimeoutError:
             return _error(
                 408, f"the body did not arrive within {BODY_TIMEOUT_S:.0f} s; send it again"
+            )
+        except HttpProcessingError as exc:  # e.g. corrupt gzip under Content-Encoding
+            return _error(
+                400,
+                f"the body cannot be decoded ({type(exc).__name__}); send it again, compressed "
+                "as its Content-Encoding says, or uncompressed",
             )
         if body is None:
             return self._too_large(None)
@@ -230,7 +238,9 @@ def register(app: faust.App, raw_topic: TopicT, settings: Settings | None = None
     spec_json = yaml.safe_load(spec_yaml)
 
     def respond(view: View, answer: Answer) -> Response:
-        return view.json(answer.body, status=answer.status, headers=answer.headers)
+        # An error may name what the client sent (a field, the URL's practice): masked.
+        body = masked_json(answer.body) if answer.status >= 400 else answer.body
+        return view.json(body, status=answer.status, headers=answer.headers)
 
     @app.page(EVENTS_PATH, name="ingest_events")
     class EventsView(View):
@@ -238,7 +248,7 @@ def register(app: faust.App, raw_topic: TopicT, settings: Settings | None = None
             try:
                 answer = await ingest.post_events(request, ods)
             except Exception as exc:  # answer in JSON; log no request data
-                log.error("ingest %s: internal error %s", ods, type(exc).__name__)
+                log.error("ingest %s: internal error %s", masked(ods), type(exc).__name__)
                 answer = _error(500, "internal error in callstream; resend the whole body later")
             return respond(self, answer)
 

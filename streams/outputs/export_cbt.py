@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 MAX_LISTED = 5
 ZIP_CHUNK = 1 << 20
+#: Deflate level of the zips: the fastest (a national month is most of a gigabyte of CSV).
+ZIP_LEVEL = 1
 
 
 class ExportError(Exception):
@@ -159,7 +161,9 @@ def export_month(
     params = export_params(month)
     prepare_labels(warehouse.conn)
     month_only = {"month_start": params["month_start"], "month_end": params["month_end"]}
-    check = warehouse.query(sqlfiles.read("export/cbt_month_check.sql"), month_only)
+    check = warehouse.query(
+        sqlfiles.read("export/cbt_month_check.sql"), month_only | {"unmapped": nhs.UNMAPPED}
+    )
     unknown = warehouse.query(sqlfiles.read("export/cbt_unknown_labels.sql"), month_only)
     open_calls: list[str] = []
     if int(check["cbt007_by_duration"].sum()) != int(check["cbt003"].sum()):  # say why
@@ -169,13 +173,17 @@ def export_month(
     snapshot = warehouse.snapshot()
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".cbt-{month}-", dir=out_dir))
+    totals = value_totals(check)
+    present = set(check["member"].unique().to_list())
     try:
-        if flat:
-            entries = [
-                _write_flat(warehouse, kind, month, params, staging) for kind in nhs.FileKind
-            ]
-        else:
-            entries = [_write_zip(warehouse, kind, month, params, staging) for kind in nhs.FileKind]
+        entries = [
+            _write_flat(warehouse, kind, month, params, staging)
+            if flat
+            else _write_zip(warehouse, kind, params, staging, present)
+            for kind in nhs.FileKind
+        ]
+        for entry in entries:
+            entry["value_total"] = totals[nhs.FileKind(entry.pop("kind"))]
         files = []
         for entry in entries:
             target = out_dir / entry["name"]
@@ -226,8 +234,9 @@ def _copy(
     params: dict[str, Any],
     path: Path,
     member: str | None = None,
-) -> None:
-    """DuckDB writes the kind's rows (one region's, or all) as CSV, sorted, to ``path``."""
+) -> int:
+    """DuckDB writes the kind's rows (one region's, or all) as CSV, sorted, to ``path``;
+    returns the rows written."""
     header = ", ".join(f'"{name}"' for name in nhs.LAYOUTS[kind].header)
     where = "WHERE member = $member" if member is not None else ""
     sql = (
@@ -236,74 +245,79 @@ def _copy(
         f"TO {quote(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')"
     )
     values = params | ({"member": member} if member is not None else {})
-    warehouse.conn.execute(sql, values)
+    written = warehouse.conn.execute(sql, values).fetchone()
+    return int(written[0]) if written else 0
 
 
-def _counts(warehouse: Warehouse, kind: nhs.FileKind, params: dict[str, Any]) -> dict[str, tuple]:
-    """Rows and value total of each region member present in the kind's rows."""
-    frame = warehouse.query(
-        f"SELECT member, count(*) AS n_rows, sum(value_n) AS total FROM ({_rows_sql(kind)}\n) "
-        "GROUP BY member",
-        params,
-    )
-    return {r["member"]: (r["n_rows"], int(r["total"])) for r in frame.iter_rows(named=True)}
+def value_totals(check: pl.DataFrame) -> dict[nhs.FileKind, int]:
+    """The sum of each file's Values, from the reconciled month (sql/export/cbt_month_check.sql):
+    the day and time file holds every indicator, the durations file the untimed ones' TOTALs
+    and the timed ones' buckets, the answered file CBT003's wait buckets."""
+
+    def total(columns: list[str]) -> int:
+        return int(sum(check[column].sum() for column in columns))
+
+    timed = [f"{i.lower()}_by_wait" for i in nhs.BY_WAIT]
+    timed += [f"{i.lower()}_by_duration" for i in nhs.BY_DURATION]
+    answered = nhs.LAYOUTS[nhs.FileKind.answered].indicators
+    return {
+        nhs.FileKind.day_time: total([i.lower() for i in nhs.INDICATORS]),
+        nhs.FileKind.durations: total([i.lower() for i in nhs.UNTIMED] + timed),
+        nhs.FileKind.answered: total([f"{i.lower()}_by_wait" for i in answered]),
+    }
 
 
 def _write_flat(
     warehouse: Warehouse, kind: nhs.FileKind, month: str, params: dict[str, Any], staging: Path
 ) -> dict[str, Any]:
     name = flat_name(kind, month)
-    _copy(warehouse, kind, params, staging / name)
-    counts = _counts(warehouse, kind, params).values()
-    return {
-        "name": name,
-        "rows": sum(n for n, _ in counts),
-        "value_total": sum(t for _, t in counts),
-        "sha256": _sha256(staging / name),
-    }
+    rows = _copy(warehouse, kind, params, staging / name)
+    return {"name": name, "kind": kind.value, "rows": rows, "sha256": _sha256(staging / name)}
 
 
 def _write_zip(
-    warehouse: Warehouse, kind: nhs.FileKind, month: str, params: dict[str, Any], staging: Path
+    warehouse: Warehouse,
+    kind: nhs.FileKind,
+    params: dict[str, Any],
+    staging: Path,
+    present: set[str],
 ) -> dict[str, Any]:
+    """One zip: a CSV for every region (``present``: those with practices this month)."""
     start = params["month_start"]
-    counts = _counts(warehouse, kind, params)
     parts = staging / kind.value
     parts.mkdir()
     written: list[tuple[str, Path]] = []
     entries = []
-    for member in nhs.members(counts):
+    for member in nhs.members(present):
         name = nhs.member_name(kind, start, member)
         path = parts / name
-        if member in counts:
-            _copy(warehouse, kind, params, path, member)
+        if member in present:
+            rows = _copy(warehouse, kind, params, path, member)
         else:  # a region with no practice here: its CSV is the header alone
             path.write_text(",".join(nhs.LAYOUTS[kind].header) + nhs.LINE_END, encoding="utf-8")
-        n_rows, total = counts.get(member, (0, 0))
+            rows = 0
         written.append((name, path))
-        entries.append(
-            {"name": name, "rows": n_rows, "value_total": total, "sha256": _sha256(path)}
-        )
+        entries.append({"name": name, "rows": rows, "sha256": _sha256(path)})
     name = nhs.zip_name(kind, start)
-    _zip(staging / name, written, start)
+    _zip(staging / name, written)
     return {
         "name": name,
+        "kind": kind.value,
         "rows": sum(e["rows"] for e in entries),
-        "value_total": sum(e["value_total"] for e in entries),
         "sha256": _sha256(staging / name),
         "members": entries,
     }
 
 
-def _zip(path: Path, members: list[tuple[str, Path]], month: date) -> None:
-    """A zip whose bytes depend only on the members' bytes (fixed times and attributes)."""
-    with zipfile.ZipFile(path, "w") as archive:
+def _zip(path: Path, members: list[tuple[str, Path]]) -> None:
+    """A zip whose bytes depend only on the members' bytes: entries made by name get
+    ZipInfo's fixed 1980-01-01 time and default attributes."""
+    with zipfile.ZipFile(
+        path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
+    ) as archive:
         for name, source in members:
-            info = zipfile.ZipInfo(name, date_time=(month.year, month.month, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
             large = source.stat().st_size >= zipfile.ZIP64_LIMIT
-            with source.open("rb") as data, archive.open(info, "w", force_zip64=large) as out:
+            with source.open("rb") as data, archive.open(name, "w", force_zip64=large) as out:
                 shutil.copyfileobj(data, out, ZIP_CHUNK)
 
 

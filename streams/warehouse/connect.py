@@ -1,28 +1,53 @@
 """Opening a DuckLake warehouse: extensions loaded offline, the catalog attached, the error
 classes, and the one rule for which DuckDB errors are worth redoing a transaction for.
 
-Extensions load with no network: ducklake and sqlite come from the pinned PyPI packages, and
-the connection's extension directory lives under the data dir (never ``~/.duckdb``).
+Extensions load with no network: ducklake, sqlite, postgres and httpfs come from the pinned
+PyPI packages, and the connection's extension directory lives under the data dir (never
+``~/.duckdb``). Credentials (the PostgreSQL catalog's password, the object store's secret key)
+reach DuckDB as temporary secrets and never appear in an error message.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
 from streams.settings import Settings
+from streams.warehouse import sqlfiles
 from streams.warehouse.file_lock import file_lock
 
 ALIAS = "lake"
 ATTACH_ATTEMPTS = 6
 NO_WAREHOUSE_HINT = "start the worker or run `make run` first"
+CATALOG_SECRET = "callstream_catalog"
+S3_SECRET = "callstream_s3"
+
+#: Extensions from their PyPI packages: name -> (package, file in it, the name the file must
+#: have when loaded: its init symbol follows the file name, e.g. sqlite's is sqlite_scanner).
+PACKAGED_EXTENSIONS: dict[str, tuple[str, str, str]] = {
+    "ducklake": ("duckdb_extension_ducklake", "ducklake.duckdb_extension", "ducklake"),
+    "sqlite": ("duckdb_extension_sqlite", "sqlite.duckdb_extension", "sqlite_scanner"),
+    "postgres": ("duckdb_extension_postgres", "postgres.duckdb_extension", "postgres_scanner"),
+    "httpfs": ("duckdb_extension_httpfs", "httpfs.duckdb_extension", "httpfs"),
+}
+
+
+class Snapshot(NamedTuple):
+    """A DuckLake snapshot: what "data as of" means for a reader or an export."""
+
+    id: int
+    time: datetime
 
 
 class WarehouseError(Exception):
@@ -38,13 +63,61 @@ def is_conflict(exc: duckdb.Error) -> bool:
     return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
 
 
-def is_transient(exc: duckdb.Error) -> bool:
-    """Worth redoing the whole transaction: a conflicting commit or a busy SQLite catalog.
+#: A busy SQLite catalog; PostgreSQL's serialization failure, deadlock and lock timeout (the
+#: catalog's own transactions meeting, or a long wait for the commit turn), and its unique
+#: violation (two workers creating a new warehouse's catalog tables at the same moment).
+TRANSIENT_CATALOG_ERRORS = (
+    "database is locked",
+    "could not serialize access",
+    "deadlock detected",
+    "due to lock timeout",
+    "duplicate key value violates unique constraint",
+)
 
-    The one retry rule of the warehouse: the writer's MERGE, reference loads and the
-    attach all ask it.
+
+def is_transient(exc: duckdb.Error) -> bool:
+    """Worth redoing the whole transaction: a conflicting commit or a busy catalog.
+
+    The one retry rule of the warehouse: the writer's MERGE, reference loads, the
+    maintenance lease and the attach all ask it.
     """
-    return is_conflict(exc) or "database is locked" in str(exc).lower()
+    text = str(exc).lower()
+    return is_conflict(exc) or any(error in text for error in TRANSIENT_CATALOG_ERRORS)
+
+
+def catalog_kind(catalog: str) -> str:
+    """``sqlite`` or ``postgres`` (DuckLake also accepts ``postgresql:``)."""
+    kind = catalog.partition(":")[0]
+    return "postgres" if kind == "postgresql" else kind
+
+
+def is_object_store(path: str) -> bool:
+    """An ``s3://`` (or other URL) data path rather than a local directory."""
+    return "://" in path
+
+
+def needed_extensions(settings: Settings, catalog: str) -> list[str]:
+    """ducklake always; sqlite or postgres for the catalog; httpfs for an object-store path."""
+    names = ["ducklake"]
+    if catalog_kind(catalog) in ("sqlite", "postgres"):
+        names.append(catalog_kind(catalog))
+    if is_object_store(data_path(settings)):
+        names.append("httpfs")
+    return names
+
+
+def shown(catalog: str) -> str:
+    """The catalog as it may appear in a message or log: any password in it masked."""
+    catalog = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", catalog, flags=re.I)
+    return re.sub(r"(://[^/:@\s]*:)[^@/\s]*@", r"\1***@", catalog)
+
+
+def redacted(text: str, settings: Settings) -> str:
+    """``text`` with every configured secret value replaced by ``***``."""
+    for secret in (settings.catalog_password, settings.s3_secret):
+        if secret is not None and secret.get_secret_value():
+            text = text.replace(secret.get_secret_value(), "***")
+    return shown(text)
 
 
 def catalog_uri(settings: Settings) -> str:
@@ -78,38 +151,91 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def duckdb_attach_script(settings: Settings) -> str:
+def duckdb_attach_script(settings: Settings, with_credentials: bool = False) -> str:
     """The SQL a plain ``duckdb`` CLI runs to read this warehouse read-only, offline.
 
-    The ducklake and sqlite extensions are copied from their PyPI packages into the data
-    dir's extension folder, so the script names absolute paths and needs no download.
+    The extensions are copied from their PyPI packages into the data dir's extension folder,
+    so the script names absolute paths and needs no download. Credentials (catalog password,
+    object-store secret key) are written into the script only ``with_credentials``; otherwise
+    the script reads them from the same CALLSTREAM_* environment variables when it runs
+    (the duckdb CLI's ``getenv``), so the file itself holds no secret.
     """
     catalog = catalog_uri(settings)
     require_catalog(catalog, read_only=True)
     directory = extension_dir(settings)
-    ducklake = copied_extension(
-        directory,
-        packaged_extension("duckdb_extension_ducklake", "ducklake.duckdb_extension"),
-        "ducklake",
-    )
     lines = [
         f"-- callstream warehouse, read-only (DuckDB {duckdb.__version__}): duckdb -init FILE",
         "SET autoinstall_known_extensions = false;",
         "SET autoload_known_extensions = false;",
     ]
-    if catalog.startswith("sqlite:"):
-        sqlite = copied_extension(
-            directory,
-            packaged_extension("duckdb_extension_sqlite", "sqlite.duckdb_extension"),
-            "sqlite_scanner",
-        )
-        lines.append(f"LOAD {quote(str(sqlite))};")
     lines += [
-        f"LOAD {quote(str(ducklake))};",
-        f"ATTACH {quote('ducklake:' + catalog)} AS {ALIAS} (READ_ONLY);",
+        f"LOAD {quote(str(extension_file(directory, name)))};"
+        for name in needed_extensions(settings, catalog)
+    ]
+    if with_credentials:
+        lines.insert(1, "-- holds credentials: keep this file private, never commit or share it")
+        lines += secret_statements(settings, catalog, literal_secret)
+    else:
+        lines += secret_statements(settings, catalog, from_environment)
+    lines += [
+        f"ATTACH {quote('ducklake:' + catalog)} AS {ALIAS} "
+        f"({', '.join(['READ_ONLY', *metadata_options(settings)])});",
         f"USE {ALIAS};",
     ]
     return "\n".join(lines) + "\n"
+
+
+def literal_secret(variable: str, value: str) -> str:
+    """A secret value written into SQL as it is (only in memory, or when the user asks)."""
+    return quote(value)
+
+
+def from_environment(variable: str, value: str) -> str:
+    """A secret value the duckdb CLI reads from the environment when the script runs."""
+    return f"getenv({quote(variable)})"
+
+
+def secret_statements(
+    settings: Settings, catalog: str, secret_value: Callable[[str, str], str]
+) -> list[str]:
+    """CREATE SECRET statements for the catalog password and the object store, as needed.
+
+    ``secret_value(variable, value)`` gives the SQL for a secret value: the value itself, or
+    where to read it from.
+    """
+    statements = []
+    password = settings.catalog_password
+    if catalog_kind(catalog) == "postgres" and password is not None:
+        value = secret_value("CALLSTREAM_CATALOG_PASSWORD", password.get_secret_value())
+        statements.append(
+            f"CREATE OR REPLACE TEMPORARY SECRET {CATALOG_SECRET} "
+            f"(TYPE postgres, PASSWORD {value});"
+        )
+    path = data_path(settings)
+    if path.startswith("s3://"):
+        options = [
+            "TYPE s3",
+            f"REGION {quote(settings.s3_region)}",
+            f"URL_STYLE {quote(settings.s3_url_style)}",
+            f"USE_SSL {'true' if settings.s3_use_ssl else 'false'}",
+            f"SCOPE {quote('s3://' + path.removeprefix('s3://').split('/')[0] + '/')}",
+        ]
+        if settings.s3_endpoint:
+            options.append(f"ENDPOINT {quote(settings.s3_endpoint)}")
+        if settings.s3_key_id:
+            options.append(f"KEY_ID {quote(settings.s3_key_id)}")
+        if settings.s3_secret is not None:
+            value = secret_value("CALLSTREAM_S3_SECRET", settings.s3_secret.get_secret_value())
+            options.append(f"SECRET {value}")
+        statements.append(f"CREATE OR REPLACE TEMPORARY SECRET {S3_SECRET} ({', '.join(options)});")
+    return statements
+
+
+def metadata_options(settings: Settings) -> list[str]:
+    """ATTACH options that hand the catalog password (a secret) to the catalog connection."""
+    if settings.catalog_password is None or catalog_kind(catalog_uri(settings)) != "postgres":
+        return []
+    return [f"METADATA_PARAMETERS MAP {{'SECRET': {quote(CATALOG_SECRET)}}}"]
 
 
 def require_catalog(catalog: str, read_only: bool) -> None:
@@ -132,7 +258,7 @@ def require_ready(conn: duckdb.DuckDBPyConnection, catalog: str) -> None:
     ).fetchone()
     if not ready or ready[0] == 0:
         raise WarehouseError(
-            f"the warehouse {catalog} is not ready yet (a writer is creating it); "
+            f"the warehouse {shown(catalog)} is not ready yet (a writer is creating it); "
             "try again in a moment"
         )
 
@@ -182,55 +308,39 @@ def packaged_extension(package: str, file_name: str) -> Path:
     return path
 
 
-def copied_extension(directory: Path, source: Path, name: str) -> Path:
-    """Copy an extension file into ``directory`` under ``name`` (its init symbol follows
-    the file name: sqlite's must be called sqlite_scanner). Atomic, so processes can race."""
-    target = directory / f"{name}.duckdb_extension"
+def extension_file(directory: Path, name: str) -> Path:
+    """The packaged extension ``name`` copied into ``directory`` under the file name its init
+    symbol needs. Atomic, so processes can race."""
+    package, file_name, loaded_as = PACKAGED_EXTENSIONS[name]
+    source = packaged_extension(package, file_name)
+    target = directory / f"{loaded_as}.duckdb_extension"
     if not target.exists() or target.stat().st_size != source.stat().st_size:
-        partial = directory / f".{name}.{uuid.uuid4().hex}.partial"
+        partial = directory / f".{loaded_as}.{uuid.uuid4().hex}.partial"
         shutil.copyfile(source, partial)
         os.replace(partial, target)
     return target
 
 
-def _load(conn: duckdb.DuckDBPyConnection, name: str, path: Path | None, hint: str) -> None:
-    try:
-        conn.execute(f"LOAD {quote(str(path))}" if path else f"LOAD {name}")
-    except duckdb.Error as exc:
-        raise WarehouseError(
-            f"cannot load the DuckDB {name} extension ({hint}): {one_line(exc)}"
-        ) from exc
-
-
 def load_catalog_extensions(
     conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: str
 ) -> None:
-    """ducklake always; sqlite or postgres for the catalog; httpfs for an object-store path."""
-    ducklake = packaged_extension("duckdb_extension_ducklake", "ducklake.duckdb_extension")
-    _load(conn, "ducklake", ducklake, "reinstall callstream")
-    kind = catalog.partition(":")[0]
-    if kind == "sqlite":
-        source = packaged_extension("duckdb_extension_sqlite", "sqlite.duckdb_extension")
-        directory = Path(
-            conn.execute("SELECT current_setting('extension_directory')").fetchone()[0]
-        )
-        _load(conn, "sqlite", copied_extension(directory, source, "sqlite_scanner"), "reinstall")
-    elif kind in ("postgres", "postgresql"):
-        _load(
-            conn,
-            "postgres",
-            None,
-            "a PostgreSQL catalog needs it: on a connected machine run "
-            '`duckdb -c "INSTALL postgres"` with the same extension directory',
-        )
-    if "://" in data_path(settings):
-        _load(
-            conn,
-            "httpfs",
-            None,
-            "an object-store data path needs it: on a connected machine run "
-            '`duckdb -c "INSTALL httpfs"`',
-        )
+    """Load the extensions this warehouse needs, then create its secrets (in memory only)."""
+    directory = Path(conn.execute("SELECT current_setting('extension_directory')").fetchone()[0])
+    for name in needed_extensions(settings, catalog):
+        path = extension_file(directory, name)
+        try:
+            conn.execute(f"LOAD {quote(str(path))}")
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                f"cannot load the DuckDB {name} extension (reinstall callstream): {one_line(exc)}"
+            ) from exc
+    for statement in secret_statements(settings, catalog, literal_secret):
+        try:
+            conn.execute(statement)
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                f"cannot set up the warehouse credentials: {redacted(one_line(exc), settings)}"
+            ) from None
 
 
 def attach(
@@ -240,12 +350,12 @@ def attach(
     read_only: bool,
     snapshot: int | None,
 ) -> None:
-    options: list[str] = []
+    options: list[str] = metadata_options(settings)
     if read_only:
         options.append("READ_ONLY")
     else:
         options.append(f"DATA_PATH {quote(data_path(settings))}")
-        if "://" not in data_path(settings):
+        if not is_object_store(data_path(settings)):
             Path(data_path(settings)).mkdir(parents=True, exist_ok=True)
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
@@ -265,7 +375,9 @@ def attach(
                 f"the warehouse has no snapshot {snapshot} (expired, or not made yet); "
                 'list them with `callstream sql "FROM lake.snapshots()"`'
             ) from exc
-        raise WarehouseError(f"cannot open the warehouse {catalog}: {one_line(exc)}") from exc
+        raise WarehouseError(
+            f"cannot open the warehouse {shown(catalog)}: {redacted(one_line(exc), settings)}"
+        ) from None
     conn.execute(f"USE {ALIAS}")
 
 
@@ -286,3 +398,30 @@ def open_reader(settings: Settings, snapshot: int | None = None) -> duckdb.DuckD
         conn.close()
         raise
     return conn
+
+
+def lock_down(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """For SQL a user types: from now on DuckDB touches no file but the warehouse's Parquet
+    files and a private spill folder, loads no extension, and no setting can be changed back
+    (``enable_external_access``, ``lock_configuration``). The catalog is already attached.
+    With an object-store data path only the settings are locked."""
+    files = data_path(settings)
+    if "://" not in files:
+        spill = Path(tempfile.gettempdir()) / f"callstream-duckdb-spill-{os.getuid()}"
+        spill.mkdir(mode=0o700, exist_ok=True)
+        conn.execute(f"SET temp_directory = {quote(str(spill))}")
+        conn.execute(f"SET allowed_directories = [{quote(files)}, {quote(str(spill) + '/')}]")
+        conn.execute("SET enable_external_access = false")
+    conn.execute("SET lock_configuration = true")
+
+
+def read_snapshot(conn: duckdb.DuckDBPyConnection, version: int | None = None) -> Snapshot:
+    """The snapshot a connection reads: the latest, or ``version`` it was attached at."""
+    if version is not None:
+        row = conn.execute(sqlfiles.read("warehouse/snapshot_at.sql"), {"version": version})
+    else:
+        row = conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql"))
+    found = row.fetchone()
+    if found is None:
+        raise WarehouseError("the warehouse has no snapshot yet")
+    return Snapshot(int(found[0]), found[1])

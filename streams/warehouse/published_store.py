@@ -21,14 +21,12 @@ from streams.warehouse import sqlfiles
 from streams.warehouse.connect import quote
 from streams.warehouse.store import Warehouse
 
-#: Staged column types: ROW_COLUMNS, then the CSV's member and source.
-STAGED_SCHEMA: dict[str, pl.DataType] = {
+#: Column types of the parsed rows (ROW_COLUMNS); staging adds the CSV's member and source.
+ROW_SCHEMA: dict[str, pl.DataType] = {
     "local_date": pl.Date(),
     **{name: pl.String() for name in nhs.ROW_COLUMNS[1:11]},
     "value": pl.Int64(),
     "source_line": pl.Int32(),
-    "member": pl.String(),
-    "source_file": pl.String(),
 }
 
 
@@ -55,7 +53,7 @@ def stage(parsed: nhs.ParsedCsv, batches: Iterable[dict[str, list]], directory: 
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for batch in batches:
-        frame = pl.DataFrame(batch, schema={k: STAGED_SCHEMA[k] for k in nhs.ROW_COLUMNS})
+        frame = pl.DataFrame(batch, schema=ROW_SCHEMA)
         frame = frame.with_columns(
             pl.lit(parsed.member).alias("member"), pl.lit(parsed.source).alias("source_file")
         )
@@ -103,7 +101,8 @@ def load(warehouse: Warehouse, loaded: LoadUnit) -> int:
 
 
 def _replace(conn: duckdb.DuckDBPyConnection, staged: list[Path], params: dict) -> None:
-    """The statements of one load: drop what it supersedes, insert its rows, relabel."""
+    """The statements of one load: drop what it supersedes, insert its rows, relabel, and
+    recompute the month's published figures and medians."""
     files = "[" + ", ".join(quote(str(path)) for path in staged) + "]"
     conn.execute(
         "CREATE OR REPLACE TEMP VIEW published_rows AS "
@@ -116,4 +115,10 @@ def _replace(conn: duckdb.DuckDBPyConnection, staged: list[Path], params: dict) 
     )
     prepare_labels(conn)
     conn.execute(sqlfiles.read("published/replace_labels.sql"))
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE loaded_month AS SELECT $month AS month",
+        {"month": params["month"]},
+    )
+    conn.execute(sqlfiles.read("published/refresh_published_month.sql"))
     conn.execute("DROP VIEW published_rows")
+    conn.execute("DROP TABLE loaded_month")

@@ -14,13 +14,14 @@ writes the practice dimension); writable opens on one machine take turns on a fi
 from __future__ import annotations
 
 import hashlib
+import logging
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -28,8 +29,10 @@ import polars as pl
 from models.classified import ClassifiedCall
 from streams.settings import Settings
 from streams.warehouse import sqlfiles
+from streams.warehouse.commit_turn import commit_turn
 from streams.warehouse.connect import (
     Conflict,
+    Snapshot,
     WarehouseError,
     absolute,
     attach,
@@ -38,12 +41,16 @@ from streams.warehouse.connect import (
     is_conflict,
     is_transient,
     load_catalog_extensions,
+    lock_down,
     one_line,
     open_reader,
     quote,
+    read_snapshot,
     require_catalog,
     schema_lock,
 )
+
+log = logging.getLogger(__name__)
 
 #: Materialised aggregates: refresh files run for the days a batch touched (touched_days),
 #: each with the view files its result depends on (a change to any of them rebuilds it).
@@ -58,8 +65,17 @@ AGGREGATES: dict[str, tuple[str, ...]] = {
     "warehouse/refresh_caller_day_facts.sql": ("views/calls.sql",),
     "warehouse/refresh_routing_facts.sql": ("views/calls.sql",),
 }
+#: DuckDB errors that mean "these rows cannot be stored", not "the warehouse is down".
+REFUSED_DATA = (
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.InvalidInputException,
+    duckdb.ConstraintException,
+    duckdb.TypeMismatchException,
+)
 PREPARE_ATTEMPTS = 8
-MERGE_ATTEMPTS = 6
+MERGE_ATTEMPTS = 12
+MERGE_BACKOFF_MAX_S = 2.0
 WRITE_ATTEMPTS = 5
 STALE_STAGING_S = 3600.0
 
@@ -90,14 +106,14 @@ CALL_SCHEMA: dict[str, pl.DataType] = {
     "callback_wait_s": pl.Int32(),
     "divert_target": pl.String(),
     "events": pl.Int32(),
+    "first_agent": pl.String(),
+    "answered_at": pl.Datetime("us", "UTC"),
 }
 
 
-class Snapshot(NamedTuple):
-    """A DuckLake snapshot: what "data as of" means for a reader or an export."""
-
-    id: int
-    time: datetime
+class RefusedCalls(WarehouseError):
+    """The warehouse cannot hold these calls (a value out of a column's range, a string it
+    will not store): their data is at fault, not the warehouse, which still answers."""
 
 
 def calls_frame(calls: Iterable[ClassifiedCall]) -> pl.DataFrame:
@@ -132,12 +148,18 @@ class Warehouse:
 
     @classmethod
     def open(
-        cls, settings: Settings, read_only: bool = False, snapshot: int | None = None
+        cls,
+        settings: Settings,
+        read_only: bool = False,
+        snapshot: int | None = None,
+        prepare: bool = True,
     ) -> Warehouse:
         """Attach the warehouse; writable opens create it, apply migrations and (re)create views.
 
         ``snapshot`` attaches read-only as of that DuckLake snapshot (for exports that must
-        match a "data as of" figure); it implies ``read_only``.
+        match a "data as of" figure); it implies ``read_only``. ``prepare=False`` attaches
+        writable without migrations and views, for a second connection of a process whose
+        first open did them (the maintenance's own).
         """
         if read_only or snapshot is not None:
             return cls(open_reader(settings, snapshot), settings, True, snapshot)
@@ -149,8 +171,9 @@ class Warehouse:
             warehouse = cls(conn, settings, read_only, snapshot)
             with schema_lock(settings):
                 attach(conn, settings, catalog, read_only, snapshot)
-                warehouse._prepare()
-                warehouse._clear_staging()
+                if prepare:
+                    warehouse._prepare()
+                    warehouse._clear_staging()
         except BaseException:
             conn.close()
             raise
@@ -198,7 +221,7 @@ class Warehouse:
                 )
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self._rollback()
+                self.rollback()
                 if is_conflict(exc):
                     raise Conflict(one_line(exc)) from exc
                 raise WarehouseError(
@@ -229,9 +252,10 @@ class Warehouse:
                 self.conn.execute(
                     "INSERT INTO aggregate_versions VALUES (?, ?, now())", [aggregate, digest]
                 )
+                self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
                 self.conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self._rollback()
+                self.rollback()
                 if is_conflict(exc):
                     raise Conflict(one_line(exc)) from exc
                 raise WarehouseError(f"rebuilding {aggregate} failed: {one_line(exc)}") from exc
@@ -254,7 +278,7 @@ class Warehouse:
                 self.conn.execute(_create_view_sql(view))
             self.conn.execute("COMMIT")
         except duckdb.Error as exc:
-            self._rollback()
+            self.rollback()
             if is_conflict(exc):
                 raise Conflict(one_line(exc)) from exc
             return self._create_views_one_by_one(ordered)
@@ -282,32 +306,55 @@ class Warehouse:
     def merge_calls(self, calls: Sequence[ClassifiedCall]) -> int:
         """Write a batch of classified calls in one transaction with one MERGE.
 
+        Raises ``RefusedCalls`` when some call's data cannot be stored (nothing is written).
+
         Keyed by practice + call id: a replayed identical call changes nothing, a corrected
         call replaces the row (ingested_at kept, updated_at set), and a call repeated in the
         batch counts once, its last copy. When rows changed, the materialised aggregates
         (cbt_daily) are recomputed for every (practice, local_date) the batch touched, in
-        the same transaction. Returns the rows inserted plus updated.
+        the same transaction, which also touches the commit fence: with several workers,
+        a batch whose commit meets another's is redone on the newer snapshot.
+        Returns the rows inserted plus updated.
         """
         self._require_writable()
         if not calls:
             return 0
-        frame = calls_frame(calls)
+        try:
+            frame = calls_frame(calls)
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:
+            raise RefusedCalls(f"a value does not fit its column: {one_line(exc)}") from exc
         staging = self._staging_dir() / f"batch-{uuid.uuid4().hex}.parquet"
         frame.write_parquet(staging, compression="uncompressed", statistics=False)
         attempt = 1
         try:
             while True:
                 try:
-                    return self._merge_staged(staging)
+                    with commit_turn(self.conn, catalog_uri(self.settings)):
+                        return self._merge_staged(staging)
+                except REFUSED_DATA as exc:
+                    raise RefusedCalls(one_line(exc)) from exc
                 except duckdb.Error as exc:
-                    # Another writer (reference load) holding the SQLite catalog, or a
-                    # conflicting commit: the whole transaction is redone from the staged file.
+                    # Another writer (reference load) holding the SQLite catalog, or another
+                    # worker's commit: the whole transaction is redone from the staged file.
                     if not is_transient(exc) or attempt == MERGE_ATTEMPTS:
                         raise
-                    time.sleep(0.05 * 2**attempt)
+                    log.info("warehouse commit redone (attempt %d): %s", attempt, one_line(exc))
+                    # Jittered: writers that met once should not meet again in lockstep.
+                    time.sleep(
+                        random.uniform(0.5, 1.0) * min(MERGE_BACKOFF_MAX_S, 0.05 * 2**attempt)
+                    )
                     attempt += 1
         finally:
             staging.unlink(missing_ok=True)
+
+    def answers(self) -> bool:
+        """Whether the warehouse still answers a read of its catalog (after a failed write:
+        is the warehouse down, or did it refuse the data?)."""
+        try:
+            self.conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql")).fetchone()
+        except Exception:  # whatever the reason, it does not answer
+            return False
+        return True
 
     def _merge_staged(self, staging: Path) -> int:
         self.conn.execute("BEGIN TRANSACTION")
@@ -321,11 +368,12 @@ class Warehouse:
             if changed and changed[0]:
                 for aggregate in AGGREGATES:
                     self.conn.execute(sqlfiles.read(aggregate))
+                self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
             self.conn.execute("DROP VIEW IF EXISTS batch_calls")
             self.conn.execute("DROP TABLE IF EXISTS touched_days")
             self.conn.execute("COMMIT")
         except BaseException:
-            self._rollback()
+            self.rollback()
             raise
         return int(changed[0]) if changed else 0
 
@@ -337,18 +385,19 @@ class Warehouse:
         committing at the same moment); any other error rolls it back and is raised."""
         self._require_writable()
         for attempt in range(1, attempts + 1):
-            self.conn.execute("BEGIN TRANSACTION")
             try:
-                work(self.conn)
-                self.conn.execute("COMMIT")
+                with commit_turn(self.conn, catalog_uri(self.settings)):
+                    self.conn.execute("BEGIN TRANSACTION")
+                    try:
+                        work(self.conn)
+                        self.conn.execute("COMMIT")
+                    except BaseException:
+                        self.rollback()
+                        raise
                 return
             except duckdb.Error as exc:
-                self._rollback()
                 if not is_transient(exc) or attempt == attempts:
                     raise
-            except BaseException:
-                self._rollback()
-                raise
             time.sleep(0.1 * 2**attempt)
 
     # --- reading ---
@@ -366,17 +415,13 @@ class Warehouse:
             return pl.DataFrame()
         return arrow_frame(relation)
 
+    def lock_down(self) -> None:
+        """Lock this connection down for SQL a user types (``connect.lock_down``)."""
+        lock_down(self.conn, self.settings)
+
     def snapshot(self) -> Snapshot:
         """The snapshot this connection reads: the latest, or the one it was opened at."""
-        if self.snapshot_version is not None:
-            row = self.conn.execute(
-                sqlfiles.read("warehouse/snapshot_at.sql"), {"version": self.snapshot_version}
-            ).fetchone()
-        else:
-            row = self.conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql")).fetchone()
-        if row is None:
-            raise WarehouseError("the warehouse has no snapshot yet")
-        return Snapshot(int(row[0]), row[1])
+        return read_snapshot(self.conn, self.snapshot_version)
 
     # --- upkeep ---
 
@@ -414,7 +459,7 @@ class Warehouse:
 
     # --- helpers ---
 
-    def _rollback(self) -> None:
+    def rollback(self) -> None:
         """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
         try:
             self.conn.execute("ROLLBACK")

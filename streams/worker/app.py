@@ -34,6 +34,19 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
         datadir=str(settings.data_dir / "faust"),
         autodiscover=False,
         web_port=settings.web_port,
+        web_bind=settings.web_bind,
+        # Faust's own pages (/router/, /table/..., stats, graph, metrics) answer anyone who
+        # asks, without the ingest token, and show table keys: off.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
+        # A client that never finishes its headers is dropped after this (aiohttp closes
+        # a connection that has sent no complete request within its keep-alive time).
+        web_application_options={
+            "handler_args": {"keepalive_timeout": settings.web_header_timeout_s}
+        },
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1,
         topic_disable_leader=True,

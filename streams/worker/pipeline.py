@@ -2,23 +2,28 @@
 
 Validation, pseudonymisation, assembly and classification happen in one agent so an event
 costs one read of the raw topic and one write of the table's changelog; the classified
-topic only sees a call when it completes or changes. Invalid input goes to the dead-letter
-topic, redacted, with the reason. A timer closes calls that never ended and evicts old
-ones (the rules are in ``streams.core.call_state``).
+topic only sees a call when it completes or changes. A timer closes calls that never ended
+and evicts old ones (the rules are in ``streams.core.call_state``).
+
+No single event stops the agent or takes another call with it: an event that cannot be
+read, validated or added to its call goes to the dead-letter topic on its own (redacted,
+with the reason, topic, partition and offset), and a call that cannot be classified or
+reported goes there whole (its events) and leaves the state. Every accepted event is in
+exactly one place: a call in the warehouse, an open call in the state, or a dead letter.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
 
 from faust import App, Table
-from faust.types import ProducerT, StreamT
+from faust.types import Message, ProducerT, StreamT
 from kafka.partitioner.default import murmur2
 
+from streams.core.assemble import OutsideCall
 from streams.core.call_state import CallState, Sweep, receive, sweep
 from streams.core.classify import classify_call
 from streams.core.normalise import Rejected, normalise
@@ -27,6 +32,12 @@ from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline
 
 log = logging.getLogger(__name__)
+
+ORPHAN_REASON = (
+    "only callback_made event(s) and nothing else for this call within call_timeout_s: the "
+    "late callback of a call evicted after call_retention_s, or the call's other events "
+    "were lost; not reported as a call"
+)
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -39,29 +50,47 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     settings = p.settings
     pseudonym_key = p.pseudonym_key
     rules = load_rules(settings.rules_file)
+    span = settings.call_span
     table = p.calls
     raw_name = settings.topic_raw_events
     classified_name = settings.topic_classified
     out = _Output(p.app, table)
     dead_letters = DeadLetters(p.dead_letter, pseudonym_key)
 
-    async def report(key: bytes, state: CallState) -> None:
+    def partition_for(key: bytes, state: CallState) -> int:
+        if state.partition is not None:
+            return state.partition
+        return partition_of(key, settings.topic_partitions)  # a state from before "p"
+
+    async def set_aside(key: bytes, state: CallState, why: Rejected, offset: int) -> None:
+        """The whole call to the dead-letter topic, and out of the state."""
+        partition = partition_for(key, state)
+        await out.forget(key, partition)
+        await dead_letters.send_call(
+            state.assembly.events, why, topic=raw_name, partition=partition, offset=offset, key=key
+        )
+
+    async def report(key: bytes, state: CallState, offset: int = -1) -> None:
         try:
-            call = classify_call(state.assembly, rules)
-        except ValueError as exc:  # a call the rules cannot classify: keep it, do not crash
-            events = [e.model_dump(mode="json") for e in state.assembly.events]
-            why = Rejected(f"call could not be classified: {exc}", None)
-            partition = partition_of(key, settings.topic_partitions)
-            await dead_letters.send(
-                json.dumps(events).encode(),
-                why,
-                topic=raw_name,
-                partition=partition,
-                offset=-1,
-                key=key,
-            )
+            value = classify_call(state.assembly, rules).model_dump_json().encode()
+        except Exception as exc:  # this call only: set it aside, the others go on
+            why = Rejected(f"call could not be classified: {type(exc).__name__}: {exc}", None)
+            await set_aside(key, state, why, offset)
             return
-        await out.send(classified_name, key, call.model_dump_json().encode(), None)
+        await out.send(classified_name, key, value, None)
+
+    def take(
+        message: Message, now: float, touched: dict[bytes, tuple[CallState, int]]
+    ) -> tuple[bytes, CallState, bool, bool]:
+        """Validate one message and add it to its call (not saved yet); raises to reject."""
+        result = normalise(message.value, message.key, pseudonym_key)
+        if isinstance(result, Rejected):
+            raise _Rejection(result)
+        key = result.key.encode()  # the masked call id: the raw key may hold a number
+        current = touched[key][0] if key in touched else table.data.get(key)
+        state, changed, report_now = receive(current, result, now, span)
+        state.partition = message.partition
+        return key, state, changed, report_now
 
     @p.app.agent(p.raw, name="pipeline")
     async def process(stream: StreamT) -> None:
@@ -73,31 +102,29 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
         ):
             now = clock()
             touched: dict[bytes, tuple[CallState, int]] = {}
-            to_report: dict[bytes, CallState] = {}
+            to_report: dict[bytes, tuple[CallState, int]] = {}
             for event in events:
                 message = event.message
-                result = normalise(message.value, message.key, pseudonym_key)
-                if isinstance(result, Rejected):
+                try:
+                    key, state, changed, report_now = take(message, now, touched)
+                except Exception as exc:  # this event only: set it aside, the others go on
                     await dead_letters.send(
                         message.value,
-                        result,
+                        _why(exc),
                         topic=message.topic,
                         partition=message.partition,
                         offset=message.offset,
                         key=message.key,
                     )
                     continue
-                key = message.key
-                current = touched[key][0] if key in touched else table.data.get(key)
-                state, changed, report_now = receive(current, result, now)
                 if changed:
                     touched[key] = (state, message.partition)
                 if report_now:
-                    to_report[key] = state
+                    to_report[key] = (state, message.offset)
             for key, (state, partition) in touched.items():
                 await out.save(key, state, partition)
-            for key, state in to_report.items():
-                await report(key, state)
+            for key, (state, offset) in to_report.items():
+                await report(key, state, offset)
 
     @p.app.timer(interval=settings.sweep_interval_s)
     async def sweep_calls() -> None:
@@ -113,7 +140,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             action = sweep(state, now, settings.call_timeout_s, settings.call_retention_s)
             if action is Sweep.keep:  # most calls: decided without hashing the key
                 continue
-            partition = partition_of(key, settings.topic_partitions)
+            partition = partition_for(key, state)
             if partition not in owned:
                 continue
             if action is Sweep.close:
@@ -123,22 +150,24 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             elif action is Sweep.evict:
                 await out.forget(key, partition)
             elif action is Sweep.orphan:
-                await out.forget(key, partition)
-                events = [e.model_dump(mode="json") for e in state.assembly.events]
-                await dead_letters.send(
-                    json.dumps(events).encode(),
-                    Rejected(
-                        "only callback_made event(s) and nothing else for this call within "
-                        "call_timeout_s: the late callback of a call evicted after "
-                        "call_retention_s, or the call's other events were lost; "
-                        "not reported as a call",
-                        "type",
-                    ),
-                    topic=raw_name,
-                    partition=partition,
-                    offset=-1,
-                    key=key,
-                )
+                await set_aside(key, state, Rejected(ORPHAN_REASON, "type"), -1)
+
+
+class _Rejection(Exception):
+    """An event the first hop rejects (carries the reason to the dead-letter topic)."""
+
+    def __init__(self, rejected: Rejected) -> None:
+        super().__init__(rejected.reason)
+        self.rejected = rejected
+
+
+def _why(exc: Exception) -> Rejected:
+    """The dead-letter reason for an event ``take`` refused or failed on."""
+    if isinstance(exc, _Rejection):
+        return exc.rejected
+    if isinstance(exc, OutsideCall):
+        return Rejected(str(exc), exc.field)
+    return Rejected(f"event could not be processed: {type(exc).__name__}: {exc}", None)
 
 
 class _Output:

@@ -6,10 +6,13 @@ same shape (streams.core.dead_letter), the same redaction, and the same log line
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 
 from faust.types import TopicT
 
+from models.events import PseudonymisedEvent
 from streams.core.dead_letter import make_dead_letter
 from streams.core.normalise import Rejected
 
@@ -32,8 +35,10 @@ class DeadLetters:
         partition: int,
         offset: int,
         key: bytes | None,
+        events: int = 1,
     ) -> None:
-        """Keep ``value`` (redacted) with the reason and where it came from."""
+        """Keep ``value`` (redacted) with the reason and where it came from; ``events``:
+        how many call events it holds."""
         letter = make_dead_letter(
             value or b"",
             why.reason,
@@ -43,7 +48,31 @@ class DeadLetters:
             offset=offset,
             message_key=key,
             pseudonym_key=self.pseudonym_key,
+            events=events,
         )
         log.warning("dead letter from %s[%d]@%d: %s", topic, partition, offset, letter.reason)
         shown_key = letter.source_key.encode() if letter.source_key else None
         await self.topic.send(key=shown_key, value=letter.to_bytes())
+
+    async def send_call(
+        self,
+        events: Sequence[PseudonymisedEvent],
+        why: Rejected,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+    ) -> None:
+        """Set a whole call aside: its events (a JSON array) with why. ``offset`` is the
+        message that led to it, or -1 when none did (a timer)."""
+        events_json = json.dumps([event.model_dump(mode="json") for event in events])
+        await self.send(
+            events_json.encode(),
+            why,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key,
+            events=len(events),
+        )

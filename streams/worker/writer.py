@@ -1,13 +1,18 @@
-"""The warehouse writer agent: classified calls -> DuckLake, the only process that writes it.
+"""The warehouse writer agent: classified calls -> DuckLake, the calls of this worker's partitions.
 
 Batches are bounded by ``writer_batch_size`` and ``writer_batch_seconds`` (Faust's
 ``take_events``) and written with one MERGE each, on a dedicated thread so the event loop
 keeps consuming. Offsets: ``take_events`` acks a batch's events only when the agent asks
-for the next batch, i.e. after ``merge_calls`` returned (the DuckLake commit), and Faust
+for the next batch, i.e. after every call of the batch is committed or set aside, and Faust
 commits acked offsets only (every ``broker_commit_interval``, after flushing the producer).
 If the worker dies between the two, Kafka replays the batch and the MERGE makes the replay
-harmless. A batch that cannot be written is retried; if it still fails, the process exits
-at once, before the batch is acked, so no offset past it is ever committed.
+harmless.
+
+One call cannot stop the writer: when the warehouse refuses a batch's data
+(``RefusedCalls``) and still answers, the batch is split in halves until the calls it
+refuses are found; they go to the dead-letter topic and the rest is committed. Only when
+the warehouse itself fails (any other error, after retries, or it no longer answers) does
+the process exit, before the batch is acked, so no offset past it is ever committed.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from faust.types import EventT, StreamT
 
 from models.classified import ClassifiedCall
 from streams.core.batch import latest_per_call
-from streams.warehouse.store import Warehouse
+from streams.core.normalise import Rejected
+from streams.warehouse import maintenance
+from streams.warehouse.store import RefusedCalls, Warehouse
 from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline
 
@@ -44,14 +51,15 @@ def register(p: Pipeline) -> None:
     async def in_db(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
-    async def commit(warehouse: Warehouse, calls: Sequence[ClassifiedCall]) -> None:
+    async def merge(warehouse: Warehouse, calls: Sequence[ClassifiedCall]) -> RefusedCalls | None:
+        """Commit ``calls``: None when done, the refusal when their data is at fault."""
         for attempt in range(1, MERGE_ATTEMPTS + 1):
             future = asyncio.get_running_loop().run_in_executor(
                 executor, warehouse.merge_calls, calls
             )
             try:
                 await asyncio.shield(future)
-                return
+                return None
             except asyncio.CancelledError:
                 # Stopping: the thread cannot be interrupted; let it finish. Acking (on the
                 # way out of take_events) is right only if the MERGE committed.
@@ -59,13 +67,42 @@ def register(p: Pipeline) -> None:
                 if future.exception() is not None:
                     _fail(future.exception())
                 raise
-            except Exception as exc:  # any warehouse error: retry, then stop hard
+            except RefusedCalls as refused:
+                if await in_db(warehouse.answers):
+                    return refused
+                log.error("warehouse refused a batch and no longer answers: %s", refused)
+            except Exception as exc:  # the warehouse failed: retry, then stop hard
                 log.error("warehouse commit failed (attempt %d): %s", attempt, exc)
-                if attempt == MERGE_ATTEMPTS:
-                    _fail(exc)
-                await asyncio.sleep(min(2**attempt, 30))
+            if attempt == MERGE_ATTEMPTS:
+                _fail(future.exception())
+            await asyncio.sleep(min(2**attempt, 30))
+        return None  # pragma: no cover - the loop returns or exits
 
-    async def reject(events: Sequence[EventT], rejected: list[tuple[int, Any]]) -> None:
+    async def write_calls(
+        warehouse: Warehouse, calls: list[ClassifiedCall], events: list[EventT]
+    ) -> None:
+        """Commit the calls; halve a refused batch until the refused calls are found."""
+        refused = await merge(warehouse, calls)
+        if refused is None:
+            log.info("warehouse: %d calls merged", len(calls))
+            return
+        if len(calls) == 1:
+            message = events[0].message
+            await dead_letters.send(
+                message.value,
+                Rejected(f"the warehouse refused this call: {refused}", None),
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                events=calls[0].events,
+            )
+            return
+        half = len(calls) // 2
+        await write_calls(warehouse, calls[:half], events[:half])
+        await write_calls(warehouse, calls[half:], events[half:])
+
+    async def reject(events: Sequence[EventT], rejected: list[tuple[int, Rejected]]) -> None:
         for index, why in rejected:
             message = events[index].message
             await dead_letters.send(
@@ -89,22 +126,27 @@ def register(p: Pipeline) -> None:
                 if parsed.rejected:
                     await reject(events, parsed.rejected)
                 if parsed.calls:
-                    await commit(warehouse, parsed.calls)
-                    log.info("warehouse: %d calls merged", len(parsed.calls))
+                    sources = [events[index] for index in parsed.sources]
+                    await write_calls(warehouse, parsed.calls, sources)
         finally:
             opened.pop("warehouse", None)
             await in_db(warehouse.close)
 
+    # Maintenance on its own thread and DuckDB instance, by the lease holder only.
+    maintainer = maintenance.Maintainer(settings)
+    upkeep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-upkeep")
+
     @p.app.timer(interval=settings.compact_every_s)
     async def maintain() -> None:
-        warehouse = opened.get("warehouse")
-        if warehouse is None:
+        if "warehouse" not in opened:
             return
         try:
-            await in_db(warehouse.compact)
-            await in_db(warehouse.expire_snapshots, settings.snapshot_retention_s)
+            done = await asyncio.get_running_loop().run_in_executor(upkeep, maintainer.round)
         except Exception as exc:  # maintenance can wait for the next round
             log.error("warehouse maintenance failed: %s", exc)
+        else:
+            if done:
+                log.info("warehouse maintenance done by %s", maintainer.holder)
 
 
 def _fail(exc: BaseException | None) -> None:

@@ -46,6 +46,8 @@ FORMAT_TIMEOUT_S = 120.0
 
 #: Brokers this process started, so their exit can be reaped (no zombies in a test session).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+#: The JVM's files (segments, checkpoints, logs) are readable by their owner only.
+PRIVATE_UMASK = 0o077
 
 
 class BrokerState(BaseModel):
@@ -120,6 +122,8 @@ def start(settings: Settings, progress: Callable[[str], None] | None = None) -> 
     it answers metadata requests. ``progress`` hears what is happening (for a spinner)."""
     say = progress or (lambda _message: None)
     paths = _Paths(settings)
+    paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths.root.chmod(0o700)  # the broker's data is call events: not for other users
     with file_lock(paths.lock):
         state = _running_state(paths)
         if state is not None:
@@ -297,6 +301,7 @@ def _launch(java: str, classpath: str, heap: str, paths: _Paths) -> subprocess.P
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            umask=PRIVATE_UMASK,
         )
     _children[proc.pid] = proc
     return proc
@@ -366,7 +371,13 @@ def _format_storage(java: str, classpath: str, paths: _Paths) -> None:
         "-c", str(paths.server_properties),
     ]  # fmt: skip
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=FORMAT_TIMEOUT_S)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=FORMAT_TIMEOUT_S,
+            umask=PRIVATE_UMASK,
+        )
     except subprocess.TimeoutExpired as exc:
         raise BrokerError(f"formatting Kafka storage took over {FORMAT_TIMEOUT_S:.0f} s") from exc
     if done.returncode != 0:

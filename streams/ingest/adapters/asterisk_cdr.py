@@ -1,26 +1,43 @@
-"""Asterisk ``cdr_csv`` Master.csv to canonical v1 events.
+"""Asterisk CDR files (cdr_csv's Master.csv, cdr_custom's stock layout) to canonical v1 events.
 
-A CDR row is one leg of a call, written when the leg ends. Rows of one call are grouped by
-``linkedid`` (21-column files) or ``uniqueid`` (18 columns); a 16-column file has no call id,
-so each row is a call. Times in Master.csv are the server's local time with no zone: they
-are read in ``timezone`` (default Europe/London) and converted to UTC. A CDR knows less than
-a queue_log (no separate queue wait); docs/formats.md lists the mapping and its limits.
+A CDR row is one leg of a call, written when the leg ends (``asterisk_cdr_rows`` reads the
+layouts). Legs are grouped into calls: by ``linkedid`` (21 columns), else by ``uniqueid``,
+with the halves of a Local channel (queue members, ring groups, follow-me) joined to the leg
+that dialled them; legs that belong to no caller's leg (a Local half or an originate row on
+its own) are counted, never a call of their own. The caller's legs make the events; a Local
+half tells who picked up and when. Times are the server's local time with no zone: they are
+read in ``timezone`` (default Europe/London) and converted to UTC. docs/formats.md lists
+the mapping and its limits.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from streams.core.phone_numbers import UNKNOWN_TEAM, looks_like_phone_number
+from streams.core.rules import Rules
+from streams.ingest.adapters.asterisk_cdr_rows import (
+    LAYOUT_HELP,
+    LAYOUTS,
+    Leg,
+    RowError,
+    channel_extension,
+    dial_targets,
+    header_layout,
+    local_base,
+    read_leg,
+)
 from streams.ingest.adapters.common import (
     AdapterLine,
     Tally,
-    TeamRoles,
     build_event,
     caller_or_withheld,
     make_event_id,
@@ -29,190 +46,159 @@ from streams.ingest.adapters.common import (
 )
 
 FORMAT = "asterisk-cdr"
-
-COLUMNS_16: tuple[str, ...] = (
-    "accountcode",
-    "src",
-    "dst",
-    "dcontext",
-    "clid",
-    "channel",
-    "dstchannel",
-    "lastapp",
-    "lastdata",
-    "start",
-    "answer",
-    "end",
-    "duration",
-    "billsec",
-    "disposition",
-    "amaflags",
-)
-COLUMNS_18 = (*COLUMNS_16, "uniqueid", "userfield")
-COLUMNS_21 = (*COLUMNS_18, "peeraccount", "linkedid", "sequence")
-_LAYOUTS = {len(c): c for c in (COLUMNS_16, COLUMNS_18, COLUMNS_21)}
-
-DISPOSITIONS = frozenset({"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
-#: Dialplan contexts whose calls come from the practice's own phones: not inbound calls.
-DEFAULT_OUTBOUND_CONTEXTS = ("from-internal",)
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-@dataclass
-class _Leg:
-    line: int
-    source: str
-    row: dict[str, str]
-    start: datetime
-    answer: datetime | None
-    end: datetime
-    sequence: int
-
-
-@dataclass
-class _Call:
-    call_id: str
-    legs: list[_Leg] = field(default_factory=list)
-    last_end: datetime | None = None
+#: Why a call's wait and talk are null (counted, and logged as a warning).
+UNTIMED = "wait and talk unknown: answered, but the CDR has no time for the pickup"
 
 
 def read_asterisk_cdr(
     lines: Iterable[str],
     practice: str | None,
-    rules: TeamRoles,
+    rules: Rules,
     *,
     timezone: str = "Europe/London",
-    outbound_contexts: Iterable[str] = DEFAULT_OUTBOUND_CONTEXTS,
     tally: Tally | None = None,
     grace_s: float = 3600.0,
 ) -> Iterator[AdapterLine]:
-    """Canonical events (or per-row errors) from the lines of a Master.csv.
+    """Canonical events (or per-row errors) from the lines of a CDR file.
 
     A call's legs are held until a row ends ``grace_s`` after the call's last leg ended (rows
-    are written as legs end), or the file ends.
+    are written as legs end), or the file ends. Raises ``ValueError`` when the first row is
+    in no layout we read (one message for the file, not one per row).
     """
     ods = require_practice(practice, FORMAT)
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"--timezone {timezone!r} is not a known time zone") from None
-    reader = _Reader(
-        ods,
-        rules,
-        zone,
-        frozenset(outbound_contexts),
-        tally if tally is not None else Counter(),
-        grace_s,
-    )
+    reader = _Reader(ods, rules, zone, tally if tally is not None else Counter(), grace_s)
     return reader.run(lines)
 
 
-class RowError(ValueError):
-    """A Master.csv row that cannot be read; the message names the column."""
+@dataclass(eq=False)
+class _Call:
+    """Legs held together: they share a call id or a Local channel."""
+
+    last_end: datetime
+    legs: list[Leg] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
 
 
 class _Reader:
     def __init__(
-        self,
-        practice: str,
-        rules: TeamRoles,
-        zone: ZoneInfo,
-        outbound_contexts: frozenset[str],
-        tally: Tally,
-        grace_s: float,
+        self, practice: str, rules: Rules, zone: ZoneInfo, tally: Tally, grace_s: float
     ) -> None:
         self.practice = practice
         self.rules = rules
         self.zone = zone
-        self.outbound_contexts = outbound_contexts
         self.tally = tally
         self.grace_s = grace_s
-        self.calls: dict[str, _Call] = {}
+        self.by_key: dict[str, _Call] = {}
+        self.open: dict[int, _Call] = {}
+        # (last end, tie-breaker, call) per change of a call's last end; stale ones skipped
+        self.ends: list[tuple[datetime, int, _Call]] = []
+        self.tick = itertools.count()
 
     def run(self, lines: Iterable[str]) -> Iterator[AdapterLine]:
         reader = csv.reader(iter(lines))
+        header: tuple[str, ...] | None = None
+        first = True
         for cells in reader:
             line = reader.line_num
             if not any(c.strip() for c in cells):
                 self.tally["skipped: blank row"] += 1
                 continue
-            if cells[0].strip().lower() == "accountcode" and cells[1].strip().lower() == "src":
-                self.tally["skipped: header row"] += 1
-                continue
+            if first:
+                first = False
+                header = header_layout(cells)
+                if header is not None:
+                    self.tally["skipped: header row"] += 1
+                    continue
+                if len(cells) not in LAYOUTS:
+                    raise ValueError(
+                        f"{FORMAT}: line {line} has {len(cells)} columns, a layout we do not "
+                        f"read. {LAYOUT_HELP}"
+                    )
             try:
-                leg = self._leg(line, cells)
+                leg = read_leg(line, cells, self._layout(cells, header), self.zone)
             except RowError as exc:
                 yield AdapterLine(line, error=str(exc))
                 continue
             yield from self._expire(leg.end)
-            call_id = self._call_id(leg)
-            call = self.calls.setdefault(call_id, _Call(call_id))
-            call.legs.append(leg)
-            call.last_end = max(call.last_end or leg.end, leg.end)
-        for call in list(self.calls.values()):
+            self._hold(leg)
+        for call in list(self.open.values()):
             yield from self._flush(call)
 
-    def _leg(self, line: int, cells: list[str]) -> _Leg:
-        layout = _LAYOUTS.get(len(cells))
-        if layout is None:
-            raise RowError(f"expected 16, 18 or 21 columns, got {len(cells)}")
-        row = {name: cell.strip() for name, cell in zip(layout, cells, strict=True)}
-        disposition = row["disposition"].upper()
-        if disposition not in DISPOSITIONS:
-            raise RowError(f"column 'disposition' is not one of {', '.join(sorted(DISPOSITIONS))}")
-        row["disposition"] = disposition
-        start = self._time(row, "start", required=True)
-        end = self._time(row, "end", required=True)
-        answer = self._time(row, "answer", required=False)
-        assert start is not None and end is not None
-        sequence = row.get("sequence", "")
-        return _Leg(
-            line,
-            ",".join(cells),
-            row,
-            start,
-            answer,
-            end,
-            int(sequence) if sequence.isdigit() else 0,
-        )
+    def _layout(self, cells: list[str], header: tuple[str, ...] | None) -> tuple[str, ...]:
+        layout = header or LAYOUTS.get(len(cells))
+        if layout is None or len(layout) != len(cells):
+            expected = len(header) if header else "16, 18, 19 or 21"
+            raise RowError(f"expected {expected} columns, got {len(cells)}")
+        return layout
 
-    def _time(self, row: dict[str, str], name: str, *, required: bool) -> datetime | None:
-        value = row[name]
-        if not value:
-            if required:
-                raise RowError(f"column '{name}' is empty")
-            return None
-        try:
-            local = datetime.strptime(value, _TIME_FORMAT)
-        except ValueError:
-            raise RowError(f"column '{name}' is not a time like 2026-08-03 08:30:00") from None
-        return local.replace(tzinfo=self.zone).astimezone(UTC)
-
-    def _call_id(self, leg: _Leg) -> str:
-        call_id = leg.row.get("linkedid") or leg.row.get("uniqueid")
-        if call_id:
-            return call_id
-        self.tally["rows without linkedid/uniqueid (each row is a call)"] += 1
-        return f"cdr-{source_digest(leg.source)}"
+    def _hold(self, leg: Leg) -> None:
+        """Add a leg to the call it shares a key with, joining calls the leg links."""
+        keys = _keys(leg)
+        found = list({id(c): c for k in keys if (c := self.by_key.get(k))}.values())
+        call = found[0] if found else _Call(leg.end)
+        for other in found[1:]:
+            call.legs.extend(other.legs)
+            call.keys |= other.keys
+            call.last_end = max(call.last_end, other.last_end)
+            del self.open[id(other)]
+        call.legs.append(leg)
+        call.keys |= keys
+        call.last_end = max(call.last_end, leg.end)
+        for key in call.keys:
+            self.by_key[key] = call
+        self.open[id(call)] = call
+        heapq.heappush(self.ends, (call.last_end, next(self.tick), call))
 
     def _expire(self, now: datetime) -> Iterator[AdapterLine]:
-        done = [
-            c
-            for c in self.calls.values()
-            if c.last_end is not None and (now - c.last_end).total_seconds() > self.grace_s
-        ]
-        for call in done:
-            yield from self._flush(call)
+        """Flush the calls whose last leg ended more than the grace before ``now``."""
+        while self.ends and (now - self.ends[0][0]).total_seconds() > self.grace_s:
+            last_end, _, call = heapq.heappop(self.ends)
+            if self.open.get(id(call)) is call and call.last_end == last_end:
+                yield from self._flush(call)
 
     def _flush(self, call: _Call) -> Iterator[AdapterLine]:
-        del self.calls[call.call_id]
-        for line, fields, source in _call_events(call, self):
-            fields.update(practice=self.practice, call_id=call.call_id)
-            fields["event_id"] = make_event_id(call.call_id, source, fields["type"])
+        del self.open[id(call)]
+        for key in call.keys:
+            self.by_key.pop(key, None)
+        legs = sorted(call.legs, key=lambda leg: (leg.start, leg.sequence, leg.line))
+        main = [leg for leg in legs if leg.caller_side]
+        if not main:
+            self.tally["skipped: Local-channel halves and dialled-channel rows of no call"] += len(
+                legs
+            )
+            return
+        members = [leg for leg in legs if not leg.caller_side]
+        if members:
+            self.tally["Local-channel halves and dialled-channel rows read with their call"] += len(
+                members
+            )
+        first = main[0]
+        call_id = first.row.get("linkedid") or first.row.get("uniqueid")
+        if not call_id:
+            self.tally["rows without linkedid/uniqueid (each row is a call)"] += 1
+            call_id = f"cdr-{source_digest(first.source)}"
+        events = _CallEvents(self, main, members)
+        for line, fields, source in events.all():
+            fields.update(practice=self.practice, call_id=call_id)
+            fields["event_id"] = make_event_id(call_id, source, fields["type"])
             yield build_event(line, fields)
 
-    def team(self, team: str) -> dict[str, str]:
-        return {"team": team, "role": self.rules.role_for_team(team)}
+
+def _keys(leg: Leg) -> set[str]:
+    """What joins legs into a call: the call id, and each Local channel the leg is or dialled."""
+    keys = set()
+    call_id = leg.row.get("linkedid") or leg.row.get("uniqueid")
+    if call_id:
+        keys.add(f"id:{call_id}")
+    for channel in (leg.row["channel"], leg.row["dstchannel"]):
+        base = local_base(channel)
+        if base:
+            keys.add(f"local:{base}")
+    return keys
 
 
 def _clid_number(clid: str) -> str:
@@ -221,54 +207,132 @@ def _clid_number(clid: str) -> str:
     return clid[start + 1 : end].strip() if 0 <= start < end else ""
 
 
-def _call_events(call: _Call, reader: _Reader) -> Iterator[tuple[int, dict[str, Any], str]]:
-    """The events of one call from its legs, in leg order."""
-    legs = sorted(call.legs, key=lambda leg: (leg.start, leg.sequence, leg.line))
-    first = legs[0]
-    inbound = first.row["dcontext"] not in reader.outbound_contexts
-    yield (
-        first.line,
-        {
+class _CallEvents:
+    """The events of one call: its caller-side legs in start order, helped by its members
+    (Local-channel halves and dialled channels' own rows) for who picked up and when."""
+
+    def __init__(self, reader: _Reader, main: list[Leg], members: list[Leg]) -> None:
+        self.rules = reader.rules
+        self.tally = reader.tally
+        self.main = main
+        self.members = members
+        self.end = max(main + members, key=lambda leg: (leg.end, leg.line))
+
+    def all(self) -> Iterator[tuple[int, dict[str, Any], str]]:
+        first = self.main[0]
+        caller = first.row["src"] or _clid_number(first.row["clid"])
+        inbound = not self._placed_by_practice(first, caller)
+        started = {
             "type": "call_started",
             "at": first.start,
-            "caller": caller_or_withheld(first.row["src"] or _clid_number(first.row["clid"])),
+            "caller": caller_or_withheld(caller),
             "direction": "inbound" if inbound else "outbound",
-        },
-        first.source,
-    )
-    last = max(legs, key=lambda leg: (leg.end, leg.line))
-    if not inbound:
-        # The far end of an outbound call is a patient's number: it must not become a team.
-        yield last.line, {"type": "call_ended", "at": last.end}, last.source
-        return
-    first_team: str | None = None
-    for leg in legs:
-        app = leg.row["lastapp"].lower()
-        answered = leg.row["disposition"] == "ANSWERED" and leg.answer is not None
-        reader.tally[f"legs {leg.row['disposition']}"] += 1
-        if app == "queue":
-            queue = leg.row["lastdata"].split(",")[0] or leg.row["dst"]
-            yield leg.line, {"type": "queue_joined", "at": leg.start, "queue": queue}, leg.source
-            team = queue
+        }
+        yield first.line, started, first.source
+        if inbound:
+            yield from self._inbound()
         else:
-            team = leg.row["dst"]
-        if app == "voicemail":
-            at = leg.answer or leg.start
-            yield leg.line, {"type": "voicemail", "at": at}, leg.source
-            continue
-        if not leg.row["dstchannel"]:
-            continue  # the caller was in the IVR or a queue: nobody's phone rang
-        if app != "queue":
-            yield leg.line, {"type": "ringing", "at": leg.start, **reader.team(team)}, leg.source
-        if not answered:
-            continue
-        assert leg.answer is not None
-        if first_team is None:
-            first_team = team
-            kind = "answered"
-        elif team != first_team:
-            kind = "transferred"
-        else:
-            continue
-        yield leg.line, {"type": kind, "at": leg.answer, **reader.team(team)}, leg.source
-    yield last.line, {"type": "call_ended", "at": last.end}, last.source
+            # The far end of an outbound call is a patient's number: it must not become a team.
+            self.tally["outbound calls"] += 1
+        yield self.end.line, {"type": "call_ended", "at": self.end.end}, self.end.source
+
+    def _placed_by_practice(self, first: Leg, caller: str) -> bool:
+        """Outbound: run in an outbound context, or placed on one of the practice's phones
+        (its caller is an extension, or its channel is and it dialled out to a number)."""
+        if first.row["dcontext"] in self.rules.phone_system.asterisk_outbound_contexts:
+            return True
+        if self.rules.is_extension(caller):
+            return True
+        dialled_out = first.app == "dial" and any(
+            looks_like_phone_number(t) for t in dial_targets(first.row["lastdata"])
+        )
+        return dialled_out and self.rules.is_extension(channel_extension(first.row["channel"]))
+
+    def _inbound(self) -> Iterator[tuple[int, dict[str, Any], str]]:
+        first_team: str | None = None
+        for leg in self.main:
+            self.tally[f"legs {leg.row['disposition']}"] += 1
+            queue = None
+            if leg.app == "queue":
+                queue = leg.row["lastdata"].split(",")[0] or leg.row["dst"]
+                yield (
+                    leg.line,
+                    {"type": "queue_joined", "at": leg.start, "queue": queue},
+                    leg.source,
+                )
+            if leg.app == "voicemail":
+                yield leg.line, {"type": "voicemail", "at": leg.answer or leg.start}, leg.source
+                continue
+            if not leg.row["dstchannel"]:
+                continue  # the caller was in the IVR or a queue: nobody's phone rang
+            reached = self._reached(leg)
+            pickup = min((m for m in reached if m.picked_up), key=_answer_time, default=None)
+            team = self.rules.team_for(queue) if queue else self._person(leg, pickup)
+            if queue is None:
+                yield leg.line, {"type": "ringing", "at": leg.start, **self._team(team)}, leg.source
+            answer = self._answer(leg, reached, pickup, queue is not None)
+            if answer is None:
+                continue
+            if first_team is None:
+                first_team = team
+                if answer.get("time_known") is False:
+                    self.tally[UNTIMED] += 1
+                yield leg.line, {"type": "answered", **answer, **self._team(team)}, leg.source
+            elif team != first_team:
+                at = answer["at"]
+                yield leg.line, {"type": "transferred", "at": at, **self._team(team)}, leg.source
+
+    def _reached(self, leg: Leg) -> list[Leg]:
+        """The member legs a leg's dstchannel leads to: the other half of a Local channel
+        (and what that dialled in turn), or the dialled channel's own row."""
+        channels = {leg.row["dstchannel"]}
+        bases = {b for b in (local_base(leg.row["dstchannel"]),) if b}
+        found: list[Leg] = []
+        grew = True
+        while grew:
+            grew = False
+            for member in self.members:
+                if member in found:
+                    continue
+                if member.row["channel"] in channels or local_base(member.row["channel"]) in bases:
+                    found.append(member)
+                    channels.add(member.row["dstchannel"])
+                    bases.update(b for b in (local_base(member.row["dstchannel"]),) if b)
+                    grew = True
+        return found
+
+    def _answer(
+        self, leg: Leg, reached: list[Leg], pickup: Leg | None, queue: bool
+    ) -> dict[str, Any] | None:
+        """When a person picked up: the member leg's answer, else the leg's own answer if it
+        can be the pickup; None when nobody did. A pickup known to have happened at an unknown
+        time (a queue leg, answered by Asterisk itself on entry) is ``time_known: false``."""
+        if pickup is not None:
+            return {"at": _answer_time(pickup)}
+        if reached or leg.answer is None:
+            return None  # the legs it dialled were not answered: the system answered the caller
+        if not queue and leg.answer > leg.start:
+            return {"at": leg.answer}
+        return {"at": leg.answer, "time_known": False}
+
+    def _person(self, leg: Leg, pickup: Leg | None) -> str:
+        """The team of the phone that rang or picked up: its extension through the rules
+        (never ``s``, a trunk or a phone number); ``unknown`` when no extension is named."""
+        candidates = [channel_extension(leg.row["dstchannel"]), leg.row["dst"]]
+        if pickup is not None:
+            candidates[:0] = [
+                channel_extension(pickup.row["dstchannel"]),
+                channel_extension(pickup.row["channel"]),
+            ]
+        for value in candidates:
+            if self.rules.knows_team(value):
+                return self.rules.team_for(value)
+        return UNKNOWN_TEAM
+
+    def _team(self, team: str) -> dict[str, str]:
+        return {"team": team, "role": self.rules.role_for_team(team)}
+
+
+def _answer_time(leg: Leg) -> datetime:
+    assert leg.answer is not None
+    return leg.answer

@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from streams.core.phone_numbers import UNKNOWN_TEAM
+from streams.core.rules import Rules
 from streams.ingest.adapters.common import (
     AdapterLine,
     Tally,
-    TeamRoles,
     build_event,
     caller_or_withheld,
     make_event_id,
+    not_utf8,
     require_practice,
+    undecodable,
     utc_from_epoch,
 )
 
@@ -57,8 +60,8 @@ INFO_VERBS = frozenset(
 )
 #: Call ids that mean "no call" in queue_log.
 NO_CALL_IDS = frozenset({"", "NONE", "REALTIME"})
-#: Team of an attended transfer whose target the queue_log does not name.
-UNKNOWN_TEAM = "unknown"
+#: Columns read as text (the data columns are read field by field).
+_TEXT_COLUMNS = ((1, "callid"), (2, "queue"), (4, "event"))
 
 
 class LineError(ValueError):
@@ -91,7 +94,7 @@ class _Call:
 def read_queue_log(
     lines: Iterable[str],
     practice: str | None,
-    rules: TeamRoles,
+    rules: Rules,
     *,
     tally: Tally | None = None,
     callback_keys: Iterable[str] = (),
@@ -112,7 +115,7 @@ class _Reader:
     def __init__(
         self,
         practice: str,
-        rules: TeamRoles,
+        rules: Rules,
         tally: Tally,
         callback_keys: Iterable[str],
         grace_s: float,
@@ -146,6 +149,9 @@ class _Reader:
                 f"expected epoch|callid|queue|agent|EVENT|data…, got {len(parts)} field(s)"
             )
         epoch = _epoch(parts[0])
+        for index, name in _TEXT_COLUMNS:
+            if undecodable(parts[index]):
+                raise LineError(not_utf8(f"field '{name}' (column {index + 1})"))
         call_id, queue, verb, data = parts[1].strip(), parts[2].strip(), parts[4].strip(), parts[5:]
         verb = verb.upper()
         yield from self._expire(epoch, call_id)
@@ -194,7 +200,9 @@ class _Reader:
         call.events.append(pending)
         return pending
 
-    def team_fields(self, team: str) -> dict[str, str]:
+    def team_fields(self, value: str) -> dict[str, str]:
+        """The team a queue or extension stands for (never a phone number) and its role."""
+        team = self.rules.team_for(value)
         return {"team": team, "role": self.rules.role_for_team(team)}
 
     def place_join(self, call: _Call, line: _Line, seconds: int | None) -> None:
@@ -253,8 +261,12 @@ class _Line:
             raise LineError(f"{self.verb}: field '{name}' (data{index + 1}) is negative")
         return number
 
-    def text_field(self, index: int) -> str:
-        return self.data[index].strip() if index < len(self.data) else ""
+    def text_field(self, index: int, name: str) -> str:
+        """Data field ``index`` as text ('' when absent)."""
+        value = self.data[index].strip() if index < len(self.data) else ""
+        if undecodable(value):
+            raise LineError(not_utf8(f"{self.verb}: field '{name}' (data{index + 1})"))
+        return value
 
 
 def _epoch(value: str) -> float:
@@ -280,7 +292,7 @@ def _enterqueue(reader: _Reader, call: _Call, line: _Line) -> None:
     if call.started is None:
         at = min(call.first_at, line.epoch) if call.first_at is not None else line.epoch
         # 1.4 logs url|callerid, newer ones url|callerid|position: the caller is data2.
-        caller = caller_or_withheld(line.text_field(1))
+        caller = caller_or_withheld(line.text_field(1, "callerid"))
         call.started = reader.add(call, line, "call_started", at, caller=caller)
     call.join = reader.add(call, line, "queue_joined", line.epoch, queue=line.queue)
     call.queue = line.queue
@@ -316,7 +328,7 @@ def _complete(reader: _Reader, call: _Call, line: _Line) -> None:
 def _transfer(reader: _Reader, call: _Call, line: _Line) -> None:
     # TRANSFER / BLINDTRANSFER: extension|context|holdtime|calltime[|origposition].
     calltime = line.int_field(3, "calltime", required=False)
-    extension = line.text_field(0) or UNKNOWN_TEAM
+    extension = line.text_field(0, "extension") or UNKNOWN_TEAM
     _transferred(reader, call, line, extension, calltime)
 
 
@@ -346,7 +358,7 @@ def _exit(reader: _Reader, call: _Call, line: _Line) -> None:
 
 def _exit_with_key(reader: _Reader, call: _Call, line: _Line) -> None:
     # key|position|origposition|waittime (1.4: key|position).
-    key = line.text_field(0)
+    key = line.text_field(0, "key")
     waittime = line.int_field(3, "waittime", required=False)
     reader.place_join(call, line, waittime)
     if key in reader.callback_keys:

@@ -12,7 +12,15 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from streams.ingest.adapters.common import AdapterLine, Tally, build_event, make_event_id
+from streams.core.phone_numbers import team_or_unknown
+from streams.ingest.adapters.common import (
+    AdapterLine,
+    Tally,
+    build_event,
+    make_event_id,
+    not_utf8,
+    undecodable,
+)
 
 FORMAT = "csv"
 
@@ -32,6 +40,7 @@ COLUMNS: tuple[str, ...] = (
     "team",
     "role",
     "outcome",
+    "agent",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("call_id", "type", "at")
 
@@ -87,6 +96,13 @@ def _rows(
         fields: dict[str, Any] = {
             name: cell.strip() for name, cell in zip(header, row, strict=True) if cell.strip()
         }
+        bad = next((name for name, cell in fields.items() if undecodable(cell)), None)
+        if bad is not None:
+            yield AdapterLine(line, error=not_utf8(f"column '{bad}'"))
+            continue
+        if "team" in fields and team_or_unknown(fields["team"]) != fields["team"]:
+            fields["team"] = team_or_unknown(fields["team"])
+            tally["teams that were phone numbers (stored as unknown)"] += 1
         row_practice = fields.get("practice", "").upper() or None
         if row_practice and default and row_practice != default:
             yield AdapterLine(

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -33,12 +33,6 @@ class AdapterLine:
     error: str | None = None
 
 
-class TeamRoles(Protocol):
-    """The part of the practice rules an adapter needs: the role of a team's people."""
-
-    def role_for_team(self, team: str) -> str: ...
-
-
 #: What an adapter counts while reading: skipped lines by reason, adjustments made.
 Tally = Counter[str]
 
@@ -54,8 +48,9 @@ def require_practice(practice: str | None, fmt: str) -> str:
 
 
 def source_digest(text: str) -> str:
-    """A short stable digest of a source line: re-reading the same file gives the same ids."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    """A short stable digest of a source line: re-reading the same file gives the same ids
+    (of its bytes as written, also those that were not UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
 def make_event_id(call_id: str, source: str, event_type: str) -> str:
@@ -76,6 +71,24 @@ def caller_or_withheld(number: str | None) -> str:
     return value
 
 
+def undecodable(text: str) -> bool:
+    """Whether text holds bytes that were not UTF-8 (lines are decoded with surrogate escapes)."""
+    return not text.isascii() and any("\udc80" <= char <= "\udcff" for char in text)
+
+
+def free_text(text: str) -> str:
+    """A free-text value (a caller's name) with bytes that were not UTF-8 replaced by U+FFFD:
+    phone systems write names in whatever encoding the trunk sent."""
+    if not undecodable(text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def not_utf8(field: str) -> str:
+    """The reason for a line with bytes that are not UTF-8 in a field that must be text."""
+    return f"{field} is not UTF-8 text (bytes in another encoding)"
+
+
 def build_event(line: int, fields: dict[str, Any]) -> AdapterLine:
     """Validate one event; a failure becomes an error naming the field (never its value)."""
     try:
@@ -84,13 +97,18 @@ def build_event(line: int, fields: dict[str, Any]) -> AdapterLine:
         return AdapterLine(line, error=errors.one_line(exc))
 
 
-def reported(items: Iterator[AdapterLine], tally: Tally, fmt: str) -> Iterator[AdapterLine]:
+#: Counts a user should see without ``-v``: the file holds calls we do not read, damage,
+#: or measures we could not take.
+WARNINGS = ("skipped: unknown", "NUL padding", "wait and talk unknown")
+
+
+def reported(items: Iterator[AdapterLine] | Iterator[Any], tally: Tally, fmt: str) -> Iterator[Any]:
     """Pass an adapter's output through, then log what it skipped or adjusted and why.
 
-    Unknown verbs are warnings (the file may hold calls we do not read); the rest (system
-    lines, b-legs, corrected times) is routine and logged at info level (``callstream -v``).
+    ``WARNINGS`` are warnings; the rest (system lines, b-legs, corrected times) is routine
+    and logged at info level (``callstream -v``).
     """
     yield from items
     for reason, count in sorted(tally.items()):
-        level = logging.WARNING if reason.startswith("skipped: unknown") else logging.INFO
+        level = logging.WARNING if reason.startswith(WARNINGS) else logging.INFO
         logger.log(level, "%s: %s: %d", fmt, reason, count)

@@ -17,23 +17,26 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
+from streams.core.rules import Rules
 from streams.ingest.adapters.common import (
     AdapterLine,
     Tally,
-    TeamRoles,
     build_event,
     caller_or_withheld,
+    free_text,
     make_event_id,
+    not_utf8,
     require_practice,
+    undecodable,
     utc_from_epoch,
 )
 
 FORMAT = "freeswitch-json"
 
-#: Dialplan contexts of the practice's own phones: calls from them are not inbound calls.
-DEFAULT_INTERNAL_CONTEXTS = ("default",)
 #: Variables FreeSWITCH sets on legs it originated (the a-leg holds the call).
 _B_LEG_MARKERS = ("originator", "originating_leg_uuid")
+#: Variables naming what the call was bridged to, most telling first.
+_BRIDGED = ("dialed_user", "dialed_extension", "bridge_channel", "callee_id_number")
 
 
 class RecordError(ValueError):
@@ -64,26 +67,24 @@ def parse_json(text: str) -> Any:
 def read_freeswitch_json(
     lines: Iterable[str],
     practice: str | None,
-    rules: TeamRoles,
+    rules: Rules,
     *,
-    internal_contexts: Iterable[str] = DEFAULT_INTERNAL_CONTEXTS,
     tally: Tally | None = None,
 ) -> Iterator[AdapterLine]:
     """Canonical events (or per-record errors) from a file of FreeSWITCH JSON CDRs."""
     ods = require_practice(practice, FORMAT)
     counts = tally if tally is not None else Counter()
-    return _read(lines, ods, rules, frozenset(internal_contexts), counts)
+    return _read(lines, ods, rules, counts)
 
 
-def _read(
-    lines: Iterable[str], practice: str, rules: TeamRoles, internal: frozenset[str], tally: Tally
-) -> Iterator[AdapterLine]:
+def _read(lines: Iterable[str], practice: str, rules: Rules, tally: Tally) -> Iterator[AdapterLine]:
     for line, record in _records(lines, tally):
         if isinstance(record, str):
             yield AdapterLine(line, error=record)
             continue
         try:
-            events = list(_events(record, rules, internal, tally))
+            record = _readable(record, "")
+            events = list(_events(record, rules, tally))
         except RecordError as exc:
             yield AdapterLine(line, error=str(exc))
             continue
@@ -135,9 +136,21 @@ def _object(text: str) -> dict[str, Any] | str:
     return value if isinstance(value, dict) else "expected a JSON object"
 
 
-def _events(
-    record: dict[str, Any], rules: TeamRoles, internal: frozenset[str], tally: Tally
-) -> Iterator[dict[str, Any]]:
+def _readable(value: Any, path: str) -> Any:
+    """The record with bytes that were not UTF-8 replaced in free text (a ``*_name``: the
+    caller's name); ``RecordError`` naming the field when they are anywhere else."""
+    if isinstance(value, str) and undecodable(value):
+        if path.rsplit(".", 1)[-1].endswith("_name"):
+            return free_text(value)
+        raise RecordError(not_utf8(f"field '{path}'"))
+    if isinstance(value, dict):
+        return {k: _readable(v, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return type(value)(_readable(v, path) for v in value)
+    return value
+
+
+def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict[str, Any]]:
     variables = _variables(record)
     flows = _callflows(record)
     profile = flows[0].get("caller_profile", {}) if flows else {}
@@ -152,16 +165,23 @@ def _events(
     assert start is not None and end is not None
     fs_direction = variables.get("direction") or record.get("channel_data", {}).get("direction")
     context = profile.get("context") or variables.get("context", "")
-    inbound = fs_direction != "outbound" and context not in internal
+    number = variables.get("caller_id_number") or profile.get("caller_id_number")
+    # Outbound: FreeSWITCH's own direction, a context of the practice's phones, or a call
+    # placed on one of them (its caller is an extension) whatever its context.
+    inbound = not (
+        fs_direction == "outbound"
+        or context in rules.phone_system.freeswitch_outbound_contexts
+        or rules.is_extension(number)
+    )
     tally[f"hangup {variables.get('hangup_cause', 'unknown')}"] += 1
 
     def event(kind: str, at: float, **fields: Any) -> dict[str, Any]:
         return {"call_id": call_id, "type": kind, "at": utc_from_epoch(at), **fields}
 
-    def team(name: str) -> dict[str, str]:
+    def team(value: str) -> dict[str, str]:
+        name = rules.team_for(value)
         return {"team": name, "role": rules.role_for_team(name)}
 
-    number = variables.get("caller_id_number") or profile.get("caller_id_number")
     yield event(
         "call_started",
         start,
@@ -181,24 +201,51 @@ def _events(
         if answered_at is not None:
             yield event("answered", answered_at, **team(queue))
     else:
-        dialled = (
-            variables.get("dialed_user")
-            or variables.get("dialed_extension")
-            or variables.get("callee_id_number")
-        )
-        bridged = _time(variables, "bridge")
+        answered_at = _person_answered(variables)
         progress = _time(variables, "progress")
-        if dialled and (bridged is not None or progress is not None):
+        if answered_at is not None or progress is not None:
+            dialled = _bridged_extension(variables) or _last_destination(flows)
             yield event("ringing", progress if progress is not None else start, **team(dialled))
-        if dialled and bridged is not None:
-            answered_at = bridged
-            yield event("answered", bridged, **team(dialled))
+            if answered_at is not None:
+                yield event("answered", answered_at, **team(dialled))
     if answered_at is not None:
         for at, target in _transfers(flows, answered_at):
             yield event("transferred", at, **team(target))
     if variables.get("last_app", "").lower() == "voicemail" and answered_at is None:
         yield event("voicemail", _voicemail_at(variables, end))
     yield event("call_ended", end)
+
+
+def _person_answered(variables: dict[str, str]) -> float | None:
+    """When a person answered: the bridge; else the answer, when the dial succeeded (an
+    ``answer_epoch`` alone is not a person: the IVR answers calls)."""
+    bridged = _time(variables, "bridge")
+    if bridged is not None:
+        return bridged
+    if variables.get("DIALSTATUS", "").upper() == "SUCCESS":
+        return _time(variables, "answer")
+    return None
+
+
+def _bridged_extension(variables: dict[str, str]) -> str:
+    """The extension the call was put through to, as FreeSWITCH names it ('' if none):
+    ``dialed_user``, or the user in ``bridge_channel`` (``sofia/internal/1002@host``)."""
+    for name in _BRIDGED:
+        value = variables.get(name, "").strip()
+        if name == "bridge_channel" and value:
+            value = value.rsplit("/", 1)[-1].removeprefix("sip:").split("@", 1)[0]
+        if value:
+            return value
+    return ""
+
+
+def _last_destination(flows: list[dict[str, Any]]) -> str:
+    """The destination of the last callflow (where the dialplan last sent the call)."""
+    for flow in reversed(flows):
+        target = flow.get("caller_profile", {}).get("destination_number")
+        if target:
+            return str(target)
+    return ""
 
 
 def _voicemail_at(variables: dict[str, str], end: float) -> float:

@@ -17,6 +17,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from streams.core.rules import Rules, load_rules
+from streams.core.staffing import COMBINED_COLUMNS, combine
+from streams.outputs import staffing
 from streams.outputs.dashboards import render
 from streams.outputs.dashboards.spec import (
     Dashboard,
@@ -35,6 +38,13 @@ UNMAPPED_NAMES = {
     "icb": "Practices with no ICB in the reference data",
 }
 _PARAM = re.compile(r"\$([a-z_]+)")
+_WHOLE = {"practices", "needed", "rostered"}
+_COMBINED_SCHEMA = {
+    name: {"slot_start": pl.Time, "slot": pl.String}.get(
+        name, pl.Int64 if name in _WHOLE else pl.Float64
+    )
+    for name in COMBINED_COLUMNS
+}
 _ACRONYMS = re.compile(r"\b(Pcn|Icb|Nhs|Gp|Ccg)\b")
 
 Progress = Callable[[int, int], None]
@@ -112,39 +122,73 @@ def panel_sql(panel: Panel) -> str:
 class SiteBuilder:
     """One build: a pinned warehouse snapshot, dashboards, and a cache of panel queries."""
 
-    def __init__(self, warehouse: Warehouse, dashboards: list[Dashboard], today: date) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        dashboards: list[Dashboard],
+        today: date,
+        settings: Settings | None = None,
+    ) -> None:
         self.warehouse = warehouse
         self.dashboards = dashboards
         self.today = today
+        self.settings = settings or warehouse.settings
         self.snapshot = warehouse.snapshot()
-        self._cache: dict[tuple[str, str, tuple[str, ...]], pl.DataFrame] = {}
+        self._cache: dict[tuple[str, str, str | None, tuple[str, ...]], pl.DataFrame] = {}
+        self._rules: Rules | None = None
 
     def panel_data(self, dashboard: Dashboard, panel: Panel, org: Org) -> render.PanelData:
         """The panel's rows for the org's practices and the panel's dates (checked columns)."""
-        key = (panel.query, panel.dates, org.practices)
+        weeks = self.settings.staffing_weeks
+        key = (panel.query, panel.dates, panel.compute, org.practices)
         if key not in self._cache:
             sql = panel_sql(panel)
             values = {
                 "practices": list(org.practices),
-                "dates": dates_for(panel.dates, self.today),
+                "dates": dates_for(panel.dates, self.today, weeks),
                 "today": self.today,
             }
             params = {name: values[name] for name in set(_PARAM.findall(sql)) if name in values}
             try:
-                self._cache[key] = self.warehouse.query(sql, params)
+                frame = self.warehouse.query(sql, params)
             except duckdb.Error as exc:
                 raise BuildError(
                     f"dashboards/{dashboard.slug}.yaml, panel {panel.title!r}: query "
                     f"{panel.query} failed: {str(exc).splitlines()[0]}"
                 ) from None
+            if panel.compute == "staffing":
+                frame = self._staffing(dashboard, panel, frame)
+            self._cache[key] = frame
         frame = self._cache[key]
+        if panel.between and panel.x in frame.columns:
+            low, high = panel.between
+            text = frame[panel.x].cast(pl.String)
+            frame = frame.filter((text >= low) & (text <= high))
         missing = sorted(panel.needed_columns - set(frame.columns))
         if missing:
             raise BuildError(
                 f"dashboards/{dashboard.slug}.yaml, panel {panel.title!r}: query {panel.query} "
                 f"has no column {', '.join(missing)} (it has {', '.join(frame.columns)})"
             )
-        return render.PanelData(panel, frame, describe_dates(panel.dates, self.today))
+        return render.PanelData(panel, frame, describe_dates(panel.dates, self.today, weeks))
+
+    def _staffing(self, dashboard: Dashboard, panel: Panel, frame: pl.DataFrame) -> pl.DataFrame:
+        """The staffing plan of each practice's rows, added up per quarter hour."""
+        if self._rules is None:
+            try:
+                self._rules = load_rules(self.settings.rules_file)
+            except ValueError as exc:
+                raise BuildError(f"dashboards/{dashboard.slug}.yaml: {exc}") from None
+        rows = list(frame.iter_rows(named=True))
+        try:
+            targets = staffing.targets(self.settings, self._rules, {r["practice"] for r in rows})
+            combined = combine(staffing.plan_rows(rows, targets))
+        except ValueError as exc:  # the query does not give the model's columns
+            raise BuildError(
+                f"dashboards/{dashboard.slug}.yaml, panel {panel.title!r}: the staffing model "
+                f"cannot read query {panel.query}: {str(exc).splitlines()[0]}"
+            ) from None
+        return pl.DataFrame(combined, schema=_COMBINED_SCHEMA, orient="row")
 
     def page(self, org: Org, dashboard: Dashboard) -> str:
         """The HTML of one dashboard for one org."""

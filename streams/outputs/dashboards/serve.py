@@ -218,9 +218,9 @@ class DashboardServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, site: DashboardSite, port: int) -> None:
+    def __init__(self, site: DashboardSite, port: int, host: str = HOST) -> None:
         self.site = site
-        super().__init__((HOST, port), _Handler)
+        super().__init__((host, port), _Handler)
 
 
 #: A plain NHS-blue square: the tab icon, served so browsers' favicon request is not a 404.

@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from streams.core.nhs_time import same_weekdays
 from streams.warehouse.sqlfiles import SQL_DIR
 
 #: The repository's ``dashboards/`` directory.
@@ -22,7 +23,11 @@ DASHBOARDS_DIR = Path(__file__).resolve().parents[3] / "dashboards"
 
 Level = Literal["practice", "pcn", "icb"]
 ChartType = Literal["bar", "stacked_bar", "hbar", "line", "kpi", "table"]
-DateFilter = Literal["today", "same_weekday", "last_7_days", "last_28_days", "this_month"]
+DateFilter = Literal[
+    "today", "same_weekday", "last_7_days", "last_28_days", "this_month", "staffing_weeks"
+]
+#: Models a panel's rows can go through before they are drawn (build.py runs them).
+Compute = Literal["staffing"]
 
 _QUERY = re.compile(r"^(views|dashboards|reports)/[a-z0-9_]+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -33,6 +38,8 @@ DATE_FILTER_TEXT: dict[str, str] = {
     "last_7_days": "the 7 days to {today}",
     "last_28_days": "the 28 days to {today}",
     "this_month": "{month} up to {today}",
+    "staffing_weeks": "{weekday}s of the {weeks} weeks to {today}, bank holidays left out "
+    "(figures per average day)",
 }
 
 
@@ -40,22 +47,28 @@ class SpecError(Exception):
     """A dashboard file is wrong; the message names the file and the field."""
 
 
-def dates_for(choice: DateFilter, today: date) -> list[date]:
-    """The local dates a panel's date filter covers, oldest first."""
+def dates_for(choice: DateFilter, today: date, weeks: int = 8) -> list[date]:
+    """The local dates a panel's date filter covers, oldest first (``weeks``: of
+    ``staffing_weeks``, the CALLSTREAM_STAFFING_WEEKS setting)."""
     if choice == "today":
         return [today]
     if choice == "same_weekday":
         return [today - timedelta(weeks=n) for n in range(4, -1, -1)]
     if choice == "this_month":
         return [today.replace(day=day) for day in range(1, today.day + 1)]
+    if choice == "staffing_weeks":
+        return same_weekdays(today, weeks)
     days = 7 if choice == "last_7_days" else 28
     return [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
 
 
-def describe_dates(choice: DateFilter, today: date) -> str:
+def describe_dates(choice: DateFilter, today: date, weeks: int = 8) -> str:
     """The date filter in words, for the "filters in use" line of a panel."""
     return DATE_FILTER_TEXT[choice].format(
-        today=f"{today:%A} {today.day} {today:%B %Y}", month=f"{today:%B %Y}"
+        today=f"{today:%A} {today.day} {today:%B %Y}",
+        month=f"{today:%B %Y}",
+        weekday=f"{today:%A}",
+        weeks=weeks,
     )
 
 
@@ -82,6 +95,14 @@ class Panel(BaseModel):
     sort: str | None = Field(None, description="sort rows by this column, largest first")
     empty: str = Field(
         "No calls in this period.", description="what the panel says when it has no rows"
+    )
+    compute: Compute | None = Field(
+        None,
+        description="run the query's rows through a model first: staffing = the Erlang C "
+        "staffing plan of reports/staffing_demand, added up over the page's practices",
+    )
+    between: tuple[str, str] | None = Field(
+        None, description="keep only rows whose x (as text) is between these two, inclusive"
     )
 
     @model_validator(mode="after")

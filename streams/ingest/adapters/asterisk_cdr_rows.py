@@ -1,0 +1,195 @@
+"""Rows of an Asterisk CDR file -> legs: the layouts we read, times, channel names.
+
+Asterisk writes CDR files in more than one layout: ``cdr_csv`` (Master.csv, 16 columns, 18
+with ``uniqueid, userfield``, 21 with ``peeraccount, linkedid, sequence``) and ``cdr_custom``,
+whose stock mapping (``cdr_custom.conf.sample``) also writes a Master.csv, of 19 columns,
+``clid`` first. A file with a header row naming the columns is read in any order.
+docs/formats.md lists every layout column by column.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from streams.ingest.adapters.common import free_text, not_utf8, undecodable
+
+#: What every layout has, in this order: the leg's channels, application, times, outcome.
+_LEG = (
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+)
+CDR_CSV_16: tuple[str, ...] = ("accountcode", "src", "dst", "dcontext", "clid", *_LEG)
+CDR_CSV_18 = (*CDR_CSV_16, "uniqueid", "userfield")
+CDR_CSV_21 = (*CDR_CSV_18, "peeraccount", "linkedid", "sequence")
+#: cdr_custom.conf.sample's Master.csv mapping (Asterisk 1.6 onwards).
+CDR_CUSTOM_19: tuple[str, ...] = (
+    *("clid", "src", "dst", "dcontext", *_LEG),
+    *("accountcode", "uniqueid", "userfield", "sequence"),
+)
+#: Column count -> layout, for files without a header row.
+LAYOUTS: dict[int, tuple[str, ...]] = {
+    len(c): c for c in (CDR_CSV_16, CDR_CSV_18, CDR_CUSTOM_19, CDR_CSV_21)
+}
+#: Every CDR field a header row may name, and the ones a call needs.
+KNOWN_COLUMNS = frozenset(CDR_CSV_21)
+REQUIRED_COLUMNS = frozenset(CDR_CSV_16) - {"accountcode", "amaflags"}
+#: Columns of free text: bytes that are not UTF-8 in them are replaced, the row is read.
+FREE_TEXT = frozenset({"clid", "lastdata", "userfield", "accountcode", "peeraccount"})
+DISPOSITIONS = frozenset({"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
+#: ``lastapp`` of a dialled channel's own row: it ran no dialplan of its own.
+DIALLED_APPS = frozenset({"appdial", "appdial2"})
+LAYOUT_HELP = (
+    "Asterisk CDR layouts read: cdr_csv Master.csv (16, 18 or 21 columns), cdr_custom's "
+    "stock Master.csv mapping (19 columns, clid first), or any layout whose first row is a "
+    "header naming the columns; docs/formats.md lists the columns of each"
+)
+
+
+class RowError(ValueError):
+    """A CDR row that cannot be read; the message names the column."""
+
+
+@dataclass
+class Leg:
+    """One CDR row: a leg of a call, with times in UTC.
+
+    ``answer`` and ``end`` are derived from ``duration`` and ``billsec`` (docs/formats.md:
+    wait = duration - billsec, talk = billsec); ``answer`` is None for a leg not answered.
+    """
+
+    line: int
+    source: str
+    row: dict[str, str]
+    start: datetime
+    answer: datetime | None
+    end: datetime
+    sequence: int
+
+    @property
+    def app(self) -> str:
+        return self.row["lastapp"].lower()
+
+    @property
+    def caller_side(self) -> bool:
+        """A leg of the caller (or of a phone it was put through to), not a Local-channel
+        half or a dialled channel's own row."""
+        return local_base(self.row["channel"]) is None and self.app not in DIALLED_APPS
+
+    @property
+    def picked_up(self) -> bool:
+        """Answered by what it dialled (a phone), not by the system or voicemail."""
+        if self.answer is None or self.app == "voicemail":
+            return False
+        return bool(self.row["dstchannel"]) or self.app in DIALLED_APPS
+
+
+def header_layout(cells: list[str]) -> tuple[str, ...] | None:
+    """The layout a header row names, or None when the row is not a header."""
+    names = tuple(c.strip().lower() for c in cells)
+    if set(names) <= KNOWN_COLUMNS and REQUIRED_COLUMNS <= set(names):
+        return names
+    return None
+
+
+def read_leg(line: int, cells: list[str], layout: tuple[str, ...], zone: ZoneInfo) -> Leg:
+    """One row as a leg; ``RowError`` names the first column that cannot be read."""
+    row: dict[str, str] = {}
+    for name, cell in zip(layout, cells, strict=True):
+        value = cell.strip()
+        if undecodable(value):
+            if name not in FREE_TEXT:
+                raise RowError(not_utf8(f"column '{name}'"))
+            value = free_text(value)
+        row[name] = value
+    disposition = row["disposition"].upper()
+    if disposition not in DISPOSITIONS:
+        raise RowError(f"column 'disposition' is not one of {', '.join(sorted(DISPOSITIONS))}")
+    row["disposition"] = disposition
+    start = _time(row, "start", zone)
+    end = _time(row, "end", zone)
+    answered_at = _time(row, "answer", zone) if row["answer"] else None
+    assert start is not None and end is not None
+    duration = _seconds(row, "duration")
+    billsec = _seconds(row, "billsec")
+    finish = start + timedelta(seconds=duration) if duration is not None else end
+    answer = None
+    if disposition == "ANSWERED" and answered_at is not None:
+        answer = (
+            max(start, finish - timedelta(seconds=billsec)) if billsec is not None else answered_at
+        )
+    sequence = row.get("sequence", "")
+    return Leg(
+        line,
+        ",".join(cells),
+        row,
+        start,
+        answer,
+        finish,
+        int(sequence) if sequence.isdigit() else 0,
+    )
+
+
+def _time(row: dict[str, str], name: str, zone: ZoneInfo) -> datetime:
+    value = row[name]
+    if not value:
+        raise RowError(f"column '{name}' is empty")
+    try:
+        # The one layout Asterisk writes ("%Y-%m-%d %T"); fromisoformat is ~10x strptime.
+        if len(value) != len("2026-08-03 08:30:00") or value[10] != " ":
+            raise ValueError(value)
+        local = datetime.fromisoformat(value)
+        if local.tzinfo is not None:
+            raise ValueError(value)
+    except ValueError:
+        raise RowError(f"column '{name}' is not a time like 2026-08-03 08:30:00") from None
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _seconds(row: dict[str, str], name: str) -> float | None:
+    """``duration`` / ``billsec``: whole seconds, or fractional (cdr_custom's ``,f``)."""
+    value = row[name]
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise RowError(f"column '{name}' is not a number of seconds") from None
+    if seconds < 0 or not math.isfinite(seconds):
+        raise RowError(f"column '{name}' is not a number of seconds")
+    return seconds
+
+
+def local_base(channel: str) -> str | None:
+    """``Local/201@from-queue-0000001a`` for either half (``;1``, ``;2``) of a Local
+    channel; None for any other channel."""
+    if not channel.startswith("Local/"):
+        return None
+    return channel.rsplit(";", 1)[0]
+
+
+def channel_extension(channel: str) -> str:
+    """The extension or peer a channel name is for: ``PJSIP/201-00000002`` -> ``201``,
+    ``Local/201@from-queue-0000001a;2`` -> ``201``; '' when there is none."""
+    if "/" not in channel:
+        return ""
+    name = channel.split("/", 1)[1]
+    if channel.startswith("Local/"):
+        return name.split("@", 1)[0]
+    return name.rsplit("-", 1)[0] if "-" in name else name
+
+
+def dial_targets(lastdata: str) -> list[str]:
+    """What a ``Dial`` leg dialled: ``PJSIP/201&PJSIP/202,30,tT`` -> both channels."""
+    return [t.strip() for t in lastdata.split(",", 1)[0].split("&") if t.strip()]

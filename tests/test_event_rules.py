@@ -1,0 +1,160 @@
+"""The first hop takes only what the classifier and the warehouse can hold (issue 11).
+
+Pure: models, normalise, the call's span, the error formatter. The same rules reach HTTP,
+`push`, `classify` and the worker because all of them validate with ``CallEvent``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from models.events import CallEvent, EventBounds, EventType, PseudonymisedEvent, set_event_bounds
+from streams.core import errors
+from streams.core.assemble import CallAssembly, CallSpan, OutsideCall
+from streams.core.call_state import CallState, receive
+from streams.core.normalise import Rejected, normalise
+from streams.core.pseudonymise import pseudonymise
+from streams.settings import Settings
+
+KEY = b"test-key"
+STARTED = {
+    "practice": "A12345",
+    "call_id": "c1",
+    "event_id": "e1",
+    "type": "call_started",
+    "at": "2026-08-03T07:30:00Z",
+    "caller": "07700 900123",
+}
+
+
+def problems(**changes: object) -> list[tuple[str | None, str]]:
+    try:
+        CallEvent.model_validate({**STARTED, **changes})
+    except ValidationError as exc:
+        return [(p.field, p.message) for p in errors.problems(exc)]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        ("07700900124", "must be an RFC 3339 time"),  # issue 11 case 3
+        ("1754206200", "must be an RFC 3339 time"),
+        (1754206200, "must be an RFC 3339 time"),
+        (1754206200.5, "must be an RFC 3339 time"),
+        (True, "must be an RFC 3339 time"),
+        ("2100-01-01T00:00:00Z", "more than 24 h in the future"),  # case 1
+        ("0001-01-01T00:00:00Z", "is before 2020-01-01"),  # case 2
+        ("9999-12-31T23:59:59-23:59", "more than 24 h in the future"),
+        ("2019-12-31T23:59:59Z", "is before 2020-01-01"),
+        ("2026-08-03T07:30:00", "timezone"),
+        ("2026-08-03T07:30:00Z" + " " * 30, "must be an RFC 3339 time"),  # over 40 chars
+        (" 2026-08-03T07:30:00Z ", None),
+    ],
+)
+def test_event_time_must_be_rfc3339_and_within_bounds(at: object, message: str | None) -> None:
+    found = problems(at=at)
+    if message is None:
+        assert found == []
+    else:
+        assert [field for field, _ in found] == ["at"] and message in found[0][1], found
+
+
+def test_now_is_fine_and_a_day_ahead_is_the_limit() -> None:
+    now = datetime.now(UTC)
+    assert problems(at=(now + timedelta(hours=23)).isoformat()) == []
+    assert problems(at=(now + timedelta(hours=25)).isoformat())[0][0] == "at"
+
+
+def test_bounds_come_from_settings_or_a_validation_context() -> None:
+    wide = EventBounds(earliest=datetime(1, 1, 1, tzinfo=UTC), max_future=timedelta(days=1))
+    old = {**STARTED, "at": "1999-01-01T00:00:00Z"}
+    assert CallEvent.model_validate(old, context={"event_bounds": wide}).at.year == 1999
+    settings = Settings(event_earliest="1990-01-01T00:00:00Z", event_max_future_s=60)
+    previous = set_event_bounds(settings.event_bounds)
+    try:
+        assert CallEvent.model_validate(old).at.year == 1999
+        assert problems(at=(datetime.now(UTC) + timedelta(minutes=5)).isoformat())[0][0] == "at"
+    finally:
+        set_event_bounds(previous)
+
+
+@pytest.mark.parametrize("field", ["call_id", "event_id", "caller"])
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u202e"])
+def test_no_control_characters_in_text(field: str, char: str) -> None:
+    found = problems(**{field: f"a{char}b"})
+    assert [f for f, _ in found] == [field]
+    assert f"U+{ord(char):04X} at position 1" in found[0][1]
+
+
+def test_text_fields_are_bounded() -> None:
+    assert problems(call_id="x" * 201)[0] == (
+        "call_id",
+        "String should have at most 200 characters",
+    )
+    assert problems(caller="0" * 65)[0][0] == "caller"
+
+
+def test_a_field_name_sent_as_a_number_is_masked_and_cut_in_errors() -> None:
+    """Case 4: `Extra inputs are not permitted` named the key +447700900241 as it was."""
+    found = problems(**{"+447700900241": 1, "y" * 500: 2})
+    assert found[0] == ("<digits masked>", "Extra inputs are not permitted")
+    assert len(found[1][0]) == errors.MAX_FIELD_CHARS
+
+
+def test_normalise_rejects_out_of_window_times_naming_at() -> None:
+    for at in ("0001-01-01T00:00:00Z", "2100-01-01T00:00:00Z", "07700900124"):
+        value = json.dumps({**STARTED, "at": at}).encode()
+        result = normalise(value, b"A12345:c1", KEY)
+        assert isinstance(result, Rejected) and result.field == "at", result
+        assert "07700900124" not in result.reason
+
+
+def test_free_text_is_masked_at_the_first_hop_with_distinct_masks() -> None:
+    one = pseudonymise(CallEvent.model_validate({**STARTED, "call_id": "c 07700 900123"}), KEY)
+    two = pseudonymise(CallEvent.model_validate({**STARTED, "call_id": "c 07700 900124"}), KEY)
+    assert one.call_id.startswith("c tel-") and one.call_id != two.call_id
+    assert "900123" not in one.model_dump_json()
+    kept = pseudonymise(CallEvent.model_validate({**STARTED, "call_id": "1754208000.42"}), KEY)
+    assert kept.call_id == "1754208000.42"
+
+
+T0 = datetime(2026, 8, 3, 7, 30, tzinfo=UTC)
+SPAN = CallSpan(events=timedelta(hours=4), callbacks=timedelta(hours=48))
+
+
+def ev(n: int, kind: EventType, seconds: float, **fields: object) -> PseudonymisedEvent:
+    return PseudonymisedEvent(
+        practice="A12345",
+        call_id="c1",
+        event_id=f"e{n}",
+        type=kind,
+        at=T0 + timedelta(seconds=seconds),
+        **fields,
+    )
+
+
+def test_an_event_too_far_from_its_call_is_refused_naming_at() -> None:
+    state, _, _ = receive(None, ev(1, EventType.call_started, 0), 0, SPAN)
+    state, changed, _ = receive(state, ev(2, EventType.call_ended, 4 * 3600), 1, SPAN)
+    assert changed
+    with pytest.raises(OutsideCall, match="field 'at': 14401 s from the other events"):
+        receive(state, ev(3, EventType.voicemail, -1), 2, SPAN)
+    assert len(state.assembly) == 2  # nothing changed
+    # a callback the next day is part of the call; one three days on is not
+    receive(state, ev(4, EventType.callback_made, 86400, outcome="answered"), 3, SPAN)
+    with pytest.raises(OutsideCall, match="call_retention_s"):
+        receive(state, ev(5, EventType.callback_made, 3 * 86400, outcome="answered"), 4, SPAN)
+
+
+def test_without_a_span_anything_goes_and_state_keeps_its_partition() -> None:
+    assembly = CallAssembly([ev(1, EventType.call_started, 0), ev(2, EventType.call_ended, 1e6)])
+    state = CallState(assembly, 5.0, partition=3)
+    assert CallState.from_bytes(state.to_bytes()).partition == 3
+    old = json.loads(state.to_bytes())
+    del old["p"]  # a state written before partitions were kept
+    assert CallState.from_bytes(json.dumps(old).encode()).partition is None

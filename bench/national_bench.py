@@ -145,7 +145,9 @@ SELECT
     CASE WHEN outcome = 'ended_in_ivr' AND roll % 2 = 0 THEN 'pharmacy' END,
     4,
     now(),
-    now()
+    now(),
+    CASE WHEN outcome = 'answered' THEN 'agent-' || ((h // 23) % 6)::VARCHAR END,
+    CASE WHEN outcome = 'answered' THEN started + to_seconds(wait) END
 FROM shaped
 """
 

@@ -4,7 +4,8 @@ Baseline (same run, same broker, same events): kafka-python producing the events
 plain kafka-python consumer reading and JSON-decoding them, i.e. the cost of Kafka alone.
 Pipeline: the events are produced while a worker (subprocess) runs; the clock stops when
 the warehouse, read-only from this process, holds every call. The worker's own CPU time
-over that span is reported too: unlike wall time, other work on the machine hardly moves it.
+over that span is reported too, beside the plain consumer's (this process's CPU time while it
+reads): unlike wall time, other work on the machine hardly moves it. Both ratios are printed.
 Usage:
 
     python bench/pipeline_bench.py [--calls 20000]   # 5 events per call
@@ -82,15 +83,16 @@ def baseline(bootstrap: str, payloads: list[tuple[bytes, bytes]], partitions: in
         group_id=f"{topic}-reader",
         consumer_timeout_ms=5000,
     )
-    seen, started = 0, time.perf_counter()
+    seen, started, cpu_before = 0, time.perf_counter(), time.process_time()
     for message in consumer:
         json.loads(message.value)
         seen += 1
         if seen == len(payloads):
             break
     consumed = time.perf_counter() - started
+    consumed_cpu = time.process_time() - cpu_before
     consumer.close()
-    return produced, consumed
+    return produced, consumed, consumed_cpu
 
 
 def _calls_in(settings: Settings) -> int:
@@ -197,7 +199,7 @@ def main(calls: int, partitions: int, profile: Path | None) -> None:
     payloads = [encode_event(e) for e in make_events(calls)]
     n = len(payloads)
     console.print(f"{calls} calls, {n} events, broker {bootstrap}, {partitions} partitions")
-    produce_s, consume_s = baseline(bootstrap, payloads, partitions)
+    produce_s, consume_s, consume_cpu_s = baseline(bootstrap, payloads, partitions)
     with tempfile.TemporaryDirectory(prefix="callstream-bench-") as work:
         push_s, total_s, cpu_s = pipeline(
             bootstrap, payloads, calls, partitions, Path(work), profile
@@ -214,10 +216,15 @@ def main(calls: int, partitions: int, profile: Path | None) -> None:
     for label, seconds, count in rows:
         table.add_row(label, f"{seconds:.2f}", f"{count / seconds:,.0f}")
     console.print(table)
-    if cpu_s:
+    wall_ratio = ((n - 5) / total_s) / (n / consume_s)
+    console.print(f"pipeline / plain consume, wall clock: {wall_ratio:.2f}")
+    if cpu_s and consume_cpu_s:
+        # CPU seconds per event hardly move with other work on the machine; wall time does.
+        cpu_ratio = ((n - 5) / cpu_s) / (n / consume_cpu_s)
         console.print(
-            f"worker CPU over the pipeline run: {cpu_s:.1f} s "
-            f"({(n - 5) / cpu_s:,.0f} events per CPU second)"
+            f"CPU: worker {cpu_s:.1f} s ({(n - 5) / cpu_s:,.0f} events per CPU second), "
+            f"plain consumer {consume_cpu_s:.1f} s ({n / consume_cpu_s:,.0f} per CPU second); "
+            f"pipeline / plain consume per CPU second: {cpu_ratio:.2f}"
         )
 
 

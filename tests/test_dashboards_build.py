@@ -217,6 +217,7 @@ def test_serve_keeps_the_last_good_pages_and_says_why(
     assert status == 503 and json.loads(body)["status"] == "starting"
     assert get(f"{url}/")[0] == 503
     assert site.refresh()
+    assert json.loads(get(f"{url}/health")[1])["rendered"] == 0  # nothing rendered ahead
     page = f"{url}/practice/A81001/practice_today.html"
     status, html = get(page)
     assert status == 200 and tile(html, "inbound") == "2"
@@ -225,7 +226,7 @@ def test_serve_keeps_the_last_good_pages_and_says_why(
 
     (specs / "routing.yaml").write_text("title: Routing\nlevels: [practice]\npanels: nope\n")
     assert not site.refresh()
-    assert site.current == good and good.is_dir()
+    assert site.current is good
     status, html = get(page)
     assert status == 200 and tile(html, "inbound") == "2"
     assert 'role="alert"' in html and "routing.yaml: panels: Input should be a valid list" in html
@@ -241,16 +242,21 @@ def test_serve_keeps_the_last_good_pages_and_says_why(
     status, html = get(page)
     assert tile(html, "inbound") == "3" and 'role="alert"' not in html
     assert get(f"{url}/health")[0] == 200
-    assert len(list((site.root).glob("build-*"))) <= 2
+    assert len(list((site.root).glob("snapshot-*"))) <= 2
     assert get(f"{url}/../../etc/passwd")[0] == 404
+    assert get(f"{url}/practice/Z99999/practice_today.html")[0] == 404
 
 
-def test_refresh_without_new_data_does_not_rebuild(served: tuple[DashboardSite, str, Path]) -> None:
-    site, _, _ = served
+def test_a_page_renders_once_per_snapshot(served: tuple[DashboardSite, str, Path]) -> None:
+    site, url, _ = served
     assert site.refresh()
-    first = site.current
-    assert site.refresh()
-    assert site.current == first and site.status.state == "ok"
+    page = f"{url}/practice/A81001/scramble_8am.html"
+    first = get(page)
+    assert first[0] == 200 and json.loads(get(f"{url}/health")[1])["rendered"] == 1
+    assert get(page) == first
+    assert json.loads(get(f"{url}/health")[1])["rendered"] == 1  # the second came from cache
+    pinned = site.current
+    assert site.refresh() and site.current is pinned  # no new snapshot: nothing re-rendered
 
 
 def test_loaded_dashboards_match_the_site_tabs(site: Path) -> None:

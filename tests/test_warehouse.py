@@ -484,7 +484,8 @@ def test_compact_and_expire_keep_the_data_in_fewer_files(
     warehouse.expire_snapshots(0)
     assert rows(warehouse, "SELECT * FROM calls ORDER BY call_id") == before
     assert rows(warehouse, files)[0]["n"] < files_before
-    on_disk = {str(p) for p in (settings.warehouse_dir / "files").rglob("classified_calls/*")}
+    tables = settings.warehouse_dir / "files"  # partitioned by day: local_date=.../*.parquet
+    on_disk = {str(p) for p in tables.rglob("*.parquet") if "/classified_calls/" in str(p)}
     listed = rows(warehouse, "FROM ducklake_list_files('lake', 'classified_calls')")
     in_use = ({r["data_file"] for r in listed} | {r["delete_file"] for r in listed}) - {None}
     assert on_disk == in_use  # files of expired snapshots were deleted

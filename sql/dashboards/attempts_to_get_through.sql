@@ -17,6 +17,6 @@ SELECT
     count(*) FILTER (WHERE answered) AS got_through,
     count(*) FILTER (WHERE NOT answered) AS never_got_through
 FROM caller_day_attempts
-WHERE list_contains($practices, practice) AND list_contains($dates, local_date)
+WHERE practice IN (SELECT unnest($practices)) AND local_date IN (SELECT unnest($dates))
 GROUP BY ALL
 ORDER BY attempts_order

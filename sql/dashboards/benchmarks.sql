@@ -27,7 +27,7 @@ org AS (
         CASE WHEN count(DISTINCT icb_code) = 1 THEN any_value(icb_code) END AS icb_code,
         count(*) AS practices
     FROM practice_hierarchy
-    WHERE list_contains($practices, practice)
+    WHERE practice IN (SELECT unnest($practices))
 ),
 ours AS (
     SELECT
@@ -37,7 +37,7 @@ ours AS (
         sum(d.value) FILTER (WHERE d.indicator = 'CBT004') AS missed,
         sum(d.value) FILTER (WHERE d.indicator = 'CBT005') AS callback_requested
     FROM cbt_daily AS d, period AS p
-    WHERE list_contains($practices, d.practice) AND d.local_date BETWEEN p.month AND p.today
+    WHERE d.practice IN (SELECT unnest($practices)) AND d.local_date BETWEEN p.month AND p.today
 ),
 as_published AS (
     SELECT
@@ -48,7 +48,7 @@ as_published AS (
         sum(callback_requested) AS callback_requested,
         count(*) AS practices
     FROM cbt_published_practice_month AS m, period AS p
-    WHERE list_contains($practices, m.practice) AND m.month = p.month
+    WHERE m.practice IN (SELECT unnest($practices)) AND m.month = p.month
 ),
 rows AS (
     SELECT

@@ -24,7 +24,7 @@ ours AS (
         sum(d.value) FILTER (WHERE d.indicator = 'CBT003') AS answered,
         sum(d.value) FILTER (WHERE d.indicator = 'CBT004') AS missed
     FROM cbt_daily AS d, period AS p
-    WHERE list_contains($practices, d.practice) AND d.local_date BETWEEN p.month AND p.today
+    WHERE d.practice IN (SELECT unnest($practices)) AND d.local_date BETWEEN p.month AND p.today
     GROUP BY d.practice
 )
 SELECT

@@ -3,12 +3,11 @@
 -- Grain: one row per practice with at least one inbound call. A practice in no reference
 --   extract gets the code 'UNMAPPED' for PCN and ICB (grouped on one page per level), as in
 --   calls_with_hierarchy; names are null when unknown.
--- Parameters: none.
+-- Parameters: none. Reads practice_day_facts (a row per practice-day with an inbound call).
 -- Columns: practice, practice_name, pcn_code, pcn_name, icb_code, icb_name.
 WITH seen AS (
     SELECT DISTINCT practice
-    FROM calls
-    WHERE inbound
+    FROM practice_day_facts
 )
 SELECT
     s.practice,

@@ -16,6 +16,6 @@ SELECT
     sum(callers_never_answered)::BIGINT AS callers_never_answered,
     sum(withheld_calls)::BIGINT AS withheld_calls
 FROM repeat_callers
-WHERE list_contains($practices, practice) AND list_contains($dates, local_date)
+WHERE practice IN (SELECT unnest($practices)) AND local_date IN (SELECT unnest($dates))
 GROUP BY local_date
 ORDER BY local_date

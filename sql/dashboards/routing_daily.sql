@@ -20,6 +20,6 @@ SELECT
     sum(signposted) / sum(calls) AS signposted_share,
     (sum(right_first_time) + sum(signposted)) / sum(calls) AS directed_share
 FROM routing_effectiveness
-WHERE list_contains($practices, practice) AND list_contains($dates, local_date)
+WHERE practice IN (SELECT unnest($practices)) AND local_date IN (SELECT unnest($dates))
 GROUP BY local_date
 ORDER BY local_date

@@ -17,6 +17,6 @@ SELECT
     sum(callback_requested)::BIGINT AS callback_requested,
     sum(missed) / nullif(sum(inbound_calls), 0) AS missed_share
 FROM peak_demand_8am_slots
-WHERE list_contains($practices, practice) AND list_contains($dates, local_date)
+WHERE practice IN (SELECT unnest($practices)) AND local_date IN (SELECT unnest($dates))
 GROUP BY slot_start
 ORDER BY slot_start

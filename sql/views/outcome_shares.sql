@@ -7,22 +7,18 @@
 -- Columns: practice, local_date, inbound, answered, ended_in_ivr, missed, callback_requested,
 --   answered_share, ivr_share, missed_share, callback_requested_share,
 --   missed_share_of_offered (null when nothing was offered).
+-- Source: practice_day_facts (migration 022), kept by the warehouse writer.
 SELECT
     practice,
     local_date,
-    count(*) AS inbound,
-    count(*) FILTER (WHERE outcome = 'answered') AS answered,
-    count(*) FILTER (WHERE outcome = 'ended_in_ivr') AS ended_in_ivr,
-    count(*) FILTER (WHERE outcome = 'missed') AS missed,
-    count(*) FILTER (WHERE outcome = 'callback_requested') AS callback_requested,
-    count(*) FILTER (WHERE outcome = 'answered') / count(*) AS answered_share,
-    count(*) FILTER (WHERE outcome = 'ended_in_ivr') / count(*) AS ivr_share,
-    count(*) FILTER (WHERE outcome = 'missed') / count(*) AS missed_share,
-    count(*) FILTER (WHERE outcome = 'callback_requested') / count(*)
-        AS callback_requested_share,
-    count(*) FILTER (WHERE outcome = 'missed')
-        / nullif(count(*) FILTER (WHERE outcome <> 'ended_in_ivr'), 0)
-        AS missed_share_of_offered
-FROM calls
-WHERE inbound
-GROUP BY practice, local_date
+    inbound,
+    answered,
+    ended_in_ivr,
+    missed,
+    callback_requested,
+    answered / inbound AS answered_share,
+    ended_in_ivr / inbound AS ivr_share,
+    missed / inbound AS missed_share,
+    callback_requested / inbound AS callback_requested_share,
+    missed / nullif(inbound - ended_in_ivr, 0) AS missed_share_of_offered
+FROM practice_day_facts

@@ -6,27 +6,12 @@
 --   its start falls in, Europe/London local time (slot_start <= start < slot_end).
 -- Columns: practice, local_date, weekday (ISO, 1 = Monday), slot_start, slot_end (TIME),
 --   inbound_calls, answered, ended_in_ivr, missed, callback_requested.
+-- Source: peak_slot_facts and practice_day_facts (migration 022), kept by the writer.
 WITH slots AS (
     SELECT
         make_time(7 + (30 + 15 * i) // 60, (30 + 15 * i) % 60, 0) AS slot_start,
         make_time(7 + (45 + 15 * i) // 60, (45 + 15 * i) % 60, 0) AS slot_end
     FROM range(12) AS t (i)
-),
-days AS (
-    SELECT DISTINCT practice, local_date
-    FROM calls
-    WHERE inbound
-),
-early AS (
-    SELECT
-        practice,
-        local_date,
-        (started_at AT TIME ZONE 'Europe/London')::TIME AS local_time,
-        outcome
-    FROM calls
-    WHERE inbound
-        AND (started_at AT TIME ZONE 'Europe/London')::TIME >= TIME '07:30:00'
-        AND (started_at AT TIME ZONE 'Europe/London')::TIME < TIME '10:30:00'
 )
 SELECT
     d.practice,
@@ -34,16 +19,14 @@ SELECT
     isodow(d.local_date) AS weekday,
     s.slot_start,
     s.slot_end,
-    count(e.outcome) AS inbound_calls,
-    count(e.outcome) FILTER (WHERE e.outcome = 'answered') AS answered,
-    count(e.outcome) FILTER (WHERE e.outcome = 'ended_in_ivr') AS ended_in_ivr,
-    count(e.outcome) FILTER (WHERE e.outcome = 'missed') AS missed,
-    count(e.outcome) FILTER (WHERE e.outcome = 'callback_requested') AS callback_requested
-FROM days AS d
+    coalesce(f.inbound_calls, 0) AS inbound_calls,
+    coalesce(f.answered, 0) AS answered,
+    coalesce(f.ended_in_ivr, 0) AS ended_in_ivr,
+    coalesce(f.missed, 0) AS missed,
+    coalesce(f.callback_requested, 0) AS callback_requested
+FROM practice_day_facts AS d
 CROSS JOIN slots AS s
-LEFT JOIN early AS e
-    ON e.practice = d.practice
-    AND e.local_date = d.local_date
-    AND e.local_time >= s.slot_start
-    AND e.local_time < s.slot_end
-GROUP BY d.practice, d.local_date, s.slot_start, s.slot_end
+LEFT JOIN peak_slot_facts AS f
+    ON f.practice = d.practice
+    AND f.local_date = d.local_date
+    AND f.slot_start = s.slot_start

@@ -7,6 +7,7 @@
 --   callers_3plus, repeat_calls (attempts beyond each caller's first), withheld_calls,
 --   callers_answered, mean_attempts_before_answer and max_attempts_before_answer (over
 --   callers who got through; null when none did), callers_never_answered.
+-- Source: caller_day_facts and practice_day_facts (migration 022), kept by the writer.
 WITH callers AS (
     SELECT
         practice,
@@ -16,16 +17,10 @@ WITH callers AS (
         count(*) FILTER (WHERE attempts >= 3) AS callers_3plus,
         sum(attempts - 1)::BIGINT AS repeat_calls,
         count(*) FILTER (WHERE answered) AS callers_answered,
-        avg(attempts_before_answer) AS mean_attempts_before_answer,
-        max(attempts_before_answer) AS max_attempts_before_answer,
+        avg(first_answered_attempt - 1) AS mean_attempts_before_answer,
+        max(first_answered_attempt - 1) AS max_attempts_before_answer,
         count(*) FILTER (WHERE NOT answered) AS callers_never_answered
-    FROM caller_day_attempts
-    GROUP BY practice, local_date
-),
-days AS (
-    SELECT practice, local_date, count(*) FILTER (WHERE caller_key IS NULL) AS withheld_calls
-    FROM calls
-    WHERE inbound
+    FROM caller_day_facts
     GROUP BY practice, local_date
 )
 SELECT
@@ -40,5 +35,5 @@ SELECT
     c.mean_attempts_before_answer,
     c.max_attempts_before_answer,
     coalesce(c.callers_never_answered, 0) AS callers_never_answered
-FROM days AS d
+FROM practice_day_facts AS d
 LEFT JOIN callers AS c ON c.practice = d.practice AND c.local_date = d.local_date

@@ -10,21 +10,18 @@
 --   transferred, signposted, unrouted, right_first_time_share (of answered, null when none
 --   answered), signposted_share (of calls), directed_share ((right_first_time + signposted)
 --   / calls: requests sent straight to where they were dealt with).
+-- Source: routing_facts (migration 022), kept by the warehouse writer.
 SELECT
     practice,
     local_date,
-    coalesce(request_type, 'unknown') AS request_type,
-    count(*) AS calls,
-    count(*) FILTER (WHERE outcome = 'answered') AS answered,
-    count(*) FILTER (WHERE routing = 'right_first_time') AS right_first_time,
-    count(*) FILTER (WHERE routing = 'transferred') AS transferred,
-    count(*) FILTER (WHERE routing = 'signposted') AS signposted,
-    count(*) FILTER (WHERE routing = 'unrouted') AS unrouted,
-    count(*) FILTER (WHERE routing = 'right_first_time')
-        / nullif(count(*) FILTER (WHERE outcome = 'answered'), 0) AS right_first_time_share,
-    count(*) FILTER (WHERE routing = 'signposted') / count(*) AS signposted_share,
-    count(*) FILTER (WHERE routing IN ('right_first_time', 'signposted')) / count(*)
-        AS directed_share
-FROM calls
-WHERE inbound
-GROUP BY practice, local_date, coalesce(request_type, 'unknown')
+    request_type,
+    calls,
+    answered,
+    right_first_time,
+    transferred,
+    signposted,
+    unrouted,
+    right_first_time / nullif(answered, 0) AS right_first_time_share,
+    signposted / calls AS signposted_share,
+    (right_first_time + signposted) / calls AS directed_share
+FROM routing_facts

@@ -1,9 +1,10 @@
 """`callstream dashboards build|serve`: the practice managers' dashboards as web pages.
 
-Build renders the site once into a folder (open ``index.html`` in a browser, or publish the
-folder anywhere: the pages load nothing from another host). Serve re-renders on a schedule
-and serves the pages (on 127.0.0.1 unless CALLSTREAM_DASHBOARDS_HOST says otherwise) while
-the worker keeps writing the warehouse.
+Build renders the site (or the organisations asked for) once into a folder (open
+``index.html`` in a browser, or publish the folder anywhere: the pages load nothing from
+another host). Serve answers at once (on 127.0.0.1 unless
+CALLSTREAM_DASHBOARDS_HOST says otherwise) and renders each page when it is asked
+for, once per warehouse snapshot, while the worker keeps writing the warehouse.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def command() -> None:
 
 
 @command.command(
-    help="Render every dashboard page once into DIR (an index.html and a page "
-    "per practice, PCN and ICB)."
+    help="Render the dashboard pages once into DIR (an index.html and a page "
+    "per practice, PCN and ICB; --org/--level for some of them)."
 )
 @click.option(
     "--out",
@@ -42,7 +43,20 @@ def command() -> None:
     help="The day the dashboards call today, YYYY-MM-DD (default: the latest day "
     "with calls in the warehouse).",
 )
-def build(out: Path, day: datetime | None) -> None:
+@click.option(
+    "--org",
+    "orgs",
+    multiple=True,
+    help="Only this practice, PCN or ICB code (repeatable; default: every organisation).",
+)
+@click.option(
+    "--level",
+    "levels",
+    type=click.Choice(["practice", "pcn", "icb"]),
+    multiple=True,
+    help="Only organisations of this level (repeatable; default: all levels).",
+)
+def build(out: Path, day: datetime | None, orgs: tuple[str, ...], levels: tuple[str, ...]) -> None:
     """Render the site once, with a progress bar."""
     from rich.console import Console
     from rich.progress import Progress
@@ -59,7 +73,14 @@ def build(out: Path, day: datetime | None) -> None:
             progress.update(task, completed=done, total=total)
 
         try:
-            result = build_site(get_settings(), out, _day(day), progress=advance)
+            result = build_site(
+                get_settings(),
+                out,
+                _day(day),
+                progress=advance,
+                orgs=set(orgs) or None,
+                levels=set(levels) or None,
+            )
         except (BuildError, SpecError, WarehouseError) as exc:
             raise click.ClickException(str(exc)) from exc
         except OSError as exc:
@@ -72,8 +93,10 @@ def build(out: Path, day: datetime | None) -> None:
 
 
 @command.command(
-    help="Serve the dashboards on http://CALLSTREAM_DASHBOARDS_HOST:PORT/ (127.0.0.1 unless set), "
-    "re-rendered on a schedule from the warehouse (read-only). /health reports the last refresh."
+    help="Serve the dashboards on http://CALLSTREAM_DASHBOARDS_HOST:PORT/ (127.0.0.1 unless set) "
+    "from the warehouse (read-only): "
+    "each page is rendered when asked for, once per warehouse snapshot; the latest snapshot "
+    "is picked up on a schedule. /health reports the last refresh."
 )
 @click.option(
     "--port",
@@ -86,7 +109,8 @@ def build(out: Path, day: datetime | None) -> None:
     "every",
     type=click.FloatRange(min=0.5),
     default=None,
-    help="Seconds between refreshes (default: CALLSTREAM_DASHBOARDS_REFRESH_S, 300).",
+    help="Seconds between looks for a new warehouse snapshot (default: "
+    "CALLSTREAM_DASHBOARDS_REFRESH_S, 300).",
 )
 @click.option(
     "--date",
@@ -103,7 +127,7 @@ def build(out: Path, day: datetime | None) -> None:
     help="Where the rendered pages are kept (default: DATA_DIR/dashboards).",
 )
 def serve(port: int | None, every: float | None, day: datetime | None, root: Path | None) -> None:
-    """Refresh now, then serve until interrupted while a thread refreshes on schedule."""
+    """Serve at once; a thread pins the latest snapshot now and then on schedule."""
     from streams.outputs.dashboards.serve import DashboardServer, DashboardSite, Refresher
 
     settings = get_settings()
@@ -118,10 +142,6 @@ def serve(port: int | None, every: float | None, day: datetime | None, root: Pat
         raise click.ClickException(
             f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
         ) from exc
-    if not site.refresh():
-        click.echo(
-            f"First refresh failed: {site.status.last_error}; retrying every {every:g} s.", err=True
-        )
     refresher = Refresher(site, every)
     refresher.start()
     host, bound = server.server_address[:2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,14 +49,23 @@ def _flat(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _print_table(frame: pl.DataFrame, caption: str) -> None:
+    columns = [(name, dtype.is_numeric()) for name, dtype in frame.schema.items()]
+    print_rows(columns, frame.iter_rows(), caption)
+
+
+def print_rows(
+    columns: Sequence[tuple[str, bool]], rows: Iterable[Sequence[object]], caption: str
+) -> None:
+    """An aligned table of ``rows`` (numeric columns, the flag beside each name, to the
+    right) with ``caption`` under it; needs no polars, so a table query starts quickly."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     table = Table(caption=caption, show_lines=False)
-    for name, dtype in frame.schema.items():
-        table.add_column(name, justify="right" if dtype.is_numeric() else "left")
-    for row in frame.iter_rows():
+    for name, numeric in columns:
+        table.add_column(name, justify="right" if numeric else "left")
+    for row in rows:
         table.add_row(
             *("[dim]null[/dim]" if value is None else escape(str(value)) for value in row)
         )

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import random
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -35,19 +32,21 @@ from streams.warehouse import sqlfiles
 from streams.warehouse.commit_turn import commit_turn
 from streams.warehouse.connect import (
     Conflict,
+    Snapshot,
     WarehouseError,
     absolute,
     attach,
     catalog_uri,
     connect,
-    data_path,
     is_conflict,
     is_transient,
     load_catalog_extensions,
+    lock_down,
     one_line,
+    open_reader,
     quote,
+    read_snapshot,
     require_catalog,
-    require_ready,
     schema_lock,
 )
 
@@ -61,6 +60,10 @@ AGGREGATES: dict[str, tuple[str, ...]] = {
         "views/calls.sql",
         "views/cbt_call_indicators.sql",
     ),
+    "warehouse/refresh_practice_day_facts.sql": ("views/calls.sql",),
+    "warehouse/refresh_peak_slot_facts.sql": ("views/calls.sql",),
+    "warehouse/refresh_caller_day_facts.sql": ("views/calls.sql",),
+    "warehouse/refresh_routing_facts.sql": ("views/calls.sql",),
 }
 #: DuckDB errors that mean "these rows cannot be stored", not "the warehouse is down".
 REFUSED_DATA = (
@@ -113,13 +116,6 @@ class RefusedCalls(WarehouseError):
     will not store): their data is at fault, not the warehouse, which still answers."""
 
 
-class Snapshot(NamedTuple):
-    """A DuckLake snapshot: what "data as of" means for a reader or an export."""
-
-    id: int
-    time: datetime
-
-
 def calls_frame(calls: Iterable[ClassifiedCall]) -> pl.DataFrame:
     """Classified calls as a typed frame, last copy of a call wins (a batch may repeat one)."""
     latest: dict[tuple[str, str], ClassifiedCall] = {}
@@ -165,22 +161,19 @@ class Warehouse:
         writable without migrations and views, for a second connection of a process whose
         first open did them (the maintenance's own).
         """
-        read_only = read_only or snapshot is not None
+        if read_only or snapshot is not None:
+            return cls(open_reader(settings, snapshot), settings, True, snapshot)
         catalog = catalog_uri(settings)
         require_catalog(catalog, read_only)
         conn = connect(settings)
         try:
             load_catalog_extensions(conn, settings, catalog)
             warehouse = cls(conn, settings, read_only, snapshot)
-            if read_only:
+            with schema_lock(settings):
                 attach(conn, settings, catalog, read_only, snapshot)
-                require_ready(conn, catalog)
-            else:
-                with schema_lock(settings):
-                    attach(conn, settings, catalog, read_only, snapshot)
-                    if prepare:
-                        warehouse._prepare()
-                        warehouse._clear_staging()
+                if prepare:
+                    warehouse._prepare()
+                    warehouse._clear_staging()
         except BaseException:
             conn.close()
             raise
@@ -430,32 +423,12 @@ class Warehouse:
         return arrow_frame(relation)
 
     def lock_down(self) -> None:
-        """For SQL a user types: from now on DuckDB touches no file but the warehouse's
-        Parquet files and a private spill folder, loads no extension, and no setting can be
-        changed back (``enable_external_access``, ``lock_configuration``). The catalog is
-        already attached. With an object-store data path only the settings are locked."""
-        files = data_path(self.settings)
-        if "://" not in files:
-            spill = Path(tempfile.gettempdir()) / f"callstream-duckdb-spill-{os.getuid()}"
-            spill.mkdir(mode=0o700, exist_ok=True)
-            self.conn.execute(f"SET temp_directory = {quote(str(spill))}")
-            self.conn.execute(
-                f"SET allowed_directories = [{quote(files)}, {quote(str(spill) + '/')}]"
-            )
-            self.conn.execute("SET enable_external_access = false")
-        self.conn.execute("SET lock_configuration = true")
+        """Lock this connection down for SQL a user types (``connect.lock_down``)."""
+        lock_down(self.conn, self.settings)
 
     def snapshot(self) -> Snapshot:
         """The snapshot this connection reads: the latest, or the one it was opened at."""
-        if self.snapshot_version is not None:
-            row = self.conn.execute(
-                sqlfiles.read("warehouse/snapshot_at.sql"), {"version": self.snapshot_version}
-            ).fetchone()
-        else:
-            row = self.conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql")).fetchone()
-        if row is None:
-            raise WarehouseError("the warehouse has no snapshot yet")
-        return Snapshot(int(row[0]), row[1])
+        return read_snapshot(self.conn, self.snapshot_version)
 
     # --- upkeep ---
 

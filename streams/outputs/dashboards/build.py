@@ -113,7 +113,8 @@ def panel_sql(panel: Panel) -> str:
         view = panel.query.removeprefix("views/")
         return (
             f"SELECT * FROM {view} "
-            "WHERE list_contains($practices, practice) AND list_contains($dates, local_date)"
+            "WHERE practice IN (SELECT unnest($practices)) "
+            "AND local_date IN (SELECT unnest($dates))"
         )
     return sqlfiles.read(f"{panel.query}.sql")
 
@@ -202,8 +203,70 @@ class SiteBuilder:
             snapshot_time=self.snapshot.time,
             parents=org.parents,
         )
-        panels = [self.panel_data(dashboard, panel, org) for panel in dashboard.panels]
+        try:
+            panels = [self.panel_data(dashboard, panel, org) for panel in dashboard.panels]
+        finally:
+            self._cache.clear()  # shared by the panels of one page only: memory stays small
         return render.render_dashboard(context, dashboard, tabs, panels)
+
+
+class Site:
+    """What a site is made of at one pinned snapshot: today, the organisations, the pages.
+
+    ``dashboards build`` writes every page of it; ``dashboards serve`` renders a page when
+    someone asks for it. The warehouse stays attached at the snapshot until ``close``.
+    """
+
+    def __init__(
+        self, settings: Settings, day: date | None, dashboards: list[Dashboard] | None = None
+    ) -> None:
+        self.dashboards = dashboards if dashboards is not None else load_dashboards()
+        with Warehouse.open(settings, read_only=True) as probe:
+            self.snapshot = probe.snapshot()
+        self.warehouse = Warehouse.open(settings, snapshot=self.snapshot.id)
+        try:
+            latest = self.warehouse.query(sqlfiles.read("dashboards/latest_date.sql"))["latest"][0]
+            self.today: date = day or latest or date.today()
+            self.orgs = organisations(
+                self.warehouse.query(sqlfiles.read("dashboards/organisations.sql"))
+            )
+        except BaseException:
+            self.warehouse.close()
+            raise
+        self.builder = SiteBuilder(self.warehouse, self.dashboards, self.today)
+        by_path: dict[str, tuple[Org, Dashboard]] = {}
+        for org in self.orgs:
+            for dashboard in self.dashboards:
+                if org.level in dashboard.levels:
+                    path = render.page_path(org.level, org.code, dashboard.slug)
+                    by_path[path] = (org, dashboard)
+            first = _first_tab(self.dashboards, org.level)
+            if first is not None:
+                by_path[f"{org.level}/{org.code}/index.html"] = by_path[
+                    render.page_path(org.level, org.code, first)
+                ]
+        self.pages = by_path
+
+    def page_html(self, relative: str) -> str | None:
+        """The HTML of one page of the site (``index.html`` included); None if no such page."""
+        if relative == "index.html":
+            return self.index_html()
+        job = self.pages.get(relative)
+        return self.builder.page(*job) if job else None
+
+    def index_html(self) -> str:
+        links = _index_links(self.orgs, self.dashboards)
+        return render.render_index(links, self.snapshot.id, self.snapshot.time, self.today)
+
+    def close(self) -> None:
+        self.warehouse.close()
+
+
+def write_asset(out: Path) -> None:
+    """The chart library every page loads, next to the pages (nothing from another host)."""
+    asset = out / render.PLOTLY_ASSET
+    asset.parent.mkdir(parents=True, exist_ok=True)
+    asset.write_text(render.plotly_js(), encoding="utf-8")
 
 
 def build_site(
@@ -212,39 +275,44 @@ def build_site(
     day: date | None = None,
     dashboards: list[Dashboard] | None = None,
     progress: Progress | None = None,
+    orgs: set[str] | None = None,
+    levels: set[str] | None = None,
 ) -> BuildResult:
-    """Render every page into ``out`` from the warehouse's latest snapshot, read-only.
+    """Render pages into ``out`` from the warehouse's latest snapshot, read-only.
 
-    ``day`` is "today"; by default the latest local date with an inbound call.
+    ``day`` is "today"; by default the latest local date with an inbound call. ``orgs``
+    (codes) and ``levels`` (practice, pcn, icb) limit the pages to those organisations;
+    the front page is written only for a whole site (its links would otherwise be broken).
     """
     started = time.monotonic()
-    dashboards = dashboards if dashboards is not None else load_dashboards()
-    with Warehouse.open(settings, read_only=True) as probe:
-        snapshot = probe.snapshot()
-    with Warehouse.open(settings, snapshot=snapshot.id) as warehouse:
-        latest = warehouse.query(sqlfiles.read("dashboards/latest_date.sql"))["latest"][0]
-        today = day or latest or date.today()
-        orgs = organisations(warehouse.query(sqlfiles.read("dashboards/organisations.sql")))
-        builder = SiteBuilder(warehouse, dashboards, today, settings)
-        jobs = [(o, d) for o in orgs for d in dashboards if o.level in d.levels]
+    site = Site(settings, day, dashboards)
+    try:
+        chosen = [
+            o
+            for o in site.orgs
+            if (not orgs or o.code in orgs) and (not levels or o.level in levels)
+        ]
+        if orgs and not chosen:
+            raise BuildError(f"no organisation with calls has the code {', '.join(sorted(orgs))}")
+        jobs = [(o, d) for o in chosen for d in site.dashboards if o.level in d.levels]
         out.mkdir(parents=True, exist_ok=True)
-        asset = out / render.PLOTLY_ASSET
-        asset.parent.mkdir(parents=True, exist_ok=True)
-        asset.write_text(render.plotly_js(), encoding="utf-8")
+        write_asset(out)
         pages: list[str] = []
         for done, (org, dashboard) in enumerate(jobs, start=1):
             relative = render.page_path(org.level, org.code, dashboard.slug)
-            html = builder.page(org, dashboard)
+            html = site.builder.page(org, dashboard)
             _write(out / relative, html)
             pages.append(relative)
-            if dashboard.slug == _first_tab(dashboards, org.level):
+            if dashboard.slug == _first_tab(site.dashboards, org.level):
                 _write(out / org.level / org.code / "index.html", html)
             if progress:
                 progress(done, len(jobs))
-    index = render.render_index(_index_links(orgs, dashboards), snapshot.id, snapshot.time, today)
-    _write(out / "index.html", index)
-    pages.append("index.html")
-    return BuildResult(out, tuple(pages), snapshot, today, time.monotonic() - started)
+        if not orgs and not levels:
+            _write(out / "index.html", site.index_html())
+            pages.append("index.html")
+    finally:
+        site.close()
+    return BuildResult(out, tuple(pages), site.snapshot, site.today, time.monotonic() - started)
 
 
 def _index_links(orgs: list[Org], dashboards: list[Dashboard]) -> list[render.OrgLink]:

@@ -1,10 +1,12 @@
-"""`dashboards serve`: re-render the site on a schedule and serve it over HTTP on 127.0.0.1.
+"""`dashboards serve`: render each page when it is asked for, from the latest snapshot.
 
-Each refresh builds a complete new site in its own directory from the latest warehouse
-snapshot (read-only, so the worker keeps writing) and only then switches to it, so people
-never see a half-written site. A failed refresh keeps the last good pages, logs why, shows
-a banner on every page and reports it on ``/health``. New data is picked up at the next
-refresh: every refresh attaches the warehouse afresh.
+The server answers from its first second (``/health`` at once). A refresh, on a schedule,
+pins the warehouse's latest snapshot (read-only, so the worker keeps writing) and the
+dashboard files; a page is rendered the first time someone asks for it at that snapshot,
+written under ``root/snapshot-N/`` and served from there until a newer snapshot is pinned:
+at most one render per page per snapshot, and a practice's page never waits on the other
+23,000. A failed refresh keeps serving the last good snapshot, logs why, shows a banner on
+every page and reports it on ``/health``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from http import HTTPStatus
@@ -22,7 +25,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from streams.outputs.dashboards.build import build_site
+from streams.outputs.dashboards.build import Site, write_asset
 from streams.outputs.dashboards.render import BANNER_MARK
 from streams.outputs.dashboards.spec import DASHBOARDS_DIR, load_dashboards
 from streams.settings import Settings
@@ -45,7 +48,8 @@ class Status:
     snapshot_time: datetime | None = None
     today: date | None = None
     pages: int = 0
-    build_seconds: float | None = None
+    rendered: int = 0
+    refresh_seconds: float | None = None
 
     def as_json(self) -> dict[str, object]:
         def when(value: datetime | date | None) -> str | None:
@@ -60,12 +64,44 @@ class Status:
             "data_as_of": when(self.snapshot_time),
             "today": when(self.today),
             "pages": self.pages,
-            "build_seconds": self.build_seconds,
+            "rendered": self.rendered,
+            "refresh_seconds": self.refresh_seconds,
         }
 
 
+class Pinned:
+    """One pinned snapshot: its Site (attached warehouse) and the folder its pages go to."""
+
+    def __init__(self, site: Site, folder: Path, key: tuple[int, date | None, str]) -> None:
+        self.site = site
+        self.folder = folder
+        self.key = key
+        self.lock = threading.Lock()  # one DuckDB query at a time on the site's connection
+
+    def page(self, relative: str) -> Path | None:
+        """The page's file, rendered now if this snapshot has not rendered it yet."""
+        target = self.folder / relative
+        if target.is_file():
+            return target
+        with self.lock:
+            if target.is_file():  # another request rendered it while this one waited
+                return target
+            text = self.site.page_html(relative)
+            if text is None:
+                return None
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".part")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(target)  # readers never see half a page
+        return target
+
+    def close(self) -> None:
+        with self.lock:
+            self.site.close()
+
+
 class DashboardSite:
-    """The served site: builds under ``root``, the current good one, and the refresh status."""
+    """The served site: the pinned snapshot, its rendered pages under ``root``, the status."""
 
     def __init__(
         self,
@@ -79,49 +115,61 @@ class DashboardSite:
         self.day = day
         self.dashboards_dir = dashboards_dir
         self.status = Status()
-        self.current: Path | None = None
-        self._built_key: tuple[int, date | None, str] | None = None
-        self._count = 0
+        self.current: Pinned | None = None
         self._lock = threading.Lock()
 
     def refresh(self) -> bool:
-        """Build a new site if the data or the dashboards changed; keep the old one on failure."""
+        """Pin the latest snapshot if the data or the dashboards changed (pages are rendered
+        on demand); keep the last good one on failure."""
         with self._lock:
+            started = time.monotonic()
             self.status.last_attempt = datetime.now(UTC)
             try:
                 dashboards = load_dashboards(self.dashboards_dir)
                 with Warehouse.open(self.settings, read_only=True) as probe:
                     snapshot_id = probe.snapshot().id
                 key = (snapshot_id, self.day, _specs_hash(self.dashboards_dir))
-                if key == self._built_key and self.current is not None:
+                if self.current is not None and key == self.current.key:
                     self._succeeded()
                     return True
-                self._count += 1
-                target = self.root / f"build-{self._count}"
-                shutil.rmtree(target, ignore_errors=True)
-                result = build_site(self.settings, target, self.day, dashboards)
+                site = Site(self.settings, self.day, dashboards)
             except Exception as exc:  # any failure: keep serving the last good pages
                 reason = _one_line(exc)
                 self.status.state = "stale" if self.current else "starting"
                 self.status.last_error = reason
                 log.warning("dashboard refresh failed, keeping the last good pages: %s", reason)
                 return False
-            previous, self.current = self.current, target
-            self._built_key = (result.snapshot.id, self.day, key[2])
-            self.status.snapshot_id = result.snapshot.id
-            self.status.snapshot_time = result.snapshot.time
-            self.status.today = result.today
-            self.status.pages = len(result.pages)
-            self.status.build_seconds = round(result.seconds, 3)
+            folder = self.root / f"snapshot-{site.snapshot.id}-{key[2][:12]}"
+            shutil.rmtree(folder, ignore_errors=True)
+            write_asset(folder)
+            previous, self.current = self.current, Pinned(site, folder, key)
+            self.status.snapshot_id = site.snapshot.id
+            self.status.snapshot_time = site.snapshot.time
+            self.status.today = site.today
+            self.status.pages = len(site.pages) + 1
+            self.status.rendered = 0
+            self.status.refresh_seconds = round(time.monotonic() - started, 3)
             self._succeeded()
             log.info(
-                "dashboards rebuilt: %d pages, snapshot %d, %.1f s",
-                len(result.pages),
-                result.snapshot.id,
-                result.seconds,
+                "dashboards at snapshot %d: %d pages, rendered when asked for",
+                site.snapshot.id,
+                self.status.pages,
             )
-            self._remove_old(keep={target, previous} - {None})
+            if previous is not None:
+                previous.close()
+            self._remove_old(keep={folder, previous.folder if previous else None})
             return True
+
+    def page(self, relative: str) -> Path | None:
+        """The current snapshot's file for a page (rendered on first request), or None."""
+        pinned = self.current
+        if pinned is None:
+            return None
+        before = (pinned.folder / relative).is_file()
+        path = pinned.page(relative)
+        if path is not None and not before:
+            self.status.rendered += 1
+        return path
 
     def banner(self) -> str:
         """The red line shown on every page while the last refresh has failed; else ''."""
@@ -141,14 +189,14 @@ class DashboardSite:
         self.status.last_success = self.status.last_attempt
 
     def _remove_old(self, keep: set[Path | None]) -> None:
-        """Delete older builds; the previous one stays for requests still reading it."""
-        for path in self.root.glob("build-*"):
+        """Delete older snapshots' pages; the previous one stays for requests still reading it."""
+        for path in self.root.glob("snapshot-*"):
             if path not in keep:
                 shutil.rmtree(path, ignore_errors=True)
 
 
 class Refresher(threading.Thread):
-    """Calls ``site.refresh()`` every ``every`` seconds until stopped."""
+    """Calls ``site.refresh()`` at once, then every ``every`` seconds until stopped."""
 
     def __init__(self, site: DashboardSite, every: float) -> None:
         super().__init__(name="dashboards-refresh", daemon=True)
@@ -157,6 +205,7 @@ class Refresher(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        self.site.refresh()
         while not self.stopped.wait(self.every):
             self.site.refresh()
 
@@ -194,7 +243,7 @@ class _Handler(SimpleHTTPRequestHandler):
         if path == "/favicon.ico":  # browsers ask for it; a 404 would be a console error
             return self._send(HTTPStatus.OK, "image/svg+xml", FAVICON)
         if site.current is None:
-            reason = html.escape(site.status.last_error or "the first build is still running")
+            reason = html.escape(site.status.last_error or "the warehouse is being opened")
             body = (
                 '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
                 "<title>Dashboards not ready</title></head><body><h1>Dashboards not ready"
@@ -206,14 +255,22 @@ class _Handler(SimpleHTTPRequestHandler):
             path += "index.html"
         if not path.endswith(".html"):
             return super().do_GET()
-        file = Path(self.translate_path(path))
-        if not file.is_file():
+        relative = path.lstrip("/")
+        if ".." in relative.split("/"):
+            return self.send_error(HTTPStatus.NOT_FOUND, "No such dashboard page")
+        try:
+            file = site.page(relative)
+        except Exception as exc:  # a query that fails: one line, the server keeps going
+            log.warning("rendering %s failed: %s", relative, _one_line(exc))
+            return self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, _one_line(exc)[:200])
+        if file is None:
             return self.send_error(HTTPStatus.NOT_FOUND, "No such dashboard page")
         page = file.read_bytes().replace(BANNER_MARK.encode(), site.banner().encode())
         return self._send(HTTPStatus.OK, "text/html; charset=utf-8", page)
 
     def translate_path(self, path: str) -> str:
-        self.directory = str(self.server.site.current)
+        current = self.server.site.current
+        self.directory = str(current.folder if current else self.server.site.root)
         return super().translate_path(path)
 
     def end_headers(self) -> None:

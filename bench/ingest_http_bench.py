@@ -116,6 +116,7 @@ def main(bodies: int, events: int, clients: int) -> None:
             "CALLSTREAM_TOPIC_RAW_EVENTS": f"bench{tag}.raw",
             "CALLSTREAM_TOPIC_CLASSIFIED": f"bench{tag}.classified",
             "CALLSTREAM_TOPIC_DEAD_LETTER": f"bench{tag}.dead",
+            "CALLSTREAM_TOPIC_LIVE": f"bench{tag}.live",
             "CALLSTREAM_WEB_PORT": str(port),
             "CALLSTREAM_RATE_LIMIT_PER_MINUTE": "100000",
         }

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     topic_raw_events: str = Field("callstream.events.raw", description="Raw call events topic.")
     topic_classified: str = Field("callstream.calls.classified", description="Classified calls.")
     topic_dead_letter: str = Field("callstream.events.dead", description="Invalid input, kept.")
+    topic_live: str = Field(
+        "callstream.live.practices",
+        description="Changed calls per practice, for the live state behind the wallboards.",
+    )
     call_timeout_s: float = Field(
         4 * 3600.0, description="A call with no call_ended is closed (complete=false) after this."
     )

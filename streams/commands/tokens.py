@@ -1,7 +1,8 @@
 """`callstream tokens create|revoke|list --practice ODS`: per-practice tokens.
 
 An ``ingest`` token (the default) pushes the practice's events; a ``wallboard`` token
-(``--scope wallboard``) only reads the practice's live wallboard. A token is printed once, at creation; only its hash is kept (data_dir/ingest_tokens.json,
+(``--scope wallboard``) only reads the practice's live wallboard. A token is printed once,
+at creation; only its hash is kept (data_dir/ingest_tokens.json,
 permissions 0600). A running worker sees a new or revoked token on the next request.
 """
 

@@ -67,7 +67,7 @@ class CallView:
 
 
 def call_view(assembly: CallAssembly, classified: ClassifiedCall | None = None) -> CallView:
-    """The view of a call from its events; ``classified`` once it has ended.
+    """The view of a call from its events and, once it has ended, its classification.
 
     Raises ``ValueError`` for an empty assembly.
     """
@@ -83,21 +83,18 @@ def call_view(assembly: CallAssembly, classified: ClassifiedCall | None = None) 
     start = first.get(EventType.call_started, events[0].at)
     last_at = max(e.at for e in events)
     local_date = to_london(start).date().isoformat()
-    if assembly.complete and classified is not None:
-        within = (
-            classified.outcome == "answered"
-            and classified.wait_s is not None
-            and classified.wait_s <= ANSWERED_WITHIN_S
-        )
+    if assembly.complete:  # counted by its NHS outcome; a call not classified counts nowhere
+        outcome = classified.outcome if classified is not None else None
+        wait_s = classified.wait_s if classified is not None else None
         return CallView(
-            classified.call_id,
+            events[0].call_id,
             "ended",
             last_at.timestamp(),
             last_at.timestamp(),
-            classified.local_date.isoformat(),
-            classified.outcome,
-            within,
-            classified.callback_made,
+            local_date,
+            outcome,
+            outcome == "answered" and wait_s is not None and wait_s <= ANSWERED_WITHIN_S,
+            classified is not None and classified.callback_made,
         )
     phase: Phase
     if EventType.answered in first:

@@ -4,10 +4,10 @@ A token is ``cst_<id>_<secret>`` with 256 random bits of secret; the store keeps
 SHA-256 (a fast hash is enough for a random secret: nothing to brute-force), its public
 id, its practice, its scope and when it was created or revoked. The scope says what the
 token may do: ``ingest`` push the practice's events (records written before scopes existed
-read as ingest), ``wallboard`` only read the practice's live wallboard. The store is one JSON file under
-the data dir with permissions 0600, rewritten atomically under a lock, so the CLI can
-create or revoke while a worker is reading it; the worker re-reads it when it changes,
-so a revocation takes effect on the next request.
+read as ingest), ``wallboard`` only read the practice's live wallboard. The store is one
+JSON file under the data dir with permissions 0600, rewritten atomically under a lock, so
+the CLI can create or revoke while a worker is reading it; the worker re-reads it when it
+changes, so a revocation takes effect on the next request.
 """
 
 from __future__ import annotations

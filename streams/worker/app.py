@@ -19,8 +19,9 @@ import faust
 
 from streams.core.pseudonymise import load_key
 from streams.settings import Settings
-from streams.worker import pipeline, writer
+from streams.worker import pipeline, wallboard, writer
 from streams.worker.fast_delivery import FastDeliveryConsumer
+from streams.worker.live import Live, live_table, live_topic
 from streams.worker.topology import TABLE_NAME, CallStateValue, Pipeline
 
 
@@ -82,9 +83,12 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
             secret.get_secret_value() if (secret := settings.pseudonymisation_key) else None,
             settings.data_dir,
         ),
+        live=Live(live_topic(app, settings), live_table(app, settings), settings),
     )
     pipeline.register(built)
     writer.register(built)
+    built.live.register(app)
+    wallboard.register(app, built.live, settings)
     if with_ingest:
         _register_ingest(built)
     return built

@@ -23,6 +23,7 @@ from faust import App, Table
 from faust.types import Message, ProducerT, StreamT
 from kafka.partitioner.default import murmur2
 
+from models.classified import ClassifiedCall
 from streams.core.assemble import OutsideCall
 from streams.core.call_state import CallState, Sweep, receive, sweep
 from streams.core.classify import classify_call
@@ -70,14 +71,16 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             state.assembly.events, why, topic=raw_name, partition=partition, offset=offset, key=key
         )
 
-    async def report(key: bytes, state: CallState, offset: int = -1) -> None:
+    async def report(key: bytes, state: CallState, offset: int = -1) -> ClassifiedCall | None:
         try:
-            value = classify_call(state.assembly, rules).model_dump_json().encode()
+            call = classify_call(state.assembly, rules)
+            value = call.model_dump_json().encode()
         except Exception as exc:  # this call only: set it aside, the others go on
             why = Rejected(f"call could not be classified: {type(exc).__name__}: {exc}", None)
             await set_aside(key, state, why, offset)
-            return
+            return None
         await out.send(classified_name, key, value, None)
+        return call
 
     def take(
         message: Message, now: float, touched: dict[bytes, tuple[CallState, int]]
@@ -123,8 +126,11 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                     to_report[key] = (state, message.offset)
             for key, (state, partition) in touched.items():
                 await out.save(key, state, partition)
+            reported = {}
             for key, (state, offset) in to_report.items():
-                await report(key, state, offset)
+                if (call := await report(key, state, offset)) is not None:
+                    reported[key] = call
+            await p.live.observe(touched, reported, now)  # the wallboards' one hook
 
     @p.app.timer(interval=settings.sweep_interval_s)
     async def sweep_calls() -> None:

@@ -1,4 +1,4 @@
-"""What the worker's agents share: the Pipeline (app, topics, call-state table) and the
+"""What the worker's agents share: the Pipeline (app, topics, tables, live state) and the
 codec the call-state changelog is written with.
 
 Kept apart from ``app`` (which builds the app and registers the agents) so the agents can
@@ -15,6 +15,7 @@ from faust.types import TopicT
 
 from streams.core.call_state import CallState
 from streams.settings import Settings
+from streams.worker.live import Live
 
 CALL_STATE_CODEC = "callstream-call-state"
 TABLE_NAME = "call-state"
@@ -59,3 +60,4 @@ class Pipeline:
     dead_letter: TopicT
     calls: faust.Table
     pseudonym_key: bytes  # HMAC key for callers (and for redacting dead letters)
+    live: Live  # per-practice live state (streams.worker.live): fed once per pipeline batch

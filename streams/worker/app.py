@@ -19,9 +19,10 @@ import faust
 
 from streams.core.pseudonymise import load_key
 from streams.settings import Settings
-from streams.worker import pipeline, wallboard, writer
+from streams.worker import operations, pipeline, wallboard, writer
 from streams.worker.fast_delivery import FastDeliveryConsumer
 from streams.worker.live import Live, live_table, live_topic
+from streams.worker.metrics import Metrics, Status
 from streams.worker.topology import TABLE_NAME, CallStateValue, Pipeline
 
 
@@ -84,11 +85,14 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
             settings.data_dir,
         ),
         live=Live(live_topic(app, settings), live_table(app, settings), settings),
+        metrics=Metrics(),
+        status=Status(),
     )
     pipeline.register(built)
     writer.register(built)
     built.live.register(app)
     wallboard.register(app, built.live, settings)
+    operations.register(built, bootstrap)
     if with_ingest:
         _register_ingest(built)
     return built

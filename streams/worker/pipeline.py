@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from faust import App, Table
@@ -56,7 +57,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     raw_name = settings.topic_raw_events
     classified_name = settings.topic_classified
     out = _Output(p.app, table)
-    dead_letters = DeadLetters(p.dead_letter, pseudonym_key)
+    dead_letters = DeadLetters(p.dead_letter, pseudonym_key, p.metrics)
 
     def partition_for(key: bytes, state: CallState) -> int:
         if state.partition is not None:
@@ -83,12 +84,16 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
         return call
 
     def take(
-        message: Message, now: float, touched: dict[bytes, tuple[CallState, int]]
+        message: Message,
+        now: float,
+        touched: dict[bytes, tuple[CallState, int]],
+        tally: Counter[tuple[str, str]],
     ) -> tuple[bytes, CallState, bool, bool]:
         """Validate one message and add it to its call (not saved yet); raises to reject."""
         result = normalise(message.value, message.key, pseudonym_key)
         if isinstance(result, Rejected):
             raise _Rejection(result)
+        tally[result.practice, result.type.value] += 1
         key = result.key.encode()  # the masked call id: the raw key may hold a number
         current = touched[key][0] if key in touched else table.data.get(key)
         state, changed, report_now = receive(current, result, now, span)
@@ -106,10 +111,11 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             now = clock()
             touched: dict[bytes, tuple[CallState, int]] = {}
             to_report: dict[bytes, tuple[CallState, int]] = {}
+            tally: Counter[tuple[str, str]] = Counter()
             for event in events:
                 message = event.message
                 try:
-                    key, state, changed, report_now = take(message, now, touched)
+                    key, state, changed, report_now = take(message, now, touched, tally)
                 except Exception as exc:  # this event only: set it aside, the others go on
                     await dead_letters.send(
                         message.value,
@@ -130,7 +136,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             for key, (state, offset) in to_report.items():
                 if (call := await report(key, state, offset)) is not None:
                     reported[key] = call
-            await p.live.observe(touched, reported, now)  # the wallboards' one hook
+            await p.batch_done(touched, reported, tally, now)  # live state and metrics
 
     @p.app.timer(interval=settings.sweep_interval_s)
     async def sweep_calls() -> None:

@@ -7,15 +7,19 @@ import what they need without importing the module that imports them.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import faust
 from faust.serializers import codecs
 from faust.types import TopicT
 
+from models.classified import ClassifiedCall
 from streams.core.call_state import CallState
 from streams.settings import Settings
 from streams.worker.live import Live
+from streams.worker.metrics import Metrics, Status
 
 CALL_STATE_CODEC = "callstream-call-state"
 TABLE_NAME = "call-state"
@@ -61,3 +65,17 @@ class Pipeline:
     calls: faust.Table
     pseudonym_key: bytes  # HMAC key for callers (and for redacting dead letters)
     live: Live  # per-practice live state (streams.worker.live): fed once per pipeline batch
+    metrics: Metrics
+    status: Status
+
+    async def batch_done(
+        self,
+        touched: Mapping[bytes, tuple[CallState, int]],
+        reported: Mapping[bytes, ClassifiedCall],
+        tally: Counter[tuple[str, str]],
+        now: float,
+    ) -> None:
+        """The pipeline's one hook per batch: the calls it changed or reported, and the
+        events it accepted by (practice, type), to the live state and the metrics."""
+        self.metrics.count_events(tally)
+        await self.live.observe(touched, reported, now)

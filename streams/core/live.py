@@ -32,6 +32,8 @@ Phase = Literal["ivr", "queue", "talking", "other", "ended"]
 ANSWERED_WITHIN_S = 120
 #: "Gave up lately": calls that ended missed within this many seconds before now.
 ABANDONED_WINDOW_S = 15 * 60
+#: The window of the recent missed share (the alert rule ``missed_share_30m``).
+RECENT_WINDOW_S = 30 * 60
 
 _OUTCOMES = ("answered", "missed", "ended_in_ivr", "callback_requested")
 
@@ -133,6 +135,8 @@ class Snapshot(BaseModel):
     in_ivr: int
     today: Today
     abandoned_15m: int  # inbound calls that ended missed in the last 15 minutes
+    ended_30m: int = 0  # inbound calls that ended in the last 30 minutes
+    missed_30m: int = 0  # of which missed
     last_event_at: float | None  # event time of the newest event received
     last_received_at: float | None  # when the worker last received an event of it
 
@@ -177,15 +181,19 @@ class PracticeLive:
         queueing = [v for v in live if v.phase == "queue"]
         longest = max((now - v.since for v in queueing), default=None)
         counts = dict.fromkeys(_OUTCOMES, 0)
-        made = within = abandoned = 0
+        made = within = abandoned = recent = recent_missed = 0
         for view in self.ended.values() if today else ():
             if view.outcome is None:
                 continue
             counts[view.outcome] += 1
             made += view.callback_made
             within += view.answered_within
-            if view.outcome == "missed" and now - view.last_at <= ABANDONED_WINDOW_S:
-                abandoned += 1
+            age = now - view.last_at
+            missed = view.outcome == "missed"
+            abandoned += missed and age <= ABANDONED_WINDOW_S
+            if age <= RECENT_WINDOW_S:
+                recent += 1
+                recent_missed += missed
         return Snapshot(
             practice=self.practice,
             as_of=now,
@@ -200,6 +208,8 @@ class PracticeLive:
                 **counts,
             ),
             abandoned_15m=abandoned,
+            ended_30m=recent,
+            missed_30m=recent_missed,
             last_event_at=self.last_event_at,
             last_received_at=self.last_received_at,
         )
@@ -256,6 +266,8 @@ def roll_up(name: str, snapshots: Iterable[Snapshot], now: float) -> Snapshot:
         in_ivr=sum(s.in_ivr for s in parts),
         today=Today(**today),
         abandoned_15m=sum(s.abandoned_15m for s in parts),
+        ended_30m=sum(s.ended_30m for s in parts),
+        missed_30m=sum(s.missed_30m for s in parts),
         last_event_at=max(events, default=None),
         last_received_at=max(received, default=None),
     )

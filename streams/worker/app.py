@@ -19,7 +19,7 @@ import faust
 
 from streams.core.pseudonymise import load_key
 from streams.settings import Settings
-from streams.worker import operations, pipeline, wallboard, writer
+from streams.worker import alerts, operations, pipeline, wallboard, writer
 from streams.worker.fast_delivery import FastDeliveryConsumer
 from streams.worker.live import Live, live_table, live_topic
 from streams.worker.metrics import Metrics, Status
@@ -93,6 +93,7 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
     built.live.register(app)
     wallboard.register(app, built.live, settings)
     operations.register(built, bootstrap)
+    alerts.register(built)
     if with_ingest:
         _register_ingest(built)
     return built

@@ -8,8 +8,9 @@ import what they need without importing the module that imports them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 from faust.serializers import codecs
@@ -67,6 +68,8 @@ class Pipeline:
     live: Live  # per-practice live state (streams.worker.live): fed once per pipeline batch
     metrics: Metrics
     status: Status
+    #: Set by the writer: appends alert rows to the warehouse on its thread (None: no writer).
+    record_alerts: Callable[[list[tuple[Any, ...]]], Awaitable[None]] | None = None
 
     async def batch_done(
         self,

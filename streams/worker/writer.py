@@ -143,6 +143,14 @@ def register(p: Pipeline) -> None:
             status.warehouse_open = False
             await in_db(warehouse.close)
 
+    async def record_alerts(rows: list[tuple[Any, ...]]) -> None:
+        warehouse = opened.get("warehouse")
+        if warehouse is None:
+            raise RuntimeError("the warehouse is not open yet")
+        await in_db(warehouse.record_alerts, rows)
+
+    p.record_alerts = record_alerts
+
     # Maintenance on its own thread and DuckDB instance, by the lease holder only.
     maintainer = maintenance.Maintainer(settings)
     upkeep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-upkeep")

@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
+from bench_support import worker_env
 from rich.console import Console
 
 from streams.devtools.broker.control import resolve_bootstrap
@@ -101,25 +99,10 @@ def wait_up(port: int, process: subprocess.Popen, timeout: float = 90) -> None:
 @click.option("--clients", default=4, show_default=True, help="Concurrent connections.")
 def main(bodies: int, events: int, clients: int) -> None:
     bootstrap = resolve_bootstrap(get_settings())
-    tag = uuid.uuid4().hex[:8]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        env = {
-            **os.environ,
-            "CALLSTREAM_KAFKA_BOOTSTRAP": bootstrap,
-            "CALLSTREAM_DATA_DIR": str(data_dir),
-            "CALLSTREAM_PSEUDONYMISATION_KEY": "bench-key",
-            "CALLSTREAM_APP_ID": f"bench{tag}",
-            "CALLSTREAM_TOPIC_RAW_EVENTS": f"bench{tag}.raw",
-            "CALLSTREAM_TOPIC_CLASSIFIED": f"bench{tag}.classified",
-            "CALLSTREAM_TOPIC_DEAD_LETTER": f"bench{tag}.dead",
-            "CALLSTREAM_TOPIC_LIVE": f"bench{tag}.live",
-            "CALLSTREAM_WEB_PORT": str(port),
-            "CALLSTREAM_RATE_LIMIT_PER_MINUTE": "100000",
-        }
+        env = worker_env(bootstrap, data_dir, "bench", CALLSTREAM_RATE_LIMIT_PER_MINUTE="100000")
+        port = int(env["CALLSTREAM_WEB_PORT"])
         token, _ = TokenStore.for_data_dir(data_dir).create(PRACTICE)
         with (Path(tmp) / "worker.log").open("wb") as log:
             worker = subprocess.Popen(

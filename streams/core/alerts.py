@@ -194,9 +194,8 @@ class Notice:
 
 @dataclass
 class _Incident:
-    pending_since: float | None = None
     firing: bool = False
-    clear_since: float | None = None
+    since: float | None = None  # since when the condition has disagreed with ``firing``
 
 
 @dataclass
@@ -236,22 +235,15 @@ class Alerting:
 
 
 def _step(rule: AlertRule, incident: _Incident, holds: bool, now: float) -> str | None:
-    if not incident.firing:
-        if not holds:
-            incident.pending_since = None
-            return None
-        if incident.pending_since is None:
-            incident.pending_since = now
-        if now - incident.pending_since >= rule.hold_s:
-            incident.firing, incident.clear_since = True, None
-            return "firing"
+    """Fire after the condition has held ``for``; recover after it has not for
+    ``recover_after``; anything shorter changes nothing."""
+    if holds == incident.firing:  # as the incident already says: restart the count
+        incident.since = None
         return None
-    if holds:
-        incident.clear_since = None
+    if incident.since is None:
+        incident.since = now
+    needed = rule.recover_after_s if incident.firing else rule.hold_s
+    if now - incident.since < needed:
         return None
-    if incident.clear_since is None:
-        incident.clear_since = now
-    if now - incident.clear_since >= rule.recover_after_s:
-        incident.firing, incident.pending_since = False, None
-        return "recovered"
-    return None
+    incident.firing, incident.since = not incident.firing, None
+    return "firing" if incident.firing else "recovered"

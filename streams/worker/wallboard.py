@@ -170,11 +170,12 @@ def register(app: faust.App, live: Live, settings: Settings) -> None:
 async def _stream(
     board: Board, ods: str, request: Request, response: aioweb.StreamResponse
 ) -> None:
-    """Write a snapshot whenever the figures change, and at least every HEARTBEAT_S."""
+    """Write a snapshot whenever the figures change, and at least every HEARTBEAT_S, until
+    the worker stops (the page reconnects, maybe to another worker)."""
     loop = asyncio.get_running_loop()
     sent: dict[str, Any] | None = None
     sent_at = 0.0
-    while True:
+    while not board.app.should_stop:
         try:
             snapshot = await board.snapshot(ods, request)
             event = "snapshot"

@@ -1,0 +1,33 @@
+"""What the benchmarks that run a `callstream worker` share: its environment (its own data
+dir, app id, topics and web port, so a run never sees another's data)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def worker_env(bootstrap: str, data_dir: Path, prefix: str, **overrides: str) -> dict[str, str]:
+    """Environment of a benchmark's worker: topics and app id ``<prefix><random>``."""
+    tag = f"{prefix}{uuid.uuid4().hex[:8]}"
+    return {
+        **os.environ,
+        "CALLSTREAM_KAFKA_BOOTSTRAP": bootstrap,
+        "CALLSTREAM_DATA_DIR": str(data_dir),
+        "CALLSTREAM_PSEUDONYMISATION_KEY": "bench-key",
+        "CALLSTREAM_APP_ID": tag,
+        "CALLSTREAM_TOPIC_RAW_EVENTS": f"{tag}.raw",
+        "CALLSTREAM_TOPIC_CLASSIFIED": f"{tag}.classified",
+        "CALLSTREAM_TOPIC_DEAD_LETTER": f"{tag}.dead",
+        "CALLSTREAM_TOPIC_LIVE": f"{tag}.live",
+        "CALLSTREAM_WEB_PORT": str(free_port()),
+        **overrides,
+    }

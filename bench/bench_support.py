@@ -3,8 +3,11 @@ dir, app id, topics and web port, so a run never sees another's data)."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -31,3 +34,31 @@ def worker_env(bootstrap: str, data_dir: Path, prefix: str, **overrides: str) ->
         "CALLSTREAM_WEB_PORT": str(free_port()),
         **overrides,
     }
+
+
+def post(port: int, token: str, practice: str, body: bytes, timeout: float = 120) -> int:
+    """POST a body of events to the worker's HTTP ingest; the answer's status."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(
+            "POST",
+            f"/v1/practices/{practice}/events",
+            body=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status
+    finally:
+        conn.close()
+
+
+def launch_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """`callstream worker` with ``env``, its output to ``log_path``."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )

@@ -18,7 +18,6 @@ import http.client
 import json
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from bench_support import worker_env
+from bench_support import launch_worker, worker_env
+from bench_support import post as post_body
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
@@ -41,19 +41,7 @@ EVENTS_PER_CALL = 4
 
 
 def post(port: int, token: str, practice: str, rows: list[dict]) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(
-            "POST",
-            f"/v1/practices/{practice}/events",
-            body=json.dumps(rows).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        answer = conn.getresponse()
-        answer.read()
-        return answer.status
-    finally:
-        conn.close()
+    return post_body(port, token, practice, json.dumps(rows).encode(), timeout=60)
 
 
 def call(practice: str, call_id: str, kinds: list[str]) -> list[dict]:
@@ -235,14 +223,7 @@ def main(
                        for n in range(practices)}  # fmt: skip
         probe_token = store.create(PROBE)[0]
         board_token = store.create(PROBE, scope="wallboard")[0]
-        log_path = Path(tmp) / "worker.log"
-        with log_path.open("wb") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        worker = launch_worker(env, Path(tmp) / "worker.log")
         try:
             deadline = time.monotonic() + 120
             while True:

@@ -15,7 +15,6 @@ import http.client
 import json
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
-from bench_support import worker_env
+from bench_support import launch_worker, post, worker_env
 from rich.console import Console
 
 from streams.devtools.broker.control import resolve_bootstrap
@@ -51,22 +50,6 @@ def body(index: int, events: int) -> bytes:
         rows.append({**base, "event_id": f"{call}-2", "type": "call_ended",
                      "at": "2026-08-03T08:03:00Z"})  # fmt: skip
     return json.dumps(rows).encode()
-
-
-def post(port: int, token: str, data: bytes) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request(
-            "POST",
-            f"/v1/practices/{PRACTICE}/events",
-            body=data,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
 
 
 def health_ms(port: int) -> float:
@@ -104,13 +87,7 @@ def main(bodies: int, events: int, clients: int) -> None:
         env = worker_env(bootstrap, data_dir, "bench", CALLSTREAM_RATE_LIMIT_PER_MINUTE="100000")
         port = int(env["CALLSTREAM_WEB_PORT"])
         token, _ = TokenStore.for_data_dir(data_dir).create(PRACTICE)
-        with (Path(tmp) / "worker.log").open("wb") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        worker = launch_worker(env, Path(tmp) / "worker.log")
         try:
             wait_up(port, worker)
             payloads = [body(i, events) for i in range(bodies)]
@@ -126,7 +103,7 @@ def main(bodies: int, events: int, clients: int) -> None:
             prober.start()
             start = time.perf_counter()
             with ThreadPoolExecutor(clients) as pool:
-                statuses = list(pool.map(lambda b: post(port, token, b), payloads))
+                statuses = list(pool.map(lambda b: post(port, token, PRACTICE, b), payloads))
             elapsed = time.perf_counter() - start
             done.set()
             prober.join()

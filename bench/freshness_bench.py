@@ -1,15 +1,17 @@
 """Freshness: how soon a pushed call is visible (a) on the wallboard stream, (b) in the warehouse.
 
 Starts one `callstream worker` (subprocess, its own data dir, app id and topics) on the broker
-of CALLSTREAM_KAFKA_BOOTSTRAP (or the local one). Background load: events POSTed through the
-HTTP ingest at a steady ``--rate`` (default 700 events/s, the national Monday-08:00 peak) for
-``--practices`` practices, as whole calls of four events. A probe pushes one tagged call (two
-events: it ends in the IVR) every ``--probe-every`` seconds to its own practice and times
-push -> the wallboard's server-sent events count it, and push -> `calls` in the warehouse
-(a read-only reader polling). The same probe runs first without load, for ``--idle``
-seconds: the baseline. Prints p50/p90/p99 of each, and loaded/idle ratios. Usage:
+of CALLSTREAM_KAFKA_BOOTSTRAP (or the local one). Background load: events at a steady
+``--rate`` (default 700 events/s, the national Monday-08:00 peak) for ``--practices``
+practices, as whole calls of four events, produced to the raw topic as `callstream push`
+does (``--via kafka``) or POSTed through the HTTP ingest (``--via http``). A probe pushes
+one tagged call (two events: it ends in the IVR) through the HTTP ingest every
+``--probe-every`` seconds to its own practice and times push -> the wallboard's server-sent
+events count it, and push -> `calls` in the warehouse (a read-only reader polling). The
+same probe runs first without load, for ``--idle`` seconds: the baseline. Prints
+p50/p90/p99 of each, and loaded/idle ratios. Usage:
 
-    python bench/freshness_bench.py [--rate 700] [--duration 60] [--idle 15]
+    python bench/freshness_bench.py [--rate 700] [--duration 60] [--idle 15] [--via kafka]
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from bench_support import launch_worker, worker_env
 from bench_support import post as post_body
+from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
@@ -62,11 +67,16 @@ def call(practice: str, call_id: str, kinds: list[str]) -> list[dict]:
 
 
 class Load(threading.Thread):
-    """Whole calls at ``rate`` events/s, one body per practice in turn every 0.1 s."""
+    """Whole calls at ``rate`` events/s, one batch per practice in turn every 0.1 s: POSTed
+    to the HTTP ingest, or (``producer``) produced to the raw topic as `callstream push`
+    does, which leaves the machine's CPU to the worker rather than to HTTP requests."""
 
-    def __init__(self, port: int, tokens: dict[str, str], rate: float) -> None:
+    def __init__(
+        self, port: int, tokens: dict[str, str], rate: float, producer: Any = None, topic: str = ""
+    ) -> None:
         super().__init__(daemon=True)
         self.port, self.tokens, self.rate = port, tokens, rate
+        self.producer, self.topic = producer, topic
         self.stop = threading.Event()
         self.sent = 0
         self.refused = 0
@@ -85,7 +95,13 @@ class Load(threading.Thread):
                 rows += call(practice, f"l{calls}", kinds)
                 calls += 1
                 owed -= 1
-            if rows:
+            if rows and self.producer is not None:
+                for row in rows:
+                    key = f"{practice}:{row['call_id']}".encode()
+                    self.producer.send(self.topic, json.dumps(row).encode(), key)
+                self.producer.flush()
+                self.sent += len(rows)
+            elif rows:
                 status = post(self.port, self.tokens[practice], practice, rows)
                 self.sent += len(rows) if status == 202 else 0
                 self.refused += status != 202
@@ -146,11 +162,11 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
 
 def probe(
     port: int, token: str, settings: Settings, board: Wallboard, start: int, seconds: float,
-    every: float,
-) -> tuple[list[float], list[float], int, int, float]:  # fmt: skip
+    every: float, pushed_all: Callable[[], None] = lambda: None,
+) -> tuple[list[float], list[float], int, int]:  # fmt: skip
     """Push a probe call every ``every`` s for ``seconds`` (a thread of its own) while this
-    one polls the warehouse; (wallboard latencies, warehouse latencies, last probe, probes,
-    seconds the probes took)."""
+    one polls the warehouse (``pushed_all`` is called after the last probe); (wallboard
+    latencies, warehouse latencies, last probe, probes)."""
     pushed: dict[int, float] = {}
     done = threading.Event()
 
@@ -164,10 +180,9 @@ def probe(
                 del pushed[n]
             next_probe += every
             time.sleep(max(0.0, next_probe - time.monotonic()))
-        finished.append(time.monotonic() - started)
+        pushed_all()
         done.set()
 
-    finished: list[float] = []
     started = time.monotonic()
     pusher = threading.Thread(target=push, daemon=True)
     pusher.start()
@@ -192,7 +207,7 @@ def probe(
     pusher.join()
     wall = [board.seen[k] - t for k, t in pushed.items() if k in board.seen]
     lake = [in_warehouse[k] - t for k, t in pushed.items() if k in in_warehouse]
-    return wall, lake, max(pushed, default=start), len(pushed), finished[0]
+    return wall, lake, max(pushed, default=start), len(pushed)
 
 
 @click.command(help="Measure push -> wallboard and push -> warehouse under a steady load.")
@@ -202,8 +217,21 @@ def probe(
 @click.option("--probe-every", default=0.25, show_default=True, help="Seconds between probes.")
 @click.option("--practices", default=50, show_default=True, help="Practices of the load.")
 @click.option("--clients", default=4, show_default=True, help="Concurrent senders of the load.")
+@click.option(
+    "--via",
+    type=click.Choice(["kafka", "http"]),
+    default="kafka",
+    show_default=True,
+    help="The load's way in (the probe always uses the HTTP ingest).",
+)
 def main(
-    rate: int, duration: float, idle: float, probe_every: float, practices: int, clients: int
+    rate: int,
+    duration: float,
+    idle: float,
+    probe_every: float,
+    practices: int,
+    clients: int,
+    via: str,
 ) -> None:
     bootstrap = resolve_bootstrap(get_settings())
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,23 +265,38 @@ def main(
             board = Wallboard(port, board_token)
             board.start()
             time.sleep(5)  # the first assignment and the warehouse's first commit
-            idle_wall, idle_lake, n, _, _ = probe(port, probe_token, settings, board, 0, idle,
+            idle_wall, idle_lake, n, _ = probe(port, probe_token, settings, board, 0, idle,
                                                probe_every)  # fmt: skip
             # Several senders: a body is answered only once Kafka has every event (acks=all).
             names = list(load_tokens)
+            producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+            topic = env["CALLSTREAM_TOPIC_RAW_EVENTS"]
             loads = [
-                Load(port, {p: load_tokens[p] for p in names[i::clients]}, rate / clients)
+                Load(
+                    port,
+                    {p: load_tokens[p] for p in names[i::clients]},
+                    rate / clients,
+                    producer if via == "kafka" else None,
+                    topic,
+                )
                 for i in range(clients)
             ]
+            loaded: list[float] = [time.monotonic()]
+
+            def stop_load() -> None:  # with the last probe: the stragglers are timed unloaded
+                for load in loads:
+                    load.stop.set()
+                loaded.append(time.monotonic())
+
             for load in loads:
                 load.start()
-            wall, lake, _, probes, loaded_for = probe(
-                port, probe_token, settings, board, n, duration, probe_every
+            wall, lake, _, probes = probe(
+                port, probe_token, settings, board, n, duration, probe_every, stop_load
             )
             for load in loads:
-                load.stop.set()
                 load.join()
-            achieved = sum(load.sent for load in loads) / (loaded_for or duration)
+            producer.close()
+            achieved = sum(load.sent for load in loads) / (loaded[1] - loaded[0])
             refused = sum(load.refused for load in loads)
             metrics = scrape(port)
         finally:
@@ -266,7 +309,8 @@ def main(
                 console.print("the worker did not stop within 60 s of SIGTERM: killed")
     console.print(
         f"load: {achieved:,.0f} events/s achieved of {rate:,} asked ({refused} bodies "
-        f"refused) over {duration:.0f} s, {practices} practices, {clients} senders; probes "
+        f"refused) over {duration:.0f} s via {via}, {practices} practices, {clients} senders; "
+        f"probes "
         f"every {probe_every} s; worker: {metrics}"
     )
     for name, base, loaded in (("wallboard", idle_wall, wall), ("warehouse", idle_lake, lake)):

@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
+from bench_support import launch_worker, post, worker_env
 from rich.console import Console
 
 from streams.devtools.broker.control import resolve_bootstrap
@@ -53,22 +50,6 @@ def body(index: int, events: int) -> bytes:
         rows.append({**base, "event_id": f"{call}-2", "type": "call_ended",
                      "at": "2026-08-03T08:03:00Z"})  # fmt: skip
     return json.dumps(rows).encode()
-
-
-def post(port: int, token: str, data: bytes) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request(
-            "POST",
-            f"/v1/practices/{PRACTICE}/events",
-            body=data,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
 
 
 def health_ms(port: int) -> float:
@@ -101,32 +82,12 @@ def wait_up(port: int, process: subprocess.Popen, timeout: float = 90) -> None:
 @click.option("--clients", default=4, show_default=True, help="Concurrent connections.")
 def main(bodies: int, events: int, clients: int) -> None:
     bootstrap = resolve_bootstrap(get_settings())
-    tag = uuid.uuid4().hex[:8]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        env = {
-            **os.environ,
-            "CALLSTREAM_KAFKA_BOOTSTRAP": bootstrap,
-            "CALLSTREAM_DATA_DIR": str(data_dir),
-            "CALLSTREAM_PSEUDONYMISATION_KEY": "bench-key",
-            "CALLSTREAM_APP_ID": f"bench{tag}",
-            "CALLSTREAM_TOPIC_RAW_EVENTS": f"bench{tag}.raw",
-            "CALLSTREAM_TOPIC_CLASSIFIED": f"bench{tag}.classified",
-            "CALLSTREAM_TOPIC_DEAD_LETTER": f"bench{tag}.dead",
-            "CALLSTREAM_WEB_PORT": str(port),
-            "CALLSTREAM_RATE_LIMIT_PER_MINUTE": "100000",
-        }
+        env = worker_env(bootstrap, data_dir, "bench", CALLSTREAM_RATE_LIMIT_PER_MINUTE="100000")
+        port = int(env["CALLSTREAM_WEB_PORT"])
         token, _ = TokenStore.for_data_dir(data_dir).create(PRACTICE)
-        with (Path(tmp) / "worker.log").open("wb") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        worker = launch_worker(env, Path(tmp) / "worker.log")
         try:
             wait_up(port, worker)
             payloads = [body(i, events) for i in range(bodies)]
@@ -142,7 +103,7 @@ def main(bodies: int, events: int, clients: int) -> None:
             prober.start()
             start = time.perf_counter()
             with ThreadPoolExecutor(clients) as pool:
-                statuses = list(pool.map(lambda b: post(port, token, b), payloads))
+                statuses = list(pool.map(lambda b: post(port, token, PRACTICE, b), payloads))
             elapsed = time.perf_counter() - start
             done.set()
             prober.join()

@@ -138,6 +138,7 @@ def pipeline(
         "CALLSTREAM_TOPIC_RAW_EVENTS": f"bench-{tag}.raw",
         "CALLSTREAM_TOPIC_CLASSIFIED": f"bench-{tag}.classified",
         "CALLSTREAM_TOPIC_DEAD_LETTER": f"bench-{tag}.dead",
+        "CALLSTREAM_TOPIC_LIVE": f"bench-{tag}.live",
         "CALLSTREAM_TOPIC_PARTITIONS": str(partitions),
         "CALLSTREAM_WEB_PORT": str(20000 + os.getpid() % 10000),
     }

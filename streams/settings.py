@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     topic_raw_events: str = Field("callstream.events.raw", description="Raw call events topic.")
     topic_classified: str = Field("callstream.calls.classified", description="Classified calls.")
     topic_dead_letter: str = Field("callstream.events.dead", description="Invalid input, kept.")
+    topic_live: str = Field(
+        "callstream.live.practices",
+        description="Changed calls per practice, for the live state behind the wallboards.",
+    )
     call_timeout_s: float = Field(
         4 * 3600.0, description="A call with no call_ended is closed (complete=false) after this."
     )
@@ -143,6 +147,17 @@ class Settings(BaseSettings):
     # --- ingest ---
     max_body_bytes: int = Field(5 * 1024 * 1024, description="Largest accepted HTTP body.")
     rate_limit_per_minute: int = Field(600, description="Requests per minute per ingest token.")
+
+    # --- alerts (streams/core/alerts.py, docs/operations.md) ---
+    alert_rules_file: Path | None = Field(
+        None, description="Alert rules YAML; unset: the packaged defaults (core/rules/alerts.yaml)."
+    )
+    alert_urls: SecretStr | None = Field(
+        None,
+        description="Where alerts go: apprise URLs separated by spaces or commas (Teams, "
+        "Slack, mailto://, json:// webhooks); unset: alerts are only recorded in the warehouse.",
+    )
+    alert_every_s: float = Field(15.0, gt=0, description="How often the worker checks the rules.")
 
     # --- dashboards ---
     dashboards_refresh_s: float = Field(300.0, description="`dashboards serve` re-render period.")

@@ -210,6 +210,12 @@ def test_missing_unknown_revoked_and_other_practice_tokens_are_refused(worker, t
     assert status == 403
     assert f"this token is for practice {other}" in error["error"] and error["details"] == []
 
+    wallboard = callstream(
+        worker.env, "tokens", "create", "--practice", practice, "--scope", "wallboard"
+    )
+    status, _, error = post(worker, practice, body, wallboard.stdout.strip())
+    assert status == 403 and "wallboard token (read-only)" in error["error"]
+
     assert of_practice(worker, practice) == []
 
 

@@ -289,9 +289,14 @@ def test_4_numbers_in_free_text_fields_leave_the_first_hop_masked(worker, token_
         "classified": _all(worker, worker.env["CALLSTREAM_TOPIC_CLASSIFIED"]),
         "changelog": _all(worker, changelog),
         "dead letters": _all(worker, worker.env["CALLSTREAM_TOPIC_DEAD_LETTER"]),
+        "live": _all(worker, worker.env["CALLSTREAM_TOPIC_LIVE"]),
+        "live changelog": _all(
+            worker, f"{worker.env['CALLSTREAM_APP_ID']}-live-practice-changelog"
+        ),
         "log": worker.log.read_text(errors="replace"),
     }
     assert practice in seen["changelog"] and practice in seen["dead letters"]
+    assert practice in seen["live"] and practice in seen["live changelog"]
     for where, text in seen.items():
         digits = "".join(str(int(c)) if c.isdecimal() else c for c in text)
         assert "7700900241" not in BETWEEN_DIGITS.sub("", digits), where

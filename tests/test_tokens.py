@@ -96,3 +96,23 @@ def test_cli_prints_the_token_once_lists_without_secrets_and_revokes(data_dir: P
     again = runner.invoke(command, ["revoke", "--practice", "A81001", token_id])
     assert again.exit_code == 1 and "already revoked" in again.output
     assert "Traceback" not in again.output
+
+
+def test_wallboard_tokens_are_a_scope_of_their_own_and_old_records_are_ingest(data_dir: Path):
+    runner = CliRunner()
+    created = runner.invoke(command, ["create", "--practice", "A81001", "--scope", "wallboard"])
+    assert created.exit_code == 0, created.output
+    assert "/live/practices/A81001" in created.stderr
+    store = TokenStore.for_data_dir(data_dir)
+    assert store.verify(created.stdout.strip()).scope == "wallboard"
+    listed = runner.invoke(command, ["list", "--practice", "A81001"])
+    assert "\twallboard\t" in listed.stdout
+    wrong = runner.invoke(command, ["create", "--practice", "A81001", "--scope", "admin"])
+    assert wrong.exit_code == 2 and "admin" in wrong.output and "Traceback" not in wrong.output
+    # A store written before scopes existed: its tokens still push events.
+    token, _ = store.create("A81002")
+    stored = json.loads(store.path.read_text())
+    for record in stored["tokens"]:
+        record.pop("scope")
+    store.path.write_text(json.dumps(stored))
+    assert store.verify(token).scope == "ingest"

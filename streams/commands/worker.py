@@ -53,6 +53,7 @@ def command(loglevel: str, web_port: int | None) -> None:
                     settings.topic_raw_events,
                     settings.topic_classified,
                     settings.topic_dead_letter,
+                    settings.topic_live,
                 )
             },
         )

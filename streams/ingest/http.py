@@ -139,6 +139,12 @@ class Ingest:
                 f"this token is for practice {record.practice}; it cannot push events for "
                 f"'{ods}'. Use /v1/practices/{record.practice}/events or that practice's token",
             )
+        if record.scope != "ingest":
+            return _error(
+                403,
+                f"this is a {record.scope} token (read-only); pushing events needs an ingest "
+                f"token: `callstream tokens create --practice {record.practice}`",
+            )
         wait = self.limiter.acquire(record.id)
         if wait > 0:
             seconds = max(1, math.ceil(wait))

@@ -2,10 +2,12 @@
 
 A token is ``cst_<id>_<secret>`` with 256 random bits of secret; the store keeps its
 SHA-256 (a fast hash is enough for a random secret: nothing to brute-force), its public
-id, its practice and when it was created or revoked. The store is one JSON file under
-the data dir with permissions 0600, rewritten atomically under a lock, so the CLI can
-create or revoke while a worker is reading it; the worker re-reads it when it changes,
-so a revocation takes effect on the next request.
+id, its practice, its scope and when it was created or revoked. The scope says what the
+token may do: ``ingest`` push the practice's events (records written before scopes existed
+read as ingest), ``wallboard`` only read the practice's live wallboard. The store is one
+JSON file under the data dir with permissions 0600, rewritten atomically under a lock, so
+the CLI can create or revoke while a worker is reading it; the worker re-reads it when it
+changes, so a revocation takes effect on the next request.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +31,8 @@ from models.events import ODS_PATTERN
 
 PREFIX = "cst"
 STORE_NAME = "ingest_tokens.json"
+Scope = Literal["ingest", "wallboard"]
+SCOPES: tuple[Scope, ...] = ("ingest", "wallboard")
 _TOKEN = re.compile(rf"^{PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")
 
 
@@ -44,6 +49,7 @@ class TokenRecord(BaseModel):
     created_at: datetime
     revoked_at: datetime | None = None
     label: str = ""
+    scope: Scope = "ingest"
 
     @property
     def active(self) -> bool:
@@ -71,10 +77,14 @@ class TokenStore:
     def for_data_dir(cls, data_dir: Path) -> TokenStore:
         return cls(data_dir / STORE_NAME)
 
-    def create(self, practice: str, label: str = "") -> tuple[str, TokenRecord]:
+    def create(
+        self, practice: str, label: str = "", scope: Scope = "ingest"
+    ) -> tuple[str, TokenRecord]:
         """A new token for ``practice``: (the token, to show once; its stored record)."""
         if not re.match(ODS_PATTERN, practice):
             raise TokenError(f"'{practice}' is not an ODS practice code (like A81001)")
+        if scope not in SCOPES:
+            raise TokenError(f"'{scope}' is not a token scope: use one of {', '.join(SCOPES)}")
         token_id = secrets.token_hex(6)
         token = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
         record = TokenRecord(
@@ -83,6 +93,7 @@ class TokenStore:
             sha256=hash_token(token),
             created_at=datetime.now(UTC),
             label=label,
+            scope=scope,
         )
         with self._locked() as store:
             store.tokens.append(record)

@@ -354,6 +354,11 @@ class Warehouse:
         finally:
             staging.unlink(missing_ok=True)
 
+    def record_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Append alert notices to alert_events (migration 022) in one transaction."""
+        statement = sqlfiles.read("warehouse/record_alert.sql")
+        self.write_transaction(lambda conn: conn.executemany(statement, list(rows)))
+
     def answers(self) -> bool:
         """Whether the warehouse still answers a read of its catalog (after a failed write:
         is the warehouse down, or did it refuse the data?)."""

@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from faust import App, Table
 from faust.types import Message, ProducerT, StreamT
 from kafka.partitioner.default import murmur2
 
+from models.classified import ClassifiedCall
 from streams.core.assemble import OutsideCall
 from streams.core.call_state import CallState, Sweep, receive, sweep
 from streams.core.classify import classify_call
@@ -55,7 +57,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     raw_name = settings.topic_raw_events
     classified_name = settings.topic_classified
     out = _Output(p.app, table)
-    dead_letters = DeadLetters(p.dead_letter, pseudonym_key)
+    dead_letters = DeadLetters(p.dead_letter, pseudonym_key, p.metrics)
 
     def partition_for(key: bytes, state: CallState) -> int:
         if state.partition is not None:
@@ -70,22 +72,28 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             state.assembly.events, why, topic=raw_name, partition=partition, offset=offset, key=key
         )
 
-    async def report(key: bytes, state: CallState, offset: int = -1) -> None:
+    async def report(key: bytes, state: CallState, offset: int = -1) -> ClassifiedCall | None:
         try:
-            value = classify_call(state.assembly, rules).model_dump_json().encode()
+            call = classify_call(state.assembly, rules)
+            value = call.model_dump_json().encode()
         except Exception as exc:  # this call only: set it aside, the others go on
             why = Rejected(f"call could not be classified: {type(exc).__name__}: {exc}", None)
             await set_aside(key, state, why, offset)
-            return
+            return None
         await out.send(classified_name, key, value, None)
+        return call
 
     def take(
-        message: Message, now: float, touched: dict[bytes, tuple[CallState, int]]
+        message: Message,
+        now: float,
+        touched: dict[bytes, tuple[CallState, int]],
+        tally: Counter[tuple[str, str]],
     ) -> tuple[bytes, CallState, bool, bool]:
         """Validate one message and add it to its call (not saved yet); raises to reject."""
         result = normalise(message.value, message.key, pseudonym_key)
         if isinstance(result, Rejected):
             raise _Rejection(result)
+        tally[result.practice, result.type.value] += 1
         key = result.key.encode()  # the masked call id: the raw key may hold a number
         current = touched[key][0] if key in touched else table.data.get(key)
         state, changed, report_now = receive(current, result, now, span)
@@ -103,10 +111,11 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             now = clock()
             touched: dict[bytes, tuple[CallState, int]] = {}
             to_report: dict[bytes, tuple[CallState, int]] = {}
+            tally: Counter[tuple[str, str]] = Counter()
             for event in events:
                 message = event.message
                 try:
-                    key, state, changed, report_now = take(message, now, touched)
+                    key, state, changed, report_now = take(message, now, touched, tally)
                 except Exception as exc:  # this event only: set it aside, the others go on
                     await dead_letters.send(
                         message.value,
@@ -123,8 +132,11 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                     to_report[key] = (state, message.offset)
             for key, (state, partition) in touched.items():
                 await out.save(key, state, partition)
+            reported = {}
             for key, (state, offset) in to_report.items():
-                await report(key, state, offset)
+                if (call := await report(key, state, offset)) is not None:
+                    reported[key] = call
+            await p.batch_done(touched, reported, tally, now)  # live state and metrics
 
     @p.app.timer(interval=settings.sweep_interval_s)
     async def sweep_calls() -> None:

@@ -15,6 +15,7 @@ from faust.types import TopicT
 from models.events import PseudonymisedEvent
 from streams.core.dead_letter import make_dead_letter
 from streams.core.normalise import Rejected
+from streams.worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +23,10 @@ log = logging.getLogger(__name__)
 class DeadLetters:
     """Sends rejected messages to the dead-letter topic, callers pseudonymised."""
 
-    def __init__(self, topic: TopicT, pseudonym_key: bytes) -> None:
+    def __init__(self, topic: TopicT, pseudonym_key: bytes, metrics: Metrics | None = None) -> None:
         self.topic = topic
         self.pseudonym_key = pseudonym_key
+        self.metrics = metrics
 
     async def send(
         self,
@@ -51,6 +53,8 @@ class DeadLetters:
             events=events,
         )
         log.warning("dead letter from %s[%d]@%d: %s", topic, partition, offset, letter.reason)
+        if self.metrics is not None:
+            self.metrics.dead_letter(why.field)
         shown_key = letter.source_key.encode() if letter.source_key else None
         await self.topic.send(key=shown_key, value=letter.to_bytes())
 

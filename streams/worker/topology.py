@@ -1,4 +1,4 @@
-"""What the worker's agents share: the Pipeline (app, topics, call-state table) and the
+"""What the worker's agents share: the Pipeline (app, topics, tables, live state) and the
 codec the call-state changelog is written with.
 
 Kept apart from ``app`` (which builds the app and registers the agents) so the agents can
@@ -7,14 +7,20 @@ import what they need without importing the module that imports them.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 from faust.serializers import codecs
 from faust.types import TopicT
 
+from models.classified import ClassifiedCall
 from streams.core.call_state import CallState
 from streams.settings import Settings
+from streams.worker.live import Live
+from streams.worker.metrics import Metrics, Status
 
 CALL_STATE_CODEC = "callstream-call-state"
 TABLE_NAME = "call-state"
@@ -59,3 +65,20 @@ class Pipeline:
     dead_letter: TopicT
     calls: faust.Table
     pseudonym_key: bytes  # HMAC key for callers (and for redacting dead letters)
+    live: Live  # per-practice live state (streams.worker.live): fed once per pipeline batch
+    metrics: Metrics
+    status: Status
+    #: Set by the writer: appends alert rows to the warehouse on its thread (None: no writer).
+    record_alerts: Callable[[list[tuple[Any, ...]]], Awaitable[None]] | None = None
+
+    async def batch_done(
+        self,
+        touched: Mapping[bytes, tuple[CallState, int]],
+        reported: Mapping[bytes, ClassifiedCall],
+        tally: Counter[tuple[str, str]],
+        now: float,
+    ) -> None:
+        """The pipeline's one hook per batch: the calls it changed or reported, and the
+        events it accepted by (practice, type), to the live state and the metrics."""
+        self.metrics.count_events(tally)
+        await self.live.observe(touched, reported, now)

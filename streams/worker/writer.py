@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -46,7 +47,8 @@ def register(p: Pipeline) -> None:
     settings = p.settings
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
     opened: dict[str, Warehouse] = {}
-    dead_letters = DeadLetters(p.dead_letter, p.pseudonym_key)
+    dead_letters = DeadLetters(p.dead_letter, p.pseudonym_key, p.metrics)
+    status = p.status
 
     async def in_db(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
@@ -57,8 +59,13 @@ def register(p: Pipeline) -> None:
             future = asyncio.get_running_loop().run_in_executor(
                 executor, warehouse.merge_calls, calls
             )
+            started = time.monotonic()
             try:
                 await asyncio.shield(future)
+                p.metrics.committed(
+                    time.monotonic() - started, (c.started_at.timestamp() for c in calls)
+                )
+                status.warehouse_error = None
                 return None
             except asyncio.CancelledError:
                 # Stopping: the thread cannot be interrupted; let it finish. Acking (on the
@@ -71,8 +78,10 @@ def register(p: Pipeline) -> None:
                 if await in_db(warehouse.answers):
                     return refused
                 log.error("warehouse refused a batch and no longer answers: %s", refused)
+                status.warehouse_error = "the warehouse no longer answers"
             except Exception as exc:  # the warehouse failed: retry, then stop hard
                 log.error("warehouse commit failed (attempt %d): %s", attempt, exc)
+                status.warehouse_error = f"warehouse commit failed: {type(exc).__name__}"
             if attempt == MERGE_ATTEMPTS:
                 _fail(future.exception())
             await asyncio.sleep(min(2**attempt, 30))
@@ -118,6 +127,7 @@ def register(p: Pipeline) -> None:
     async def write(stream: StreamT) -> None:
         warehouse = await in_db(Warehouse.open, settings)
         opened["warehouse"] = warehouse
+        status.warehouse_open = True
         try:
             async for events in stream.take_events(
                 settings.writer_batch_size, within=settings.writer_batch_seconds
@@ -130,7 +140,16 @@ def register(p: Pipeline) -> None:
                     await write_calls(warehouse, parsed.calls, sources)
         finally:
             opened.pop("warehouse", None)
+            status.warehouse_open = False
             await in_db(warehouse.close)
+
+    async def record_alerts(rows: list[tuple[Any, ...]]) -> None:
+        warehouse = opened.get("warehouse")
+        if warehouse is None:
+            raise RuntimeError("the warehouse is not open yet")
+        await in_db(warehouse.record_alerts, rows)
+
+    p.record_alerts = record_alerts
 
     # Maintenance on its own thread and DuckDB instance, by the lease holder only.
     maintainer = maintenance.Maintainer(settings)

@@ -1,0 +1,249 @@
+"""Alert rules (YAML) and their evaluation: when a practice's phones, or the worker, go wrong.
+
+Pure logic (no Kafka, no HTTP): the worker reads each practice's live figures on a timer,
+``Alerting.evaluate`` says which rules start or stop holding, and the worker sends and
+records what it says. A rule file::
+
+    default:                      # every practice (and, for worker metrics, the worker)
+      - name: long queue
+        when: queue_length >= 10
+        for: 2m                   # must hold this long before it fires
+      - name: feed stopped
+        when: no_events_for >= 20m
+        during: opening_hours     # the rules' opening hours; else Mon-Fri 08:00-18:30
+    practices:
+      A81001:                     # replaces the default rule of the same name, adds others
+        - name: long queue
+          when: queue_length >= 6
+
+One incident sends one message: a rule fires once when its condition has held ``for``;
+then nothing more is sent until it has *not* held for ``recover_after`` (default 5 minutes,
+the cool-down), when one recovery message goes. A condition that flickers meanwhile is the
+same incident. Outside its ``during`` hours a rule neither fires nor recovers.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from models.events import ODS_PATTERN
+from streams.core import errors
+from streams.core.live import Snapshot
+from streams.core.nhs_time import core_category, to_london
+from streams.core.rules import Rules
+
+#: What a rule can test: the practice's live figures (streams.core.live) ...
+PRACTICE_METRICS = {
+    "queue_length": "calls in the queue now",
+    "longest_wait_s": "seconds the longest-waiting caller has waited",
+    "abandoned_15m": "calls that ended missed in the last 15 minutes",
+    "missed_share_30m": "missed share (0-1) of the inbound calls that ended in the last 30 minutes",
+    "no_events_for": "seconds since the worker last received an event of the practice",
+}
+#: ... and the worker's own.
+WORKER_METRICS = {"dead_letters_10m": "dead letters this worker sent in the last 10 minutes"}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+_WHEN = re.compile(r"^\s*([a-z_0-9]+)\s*(>=|<=|==|>|<)\s*([0-9.]+)\s*([smh]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+DEFAULT_RULES = Path(__file__).with_name("rules") / "alerts.yaml"
+
+
+def seconds(value: Any) -> float:
+    """``90``, ``"90s"``, ``"2m"`` or ``"1h"`` in seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([smh]?)\s*", str(value))
+    if not match:
+        raise ValueError(f"'{value}' is not a duration like 90s, 2m or 1h")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+class AlertRule(BaseModel):
+    """One rule: ``when`` is ``<metric> <op> <number>[s|m|h]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    when: str
+    hold_s: float = Field(0.0, alias="for", ge=0)
+    during: Literal["always", "core_hours", "opening_hours"] = "always"
+    recover_after_s: float = Field(300.0, alias="recover_after", ge=0)
+
+    @field_validator("hold_s", "recover_after_s", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return seconds(value)
+
+    @field_validator("when")
+    @classmethod
+    def _condition(cls, value: str) -> str:
+        match = _WHEN.match(value)
+        if not match:
+            raise ValueError(
+                f"'{value}' is not a condition like 'queue_length >= 10' (metric, one of "
+                f"{', '.join(_OPS)}, a number or a duration)"
+            )
+        if match[1] not in PRACTICE_METRICS | WORKER_METRICS:
+            known = ", ".join(sorted(PRACTICE_METRICS | WORKER_METRICS))
+            raise ValueError(f"unknown metric '{match[1]}': use one of {known}")
+        return value.strip()
+
+    @property
+    def metric(self) -> str:
+        return _WHEN.match(self.when)[1]  # type: ignore[index]
+
+    @property
+    def threshold(self) -> float:
+        match = _WHEN.match(self.when)
+        return float(match[3]) * _UNITS[match[4]]  # type: ignore[index]
+
+    def holds(self, value: float | None) -> bool:
+        op = _WHEN.match(self.when)[2]  # type: ignore[index]
+        return value is not None and _OPS[op](value, self.threshold)
+
+
+class AlertRules(BaseModel):
+    """The rule file: default rules and per-practice ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: list[AlertRule] = []
+    practices: dict[Annotated[str, StringConstraints(pattern=ODS_PATTERN)], list[AlertRule]] = {}
+
+    def for_practice(self, practice: str) -> list[AlertRule]:
+        """The practice's rules on its own figures (its own replace defaults of that name)."""
+        own = self.practices.get(practice, [])
+        names = {rule.name for rule in own}
+        rules = [r for r in self.default if r.name not in names] + own
+        return [r for r in rules if r.metric in PRACTICE_METRICS]
+
+    def for_worker(self) -> list[AlertRule]:
+        return [r for r in self.default if r.metric in WORKER_METRICS]
+
+
+def practice_values(snapshot: Snapshot) -> dict[str, float | None]:
+    """A practice's live figures under the names rules use."""
+    silent = (
+        None
+        if snapshot.last_received_at is None
+        else max(0.0, snapshot.as_of - snapshot.last_received_at)
+    )
+    ended = snapshot.ended_30m
+    return {
+        "queue_length": snapshot.in_queue,
+        "longest_wait_s": snapshot.longest_wait_s,
+        "abandoned_15m": snapshot.abandoned_15m,
+        "missed_share_30m": snapshot.missed_30m / ended if ended else None,
+        "no_events_for": silent,
+    }
+
+
+def load_alert_rules(path: Path | None = None) -> AlertRules:
+    """The rules of ``path`` (None: the packaged defaults); ``ValueError`` naming the field."""
+    source = path or DEFAULT_RULES
+    try:
+        raw = yaml.safe_load(source.read_text()) or {}
+        return AlertRules.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"alert rules {source}: {errors.one_line(exc)}") from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"alert rules {source} cannot be read: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A rule started (``firing``) or stopped (``recovered``) holding for a subject."""
+
+    kind: Literal["firing", "recovered"]
+    rule: AlertRule
+    practice: str | None  # None: the worker
+    value: float | None
+    at: float
+
+    @property
+    def text(self) -> str:
+        who = self.practice or "callstream worker"
+        now = "no figure" if self.value is None else f"{self.value:g}"
+        if self.kind == "firing":
+            held = f" for {self.rule.hold_s:g} s" if self.rule.hold_s else ""
+            return f"{who}: {self.rule.name}: {self.rule.when}{held} (now {now})"
+        return f"{who}: recovered: {self.rule.name}: {self.rule.when} no longer holds (now {now})"
+
+
+@dataclass
+class _Incident:
+    firing: bool = False
+    since: float | None = None  # since when the condition has disagreed with ``firing``
+
+
+@dataclass
+class Alerting:
+    """The state of every rule for every subject, and the step from one evaluation to the next."""
+
+    rules: AlertRules
+    calendar: Rules
+    incidents: dict[tuple[str | None, str], _Incident] = field(default_factory=dict)
+
+    def evaluate(
+        self, practice: str | None, values: Mapping[str, float | None], now: float
+    ) -> list[Notice]:
+        """The notices of one subject's rules at ``now`` (``practice`` None: the worker's)."""
+        rules = self.rules.for_worker() if practice is None else self.rules.for_practice(practice)
+        notices = []
+        for rule in rules:
+            if not self._in_hours(rule, now):
+                continue
+            value = values.get(rule.metric)
+            incident = self.incidents.setdefault((practice, rule.name), _Incident())
+            kind = _step(rule, incident, rule.holds(value), now)
+            if kind is not None:
+                notices.append(Notice(kind, rule, practice, value, now))
+        return notices
+
+    def _in_hours(self, rule: AlertRule, now: float) -> bool:
+        if rule.during == "always":
+            return True
+        local = to_london(datetime.fromtimestamp(now, UTC))
+        if rule.during == "opening_hours":
+            day = local.strftime("%A").lower()
+            hours = self.calendar.opening_hours.get(day)  # type: ignore[call-overload]
+            if hours is not None:
+                return hours.open <= local.time() < hours.close
+        return core_category(local) != "Non-Core"
+
+
+def _step(rule: AlertRule, incident: _Incident, holds: bool, now: float) -> str | None:
+    """Fire after the condition has held ``for``; recover after it has not for
+    ``recover_after``; anything shorter changes nothing."""
+    if holds == incident.firing:  # as the incident already says: restart the count
+        incident.since = None
+        return None
+    if incident.since is None:
+        incident.since = now
+    needed = rule.recover_after_s if incident.firing else rule.hold_s
+    if now - incident.since < needed:
+        return None
+    incident.firing, incident.since = not incident.firing, None
+    return "firing" if incident.firing else "recovered"

@@ -1,0 +1,108 @@
+"""Alert rules: parsing (errors name the field) and evaluation (one message per incident,
+one recovery, the cool-down, the hours a rule applies in). Pure: the clock is given."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from streams.core.alerts import Alerting, AlertRules, load_alert_rules, practice_values
+from streams.core.live import Snapshot, Today
+from streams.core.rules import load_rules
+
+MONDAY_9 = datetime.fromisoformat("2026-08-03T08:00:00+00:00").timestamp()  # 09:00 in England
+SATURDAY_9 = datetime.fromisoformat("2026-08-08T08:00:00+00:00").timestamp()
+RULES = AlertRules.model_validate(
+    {
+        "default": [
+            {"name": "queue", "when": "queue_length >= 10", "for": "2m", "recover_after": 60},
+            {"name": "silent", "when": "no_events_for >= 20m", "during": "core_hours"},
+            {"name": "dead", "when": "dead_letters_10m > 50"},
+        ],
+        "practices": {"A81001": [{"name": "queue", "when": "queue_length >= 3"}]},
+    }
+)
+
+
+def kinds(alerting: Alerting, practice, values: dict, now: float) -> list[str]:
+    return [f"{n.rule.name}:{n.kind}" for n in alerting.evaluate(practice, values, now)]
+
+
+def test_one_message_when_it_has_held_long_enough_and_one_recovery_after_the_cool_down():
+    alerting = Alerting(RULES, load_rules(None))
+    t = MONDAY_9
+    assert kinds(alerting, "B81001", {"queue_length": 12}, t) == []
+    assert kinds(alerting, "B81001", {"queue_length": 12}, t + 119) == []
+    assert kinds(alerting, "B81001", {"queue_length": 11}, t + 120) == ["queue:firing"]
+    assert kinds(alerting, "B81001", {"queue_length": 15}, t + 200) == []  # same incident
+    assert kinds(alerting, "B81001", {"queue_length": 2}, t + 300) == []  # clearing ...
+    assert kinds(alerting, "B81001", {"queue_length": 10}, t + 330) == []  # ... flickers back
+    assert kinds(alerting, "B81001", {"queue_length": 2}, t + 340) == []
+    assert kinds(alerting, "B81001", {"queue_length": 2}, t + 399) == []
+    assert kinds(alerting, "B81001", {"queue_length": 0}, t + 400) == ["queue:recovered"]
+    assert kinds(alerting, "B81001", {"queue_length": 0}, t + 900) == []
+
+
+def test_a_practice_rule_replaces_the_default_of_its_name():
+    alerting = Alerting(RULES, load_rules(None))
+    assert kinds(alerting, "A81001", {"queue_length": 3}, MONDAY_9) == ["queue:firing"]
+    assert kinds(alerting, "B81001", {"queue_length": 3}, MONDAY_9) == []
+
+
+def test_silent_feed_only_in_its_hours_and_worker_rules_only_for_the_worker():
+    alerting = Alerting(RULES, load_rules(None))
+    silent = {"no_events_for": 1500.0}
+    assert kinds(alerting, "B81001", silent, SATURDAY_9) == []
+    assert kinds(alerting, "B81001", silent, MONDAY_9) == ["silent:firing"]
+    assert kinds(alerting, "B81001", {"dead_letters_10m": 99}, MONDAY_9) == []
+    assert kinds(alerting, None, {"dead_letters_10m": 51}, MONDAY_9) == ["dead:firing"]
+    assert kinds(alerting, None, {"queue_length": 99}, MONDAY_9 + 300) == []
+
+
+def test_practice_values_from_a_snapshot():
+    snapshot = Snapshot(
+        practice="A81001",
+        as_of=1000.0,
+        in_queue=4,
+        longest_wait_s=70,
+        in_progress=1,
+        in_ivr=0,
+        today=Today(),
+        abandoned_15m=2,
+        ended_30m=8,
+        missed_30m=2,
+        last_event_at=900.0,
+        last_received_at=880.0,
+    )
+    values = practice_values(snapshot)
+    assert values == {
+        "queue_length": 4,
+        "longest_wait_s": 70,
+        "abandoned_15m": 2,
+        "missed_share_30m": 0.25,
+        "no_events_for": 120.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("rule", "named"),
+    [
+        ({"name": "x", "when": "queue_size > 3"}, "unknown metric 'queue_size'"),
+        ({"name": "x", "when": "queue_length >= 3", "for": "soon"}, "'soon' is not a duration"),
+        ({"name": "x", "when": "queue_length about 3"}, "is not a condition"),
+        ({"name": "x", "when": "queue_length >= 3", "during": "lunch"}, "during"),
+    ],
+)
+def test_a_bad_rule_is_refused_naming_what_is_wrong(tmp_path: Path, rule: dict, named: str):
+    path = tmp_path / "alerts.yaml"
+    path.write_text(f"default:\n  - {rule}\n".replace("'", '"'))
+    with pytest.raises(ValueError, match="alert rules") as caught:
+        load_alert_rules(path)
+    assert named in str(caught.value) and "default" in str(caught.value)
+
+
+def test_the_packaged_rules_load():
+    names = {rule.name for rule in load_alert_rules().default}
+    assert names == {"long queue", "many missed", "feed stopped", "dead letters"}

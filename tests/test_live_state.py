@@ -1,0 +1,111 @@
+"""The wallboard's live state of a practice, from calls as they happen: pure, clock given."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+from classify_support import call
+
+from streams.core.assemble import CallAssembly
+from streams.core.classify import classify_call
+from streams.core.live import CallView, PracticeLive, call_view, roll_up
+from streams.core.rules import load_rules
+
+START = "2026-08-03T07:00:00Z"  # Monday 08:00 in England (BST)
+T0 = datetime.fromisoformat("2026-08-03T07:00:00+00:00").timestamp()
+OPEN_MAX = 4 * 3600.0
+RULES = load_rules(None)
+
+
+def view(events: list) -> CallView:
+    assembly = CallAssembly(events)
+    classified = classify_call(assembly, RULES) if assembly.complete else None
+    return call_view(assembly, classified)
+
+
+def live_after(*calls: list, now: float) -> PracticeLive:
+    live = PracticeLive("A12345")
+    live.apply([view(events) for events in calls], received_at=now, now=now, open_max_s=OPEN_MAX)
+    return live
+
+
+QUEUED = [(0, "call_started"), (10, "queue_joined")]
+
+
+def test_a_call_in_the_queue_counts_with_its_wait_then_leaves_when_answered() -> None:
+    live = live_after(call(START, QUEUED), now=T0 + 70)
+    board = live.snapshot(T0 + 70, OPEN_MAX)
+    assert (board.in_queue, board.longest_wait_s, board.in_progress) == (1, 60, 0)
+    answered = call(START, [*QUEUED, (100, "answered")])
+    live.apply([view(answered)], received_at=T0 + 101, now=T0 + 101, open_max_s=OPEN_MAX)
+    board = live.snapshot(T0 + 101, OPEN_MAX)
+    assert (board.in_queue, board.longest_wait_s, board.in_progress) == (0, None, 1)
+
+
+def test_ended_calls_count_today_by_nhs_outcome_once_each() -> None:
+    answered = call(START, [*QUEUED, (60, "answered"), (200, "call_ended")], "a")
+    slow = call(START, [*QUEUED, (400, "answered"), (500, "call_ended")], "s")
+    missed = call(START, [*QUEUED, (300, "call_ended")], "m")
+    ivr = call(START, [(0, "call_started"), (20, "call_ended")], "i")
+    callback = call(
+        START,
+        [*QUEUED, (30, "callback_requested"), (40, "call_ended"), (900, "callback_made")],
+        "c",
+    )
+    now = T0 + 1000
+    live = live_after(answered, slow, missed, ivr, callback, now=now)
+    live.apply([view(missed), view(answered)], now, now, OPEN_MAX)  # repeats change nothing
+    today = live.snapshot(now, OPEN_MAX).today
+    assert today.model_dump() == {
+        "inbound": 5,
+        "answered": 2,
+        "missed": 1,
+        "ended_in_ivr": 1,
+        "callback_requested": 1,
+        "callback_made": 1,
+        "answered_within_2m": 1,
+    }
+
+
+def test_abandoned_counts_missed_calls_of_the_last_15_minutes_only() -> None:
+    missed = call(START, [*QUEUED, (300, "call_ended")], "m")
+    live = live_after(missed, now=T0 + 400)
+    assert live.snapshot(T0 + 300 + 899, OPEN_MAX).abandoned_15m == 1
+    assert live.snapshot(T0 + 300 + 901, OPEN_MAX).abandoned_15m == 0
+    assert live.snapshot(T0 + 300 + 901, OPEN_MAX).today.missed == 1
+
+
+def test_calls_of_another_day_or_long_silent_do_not_show() -> None:
+    yesterday = call("2026-08-02T07:00:00Z", [*QUEUED, (60, "call_ended")], "y")
+    stale = call(START, QUEUED, "old")
+    now = T0 + OPEN_MAX + 60
+    live = live_after(yesterday, stale, now=now)
+    board = live.snapshot(now, OPEN_MAX)
+    assert (board.in_queue, board.today.inbound) == (0, 0)
+    # The next day's first figures start from nothing.
+    live = live_after(call(START, [*QUEUED, (60, "call_ended")]), now=T0 + 100)
+    assert live.snapshot(T0 + 24 * 3600, OPEN_MAX).today.inbound == 0
+
+
+def test_outbound_and_callback_calls_are_not_queueing() -> None:
+    outbound = call(START, [(0, "call_started", {"direction": "outbound"}), (5, "ringing")], "o")
+    waiting = call(START, [*QUEUED, (30, "callback_requested")], "w")
+    board = live_after(outbound, waiting, now=T0 + 60).snapshot(T0 + 60, OPEN_MAX)
+    assert board.in_queue == 0
+
+
+def test_last_event_time_and_round_trip_through_json() -> None:
+    live = live_after(call(START, QUEUED), now=T0 + 20)
+    assert live.last_event_at == pytest.approx(T0 + 10)
+    assert live.last_received_at == pytest.approx(T0 + 20)
+    again = PracticeLive.from_json(json.loads(json.dumps(live.to_json())))
+    assert again.snapshot(T0 + 30, OPEN_MAX) == live.snapshot(T0 + 30, OPEN_MAX)
+
+
+def test_roll_up_sums_practices_and_keeps_the_longest_wait() -> None:
+    one = live_after(call(START, QUEUED, "a"), now=T0 + 70).snapshot(T0 + 70, OPEN_MAX)
+    two = live_after(call(START, [(0, "call_started"), (50, "queue_joined")], "b"), now=T0 + 70)
+    total = roll_up("U12345", [one, two.snapshot(T0 + 70, OPEN_MAX)], T0 + 70)
+    assert (total.practice, total.in_queue, total.longest_wait_s) == ("U12345", 2, 60)

@@ -1,0 +1,60 @@
+"""The live state in a real worker: fed by the pipeline, read with a wallboard token only,
+and the same after the worker restarts (recovered from the live table's changelog)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from live_support import events, push, request, tokens, wait_for_figures
+from pipeline_support import Worker, pipeline_env, start_worker
+
+pytestmark = pytest.mark.kafka
+PRACTICE, OTHER = "L10001", "L10002"
+QUEUEING = ("call_started", 90), ("queue_joined", 60)
+ANSWERED = ("call_started", 300), ("queue_joined", 290), ("answered", 200), ("call_ended", 100)
+MISSED = ("call_started", 200), ("queue_joined", 190), ("call_ended", 30)
+
+
+@pytest.fixture
+def worker(kafka_bootstrap: str, tmp_path) -> Iterator[Worker]:
+    # Calls stay open (in the queue) until their call_ended, as in production.
+    env = pipeline_env(kafka_bootstrap, tmp_path / "data", CALLSTREAM_CALL_TIMEOUT_S="3600")
+    running = start_worker(env, tmp_path / "worker.log")
+    running.wait_for_web()
+    yield running
+    running.stop()
+
+
+def test_live_state_follows_calls_needs_a_wallboard_token_and_survives_a_restart(
+    worker: Worker, tmp_path
+) -> None:
+    ingest, wallboard = tokens(worker, PRACTICE)
+    _, other_wallboard = tokens(worker, OTHER)
+    path = f"/live/practices/{PRACTICE}/state"
+    assert request(worker, "GET", path, None)[0] == 401
+    assert request(worker, "GET", path, ingest)[0] == 403
+    status, answer = request(worker, "GET", path, other_wallboard)
+    assert status == 403 and OTHER in answer["error"]
+
+    push(worker, PRACTICE, ingest, events(PRACTICE, "q1", *QUEUEING))
+    push(worker, PRACTICE, ingest, events(PRACTICE, "a1", *ANSWERED))
+    push(worker, PRACTICE, ingest, events(PRACTICE, "m1", *MISSED))
+    expected = {
+        "in_queue": 1,
+        "today.answered": 1,
+        "today.missed": 1,
+        "today.answered_within_2m": 1,
+        "abandoned_15m": 1,
+    }
+    seen = wait_for_figures(worker, PRACTICE, wallboard, expected)
+    assert 55 <= seen["longest_wait_s"] <= 120, seen
+
+    worker.stop()
+    again = start_worker(worker.env, tmp_path / "again.log")
+    try:
+        again.wait_for_web()
+        recovered = wait_for_figures(again, PRACTICE, wallboard, expected)
+        assert recovered["last_received_at"] == seen["last_received_at"]
+    finally:
+        again.stop()

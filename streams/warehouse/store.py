@@ -355,7 +355,7 @@ class Warehouse:
             staging.unlink(missing_ok=True)
 
     def record_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Append alert notices to alert_events (migration 022) in one transaction."""
+        """Append alert notices to alert_events (migration 023) in one transaction."""
         statement = sqlfiles.read("warehouse/record_alert.sql")
         self.write_transaction(lambda conn: conn.executemany(statement, list(rows)))
 

@@ -47,7 +47,7 @@ def notifier(urls: str | None) -> apprise.Apprise:
 
 
 def row(notice: Notice, sent: bool, worker: str) -> tuple[Any, ...]:
-    """The notice as a row of alert_events (migration 022)."""
+    """The notice as a row of alert_events (migration 023)."""
     return (
         uuid.uuid4().hex,
         notice.practice,

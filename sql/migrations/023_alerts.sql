@@ -1,4 +1,4 @@
--- Migration 022: the alerts the workers raised (docs/operations.md, streams/core/alerts.py).
+-- Migration 023: the alerts the workers raised (docs/operations.md, streams/core/alerts.py).
 -- Question: which alert rules fired or recovered, for which practice, when, and was the
 --   message delivered?
 -- Grain: one row per notice: a rule starting to hold (kind 'firing') or, after its

@@ -530,14 +530,16 @@ def test_merges_succeed_while_another_process_writes_reference_data(
         import sys
         from streams.settings import Settings
         from streams.warehouse.store import Warehouse
+        def load(b, j):  # as `reference load` writes: one write_transaction, redone if busy
+            return lambda conn: conn.execute(
+                "INSERT INTO ods_practices (extract_date, practice, source_file, "
+                "loaded_at) VALUES (DATE '2026-08-01', ?, 'probe', now())",
+                [f"X{b}{j:04d}"],
+            )
         for b in range(2):
             with Warehouse.open(Settings(data_dir=sys.argv[1])) as w:
                 for j in range(5):
-                    w.conn.execute(
-                        "INSERT INTO ods_practices (extract_date, practice, source_file, "
-                        "loaded_at) VALUES (DATE '2026-08-01', ?, 'probe', now())",
-                        [f"X{b}{j:04d}"],
-                    )
+                    w.write_transaction(load(b, j))
         """
     )
     process = subprocess.Popen([sys.executable, "-c", other, str(settings.data_dir)], cwd=REPO)

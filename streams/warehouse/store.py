@@ -60,7 +60,12 @@ AGGREGATES: dict[str, tuple[str, ...]] = {
         "views/calls.sql",
         "views/cbt_call_indicators.sql",
     ),
-    "warehouse/refresh_practice_day_facts.sql": ("views/calls.sql",),
+    # Reads cbt_daily_facts (refreshed first, in the same transaction) for the NHS counts.
+    "warehouse/refresh_practice_day_facts.sql": (
+        "views/calls.sql",
+        "views/cbt_call_indicators.sql",
+        "warehouse/refresh_cbt_daily.sql",
+    ),
     "warehouse/refresh_peak_slot_facts.sql": ("views/calls.sql",),
     "warehouse/refresh_caller_day_facts.sql": ("views/calls.sql",),
     "warehouse/refresh_routing_facts.sql": ("views/calls.sql",),

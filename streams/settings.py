@@ -141,7 +141,9 @@ class Settings(BaseSettings):
         "at a time does it, holding a lease in the catalog for twice this.",
     )
     snapshot_retention_s: float = Field(
-        7 * 24 * 3600.0, description="Snapshots older than this are expired."
+        7 * 24 * 3600.0,
+        description="Snapshots older than this are expired, and files compaction replaced are "
+        "deleted this long after (keep a day or more: queries that began before read them).",
     )
 
     # --- ingest ---

@@ -23,7 +23,7 @@ from models.classified import ClassifiedCall
 from streams.settings import Settings
 from streams.warehouse import sqlfiles
 from streams.warehouse.connect import WarehouseError
-from streams.warehouse.store import AGGREGATES, CALL_SCHEMA, Warehouse, calls_frame
+from streams.warehouse.store import AGGREGATES, CALL_SCHEMA, Warehouse, calls_frame, refuses_data
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -602,3 +602,77 @@ def test_a_reader_racing_the_first_writer_is_told_to_wait(settings: Settings) ->
     conn.close()
     with pytest.raises(WarehouseError, match="not ready yet"):
         Warehouse.open(settings, read_only=True)
+
+
+def test_the_writer_goes_on_after_maintenance_in_another_instance(settings: Settings) -> None:
+    """The worker's maintenance runs on a DuckDB instance of its own (as does any other
+    process's). Small commits (a call, a fact row, the fence) must leave nothing in the
+    catalog that maintenance can move from under the writer: with DuckLake's data inlining
+    the writer's next commit failed ("relation ducklake_inlined_data_… does not exist")."""
+    writer = Warehouse.open(settings)
+    maintainer = Warehouse.open(settings, prepare=False)
+    try:
+        for round_ in range(3):
+            writer.merge_calls([make_call(f"r{round_}-{i}") for i in range(3)])
+            writer.merge_calls([make_call(f"r{round_}-0", outcome="missed")])
+            maintainer.compact()
+            maintainer.expire_snapshots(0)
+        writer.merge_calls([make_call("last")])
+        stored = rows(writer, "SELECT call_id, outcome FROM calls ORDER BY call_id")
+    finally:
+        maintainer.close()
+        writer.close()
+    expected = {f"r{r}-{i}": "missed" if i == 0 else "answered" for r in range(3) for i in range(3)}
+    assert {r["call_id"]: r["outcome"] for r in stored} == {**expected, "last": "answered"}
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        (duckdb.ConversionException("Could not convert string 'x' to INT32"), True),
+        (duckdb.OutOfRangeException("Type INT32 with value 9999999999 can't be cast"), True),
+        (
+            duckdb.InvalidInputException(
+                "Attempting to fetch from an unsuccessful query result\nError: "
+                "TransactionContext Error: Current transaction is aborted (please ROLLBACK)"
+            ),
+            False,
+        ),
+        (duckdb.InvalidInputException("database is locked"), False),
+        (duckdb.FatalException("FATAL Error: database has been invalidated"), False),
+        (duckdb.IOException("Could not write file"), False),
+    ],
+)
+def test_only_data_errors_set_a_call_aside(error: duckdb.Error, refused: bool) -> None:
+    """A call goes to the dead letters only when its data is at fault; a failed catalog
+    transaction (reported by DuckDB as InvalidInput) is retried or stops the writer."""
+    assert refuses_data(error) is refused
+
+
+def test_a_reader_pinned_before_a_compaction_still_reads_after_it(settings: Settings) -> None:
+    """Compaction merges files; their deletion waits for the retention, so an export pinned
+    at a snapshot (or any query that began before the compaction) still finds every file
+    of its snapshot, and the snapshot itself is kept for the retention."""
+    writer = Warehouse.open(settings)
+    try:
+        for batch in range(4):
+            writer.merge_calls([make_call(f"p{batch}-{i}") for i in range(20)])
+        pinned_at = writer.snapshot().id
+        listed = (
+            "SELECT data_file FROM ducklake_list_files('lake', 'classified_calls', "
+            f"snapshot_version => {pinned_at})"
+        )
+        files = [Path(r["data_file"]) for r in rows(writer, listed)]
+        pinned = Warehouse.open(settings, snapshot=pinned_at)
+        try:
+            before = rows(pinned, "SELECT call_id FROM calls ORDER BY call_id")
+            writer.compact()
+            writer.expire_snapshots(settings.snapshot_retention_s)
+            assert [f for f in files if not f.exists()] == []
+            assert rows(pinned, "SELECT call_id FROM calls ORDER BY call_id") == before
+        finally:
+            pinned.close()
+        assert rows(writer, "SELECT count(*) AS n FROM lake.snapshots()")[0]["n"] > pinned_at
+    finally:
+        writer.close()
+    assert len(before) == 80 and len(files) >= 4

@@ -72,6 +72,10 @@ TRANSIENT_CATALOG_ERRORS = (
     "deadlock detected",
     "due to lock timeout",
     "duplicate key value violates unique constraint",
+    # PostgreSQL refuses every statement of a transaction after one failed in it; DuckDB
+    # sometimes reports that as InvalidInput ("Attempting to fetch from an unsuccessful
+    # query result"), which must not read as "this call's data is at fault".
+    "current transaction is aborted",
 )
 
 
@@ -83,6 +87,12 @@ def is_transient(exc: duckdb.Error) -> bool:
     """
     text = str(exc).lower()
     return is_conflict(exc) or any(error in text for error in TRANSIENT_CATALOG_ERRORS)
+
+
+def is_invalidated(exc: BaseException) -> bool:
+    """DuckDB hit an internal error and refuses every further statement of this instance:
+    only a new connection (a new DuckDB instance) can go on."""
+    return isinstance(exc, duckdb.FatalException) or "has been invalidated" in str(exc)
 
 
 def catalog_kind(catalog: str) -> str:
@@ -356,6 +366,11 @@ def attach(
         options.append("READ_ONLY")
     else:
         options.append(f"DATA_PATH {quote(data_path(settings))}")
+        # No data inlining (DuckLake 1.0 inlines writes of under 10 rows into catalog tables):
+        # maintenance flushes them from its own DuckDB instance, and another instance that
+        # cached the inlined table then fails every commit ("relation ducklake_inlined_data_…
+        # does not exist") until DuckDB invalidates it: seen with three workers on PostgreSQL.
+        options.append("DATA_INLINING_ROW_LIMIT 0")
         if not is_object_store(data_path(settings)):
             Path(data_path(settings)).mkdir(parents=True, exist_ok=True)
     if snapshot is not None:

@@ -39,6 +39,7 @@ from streams.warehouse.connect import (
     catalog_uri,
     connect,
     is_conflict,
+    is_invalidated,
     is_transient,
     load_catalog_extensions,
     lock_down,
@@ -78,6 +79,21 @@ REFUSED_DATA = (
     duckdb.ConstraintException,
     duckdb.TypeMismatchException,
 )
+
+
+def refuses_data(exc: duckdb.Error) -> bool:
+    """The calls' data is at fault (a value the warehouse cannot store), not the warehouse:
+    the one test before a call is set aside as a dead letter. DuckDB raises some failures of
+    the catalog's transaction or of the instance as the same classes (InvalidInput), and
+    those must be retried or stop the writer, never lose a good call to the dead letters."""
+    return (
+        isinstance(exc, REFUSED_DATA)
+        and not is_transient(exc)
+        and not is_invalidated(exc)
+        and "transactioncontext error" not in str(exc).lower()
+    )
+
+
 PREPARE_ATTEMPTS = 8
 MERGE_ATTEMPTS = 12
 MERGE_BACKOFF_MAX_S = 2.0
@@ -186,13 +202,17 @@ class Warehouse:
 
     def _prepare(self) -> None:
         """Migrations, views and stale aggregates, retried when another writer commits
-        first (the open's file lock serialises processes on one machine, not those sharing
-        a PostgreSQL catalog): the retry sees the other's work and skips it."""
+        first (the open's file lock serialises processes on one machine, the commit turn
+        those sharing a PostgreSQL catalog): the retry sees the other's work and skips it."""
         for attempt in range(1, PREPARE_ATTEMPTS + 1):
             try:
-                self.migrate()
-                self.create_views()
-                self.rebuild_aggregates()
+                # One at a time on a PostgreSQL catalog (the writers' commit turn): three
+                # workers creating a new warehouse together otherwise conflicted attempt
+                # after attempt under load, until some gave up and exited.
+                with commit_turn(self.conn, catalog_uri(self.settings)):
+                    self.migrate()
+                    self.create_views()
+                    self.rebuild_aggregates()
                 return
             except Conflict as conflict:
                 if attempt == PREPARE_ATTEMPTS:
@@ -343,9 +363,9 @@ class Warehouse:
                 try:
                     with commit_turn(self.conn, catalog_uri(self.settings)):
                         return self._merge_staged(staging)
-                except REFUSED_DATA as exc:
-                    raise RefusedCalls(one_line(exc)) from exc
                 except duckdb.Error as exc:
+                    if refuses_data(exc):
+                        raise RefusedCalls(one_line(exc)) from exc
                     # Another writer (reference load) holding the SQLite catalog, or another
                     # worker's commit: the whole transaction is redone from the staged file.
                     if not is_transient(exc) or attempt == MERGE_ATTEMPTS:
@@ -449,15 +469,22 @@ class Warehouse:
         self.conn.execute(sqlfiles.read("warehouse/compact.sql"))
 
     def expire_snapshots(self, older_than_s: float) -> None:
-        """Forget snapshots older than ``older_than_s`` and delete the files only they used.
+        """Forget snapshots older than ``older_than_s`` and delete the files only they used,
+        or that compaction merged away, once scheduled for deletion that long ago.
 
         Readers attached at an expired snapshot lose it; retention (settings
-        ``snapshot_retention_s``) is the time an export may take to refer back.
+        ``snapshot_retention_s``) is the time an export may take to refer back, and the
+        time a query that began before a compaction may still read the old files.
         """
         self._require_writable()
         params = {"older_than_s": float(older_than_s)}
-        self.conn.execute(sqlfiles.read("warehouse/expire_snapshots.sql"), params)
-        self.conn.execute(sqlfiles.read("warehouse/cleanup_old_files.sql"))
+        expirable = self.conn.execute(sqlfiles.read("warehouse/expirable_snapshots.sql"), params)
+        versions = [row[0] for row in expirable.fetchall()]
+        if versions:
+            self.conn.execute(
+                sqlfiles.read("warehouse/expire_snapshots.sql"), {"versions": versions}
+            )
+        self.conn.execute(sqlfiles.read("warehouse/cleanup_old_files.sql"), params)
 
     def close(self) -> None:
         """Detach and close; safe to call twice."""

@@ -31,6 +31,7 @@ from models.classified import ClassifiedCall
 from streams.core.batch import latest_per_call
 from streams.core.normalise import Rejected
 from streams.warehouse import maintenance
+from streams.warehouse.connect import is_invalidated
 from streams.warehouse.store import RefusedCalls, Warehouse
 from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline
@@ -53,9 +54,21 @@ def register(p: Pipeline) -> None:
     async def in_db(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
-    async def merge(warehouse: Warehouse, calls: Sequence[ClassifiedCall]) -> RefusedCalls | None:
+    async def reopen() -> None:
+        """A new DuckDB instance for the writer, after an internal error invalidated the old
+        one (it refuses every statement from then on; the catalog and files are intact)."""
+        old = opened["warehouse"]
+        try:
+            await in_db(old.close)
+        except Exception as exc:  # an invalidated instance may fail to close: it goes anyway
+            log.info("closing the invalidated warehouse connection: %s", exc)
+        opened["warehouse"] = await in_db(Warehouse.open, settings)
+        log.warning("warehouse connection reopened after DuckDB invalidated the old one")
+
+    async def merge(calls: Sequence[ClassifiedCall]) -> RefusedCalls | None:
         """Commit ``calls``: None when done, the refusal when their data is at fault."""
         for attempt in range(1, MERGE_ATTEMPTS + 1):
+            warehouse = opened["warehouse"]
             future = asyncio.get_running_loop().run_in_executor(
                 executor, warehouse.merge_calls, calls
             )
@@ -82,16 +95,19 @@ def register(p: Pipeline) -> None:
             except Exception as exc:  # the warehouse failed: retry, then stop hard
                 log.error("warehouse commit failed (attempt %d): %s", attempt, exc)
                 status.warehouse_error = f"warehouse commit failed: {type(exc).__name__}"
+                if attempt < MERGE_ATTEMPTS and is_invalidated(exc):
+                    try:
+                        await reopen()
+                    except Exception as reopen_failed:  # next attempt, or stop hard
+                        log.error("cannot reopen the warehouse: %s", reopen_failed)
             if attempt == MERGE_ATTEMPTS:
                 _fail(future.exception())
             await asyncio.sleep(min(2**attempt, 30))
         return None  # pragma: no cover - the loop returns or exits
 
-    async def write_calls(
-        warehouse: Warehouse, calls: list[ClassifiedCall], events: list[EventT]
-    ) -> None:
+    async def write_calls(calls: list[ClassifiedCall], events: list[EventT]) -> None:
         """Commit the calls; halve a refused batch until the refused calls are found."""
-        refused = await merge(warehouse, calls)
+        refused = await merge(calls)
         if refused is None:
             log.info("warehouse: %d calls merged", len(calls))
             return
@@ -108,8 +124,8 @@ def register(p: Pipeline) -> None:
             )
             return
         half = len(calls) // 2
-        await write_calls(warehouse, calls[:half], events[:half])
-        await write_calls(warehouse, calls[half:], events[half:])
+        await write_calls(calls[:half], events[:half])
+        await write_calls(calls[half:], events[half:])
 
     async def reject(events: Sequence[EventT], rejected: list[tuple[int, Rejected]]) -> None:
         for index, why in rejected:
@@ -125,8 +141,7 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(p.classified, name="warehouse-writer")
     async def write(stream: StreamT) -> None:
-        warehouse = await in_db(Warehouse.open, settings)
-        opened["warehouse"] = warehouse
+        opened["warehouse"] = await in_db(Warehouse.open, settings)
         status.warehouse_open = True
         try:
             async for events in stream.take_events(
@@ -137,11 +152,12 @@ def register(p: Pipeline) -> None:
                     await reject(events, parsed.rejected)
                 if parsed.calls:
                     sources = [events[index] for index in parsed.sources]
-                    await write_calls(warehouse, parsed.calls, sources)
+                    await write_calls(parsed.calls, sources)
         finally:
-            opened.pop("warehouse", None)
+            warehouse = opened.pop("warehouse", None)
             status.warehouse_open = False
-            await in_db(warehouse.close)
+            if warehouse is not None:
+                await in_db(warehouse.close)
 
     async def record_alerts(rows: list[tuple[Any, ...]]) -> None:
         warehouse = opened.get("warehouse")

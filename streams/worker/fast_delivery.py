@@ -10,15 +10,22 @@ anything (the stream's buffer has room), so here it is run one step at once; whe
 finishes in that step there was nothing to race. When it has to wait (buffer full,
 producer backlog, flow suspended) the rest of it is raced exactly as Faust does, from
 where it stopped, so a rebalance still abandons a blocked delivery.
+
+It also closes a window in Faust's rebalance where events were lost: stream partitions are
+resumed only once they have been sought to their committed offsets (``resume_partitions``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any
 
+from faust.transport.consumer import ensure_TPset
 from faust.transport.drivers.aiokafka import Consumer
 from mode.services import WaitResults
+
+log = logging.getLogger(__name__)
 
 
 class _Rest:
@@ -80,7 +87,8 @@ async def deliver(
 
 
 class FastDeliveryConsumer(Consumer):
-    """The aiokafka consumer of Faust with the per-message race taken only when needed."""
+    """The aiokafka consumer of Faust with the per-message race taken only when needed, and
+    stream partitions held paused after a rebalance until their seek is done."""
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
         # Faust's fetch loop is the only caller with exactly these two coroutines
@@ -97,3 +105,43 @@ class FastDeliveryConsumer(Consumer):
         ):
             return await deliver(coros[0], coros[1], super().wait_first)
         return await super().wait_first(*coros, timeout=timeout)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held_until_seek: set[Any] = set()
+
+    def resume_partitions(self, tps: Iterable[Any]) -> None:
+        """Resume changelog partitions now, stream partitions only once they are sought.
+
+        After a rebalance Faust resumes the stream partitions and then seeks them to their
+        committed offsets (``Recovery.on_recovery_completed``); while the seek waits on the
+        consumer thread, the fetcher reads on from where it was before the rebalance. Those
+        records were delivered, and the first one after the seek made the read offset jump,
+        which Faust takes for a gap: everything between the committed offset and it was
+        counted as acknowledged and its refetched records dropped as already read. Events
+        were lost that way (a call's first events, then its late callback arrived alone) on
+        every rebalance that kept a partition on a busy worker.
+        """
+        tpset = ensure_TPset(tps)
+        changelogs = self.app.tables.changelog_topics
+        held = {tp for tp in tpset if tp.topic not in changelogs}
+        self._held_until_seek |= held
+        super().resume_partitions(tpset - held)
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        held, self._held_until_seek = self._held_until_seek, set()
+        if held:
+            super().resume_partitions(held & set(self.assignment()))
+
+    async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
+        if tp.topic not in self.app.tables.changelog_topics:  # compacted: gaps are normal
+            log.warning(
+                "offsets %d-%d of %s[%d] counted as a gap: the read offset jumped on a topic "
+                "that is never compacted (records fetched before a seek?)",
+                offset_from,
+                offset_to,
+                tp.topic,
+                tp.partition,
+            )
+        await super()._add_gap(tp, offset_from, offset_to)

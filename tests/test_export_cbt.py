@@ -288,7 +288,7 @@ def test_a_label_outside_the_nhs_set_is_refused_not_exported() -> None:
         reconcile(_check([GOOD]), unknown)
 
 
-def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
+def test_simulated_month_of_5_practices_reconciles_and_matches_the_truth(
     data_dir: Path, tmp_path: Path
 ) -> None:
     """simulate -> classify -> warehouse -> export, no Kafka: the export passes its own
@@ -300,7 +300,7 @@ def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
     from streams.devtools.simulate import SimulationConfig, simulate
 
     rules = load_rules()
-    config = SimulationConfig(practices=20, start=date(2026, 8, 1), days=31, seed=11, key=b"t")
+    config = SimulationConfig(practices=5, start=date(2026, 8, 1), days=31, seed=11, key=b"t")
     truth: Counter[tuple[str, str, str]] = Counter()
     buckets: Counter[tuple[str, str, str | None]] = Counter()
     calls = []
@@ -331,7 +331,7 @@ def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
     )
     got = {(r[0], r[1], r[2]): r[3] for r in exported.iter_rows()}
     assert got == {k: float(v) for k, v in truth.items() if v}
-    assert len({k[0] for k in got}) == 20
+    assert len({k[0] for k in got}) == 5
     durations = files["Cloud Based Telephony By Durations"]
     answered = files["Cloud Based Telephony Calls Answered Metric"]
     labels = {label: ours for ours, label in nhs.DURATION_LABELS.items()}
@@ -347,8 +347,10 @@ def test_simulated_month_of_20_practices_reconciles_and_matches_the_truth(
     assert by_bucket == buckets
     manifest = json.loads(result.manifest.read_text())
     assert manifest["inbound_calls"] == sum(v for k, v in truth.items() if k[2] == "CBT001")
-    assert manifest["inbound_calls"] > 50_000
-    assert manifest["unmapped_practices"] == 16  # the fixture maps A81001, A81002, A81004, A81005
+    assert manifest["inbound_calls"] > 10_000
+    mapped = {"A81001", "A81002", "A81004", "A81005"}  # the practices the fixture maps
+    unmapped = {k[0] for k in got} - mapped
+    assert unmapped and manifest["unmapped_practices"] == len(unmapped)
 
 
 def _read_zip(path: Path) -> pl.DataFrame:

@@ -676,3 +676,15 @@ def test_a_reader_pinned_before_a_compaction_still_reads_after_it(settings: Sett
     finally:
         writer.close()
     assert len(before) == 80 and len(files) >= 4
+
+
+def test_two_workers_initialising_one_catalog_is_a_retry_not_a_failure() -> None:
+    """PostgreSQL's answer to the second of two workers creating a new DuckLake catalog."""
+    from streams.warehouse.connect import is_transient
+
+    raced = duckdb.CatalogException(
+        'Failed to initialize DuckLake: Failed to execute query "CREATE TABLE '
+        '"public"."ducklake_metadata"(...)": ERROR: relation "ducklake_metadata" already exists'
+    )
+    assert is_transient(raced)
+    assert not is_transient(duckdb.CatalogException('Table with name "calls" already exists'))

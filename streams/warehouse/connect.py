@@ -86,6 +86,8 @@ def is_transient(exc: duckdb.Error) -> bool:
     maintenance lease and the attach all ask it.
     """
     text = str(exc).lower()
+    if "ducklake" in text and "already exists" in text:  # two workers creating the catalog
+        return True
     return is_conflict(exc) or any(error in text for error in TRANSIENT_CATALOG_ERRORS)
 
 

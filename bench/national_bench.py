@@ -9,17 +9,20 @@ files the lake lists, with the same views on top):
 
 - every dashboard page type for one practice, one PCN and one ICB, as ``dashboards serve``
   renders it: cold (the first request after a new snapshot) and from its cache;
-- ``callstream export cbt`` for the month (a child process: its own peak memory);
+- ``callstream export cbt`` for the month (zips and ``--flat``; a child process each: its own
+  peak memory) against plain DuckDB writing the same flat files with the same statements
+  (byte-identical, checked, and their figures equal to a recount from the calls);
 - ten analyst views for one ICB-month and one practice-month through ``callstream sql``
   (a child process each, start-up included) against the plain ``duckdb`` CLI.
 
 Prints every figure and the ratio. Usage (``--scale 0.02`` for a quick run):
 
-    python bench/national_bench.py [--scale 1.0] [--dir DIR]
+    python bench/national_bench.py [--scale 1.0] [--dir DIR [--reuse]] [--parts pages,export,views]
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -186,6 +189,33 @@ ANALYST_VIEWS = (
 )
 
 
+#: The plain-DuckDB baseline of the export: the same COPY statements (the --flat files) run by
+#: plain DuckDB over the lake's Parquet files with the same views on top, in its own process.
+PLAIN_EXPORT = """
+import sys
+from pathlib import Path
+import duckdb
+from streams.core import cbt_publication as nhs
+from streams.outputs.export_cbt import export_params, write_flat
+from streams.warehouse.published_store import prepare_labels
+script, month, out = sys.argv[1:]
+conn = duckdb.connect()
+conn.execute("SET TimeZone = 'UTC'")
+conn.execute(Path(script).read_text(encoding="utf-8"))
+prepare_labels(conn)
+Path(out).mkdir(parents=True, exist_ok=True)
+for kind in nhs.FileKind:
+    write_flat(conn, kind, month, export_params(month), Path(out))
+"""
+
+#: The recount: every counted CBT indicator of the month, from the calls (not the facts).
+RECOUNT = """
+SELECT count(*) FILTER (WHERE counts) AS n
+FROM cbt_call_indicators
+WHERE local_date BETWEEN DATE '2026-08-01' AND DATE '2026-08-31'
+"""
+
+
 def peak_rss_mb() -> float:
     import resource
 
@@ -299,6 +329,39 @@ def time_pages(settings: Settings, root: Path, plain: duckdb.DuckDBPyConnection)
     return rows
 
 
+def time_export(env: dict[str, str], views: Path, plain: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """`callstream export cbt` (zips, and --flat) against plain DuckDB writing the same flat
+    files over the same Parquet; the files must be byte-identical and their figures must
+    equal a recount from the calls."""
+    work = views.parent
+    shutil.rmtree(work / "export", ignore_errors=True)
+    export = [str(BIN / "callstream"), "export", "cbt", "--month", "2026-08", "--out"]
+    zips_s, zips_mb, _ = child([*export, str(work / "export" / "zips")], env)
+    flat_s, flat_mb, _ = child([*export, str(work / "export" / "flat"), "--flat"], env)
+    plain_out = work / "export" / "plain"
+    plain_s, plain_mb, _ = child(
+        [sys.executable, "-c", PLAIN_EXPORT, str(views), "2026-08", str(plain_out)], env
+    )
+    for path in sorted(plain_out.glob("*.csv")):
+        ours = work / "export" / "flat" / path.name
+        if ours.read_bytes() != path.read_bytes():
+            raise SystemExit(f"export: {ours} differs from plain DuckDB's {path}")
+    manifest = json.loads((work / "export" / "flat" / "cbt_2026-08_manifest.json").read_text())
+    day_time = next(f for f in manifest["files"] if f["name"].endswith("_day_time.csv"))
+    recount = plain.execute(RECOUNT).fetchone()[0]
+    if day_time["value_total"] != recount:
+        raise SystemExit(f"export: day and time Values {day_time['value_total']} != {recount}")
+    console.print(
+        f"export: flat files byte-identical to plain DuckDB's; {recount:,} counted indicators, "
+        "the same as a recount from the calls"
+    )
+    return [
+        (f"export cbt 2026-08, zips (peak {zips_mb:.0f} MB; plain {plain_mb:.0f})", "England",
+         zips_s, plain_s),
+        (f"export cbt 2026-08 --flat (peak {flat_mb:.0f} MB)", "England", flat_s, plain_s),
+    ]  # fmt: skip
+
+
 def time_views(env: dict[str, str], script: Path, icb: str, practice: str) -> list[tuple]:
     rows: list[tuple] = []
     callstream = str(BIN / "callstream")
@@ -326,33 +389,47 @@ def time_views(env: dict[str, str], script: Path, icb: str, practice: str) -> li
 @click.command()
 @click.option("--scale", type=click.FloatRange(0.001, 1.0), default=1.0, show_default=True)
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path))
-def main(scale: float, directory: Path | None) -> None:
+@click.option(
+    "--reuse",
+    is_flag=True,
+    help="Keep the month already built in --dir (its scale) instead of building it again.",
+)
+@click.option(
+    "--parts",
+    default="pages,export,views",
+    show_default=True,
+    help="What to time, comma separated (a shared machine: one part per run).",
+)
+def main(scale: float, directory: Path | None, reuse: bool, parts: str) -> None:
     """Build the national month, time pages, export and views, print ratios."""
     work = directory or Path(tempfile.mkdtemp(prefix="callstream-national-"))
-    shutil.rmtree(work / "data", ignore_errors=True)
     settings = Settings(data_dir=work / "data")
     env = {**os.environ, "CALLSTREAM_DATA_DIR": str(settings.data_dir)}
-    figures = build(settings, scale)
-    console.print(
-        f"national month at scale {scale:g}: {figures['calls']:,} calls, "
-        f"{figures['practices']:,} practices; load {figures['load_s']:.1f} s, facts "
-        f"{figures['facts_s']:.1f} s, compaction {figures['compact_s']:.1f} s; "
-        f"peak memory so far {peak_rss_mb():,.0f} MB"
-    )
+    if reuse and (settings.data_dir / "warehouse").is_dir():
+        with Warehouse.open(settings) as warehouse:  # migrations and facts of this checkout
+            calls = warehouse.query("SELECT count(*) AS n FROM classified_calls")["n"][0]
+        console.print(f"national month reused from {work}: {calls:,} calls")
+    else:
+        shutil.rmtree(work / "data", ignore_errors=True)
+        figures = build(settings, scale)
+        console.print(
+            f"national month at scale {scale:g}: {figures['calls']:,} calls, "
+            f"{figures['practices']:,} practices; load {figures['load_s']:.1f} s, facts "
+            f"{figures['facts_s']:.1f} s, compaction {figures['compact_s']:.1f} s; "
+            f"peak memory so far {peak_rss_mb():,.0f} MB"
+        )
     with Warehouse.open(settings, read_only=True) as warehouse:
         plain, script_text = plain_duckdb(warehouse, work)
         icb = warehouse.query("SELECT min(icb_code) AS c FROM practice_hierarchy")["c"][0]
         practice = warehouse.query("SELECT min(practice) AS p FROM practice_day_facts")["p"][0]
     script = work / "plain.sql"
     script.write_text(".mode csv\n" + script_text + "\n", encoding="utf-8")
-    rows = time_pages(settings, work / "served", plain)
-    export_s, export_mb, _ = child(
-        [str(BIN / "callstream"), "export", "cbt", "--month", "2026-08", "--out",
-         str(work / "export")],
-        env,
-    )  # fmt: skip
-    rows.append((f"export cbt 2026-08 (peak {export_mb:.0f} MB)", "England", export_s, None))
-    rows += time_views(env, script, icb, practice)
+    views = work / "plain_views.sql"
+    views.write_text(script_text + "\n", encoding="utf-8")
+    chosen = set(parts.split(","))
+    rows = time_pages(settings, work / "served", plain) if "pages" in chosen else []
+    rows += time_export(env, views, plain) if "export" in chosen else []
+    rows += time_views(env, script, icb, practice) if "views" in chosen else []
     table = Table(title=f"National month, scale {scale:g} (seconds; ratio = ours / plain DuckDB)")
     for name in ("what", "for", "callstream", "plain DuckDB", "ratio"):
         table.add_column(name, justify="left" if name in ("what", "for") else "right")

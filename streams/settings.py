@@ -6,22 +6,42 @@ never code. ``callstream --help`` and the README list them.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
 
-from models.events import EventBounds
-from streams.core.assemble import CallSpan
+if TYPE_CHECKING:
+    from models.events import EventBounds
+    from streams.core.assemble import CallSpan
+
+PREFIX = "CALLSTREAM_"
 
 
-class Settings(BaseSettings):
-    """All configuration of callstream. Field ``foo`` is read from ``CALLSTREAM_FOO``."""
+def environment() -> dict[str, str]:
+    """The ``CALLSTREAM_*`` variables, by field name (any case, as pydantic-settings read them).
 
-    model_config = SettingsConfigDict(env_prefix="CALLSTREAM_", extra="ignore")
+    Read here rather than through pydantic-settings, whose import alone took most of a
+    second of ``callstream sql``'s start-up on this machine; every field is a scalar pydantic
+    parses from its text."""
+    return {
+        name[len(PREFIX) :].lower(): value
+        for name, value in os.environ.items()
+        if name.upper().startswith(PREFIX)
+    }
+
+
+class Settings(BaseModel):
+    """All configuration of callstream. Field ``foo`` is read from ``CALLSTREAM_FOO``; a value
+    given to the constructor wins over the environment."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**(environment() | values))
 
     # --- contract settings (design.md) ---
     data_dir: Path = Field(Path("./data"), description="All local state: warehouse, broker data.")
@@ -171,11 +191,15 @@ class Settings(BaseSettings):
     @property
     def event_bounds(self) -> EventBounds:
         """The event times the first hop accepts (``models.events.set_event_bounds``)."""
+        from models.events import EventBounds
+
         return EventBounds(self.event_earliest, timedelta(seconds=self.event_max_future_s))
 
     @property
     def call_span(self) -> CallSpan:
         """How far apart a call's events may be (``streams.core.assemble.CallSpan``)."""
+        from streams.core.assemble import CallSpan
+
         return CallSpan(
             timedelta(seconds=self.call_max_span_s), timedelta(seconds=self.call_retention_s)
         )

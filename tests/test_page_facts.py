@@ -148,3 +148,66 @@ def test_one_practice_day_reads_a_small_fraction_of_the_calls(warehouse: Warehou
     assert files_read == that_day.height >= 1, plan
     assert listed.height >= len(days)
     assert int(that_day["n"].sum()) / total <= 0.1, (that_day, total)
+
+
+def test_staffing_slot_facts_equal_a_recount_across_midnight(warehouse: Warehouse) -> None:
+    """Written day by day, with a replay, a moved call and calls answered and still on the
+    phones after midnight, the facts equal a recount and a full rebuild from the calls."""
+
+    def at(day: date, hour: int, minute: int) -> datetime:
+        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LONDON).astimezone(UTC)
+
+    days = [date(2026, 8, 3), date(2026, 8, 4)]
+    batch = []
+    for day in days:
+        for n in range(24):
+            call = varied(n, day, "A12345")
+            answered = call.outcome == "answered"
+            batch.append(
+                call.model_copy(
+                    update={
+                        "answered_at": call.started_at + timedelta(seconds=call.wait_s or 0)
+                        if answered
+                        else None,
+                        "ended_at": call.started_at + timedelta(minutes=4 + 20 * (n % 3)),
+                        "first_agent": f"agent-{n % 4}" if answered else None,
+                    }
+                )
+            )
+    late = make_call(
+        "late",
+        local_date=days[0],
+        started_at=at(days[0], 23, 50),
+        answered_at=at(days[1], 0, 5),
+        ended_at=at(days[1], 0, 50),
+        wait_s=900,
+        caller_key="caller-1",
+    )
+    moved = batch[5].model_copy(update={"local_date": days[1]})  # a correction
+    for day_calls in (batch[:24], batch[24:], [moved], [late], batch[10:20]):  # then a replay
+        warehouse.merge_calls(day_calls)
+    facts = warehouse.query("SELECT * FROM staffing_slot_facts")
+    assert facts.filter(pl.col("local_date") == days[1])["people"].max() >= 1
+
+    calls = warehouse.query("SELECT * FROM calls WHERE inbound ORDER BY started_at, call_id")
+    offered = calls.filter(pl.col("outcome").is_in(["answered", "missed", "callback_requested"]))
+    repeat = (
+        pl.col("started_at").rank("ordinal").over("practice", "local_date", "caller_key") > 1
+    ) & pl.col("caller_key").is_not_null()
+    slot = pl.col("started_at").dt.convert_time_zone("Europe/London").dt.truncate("15m")
+    expected = (
+        calls.with_columns(repeat=repeat, slot=slot)
+        .filter(pl.col("outcome").is_in(["answered", "missed", "callback_requested"]))
+        .group_by("practice", "local_date", pl.col("slot").dt.time().alias("slot_start"))
+        .agg(offered=pl.len(), offered_repeat=pl.col("repeat").sum())
+    )
+    assert offered.height == int(facts["offered"].sum())
+    same(facts.filter(pl.col("offered") > 0), expected, ["practice", "local_date", "slot_start"])
+    picked = calls.filter(pl.col("answered_at").is_not_null()).select(
+        pl.col("answered_at").dt.convert_time_zone("Europe/London").dt.truncate("15m")
+    )
+    assert int(facts["picked_up"].sum()) == picked.height
+
+    warehouse.rebuild_aggregates(force=True)
+    rebuilt = warehouse.query("SELECT * FROM staffing_slot_facts")
+    same(facts, rebuilt, ["practice", "local_date", "slot_start"])

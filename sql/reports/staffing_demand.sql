@@ -4,7 +4,8 @@
 --   they talked to, how patient were callers, and how many people answered? The input of
 --   the staffing model (streams/core/staffing.py, docs/staffing.md).
 -- Grain: practice x slot_start (local quarter hour), quarter hours with a call offered to a
---   person or answered on any of the days (staffing_quarter_hours).
+--   person or answered on any of the days (staffing_quarter_hours). Reads facts only
+--   (staffing_slot_facts through that view, practice_day_facts for the days), never the calls.
 -- Parameters: $practices (VARCHAR[]), $dates (DATE[]: the days to average over).
 -- Columns: practice, slot_start (TIME), slot (label '08:00'), days (days of $dates on which
 --   the practice had an inbound call: the divisor of every mean), offered, offered_first,
@@ -15,9 +16,9 @@
 --   answer as "at least this long"; null when nobody gave up), observed (people answering,
 --   per day; null when none of the practice's answered calls on the days says who answered).
 WITH days AS (
-    SELECT practice, count(DISTINCT local_date) AS days
-    FROM calls
-    WHERE inbound AND list_contains($practices, practice) AND list_contains($dates, local_date)
+    SELECT practice, count(*) AS days
+    FROM practice_day_facts
+    WHERE practice IN (SELECT unnest($practices)) AND local_date IN (SELECT unnest($dates))
     GROUP BY practice
 ),
 slots AS (
@@ -35,7 +36,7 @@ slots AS (
         sum(picked_up_by_known) AS picked_up_by_known,
         sum(people) AS people
     FROM staffing_quarter_hours
-    WHERE list_contains($practices, practice) AND list_contains($dates, local_date)
+    WHERE practice IN (SELECT unnest($practices)) AND local_date IN (SELECT unnest($dates))
     GROUP BY practice, slot_start
 ),
 bands AS (

@@ -17,96 +17,25 @@
 --   went to voicemail), picked_up (calls answered in this quarter hour), picked_up_by_known
 --   (of those, how many name who answered: first_agent), people (distinct first_agent on the
 --   phones; 0 when no call named who answered).
-WITH offered AS (
-    SELECT
-        c.practice,
-        c.local_date,
-        time_bucket(INTERVAL 15 MINUTE, c.started_at AT TIME ZONE 'Europe/London')::TIME
-            AS slot_start,
-        any_value(c.time_band) AS time_band,
-        count(*) AS offered,
-        count(*) FILTER (WHERE coalesce(a.attempt, 1) > 1) AS offered_repeat,
-        count(*) FILTER (WHERE c.outcome = 'answered') AS answered,
-        count(c.talk_s) FILTER (WHERE c.outcome = 'answered') AS talked,
-        coalesce(sum(c.talk_s) FILTER (WHERE c.outcome = 'answered'), 0)::BIGINT AS talk_s,
-        count(c.wait_s) AS waited,
-        coalesce(sum(c.wait_s), 0)::BIGINT AS wait_s,
-        count(c.wait_s) FILTER (WHERE c.outcome = 'missed') AS gave_up
-    FROM calls AS c
-    LEFT JOIN call_attempts AS a ON a.practice = c.practice AND a.call_id = c.call_id
-    WHERE c.inbound AND c.outcome IN ('answered', 'missed', 'callback_requested')
-    GROUP BY ALL
-),
-answers AS (
-    SELECT
-        practice,
-        first_agent,
-        time_bucket(INTERVAL 15 MINUTE, answered_at AT TIME ZONE 'Europe/London') AS picked,
-        time_bucket(INTERVAL 15 MINUTE, ended_at AT TIME ZONE 'Europe/London') AS ended
-    FROM calls
-    WHERE inbound AND answered_at IS NOT NULL
-),
-picked AS (
-    SELECT
-        practice,
-        picked::DATE AS local_date,
-        picked::TIME AS slot_start,
-        count(*) AS picked_up,
-        count(first_agent) AS picked_up_by_known
-    FROM answers
-    GROUP BY ALL
-),
-on_phones AS (
-    SELECT practice, first_agent, picked AS slot
-    FROM answers
-    WHERE first_agent IS NOT NULL
-    UNION ALL
-    SELECT
-        practice,
-        first_agent,
-        unnest(
-            generate_series(
-                picked + INTERVAL 15 MINUTE, ended - INTERVAL 15 MINUTE, INTERVAL 15 MINUTE
-            )
-        ) AS slot
-    FROM answers
-    WHERE first_agent IS NOT NULL AND ended >= picked + INTERVAL 30 MINUTE
-),
-people AS (
-    SELECT
-        practice,
-        slot::DATE AS local_date,
-        slot::TIME AS slot_start,
-        count(DISTINCT first_agent) AS people
-    FROM on_phones
-    GROUP BY ALL
-),
-quarter_hours AS (
-    SELECT practice, local_date, slot_start FROM offered
-    UNION
-    SELECT practice, local_date, slot_start FROM picked
-    UNION
-    SELECT practice, local_date, slot_start FROM people
-)
+-- Source: staffing_slot_facts (migration 024), kept by the writer for every touched practice-day
+--   (sql/warehouse/refresh_staffing_slot_facts.sql computes each figure from the calls; a call
+--   is picked up and on the phones on its own day and the next, not later).
 SELECT
-    q.practice,
-    q.local_date,
-    isodow(q.local_date) AS weekday,
-    q.slot_start,
-    o.time_band,
-    coalesce(o.offered, 0) AS offered,
-    coalesce(o.offered - o.offered_repeat, 0) AS offered_first,
-    coalesce(o.offered_repeat, 0) AS offered_repeat,
-    coalesce(o.answered, 0) AS answered,
-    coalesce(o.talked, 0) AS talked,
-    coalesce(o.talk_s, 0) AS talk_s,
-    coalesce(o.waited, 0) AS waited,
-    coalesce(o.wait_s, 0) AS wait_s,
-    coalesce(o.gave_up, 0) AS gave_up,
-    coalesce(p.picked_up, 0) AS picked_up,
-    coalesce(p.picked_up_by_known, 0) AS picked_up_by_known,
-    coalesce(n.people, 0) AS people
-FROM quarter_hours AS q
-LEFT JOIN offered AS o USING (practice, local_date, slot_start)
-LEFT JOIN picked AS p USING (practice, local_date, slot_start)
-LEFT JOIN people AS n USING (practice, local_date, slot_start)
+    practice,
+    local_date,
+    isodow(local_date) AS weekday,
+    slot_start,
+    time_band,
+    offered,
+    offered - offered_repeat AS offered_first,
+    offered_repeat,
+    answered,
+    talked,
+    talk_s,
+    waited,
+    wait_s,
+    gave_up,
+    picked_up,
+    picked_up_by_known,
+    people
+FROM staffing_slot_facts

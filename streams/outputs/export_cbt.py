@@ -39,6 +39,8 @@ from streams.warehouse.connect import quote
 from streams.warehouse.published_store import prepare_labels
 
 if TYPE_CHECKING:
+    import duckdb
+
     from streams.warehouse.store import Warehouse
 
 MAX_LISTED = 5
@@ -177,7 +179,7 @@ def export_month(
     present = set(check["member"].unique().to_list())
     try:
         entries = [
-            _write_flat(warehouse, kind, month, params, staging)
+            write_flat(warehouse.conn, kind, month, params, staging)
             if flat
             else _write_zip(warehouse, kind, params, staging, present)
             for kind in nhs.FileKind
@@ -229,7 +231,7 @@ def _rows_sql(kind: nhs.FileKind) -> str:
 
 
 def _copy(
-    warehouse: Warehouse,
+    conn: duckdb.DuckDBPyConnection,
     kind: nhs.FileKind,
     params: dict[str, Any],
     path: Path,
@@ -245,7 +247,7 @@ def _copy(
         f"TO {quote(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')"
     )
     values = params | ({"member": member} if member is not None else {})
-    written = warehouse.conn.execute(sql, values).fetchone()
+    written = conn.execute(sql, values).fetchone()
     return int(written[0]) if written else 0
 
 
@@ -267,11 +269,17 @@ def value_totals(check: pl.DataFrame) -> dict[nhs.FileKind, int]:
     }
 
 
-def _write_flat(
-    warehouse: Warehouse, kind: nhs.FileKind, month: str, params: dict[str, Any], staging: Path
+def write_flat(
+    conn: duckdb.DuckDBPyConnection,
+    kind: nhs.FileKind,
+    month: str,
+    params: dict[str, Any],
+    staging: Path,
 ) -> dict[str, Any]:
+    """One flat CSV of the month, written by DuckDB on ``conn`` (bench/national_bench.py runs
+    the same statements on plain DuckDB over the lake's Parquet files, as its baseline)."""
     name = flat_name(kind, month)
-    rows = _copy(warehouse, kind, params, staging / name)
+    rows = _copy(conn, kind, params, staging / name)
     return {"name": name, "kind": kind.value, "rows": rows, "sha256": _sha256(staging / name)}
 
 
@@ -292,7 +300,7 @@ def _write_zip(
         name = nhs.member_name(kind, start, member)
         path = parts / name
         if member in present:
-            rows = _copy(warehouse, kind, params, path, member)
+            rows = _copy(warehouse.conn, kind, params, path, member)
         else:  # a region with no practice here: its CSV is the header alone
             path.write_text(",".join(nhs.LAYOUTS[kind].header) + nhs.LINE_END, encoding="utf-8")
             rows = 0

@@ -70,6 +70,7 @@ AGGREGATES: dict[str, tuple[str, ...]] = {
     "warehouse/refresh_peak_slot_facts.sql": ("views/calls.sql",),
     "warehouse/refresh_caller_day_facts.sql": ("views/calls.sql",),
     "warehouse/refresh_routing_facts.sql": ("views/calls.sql",),
+    "warehouse/refresh_staffing_slot_facts.sql": ("views/calls.sql",),
 }
 #: DuckDB errors that mean "these rows cannot be stored", not "the warehouse is down".
 REFUSED_DATA = (

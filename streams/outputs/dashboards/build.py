@@ -218,13 +218,22 @@ class Site:
     """
 
     def __init__(
-        self, settings: Settings, day: date | None, dashboards: list[Dashboard] | None = None
+        self,
+        settings: Settings,
+        day: date | None,
+        dashboards: list[Dashboard] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> None:
+        """Pin ``snapshot`` (one the caller has just read), or the latest."""
         self.dashboards = dashboards if dashboards is not None else load_dashboards()
-        with Warehouse.open(settings, read_only=True) as probe:
-            self.snapshot = probe.snapshot()
+        if snapshot is None:
+            with Warehouse.open(settings, read_only=True) as probe:
+                snapshot = probe.snapshot()
+        self.snapshot = snapshot
         self.warehouse = Warehouse.open(settings, snapshot=self.snapshot.id)
         try:
+            # The small tables most pages join, once per pinned snapshot (not per page).
+            self.warehouse.conn.execute(sqlfiles.read("dashboards/pin_snapshot.sql"))
             latest = self.warehouse.query(sqlfiles.read("dashboards/latest_date.sql"))["latest"][0]
             self.today: date = day or latest or date.today()
             self.orgs = organisations(

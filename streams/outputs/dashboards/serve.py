@@ -125,14 +125,14 @@ class DashboardSite:
             started = time.monotonic()
             self.status.last_attempt = datetime.now(UTC)
             try:
-                dashboards = load_dashboards(self.dashboards_dir)
                 with Warehouse.open(self.settings, read_only=True) as probe:
-                    snapshot_id = probe.snapshot().id
-                key = (snapshot_id, self.day, _specs_hash(self.dashboards_dir))
+                    snapshot = probe.snapshot()
+                key = (snapshot.id, self.day, _specs_hash(self.dashboards_dir))
                 if self.current is not None and key == self.current.key:
                     self._succeeded()
                     return True
-                site = Site(self.settings, self.day, dashboards)
+                dashboards = load_dashboards(self.dashboards_dir)
+                site = Site(self.settings, self.day, dashboards, snapshot)
             except Exception as exc:  # any failure: keep serving the last good pages
                 reason = _one_line(exc)
                 self.status.state = "stale" if self.current else "starting"

@@ -10,7 +10,7 @@ from classify_support import call
 
 from streams.core.assemble import CallAssembly
 from streams.core.classify import classify_call
-from streams.core.live import CallView, PracticeLive, call_view, roll_up
+from streams.core.live import CallView, Counted, PracticeLive, call_view, roll_up
 from streams.core.rules import load_rules
 
 START = "2026-08-03T07:00:00Z"  # Monday 08:00 in England (BST)
@@ -25,9 +25,20 @@ def view(events: list) -> CallView:
     return call_view(assembly, classified)
 
 
-def live_after(*calls: list, now: float) -> PracticeLive:
-    live = PracticeLive("A12345")
-    live.apply([view(events) for events in calls], received_at=now, now=now, open_max_s=OPEN_MAX)
+class Board(PracticeLive):
+    """A practice's live state with its per-call entries beside it, as the worker keeps them."""
+
+    def take(self, *calls: list, now: float) -> None:
+        self.apply([view(events) for events in calls], now, now, OPEN_MAX, self.calls)
+
+    @property
+    def calls(self) -> dict[str, Counted]:
+        return self.__dict__.setdefault("_calls", {})
+
+
+def live_after(*calls: list, now: float) -> Board:
+    live = Board("A12345")
+    live.take(*calls, now=now)
     return live
 
 
@@ -39,7 +50,7 @@ def test_a_call_in_the_queue_counts_with_its_wait_then_leaves_when_answered() ->
     board = live.snapshot(T0 + 70, OPEN_MAX)
     assert (board.in_queue, board.longest_wait_s, board.in_progress) == (1, 60, 0)
     answered = call(START, [*QUEUED, (100, "answered")])
-    live.apply([view(answered)], received_at=T0 + 101, now=T0 + 101, open_max_s=OPEN_MAX)
+    live.take(answered, now=T0 + 101)
     board = live.snapshot(T0 + 101, OPEN_MAX)
     assert (board.in_queue, board.longest_wait_s, board.in_progress) == (0, None, 1)
 
@@ -56,7 +67,7 @@ def test_ended_calls_count_today_by_nhs_outcome_once_each() -> None:
     )
     now = T0 + 1000
     live = live_after(answered, slow, missed, ivr, callback, now=now)
-    live.apply([view(missed), view(answered)], now, now, OPEN_MAX)  # repeats change nothing
+    live.take(missed, answered, now=now)  # repeats change nothing
     today = live.snapshot(now, OPEN_MAX).today
     assert today.model_dump() == {
         "inbound": 5,
@@ -109,3 +120,48 @@ def test_roll_up_sums_practices_and_keeps_the_longest_wait() -> None:
     two = live_after(call(START, [(0, "call_started"), (50, "queue_joined")], "b"), now=T0 + 70)
     total = roll_up("U12345", [one, two.snapshot(T0 + 70, OPEN_MAX)], T0 + 70)
     assert (total.practice, total.in_queue, total.longest_wait_s) == ("U12345", 2, 60)
+
+
+def test_a_changed_call_replaces_its_old_contribution_even_after_a_restart() -> None:
+    missed = call(START, [*QUEUED, (300, "call_ended")], "x")
+    live = live_after(missed, now=T0 + 400)
+    # Read back from the changelog: counters and the per-call entries carry on.
+    again = Board.from_json(json.loads(json.dumps(live.to_json())))
+    again.calls.update(live.calls)
+    late_answer = call(START, [*QUEUED, (200, "answered"), (300, "call_ended")], "x")
+    again.take(late_answer, late_answer, now=T0 + 500)
+    today = again.snapshot(T0 + 500, OPEN_MAX).today
+    assert (today.inbound, today.missed, today.answered) == (1, 0, 1)
+    assert again.snapshot(T0 + 500, OPEN_MAX).abandoned_15m == 0
+    requested = [*QUEUED, (30, "callback_requested"), (40, "call_ended")]
+    again.take(call(START, requested, "c"), now=T0 + 600)
+    again.take(call(START, [*requested, (3000, "callback_made")], "c"), now=T0 + 3100)
+    today = again.snapshot(T0 + 3100, OPEN_MAX).today
+    assert (today.inbound, today.callback_requested, today.callback_made) == (2, 1, 1)
+
+
+def test_the_changelogged_state_keeps_only_the_last_30_minutes_of_ended_calls() -> None:
+    calls = [call(START, [*QUEUED, (60 + n, "call_ended")], f"e{n}") for n in range(50)]
+    live = live_after(*calls, now=T0 + 120)
+    later = call(START, [(3000, "call_started"), (3010, "call_ended")], "late")
+    live.take(later, now=T0 + 3020)
+    stored = live.to_json()
+    assert [row[0] for row in stored["recent"]] == ["late"]
+    assert stored["today"]["inbound"] == 51 and len(live.calls) == 51
+
+
+def test_a_state_written_with_every_ended_call_is_folded_into_counters() -> None:
+    old = {
+        "practice": "A12345",
+        "day": "2026-08-03",
+        "open": [],
+        "ended": [view(call(START, [*QUEUED, (60, "call_ended")], "m")).to_json()],
+        "last_event_at": T0 + 60,
+        "last_received_at": T0 + 61,
+    }
+    calls: dict[str, Counted] = {}
+    live = PracticeLive.from_json(old, calls)
+    assert live.snapshot(T0 + 100, OPEN_MAX).today.missed == 1
+    again = [view(call(START, [*QUEUED, (60, "call_ended")], "m"))]
+    live.apply(again, T0 + 100, T0 + 100, OPEN_MAX, calls)
+    assert live.snapshot(T0 + 100, OPEN_MAX).today.missed == 1

@@ -1,5 +1,5 @@
 """The live state in a real worker: fed by the pipeline, read with a wallboard token only,
-and the same after the worker restarts (recovered from the live table's changelog)."""
+and the same after the worker restarts (recovered from the live tables' changelogs)."""
 
 from __future__ import annotations
 
@@ -56,5 +56,10 @@ def test_live_state_follows_calls_needs_a_wallboard_token_and_survives_a_restart
         again.wait_for_web()
         recovered = wait_for_figures(again, PRACTICE, wallboard, expected)
         assert recovered["last_received_at"] == seen["last_received_at"]
+        # A late answer turns the missed call answered: it replaces what the call counted
+        # before the restart (recovered per call), so nothing counts twice.
+        push(again, PRACTICE, ingest, events(PRACTICE, "m1", ("answered", 100)))
+        changed = {"today.inbound": 2, "today.answered": 2, "today.missed": 0}
+        wait_for_figures(again, PRACTICE, wallboard, {**changed, "abandoned_15m": 0})
     finally:
         again.stop()

@@ -6,15 +6,18 @@ gets, so "answered" or "missed" here is NHS England's definition), and applies t
 one practice to that practice's ``PracticeLive``. Applying a view replaces what was known of
 its call, so a repeated or re-reported call is never counted twice.
 
-``PracticeLive`` keeps only the open calls and today's ended calls (a few hundred short
-entries for a busy practice); every figure of the wallboard is worked out from them when it
-is read (``snapshot``), at the time it is read. Times are epoch seconds: event times for a
-call's phases, the worker's clock for "now" and for when the practice's events arrived.
+``PracticeLive`` keeps the open calls, today's ended calls folded into counters, and only the
+ended calls of the last 30 minutes (the 15- and 30-minute figures), so what the worker writes
+per change stays small all day. What each of today's ended calls added to the counters is
+kept apart, one small entry per call (``Counted``, in a mapping the caller provides: the
+worker's table keyed by call), so a re-reported call replaces its old contribution instead
+of adding a second. Times are epoch seconds: event times for a call's phases, the worker's
+clock for "now" and for when the practice's events arrived.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -34,8 +37,6 @@ ANSWERED_WITHIN_S = 120
 ABANDONED_WINDOW_S = 15 * 60
 #: The window of the recent missed share (the alert rule ``missed_share_30m``).
 RECENT_WINDOW_S = 30 * 60
-
-_OUTCOMES = ("answered", "missed", "ended_in_ivr", "callback_requested")
 
 
 @dataclass(frozen=True)
@@ -141,53 +142,78 @@ class Snapshot(BaseModel):
     last_received_at: float | None  # when the worker last received an event of it
 
 
+#: What one of today's ended calls added to the counters: [outcome, answered within 2
+#: minutes, callback made, its local date] (outcome None: outbound or not classified, nothing).
+Counted = list[Any]
+
+
+def counted(view: CallView) -> Counted:
+    return [view.outcome, view.answered_within, view.callback_made, view.local_date]
+
+
 @dataclass
 class PracticeLive:
-    """One practice's open calls and today's ended calls (see the module doc)."""
+    """One practice's open calls, today's counters and recent ended calls (module doc)."""
 
     practice: str
     day: str = ""
     open: dict[str, CallView] = field(default_factory=dict)
-    ended: dict[str, CallView] = field(default_factory=dict)
+    recent: dict[str, CallView] = field(default_factory=dict)  # ended in RECENT_WINDOW_S
+    today: Today = field(default_factory=Today)
     last_event_at: float | None = None
     last_received_at: float | None = None
 
     def apply(
-        self, views: Iterable[CallView], received_at: float, now: float, open_max_s: float
+        self,
+        views: Iterable[CallView],
+        received_at: float,
+        now: float,
+        open_max_s: float,
+        calls: MutableMapping[str, Counted],
     ) -> None:
         """Take the latest views of some calls, then forget what is no longer live.
 
-        An ended call counts for its own day only, and only while that day is today; an open
-        call whose newest event is older than ``open_max_s`` is forgotten (the worker closes
-        it as timed out, and a replay of an old file must not fill the queue).
+        ``calls`` holds what each of the practice's ended calls added to today's counters
+        (keyed by call id; entries of other days are ignored and may be dropped): an ended
+        view replaces its call's entry there and its contribution here. An ended call counts
+        for its own day only, and only while that day is today; an open call whose newest
+        event is older than ``open_max_s`` is forgotten (the worker closes it as timed out,
+        and a replay of an old file must not fill the queue).
         """
         self._roll_day(now)
         for view in views:
             if self.last_event_at is None or view.last_at > self.last_event_at:
                 self.last_event_at = view.last_at
+            before = calls.get(view.call_id)
+            if before is not None and before[3] != self.day:
+                before = None  # a past day's entry: that day's counters are gone
             if view.phase == "ended":
                 self.open.pop(view.call_id, None)
+                if before is not None:
+                    self._count(before, -1)
+                    self.recent.pop(view.call_id, None)
                 if view.local_date == self.day:
-                    self.ended[view.call_id] = view
-            elif view.call_id not in self.ended and now - view.last_at <= open_max_s:
+                    entry = counted(view)
+                    self._count(entry, 1)
+                    calls[view.call_id] = entry
+                    self.recent[view.call_id] = view
+                elif before is not None:
+                    del calls[view.call_id]
+            elif before is None and now - view.last_at <= open_max_s:
                 self.open[view.call_id] = view
         self.last_received_at = received_at
         self._drop_stale(now, open_max_s)
 
     def snapshot(self, now: float, open_max_s: float) -> Snapshot:
         """The wallboard's figures at ``now``."""
-        today = self.day == _london_day(now)
+        today = self.day == london_day(now)
         live = [v for v in self.open.values() if now - v.last_at <= open_max_s]
         queueing = [v for v in live if v.phase == "queue"]
         longest = max((now - v.since for v in queueing), default=None)
-        counts = dict.fromkeys(_OUTCOMES, 0)
-        made = within = abandoned = recent = recent_missed = 0
-        for view in self.ended.values() if today else ():
+        abandoned = recent = recent_missed = 0
+        for view in self.recent.values() if today else ():
             if view.outcome is None:
                 continue
-            counts[view.outcome] += 1
-            made += view.callback_made
-            within += view.answered_within
             age = now - view.last_at
             missed = view.outcome == "missed"
             abandoned += missed and age <= ABANDONED_WINDOW_S
@@ -201,12 +227,7 @@ class PracticeLive:
             longest_wait_s=None if longest is None else max(0, int(longest)),
             in_progress=sum(v.phase == "talking" for v in live),
             in_ivr=sum(v.phase == "ivr" for v in live),
-            today=Today(
-                inbound=sum(counts.values()),
-                callback_made=made,
-                answered_within_2m=within,
-                **counts,
-            ),
+            today=self.today.model_copy() if today else Today(),
             abandoned_15m=abandoned,
             ended_30m=recent,
             missed_30m=recent_missed,
@@ -214,16 +235,30 @@ class PracticeLive:
             last_received_at=self.last_received_at,
         )
 
+    def _count(self, entry: Counted, sign: int) -> None:
+        outcome, within, made, _ = entry
+        if outcome is None:
+            return
+        t = self.today
+        setattr(t, outcome, getattr(t, outcome) + sign)
+        t.inbound += sign
+        t.callback_made += sign * made
+        t.answered_within_2m += sign * within
+
     def _roll_day(self, now: float) -> None:
-        day = _london_day(now)
+        day = london_day(now)
         if day != self.day:
             self.day = day
-            self.ended = {k: v for k, v in self.ended.items() if v.local_date == day}
+            self.today = Today()
+            self.recent = {}
 
     def _drop_stale(self, now: float, open_max_s: float) -> None:
         stale = [k for k, v in self.open.items() if now - v.last_at > open_max_s]
         for key in stale:
             del self.open[key]
+        old = [k for k, v in self.recent.items() if now - v.last_at > RECENT_WINDOW_S]
+        for key in old:
+            del self.recent[key]
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict for the worker's changelog (``from_json`` reads it back)."""
@@ -231,23 +266,38 @@ class PracticeLive:
             "practice": self.practice,
             "day": self.day,
             "open": [v.to_json() for v in self.open.values()],
-            "ended": [v.to_json() for v in self.ended.values()],
+            "recent": [v.to_json() for v in self.recent.values()],
+            "today": self.today.model_dump(),
             "last_event_at": self.last_event_at,
             "last_received_at": self.last_received_at,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PracticeLive:
+    def from_json(
+        cls, data: dict[str, Any], calls: MutableMapping[str, Counted] | None = None
+    ) -> PracticeLive:
+        """Read ``to_json``'s dict back. A state written before the counters (every ended
+        call in ``ended``) is folded into them, its entries put in ``calls`` when given."""
         opened = (CallView.from_json(row) for row in data.get("open", []))
-        ended = (CallView.from_json(row) for row in data.get("ended", []))
-        return cls(
+        recent = (CallView.from_json(row) for row in data.get("recent", []))
+        live = cls(
             practice=data["practice"],
             day=data.get("day", ""),
             open={v.call_id: v for v in opened},
-            ended={v.call_id: v for v in ended},
+            recent={v.call_id: v for v in recent},
+            today=Today(**data.get("today", {})),
             last_event_at=data.get("last_event_at"),
             last_received_at=data.get("last_received_at"),
         )
+        for row in data.get("ended", []):
+            view = CallView.from_json(row)
+            if view.local_date == live.day:
+                entry = counted(view)
+                live._count(entry, 1)
+                live.recent[view.call_id] = view
+                if calls is not None:
+                    calls[view.call_id] = entry
+        return live
 
 
 def roll_up(name: str, snapshots: Iterable[Snapshot], now: float) -> Snapshot:
@@ -273,5 +323,6 @@ def roll_up(name: str, snapshots: Iterable[Snapshot], now: float) -> Snapshot:
     )
 
 
-def _london_day(epoch: float) -> str:
+def london_day(epoch: float) -> str:
+    """The day in England (Europe/London) at an epoch time, ISO."""
     return to_london(datetime.fromtimestamp(epoch, UTC)).date().isoformat()

@@ -404,14 +404,17 @@ class Warehouse:
             self.conn.execute(sqlfiles.read("warehouse/touched_days.sql"))
             changed = self.conn.execute(sqlfiles.read("warehouse/merge_calls.sql")).fetchone()
             if changed and changed[0]:
+                # The touched days' calls read once, not once per aggregate (see the file).
+                self.conn.execute(sqlfiles.read("warehouse/touched_calls.sql"))
                 for aggregate in AGGREGATES:
                     self.conn.execute(sqlfiles.read(aggregate))
+                self.conn.execute(sqlfiles.read("warehouse/drop_touched_calls.sql"))
                 self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
             self.conn.execute("DROP VIEW IF EXISTS batch_calls")
             self.conn.execute("DROP TABLE IF EXISTS touched_days")
             self.conn.execute("COMMIT")
         except BaseException:
-            self.rollback()
+            self.rollback()  # the temp `calls` too: it was made in the transaction
             raise
         return int(changed[0]) if changed else 0
 

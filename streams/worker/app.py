@@ -21,7 +21,7 @@ from streams.core.pseudonymise import load_key
 from streams.settings import Settings
 from streams.worker import alerts, operations, pipeline, wallboard, writer
 from streams.worker.fast_delivery import FastDeliveryConsumer
-from streams.worker.live import Live, live_table, live_topic
+from streams.worker.live import CALLS_TABLE_NAME, Live, live_table, live_topic
 from streams.worker.metrics import Metrics, Status
 from streams.worker.topology import TABLE_NAME, CallStateValue, Pipeline
 
@@ -84,13 +84,18 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
             secret.get_secret_value() if (secret := settings.pseudonymisation_key) else None,
             settings.data_dir,
         ),
-        live=Live(live_topic(app, settings), live_table(app, settings), settings),
+        live=Live(
+            live_topic(app, settings),
+            live_table(app, settings),
+            live_table(app, settings, CALLS_TABLE_NAME),
+            settings,
+        ),
         metrics=Metrics(),
         status=Status(),
     )
     pipeline.register(built)
     writer.register(built)
-    built.live.register(app)
+    built.live.register(app, settings)
     wallboard.register(app, built.live, settings)
     operations.register(built, bootstrap)
     alerts.register(built)

@@ -1,12 +1,17 @@
-"""Live state per practice in the worker: the pipeline's one hook, the live topic and table.
+"""Live state per practice in the worker: the pipeline's one hook, the live topic and tables.
 
 The calls of one practice are spread over every partition of the raw topic (it is keyed by
-call), so the pipeline cannot keep a practice's figures itself. Once per batch it sends, for
-each practice the batch touched, the views of the calls that changed (``observe``) to the
-live topic, keyed by practice; the ``live`` agent applies them to that practice's
-``PracticeLive`` (``streams.core.live``) in a table keyed by practice. So each practice's
-state is in one partition, owned by one worker, changelogged by Faust: it survives a restart
-and moves with its partition on a rebalance. Wallboards wait on ``changed``.
+call), so the pipeline cannot keep a practice's figures itself. Once per batch it sends the
+views of the calls that changed (``observe``) to the live topic: one message per partition
+the batch touched, holding the views of each of its practices, at the partition of the
+practice's key (``partition_of``: as a message keyed by the practice would go). The ``live``
+agent applies them to each practice's ``PracticeLive`` (``streams.core.live``) in a table
+keyed by practice, and keeps what each of today's ended calls counted in a second table
+keyed by practice and call, so a changed call replaces its old contribution. Both tables
+are written at the practice's partition: each practice's state is in one partition, owned
+by one worker, changelogged (one small record per practice per message, plus one per ended
+call that changed): it survives a restart and moves with its partition on a rebalance.
+Wallboards wait on ``changed``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 import faust
@@ -23,10 +28,19 @@ from faust.types import StreamT, TopicT
 
 from models.classified import ClassifiedCall
 from streams.core.call_state import CallState
-from streams.core.live import CallView, PracticeLive, Snapshot, call_view
+from streams.core.live import (
+    CallView,
+    Counted,
+    PracticeLive,
+    Snapshot,
+    call_view,
+    london_day,
+)
 from streams.settings import Settings
+from streams.worker.changelog import TableWriter, partition_of
 
 TABLE_NAME = "live-practice"
+CALLS_TABLE_NAME = "live-ended-call"
 
 
 def live_topic(app: faust.App, settings: Settings) -> TopicT:
@@ -38,13 +52,47 @@ def live_topic(app: faust.App, settings: Settings) -> TopicT:
     )
 
 
-def live_table(app: faust.App, settings: Settings) -> faust.Table:
+def live_table(app: faust.App, settings: Settings, name: str = TABLE_NAME) -> faust.Table:
     return app.Table(
-        TABLE_NAME,
+        name,
         default=None,
         partitions=settings.topic_partitions,
-        key_type=bytes,  # the practice's ODS code, as the live topic's key
+        key_type=bytes,  # the practice's ODS code (and ":call_id" in the ended calls' table)
     )
+
+
+class _Counted(MutableMapping[str, Counted]):
+    """One practice's entries of the ended calls' table, by call id; changes are noted for
+    the changelog (``pending``) as they are made in the table's memory."""
+
+    def __init__(self, table: faust.Table, practice: str, pending: dict[bytes, Any]) -> None:
+        self.data = table.data
+        self.prefix = f"{practice}:"
+        self.pending = pending
+
+    def _key(self, call_id: str) -> bytes:
+        return (self.prefix + call_id).encode()
+
+    def __getitem__(self, call_id: str) -> Counted:
+        value = self.data.get(self._key(call_id))
+        if value is None:
+            raise KeyError(call_id)
+        return value
+
+    def __setitem__(self, call_id: str, entry: Counted) -> None:
+        self.data[self._key(call_id)] = entry
+        self.pending[self._key(call_id)] = entry
+
+    def __delitem__(self, call_id: str) -> None:
+        del self.data[self._key(call_id)]
+        self.pending[self._key(call_id)] = None
+
+    def __iter__(self) -> Iterator[str]:  # not on the hot path: a scan of the table
+        prefix = self.prefix.encode()
+        return (k[len(prefix) :].decode() for k in list(self.data) if k.startswith(prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class Live:
@@ -54,14 +102,18 @@ class Live:
         self,
         topic: TopicT,
         table: faust.Table,
+        calls: faust.Table,
         settings: Settings,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.topic = topic
         self.table = table
+        self.calls = calls
+        self.partitions = settings.topic_partitions
         self.open_max_s = settings.call_timeout_s
         self.clock = clock
         self._decoded: dict[bytes, tuple[Any, PracticeLive]] = {}
+        self._pending: dict[bytes, Any] = {}  # ended calls' entries not yet changelogged
         self._changed = asyncio.Event()
 
     async def observe(
@@ -71,32 +123,69 @@ class Live:
         received_at: float,
     ) -> None:
         """The pipeline's hook, once per batch: the changed calls' views to the live topic."""
-        by_practice: dict[str, list[list[Any]]] = defaultdict(list)
+        by_partition: dict[int, dict[str, list[list[Any]]]] = defaultdict(dict)
         for key, (state, _) in touched.items():
             if not state.assembly.events:
                 continue
+            practice = state.assembly.events[0].practice
             view = call_view(state.assembly, classified.get(key))
-            by_practice[state.assembly.events[0].practice].append(view.to_json())
-        for practice, views in by_practice.items():
-            message = {"practice": practice, "received_at": received_at, "views": views}
-            await self.topic.send(key=practice.encode(), value=json.dumps(message).encode())
+            partition = partition_of(practice.encode(), self.partitions)
+            by_partition[partition].setdefault(practice, []).append(view.to_json())
+        for partition, practices in by_partition.items():
+            message = {"received_at": received_at, "practices": practices}
+            await self.topic.send(value=json.dumps(message).encode(), partition=partition)
 
-    def register(self, app: faust.App) -> None:
-        """Add the agent that applies the views to the table."""
+    def register(self, app: faust.App, settings: Settings) -> None:
+        """Add the agent that applies the views to the table, and the timer that forgets
+        the ended calls' entries of past days."""
+        states = TableWriter(app, self.table)
+        entries = TableWriter(app, self.calls)
 
         @app.agent(self.topic, name="live")
         async def keep(stream: StreamT) -> None:
             async for value in stream:
                 message = json.loads(value)
-                key = message["practice"].encode()
-                live = self.state(key) or PracticeLive(message["practice"])
-                views = [CallView.from_json(row) for row in message["views"]]
-                live.apply(views, message["received_at"], self.clock(), self.open_max_s)
-                stored = live.to_json()
-                self.table[key] = stored
-                self._decoded[key] = (stored, live)
+                practices = message.get("practices")
+                if practices is None:  # a message from before one per partition
+                    practices = {message["practice"]: message["views"]}
+                now = self.clock()
+                for practice, rows in practices.items():
+                    key = practice.encode()
+                    live = self.state(key) or PracticeLive(practice)
+                    views = [CallView.from_json(row) for row in rows]
+                    counted = _Counted(self.calls, practice, self._pending)
+                    live.apply(views, message["received_at"], now, self.open_max_s, counted)
+                    stored = live.to_json()
+                    partition = partition_of(key, self.partitions)
+                    await states.save(key, stored, json.dumps(stored).encode(), partition)
+                    self._decoded[key] = (stored, live)
+                await self._flush(entries)
                 self._changed.set()
                 self._changed = asyncio.Event()
+
+        swept: list[str] = []
+
+        @app.timer(interval=settings.sweep_interval_s)
+        async def forget_past_days() -> None:
+            today = london_day(self.clock())
+            if swept == [today]:
+                return
+            for key, entry in list(self.calls.data.items()):
+                if entry is not None and entry[3] != today:
+                    del self.calls.data[key]
+                    self._pending[key] = None
+            await self._flush(entries)
+            swept[:] = [today]
+
+    async def _flush(self, entries: TableWriter) -> None:
+        """The ended calls' entries changed since the last flush, to their changelog."""
+        pending, self._pending = self._pending, {}
+        for key, entry in pending.items():
+            partition = partition_of(key.split(b":", 1)[0], self.partitions)
+            if entry is None:
+                await entries.forget(key, partition)
+            else:
+                await entries.save(key, entry, json.dumps(entry).encode(), partition)
 
     def state(self, key: bytes) -> PracticeLive | None:
         """The practice's state as this worker's table holds it (None: none yet, or not ours).
@@ -110,7 +199,8 @@ class Live:
         cached = self._decoded.get(key)
         if cached is not None and cached[0] is stored:
             return cached[1]
-        live = PracticeLive.from_json(stored)
+        counted = _Counted(self.calls, stored["practice"], self._pending)
+        live = PracticeLive.from_json(stored, counted)
         self._decoded[key] = (stored, live)
         return live
 

@@ -20,9 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from faust import App, Table
-from faust.types import Message, ProducerT, StreamT
-from kafka.partitioner.default import murmur2
+from faust.types import Message, StreamT
 
 from models.classified import ClassifiedCall
 from streams.core.assemble import OutsideCall
@@ -30,6 +28,7 @@ from streams.core.call_state import CallState, Sweep, receive, sweep
 from streams.core.classify import classify_call
 from streams.core.normalise import Rejected, normalise
 from streams.core.rules import load_rules
+from streams.worker.changelog import TableWriter, partition_of
 from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline
 
@@ -42,11 +41,6 @@ ORPHAN_REASON = (
 )
 
 
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (kafka-python and aiokafka alike) picks."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
 def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     """Add the pipeline agent and its sweep timer to the app."""
     settings = p.settings
@@ -56,7 +50,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     table = p.calls
     raw_name = settings.topic_raw_events
     classified_name = settings.topic_classified
-    out = _Output(p.app, table)
+    out = TableWriter(p.app, table)
     dead_letters = DeadLetters(p.dead_letter, pseudonym_key, p.metrics)
 
     def partition_for(key: bytes, state: CallState) -> int:
@@ -131,7 +125,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                 if report_now:
                     to_report[key] = (state, message.offset)
             for key, (state, partition) in touched.items():
-                await out.save(key, state, partition)
+                await out.save(key, state, state.to_bytes(), partition)
             reported = {}
             for key, (state, offset) in to_report.items():
                 if (call := await report(key, state, offset)) is not None:
@@ -157,7 +151,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                 continue
             if action is Sweep.close:
                 state.timed_out = True
-                await out.save(key, state, partition)
+                await out.save(key, state, state.to_bytes(), partition)
                 await report(key, state)
             elif action is Sweep.evict:
                 await out.forget(key, partition)
@@ -180,42 +174,3 @@ def _why(exc: Exception) -> Rejected:
     if isinstance(exc, OutsideCall):
         return Rejected(str(exc), exc.field)
     return Rejected(f"event could not be processed: {type(exc).__name__}: {exc}", None)
-
-
-class _Output:
-    """Call-state changes and classified calls, as bytes, straight to the app's producer.
-
-    Faust lets a table change only while processing one event (to know the changelog
-    partition). Batches and the timer know it: a call's changelog partition is its raw one.
-    These messages skip Faust's per-message channel layer (a future, two serialiser look-ups
-    and a debug log per message: the larger part of what sending cost the worker) but not
-    its producer, which Faust flushes before it commits offsets, so a change is durable
-    before the events that caused it are committed. The bytes are what the table's codec
-    and the raw classified topic would have written.
-    """
-
-    def __init__(self, app: App, table: Table) -> None:
-        self._app = app
-        self._table = table
-        self._producer: ProducerT | None = None
-        self._changelog: str | None = None
-
-    async def send(
-        self, topic: str, key: bytes, value: bytes | None, partition: int | None
-    ) -> None:
-        if self._producer is None:
-            self._producer = await self._app.maybe_start_producer()
-        await self._producer.send(topic, key, value, partition, None, None)
-
-    async def save(self, key: bytes, state: CallState, partition: int) -> None:
-        self._table.data[key] = state
-        await self.send(self._changelog_name(), key, state.to_bytes(), partition)
-
-    async def forget(self, key: bytes, partition: int) -> None:
-        self._table.data.pop(key, None)
-        await self.send(self._changelog_name(), key, None, partition)  # tombstone
-
-    def _changelog_name(self) -> str:
-        if self._changelog is None:
-            self._changelog = self._table.changelog_topic.get_topic_name()
-        return self._changelog

@@ -32,8 +32,8 @@ from yarl import URL
 from models.events import ODS_PATTERN
 from streams.ingest.tokens import TokenError, TokenStore
 from streams.settings import Settings
+from streams.worker.changelog import partition_of
 from streams.worker.live import TABLE_NAME, Live
-from streams.worker.pipeline import partition_of
 
 log = logging.getLogger(__name__)
 

@@ -162,3 +162,32 @@ def test_stream_partitions_resume_only_after_the_seek_to_committed_offsets(
     asyncio.run(consumer.perform_seek())
     assert {raw, state} <= consumer._get_active_partitions()
     assert raw not in consumer._paused_partitions
+
+
+def test_partitions_never_committed_are_sought_to_their_beginning(tmp_path: Path) -> None:
+    """aiokafka's seek_to_committed leaves a partition with no committed offset where its
+    fetcher got to; records Faust read and dropped while a rebalance stopped the flow were
+    then skipped for good. The consumer seeks such partitions to the beginning (the
+    worker's offset reset is "earliest"). The consumer thread is a stand-in that answers as
+    aiokafka does and records the seeks: the decision is what is tested here."""
+    from faust.types import TP
+
+    from streams.worker.fast_delivery import never_committed
+
+    assert never_committed({"a": None, "b": 0, "c": 12}) == ["a", "b"]
+    settings = Settings(data_dir=tmp_path, pseudonymisation_key="test")
+    built = create_app(settings, "127.0.0.1:9", with_ingest=False)
+    consumer = built.app.consumer
+    fresh, going = TP(settings.topic_raw_events, 0), TP(settings.topic_raw_events, 1)
+    rewound: list[tuple] = []
+
+    class Thread:
+        async def seek_to_committed(self) -> dict:
+            return {fresh: None, going: 41}
+
+        async def seek_to_beginning(self, *tps: object) -> None:
+            rewound.append(tps)
+
+    consumer._thread = Thread()
+    assert asyncio.run(consumer.seek_to_committed()) == {fresh: None, going: 41}
+    assert rewound == [(fresh,)]

@@ -11,14 +11,15 @@ finishes in that step there was nothing to race. When it has to wait (buffer ful
 producer backlog, flow suspended) the rest of it is raced exactly as Faust does, from
 where it stopped, so a rebalance still abandons a blocked delivery.
 
-It also closes a window in Faust's rebalance where events were lost: stream partitions are
-resumed only once they have been sought to their committed offsets (``resume_partitions``).
+It also closes two windows of a rebalance where events were lost: stream partitions are
+resumed only once they have been sought to their committed offsets (``resume_partitions``),
+and a partition never committed is sought to its beginning (``seek_to_committed``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from typing import Any
 
 from faust.transport.consumer import ensure_TPset
@@ -86,6 +87,11 @@ async def deliver(
     return await race(_rest(delivery, pending), flow_wait)
 
 
+def never_committed(committed: Mapping[Any, int | None]) -> list[Any]:
+    """The partitions with no committed offset (None, or 0: nothing read yet)."""
+    return [tp for tp, offset in committed.items() if not offset or offset < 0]
+
+
 class FastDeliveryConsumer(Consumer):
     """The aiokafka consumer of Faust with the per-message race taken only when needed, and
     stream partitions held paused after a rebalance until their seek is done."""
@@ -127,6 +133,21 @@ class FastDeliveryConsumer(Consumer):
         held = {tp for tp in tpset if tp.topic not in changelogs}
         self._held_until_seek |= held
         super().resume_partitions(tpset - held)
+
+    async def seek_to_committed(self) -> Mapping[Any, int]:
+        """Seek to the committed offsets, and partitions never committed to the beginning.
+
+        aiokafka seeks only where an offset above 0 was committed and leaves any other
+        partition where its fetcher got to. During a rebalance Faust reads and drops
+        records while the flow is stopped, so a partition nobody had committed yet (a new
+        worker group's first minutes) resumed after them: those events were never processed
+        (three workers starting together skipped offsets 0-374 of a partition).
+        """
+        committed = await super().seek_to_committed()
+        rewind = never_committed(committed)
+        if rewind and self.app.conf.consumer_auto_offset_reset == "earliest":
+            await self._thread.seek_to_beginning(*rewind)
+        return committed
 
     async def perform_seek(self) -> None:
         await super().perform_seek()

@@ -140,8 +140,10 @@ def test_stream_partitions_resume_only_after_the_seek_to_committed_offsets(
     offset. Fetched in between, records from the old position made the read offset jump:
     Faust counted the skipped offsets as acknowledged (a "gap") and dropped their refetched
     records, so events were lost. Changelog partitions resume at once (recovery reads them);
-    stream partitions wait for the seek. The seek itself needs a broker: here it is the
-    Faust method with the broker call answered as Kafka would for uncommitted partitions."""
+    stream partitions wait for the seek, and then for the flow to resume (a record delivered
+    into a stopped flow is abandoned, its offset counted as read). The seek itself needs a
+    broker: here it is the Faust method with the broker call answered as Kafka would for
+    uncommitted partitions."""
     from faust.types import TP
 
     settings = Settings(data_dir=tmp_path, pseudonymisation_key="test")
@@ -159,7 +161,10 @@ def test_stream_partitions_resume_only_after_the_seek_to_committed_offsets(
     consumer.resume_partitions({raw, state})
     active = consumer._get_active_partitions()
     assert state in active and raw not in active
+    consumer.stop_flow()
     asyncio.run(consumer.perform_seek())
+    assert raw not in consumer._get_active_partitions()  # a record now would meet a stopped flow
+    consumer.resume_flow()
     assert {raw, state} <= consumer._get_active_partitions()
     assert raw not in consumer._paused_partitions
 
@@ -179,15 +184,47 @@ def test_partitions_never_committed_are_sought_to_their_beginning(tmp_path: Path
     built = create_app(settings, "127.0.0.1:9", with_ingest=False)
     consumer = built.app.consumer
     fresh, going = TP(settings.topic_raw_events, 0), TP(settings.topic_raw_events, 1)
+    changelog = TP(next(iter(built.app.tables.changelog_topics)), 0)  # recovery's business
     rewound: list[tuple] = []
 
     class Thread:
         async def seek_to_committed(self) -> dict:
-            return {fresh: None, going: 41}
+            return {fresh: None, going: 41, changelog: None}
 
         async def seek_to_beginning(self, *tps: object) -> None:
             rewound.append(tps)
 
     consumer._thread = Thread()
-    assert asyncio.run(consumer.seek_to_committed()) == {fresh: None, going: 41}
+    assert asyncio.run(consumer.seek_to_committed()) == {fresh: None, going: 41, changelog: None}
     assert rewound == [(fresh,)]
+
+
+def test_a_fetch_keeps_the_records_of_the_partitions_it_asked_for(tmp_path: Path) -> None:
+    """Faust gave the consumer thread its live set of active partitions and then kept only
+    the records of partitions still in it. Emptied while the thread waited, the set meant
+    "every partition" to aiokafka, and a stream partition's record came back only to be
+    dropped as inactive, its offset consumed: a late event was lost on a restart. The
+    thread gets a copy, and the same copy filters the records. The consumer thread is a
+    stand-in that, like aiokafka, reads an empty set as every partition."""
+    from faust.types import TP
+
+    settings = Settings(data_dir=tmp_path, pseudonymisation_key="test")
+    built = create_app(settings, "127.0.0.1:9", with_ingest=False)
+    consumer = built.app.consumer
+    changelog = next(iter(built.app.tables.changelog_topics))
+    raw, state = TP(settings.topic_raw_events, 0), TP(changelog, 0)
+    consumer.assignment = lambda: {raw, state}
+    consumer.pause_partitions({raw, state})
+    consumer.resume_partitions({state})  # recovering: the changelog is read, raw waits
+    consumer.resume_flow()
+
+    class Thread:
+        async def getmany(self, active: set, timeout: float) -> dict:
+            consumer.pause_partitions({state})  # recovery ends while the fetch waits
+            buffered = {raw: ["late event"], state: ["changelog record"]}
+            return {tp: r for tp, r in buffered.items() if not active or tp in active}
+
+    consumer._thread = Thread()
+    records, keep = asyncio.run(consumer._wait_next_records(1.0))
+    assert records == {state: ["changelog record"]}
+    assert state in keep and raw not in keep

@@ -11,9 +11,11 @@ finishes in that step there was nothing to race. When it has to wait (buffer ful
 producer backlog, flow suspended) the rest of it is raced exactly as Faust does, from
 where it stopped, so a rebalance still abandons a blocked delivery.
 
-It also closes two windows of a rebalance where events were lost: stream partitions are
-resumed only once they have been sought to their committed offsets (``resume_partitions``),
-and a partition never committed is sought to its beginning (``seek_to_committed``).
+It also closes the windows of a rebalance or a restart where events were lost: stream
+partitions are resumed only once they have been sought to their committed offsets and the
+flow has resumed (``resume_partitions``, ``resume_flow``); a stream partition never
+committed is sought to its beginning (``seek_to_committed``); and a fetch keeps the records
+of exactly the partitions it asked for (``_getmany``).
 """
 
 from __future__ import annotations
@@ -115,6 +117,8 @@ class FastDeliveryConsumer(Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held_until_seek: set[Any] = set()
+        self._sought: set[Any] = set()  # sought, resumed with the flow
+        self._fetched_for: frozenset[Any] | None = None  # what the last fetch asked for
 
     def resume_partitions(self, tps: Iterable[Any]) -> None:
         """Resume changelog partitions now, stream partitions only once they are sought.
@@ -144,16 +148,52 @@ class FastDeliveryConsumer(Consumer):
         (three workers starting together skipped offsets 0-374 of a partition).
         """
         committed = await super().seek_to_committed()
-        rewind = never_committed(committed)
+        changelogs = self.app.tables.changelog_topics  # recovery seeks those itself
+        rewind = [tp for tp in never_committed(committed) if tp.topic not in changelogs]
         if rewind and self.app.conf.consumer_auto_offset_reset == "earliest":
+            log.info("never committed, read from the beginning: %s", sorted(rewind))
             await self._thread.seek_to_beginning(*rewind)
         return committed
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
-        held, self._held_until_seek = self._held_until_seek, set()
-        if held:
-            super().resume_partitions(held & set(self.assignment()))
+        self._sought |= self._held_until_seek
+        self._held_until_seek = set()
+
+    def resume_flow(self) -> None:
+        """Resume the flow, and with it the stream partitions sought since it stopped.
+
+        Not at the seek itself: until the flow resumes, a record fetched for a resumed
+        partition was delivered into a stopped flow, abandoned there, and its offset still
+        counted as read (a late event pushed while a restarted worker finished its seek
+        was lost that way).
+        """
+        super().resume_flow()
+        sought, self._sought = self._sought, set()
+        if sought:
+            super().resume_partitions(sought & set(self.assignment()))
+
+    async def _getmany(self, active_partitions: set[Any] | None, timeout: float) -> Any:
+        """Fetch for the partitions active now, and keep records only of those.
+
+        Faust hands the consumer thread its live set of active partitions and later keeps
+        only the records of partitions still in it. The set changes while the thread waits
+        (up to a second): emptied for a moment (changelogs paused after recovery, stream
+        partitions not yet resumed), aiokafka took it for "every partition" and returned a
+        stream partition's record, which Faust then dropped as inactive with its offset
+        consumed. A late event pushed while a restarted worker finished recovery was lost
+        that way. The thread now gets a copy, and the same copy filters the records.
+        """
+        fetched_for = None if active_partitions is None else frozenset(active_partitions)
+        self._fetched_for = fetched_for
+        return await super()._getmany(fetched_for, timeout)  # type: ignore[arg-type]
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        self._fetched_for = None
+        records, active = await super()._wait_next_records(timeout)
+        if records is not None and self._fetched_for is not None:
+            return records, self._fetched_for
+        return records, active
 
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
         if tp.topic not in self.app.tables.changelog_topics:  # compacted: gaps are normal

@@ -23,8 +23,7 @@ run: install
 test: install chromium postgresql
 	$(BIN)/pytest
 
-## test-scaleout: three workers on PostgreSQL + S3 through a kill -9 (not in `make test`:
-## under heavy CPU load a Faust rebalance can stall it; docs/deploy.md, known limits)
+## test-scaleout: only the three-worker test (PostgreSQL + S3, a kill -9); `make test` runs it too
 test-scaleout: install postgresql
 	$(BIN)/pytest -m scaleout -s
 

@@ -144,14 +144,7 @@ def test_stream_partitions_resume_only_after_the_seek_to_committed_offsets(
     into a stopped flow is abandoned, its offset counted as read). The seek itself needs a
     broker: here it is the Faust method with the broker call answered as Kafka would for
     uncommitted partitions."""
-    from faust.types import TP
-
-    settings = Settings(data_dir=tmp_path, pseudonymisation_key="test")
-    built = create_app(settings, "127.0.0.1:9", with_ingest=False)
-    consumer = built.app.consumer
-    changelog = next(iter(built.app.tables.changelog_topics))
-    raw, state = TP(settings.topic_raw_events, 3), TP(changelog, 3)
-    consumer.assignment = lambda: {raw, state}
+    consumer, raw, state = _consumer_of_one_raw_and_one_state_partition(tmp_path, 3)
 
     async def nothing_committed() -> dict:
         return {}
@@ -206,14 +199,7 @@ def test_a_fetch_keeps_the_records_of_the_partitions_it_asked_for(tmp_path: Path
     dropped as inactive, its offset consumed: a late event was lost on a restart. The
     thread gets a copy, and the same copy filters the records. The consumer thread is a
     stand-in that, like aiokafka, reads an empty set as every partition."""
-    from faust.types import TP
-
-    settings = Settings(data_dir=tmp_path, pseudonymisation_key="test")
-    built = create_app(settings, "127.0.0.1:9", with_ingest=False)
-    consumer = built.app.consumer
-    changelog = next(iter(built.app.tables.changelog_topics))
-    raw, state = TP(settings.topic_raw_events, 0), TP(changelog, 0)
-    consumer.assignment = lambda: {raw, state}
+    consumer, raw, state = _consumer_of_one_raw_and_one_state_partition(tmp_path, 0)
     consumer.pause_partitions({raw, state})
     consumer.resume_partitions({state})  # recovering: the changelog is read, raw waits
     consumer.resume_flow()
@@ -228,3 +214,16 @@ def test_a_fetch_keeps_the_records_of_the_partitions_it_asked_for(tmp_path: Path
     records, keep = asyncio.run(consumer._wait_next_records(1.0))
     assert records == {state: ["changelog record"]}
     assert state in keep and raw not in keep
+
+
+def _consumer_of_one_raw_and_one_state_partition(tmp_path: Path, partition: int) -> tuple:
+    """The worker's consumer (no broker), assigned one raw and one changelog partition."""
+    from faust.types import TP
+
+    settings = Settings(data_dir=tmp_path, pseudonymisation_key="test")
+    built = create_app(settings, "127.0.0.1:9", with_ingest=False)
+    consumer = built.app.consumer
+    changelog = next(iter(built.app.tables.changelog_topics))
+    raw, state = TP(settings.topic_raw_events, partition), TP(changelog, partition)
+    consumer.assignment = lambda: {raw, state}
+    return consumer, raw, state

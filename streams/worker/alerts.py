@@ -75,9 +75,9 @@ def register(p: Pipeline) -> None:
     )
     secret = settings.alert_urls.get_secret_value() if settings.alert_urls else None
     sender = notifier(secret)
-    worker = f"{socket.gethostname()}:{os.getpid()}"
-    unrecorded: list[tuple[Any, ...]] = []
     host = socket.gethostname()
+    worker = f"{host}:{os.getpid()}"
+    unrecorded: list[tuple[Any, ...]] = []
     restored: list[bool] = []  # [True] once the open incidents were read back since a rebalance
     started: list[bool] = []  # [True] once the worker's own incidents were read back
 
@@ -88,7 +88,8 @@ def register(p: Pipeline) -> None:
 
     async def restore() -> bool:
         """Read the open incidents back; False (and nothing checked) while it cannot."""
-        if p.in_warehouse is None:
+        if p.in_warehouse is None:  # no warehouse: nothing recorded to read back
+            restored[:] = [True]
             return True
         try:
             recorded = await p.in_warehouse(lambda warehouse: warehouse.open_alerts())

@@ -62,25 +62,31 @@ def push(worker: Worker, practice: str, token: str, body: list[dict]) -> None:
     assert status == 202, answer
 
 
-def state(worker: Worker, practice: str, token: str) -> dict:
-    status, answer = request(worker, "GET", f"/live/practices/{practice}/state", token)
+def state(worker: Worker, practice: str, token: str, board: str = "practices") -> dict:
+    """The board's state: a practice's, or (``board`` "pcns" or "icbs") an organisation's."""
+    status, answer = request(worker, "GET", f"/live/{board}/{practice}/state", token)
     assert status == 200, answer
     return answer
 
 
-def figures(worker: Worker, practice: str, token: str) -> dict:
+def figures(worker: Worker, practice: str, token: str, board: str = "practices") -> dict:
     """The wallboard's figures without the time they were taken."""
-    return {k: v for k, v in state(worker, practice, token).items() if k != "as_of"}
+    return {k: v for k, v in state(worker, practice, token, board).items() if k != "as_of"}
 
 
 def wait_for_figures(
-    worker: Worker, practice: str, token: str, expected: dict, timeout: float = 60
+    worker: Worker,
+    practice: str,
+    token: str,
+    expected: dict,
+    timeout: float = 60,
+    board: str = "practices",
 ) -> dict:
     """Until the practice's figures include ``expected`` (a dict of top-level fields and
     ``today.<outcome>``); returns them, or fails showing the last ones seen."""
     deadline = time.monotonic() + timeout
     while True:
-        seen = figures(worker, practice, token)
+        seen = figures(worker, practice, token, board)
         flat = {**seen, **{f"today.{k}": v for k, v in seen["today"].items()}}
         if all(flat.get(k) == v for k, v in expected.items()):
             return seen

@@ -106,3 +106,33 @@ def test_a_bad_rule_is_refused_naming_what_is_wrong(tmp_path: Path, rule: dict, 
 def test_the_packaged_rules_load():
     names = {rule.name for rule in load_alert_rules().default}
     assert names == {"long queue", "many missed", "feed stopped", "dead letters"}
+
+
+def test_incidents_taken_back_after_a_restart_neither_fire_again_nor_forget_to_recover():
+    before = Alerting(RULES, load_rules(None))
+    t = MONDAY_9
+    assert kinds(before, "A81001", {"queue_length": 5}, t) == ["queue:firing"]
+    assert kinds(before, None, {"dead_letters_10m": 60}, t) == ["dead:firing"]
+
+    after = Alerting(RULES, load_rules(None))  # a new process: what the warehouse says is open
+    after.restore([("A81001", "queue"), (None, "dead")], worker_too=True)
+    assert kinds(after, "A81001", {"queue_length": 5}, t + 30) == []  # not announced again
+    assert kinds(after, None, {"dead_letters_10m": 60}, t + 30) == []
+    assert kinds(after, "A81001", {"queue_length": 0}, t + 40) == []
+    assert kinds(after, "A81001", {"queue_length": 0}, t + 340) == ["queue:recovered"]
+    assert kinds(after, None, {"dead_letters_10m": 0}, t + 40) == []
+    assert kinds(after, None, {"dead_letters_10m": 0}, t + 340) == ["dead:recovered"]
+
+
+def test_after_a_rebalance_the_record_decides_the_practices_and_not_the_worker_rules():
+    alerting = Alerting(RULES, load_rules(None))
+    t = MONDAY_9
+    assert kinds(alerting, "A81001", {"queue_length": 5}, t) == ["queue:firing"]
+    assert kinds(alerting, None, {"dead_letters_10m": 60}, t) == ["dead:firing"]
+    # Another worker held A81001 meanwhile and recovered it; B81002's queue fired there.
+    alerting.restore([("B81002", "queue")])
+    assert kinds(alerting, "A81001", {"queue_length": 5}, t + 10) == ["queue:firing"]
+    assert kinds(alerting, "B81002", {"queue_length": 12}, t + 200) == []
+    assert kinds(alerting, None, {"dead_letters_10m": 60}, t + 10) == []  # still its own
+    assert kinds(alerting, None, {"dead_letters_10m": 0}, t + 20) == []
+    assert kinds(alerting, None, {"dead_letters_10m": 0}, t + 320) == ["dead:recovered"]

@@ -1,7 +1,7 @@
 """Alerts from a real worker into a local webhook receiver (apprise json://): a rule fires
-exactly once while its condition holds and sends one recovery; a practice whose events stop
-is reported as silent; every notice is in the warehouse's `alerts` view and on the
-practice's dashboard page."""
+exactly once while its condition holds and sends one recovery, even when the worker restarts
+in between; a practice whose events stop is reported as silent; every notice is in the
+warehouse's `alerts` view and on the practice's dashboard page."""
 
 from __future__ import annotations
 
@@ -82,7 +82,9 @@ def worker(kafka_bootstrap: str, tmp_path: Path, receiver: Receiver) -> Iterator
     running.stop()
 
 
-def test_one_alert_one_recovery_a_silent_feed_all_in_the_alerts_view(worker, receiver, tmp_path):
+def test_one_alert_one_recovery_across_a_restart_a_silent_feed_all_in_the_alerts_view(
+    worker, receiver, tmp_path
+):
     ingest, wallboard = tokens(worker, QUEUE)
     silent_ingest, _ = tokens(worker, SILENT)
     push(
@@ -100,6 +102,34 @@ def test_one_alert_one_recovery_a_silent_feed_all_in_the_alerts_view(worker, rec
     assert len(receiver.about(QUEUE)) == 1, receiver.about(QUEUE)
     assert "long queue" in receiver.about(QUEUE)[0] and "recovered" not in receiver.about(QUEUE)[0]
 
+    # Restart during the incident, once the warehouse has its notice: the new process takes
+    # it back, so the queue, still long, is not announced again, and the recovery still goes.
+    fired = {"practice": QUEUE, "rule": "long queue", "kind": "firing", "sent": True}
+    wait_until(lambda: fired in recorded(worker), 30, "the alert in the warehouse")
+    worker.stop()
+    again = start_worker(worker.env, tmp_path / "again.log")
+    try:
+        _after_the_restart(again, receiver, tmp_path, ingest, wallboard)
+    finally:
+        again.stop()
+
+
+def recorded(worker: Worker) -> list[dict]:
+    try:
+        return worker.query("SELECT practice, rule, kind, sent FROM alerts").to_dicts()
+    except Exception:  # the view appears with the first commit of an alert
+        return []
+
+
+def _after_the_restart(
+    worker: Worker, receiver: Receiver, tmp_path: Path, ingest: str, wallboard: str
+) -> None:
+    log = tmp_path / "again.log"
+    wait_until(lambda: "open incidents taken back" in log.read_text(), 60, "the restore")
+    wait_for_figures(worker, QUEUE, wallboard, {"in_queue": 2})
+    time.sleep(3)  # six evaluations with the queue still long after the restart
+    assert len(receiver.about(QUEUE)) == 1, receiver.about(QUEUE)
+
     for call in ("q1", "q2"):
         push(worker, QUEUE, ingest, events(QUEUE, call, ("answered", 0)))
     wait_until(lambda: len(receiver.about(QUEUE)) >= 2, 30, "the recovery message")
@@ -107,19 +137,13 @@ def test_one_alert_one_recovery_a_silent_feed_all_in_the_alerts_view(worker, rec
     assert "recovered" in receiver.about(QUEUE)[1]
     assert "feed stopped" in receiver.about(SILENT)[0]
 
-    def recorded() -> list[dict]:
-        try:
-            return worker.query("SELECT practice, rule, kind, sent FROM alerts").to_dicts()
-        except Exception:  # the view appears with the first commit of an alert
-            return []
-
     wanted = [
         {"practice": QUEUE, "rule": "long queue", "kind": "firing", "sent": True},
         {"practice": QUEUE, "rule": "long queue", "kind": "recovered", "sent": True},
         {"practice": SILENT, "rule": "feed stopped", "kind": "firing", "sent": True},
     ]
     key = lambda r: (r["practice"], r["kind"])  # noqa: E731
-    wait_until(lambda: sorted(recorded(), key=key) == wanted, 30, f"{wanted} in alerts")
+    wait_until(lambda: sorted(recorded(worker), key=key) == wanted, 30, f"{wanted} in alerts")
     assert len(receiver.about(QUEUE)) == 2  # still one alert and one recovery
 
     for call in ("q1", "q2"):  # ended: the practice has calls, so a dashboard page

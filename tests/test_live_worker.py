@@ -4,10 +4,13 @@ and the same after the worker restarts (recovered from the live tables' changelo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from live_support import events, push, request, tokens, wait_for_figures
-from pipeline_support import Worker, pipeline_env, start_worker
+from pipeline_support import Worker, callstream, pipeline_env, start_worker
+
+from streams.ingest.tokens import TokenStore
 
 pytestmark = pytest.mark.kafka
 PRACTICE, OTHER = "L10001", "L10002"
@@ -63,3 +66,32 @@ def test_live_state_follows_calls_needs_a_wallboard_token_and_survives_a_restart
         wait_for_figures(again, PRACTICE, wallboard, {**changed, "abandoned_15m": 0})
     finally:
         again.stop()
+
+
+MAPPING = Path(__file__).parent / "fixtures" / "reference" / "gp-reg-pat-prac-map.csv"
+PCN, IN_PCN, ELSEWHERE = "U00351", "A81001", "A81004"  # A81004: PCN U00520, same ICB QHM
+
+
+def test_a_pcn_board_sums_its_practices_and_needs_the_pcn_token(worker: Worker, tmp_path) -> None:
+    mapping = tmp_path / MAPPING.name  # the fixture's good rows: A81001, A81002, A81004
+    mapping.write_text("".join(MAPPING.read_text().splitlines(keepends=True)[:5]))
+    loaded = callstream(worker.env, "reference", "load", str(mapping))
+    assert loaded.returncode == 0, loaded.stderr
+    ingest, practice_board = tokens(worker, IN_PCN)
+    elsewhere, _ = tokens(worker, ELSEWHERE)
+    store = TokenStore.for_data_dir(Path(worker.env["CALLSTREAM_DATA_DIR"]))
+    pcn_board = store.create(PCN, scope="wallboard", level="pcn")[0]
+    status, answer = request(worker, "GET", f"/live/pcns/{PCN}/state", practice_board)
+    assert status == 403 and f"practice {IN_PCN}, not PCN {PCN}" in answer["error"]
+    assert request(worker, "GET", f"/live/practices/{IN_PCN}/state", pcn_board)[0] == 403
+    assert request(worker, "GET", "/live/pcns/U99999/state", pcn_board)[0] == 403
+    assert wait_for_figures(worker, PCN, pcn_board, {"in_queue": 0}, board="pcns")["practices"] == 2
+
+    push(worker, ELSEWHERE, elsewhere, events(ELSEWHERE, "e1", *QUEUEING))  # not the PCN's
+    push(worker, IN_PCN, ingest, events(IN_PCN, "p1", *QUEUEING))
+    seen = wait_for_figures(worker, PCN, pcn_board, {"in_queue": 1, "practice": PCN}, board="pcns")
+    assert 55 <= seen["longest_wait_s"] <= 120, seen
+    # What another worker would ask this one: only the PCN's practices, from its own table.
+    parts_path = f"/live/pcns/{PCN}/parts?practices={IN_PCN},{ELSEWHERE}"
+    status, parts = request(worker, "GET", parts_path, pcn_board)
+    assert status == 200 and [p["practice"] for p in parts["parts"]] == [IN_PCN], parts

@@ -116,3 +116,32 @@ def test_wallboard_tokens_are_a_scope_of_their_own_and_old_records_are_ingest(da
         record.pop("scope")
     store.path.write_text(json.dumps(stored))
     assert store.verify(token).scope == "ingest"
+
+
+def test_pcn_and_icb_tokens_are_wallboard_tokens_listed_and_revoked_by_their_code(data_dir: Path):
+    runner = CliRunner()
+    created = runner.invoke(command, ["create", "--pcn", "u00351"])
+    assert created.exit_code == 0, created.output
+    assert "/live/pcns/U00351#token=" in created.stderr and "PCN U00351" in created.stderr
+    store = TokenStore.for_data_dir(data_dir)
+    record = store.verify(created.stdout.strip())
+    assert (record.level, record.code, record.scope) == ("pcn", "U00351", "wallboard")
+    assert record.practice is None and store.records("U00351") == []  # not a practice's
+
+    icb = runner.invoke(command, ["create", "--icb", "QHM", "--scope", "wallboard"])
+    assert icb.exit_code == 0 and "/live/icbs/QHM#token=" in icb.stderr
+    ingest = runner.invoke(command, ["create", "--pcn", "U00351", "--scope", "ingest"])
+    assert ingest.exit_code == 1 and "--scope wallboard" in ingest.output
+    both = runner.invoke(command, ["create", "--practice", "A81001", "--pcn", "U00351"])
+    assert both.exit_code == 2 and "exactly one of --practice" in both.output
+    assert runner.invoke(command, ["list"]).exit_code == 2
+
+    listed = runner.invoke(command, ["list", "--pcn", "U00351"])
+    assert (
+        listed.stdout.startswith("id\tpcn\t") and f"{record.id}\tU00351\twallboard" in listed.stdout
+    )
+    wrong = runner.invoke(command, ["revoke", "--icb", "QHM", record.id])
+    assert wrong.exit_code == 1 and "belongs to PCN U00351, not ICB QHM" in wrong.output
+    revoked = runner.invoke(command, ["revoke", "--pcn", "U00351", record.id])
+    assert revoked.exit_code == 0 and "of PCN U00351 revoked" in revoked.stdout
+    assert "Traceback" not in wrong.output + ingest.output + both.output

@@ -688,3 +688,28 @@ def test_two_workers_initialising_one_catalog_is_a_retry_not_a_failure() -> None
     )
     assert is_transient(raced)
     assert not is_transient(duckdb.CatalogException('Table with name "calls" already exists'))
+
+
+def test_open_alerts_are_the_rules_whose_latest_notice_fired(warehouse: Warehouse) -> None:
+    def notice(practice: str | None, rule: str, kind: str, minute: int) -> tuple[Any, ...]:
+        at = datetime(2026, 8, 3, 8, minute, tzinfo=UTC)
+        return (f"{practice}-{rule}-{minute}", practice, rule, kind, "x >= 1", 1.0, at, True, "h:1")
+
+    warehouse.record_alerts(
+        [
+            notice("A81001", "long queue", "firing", 1),
+            notice("A81001", "long queue", "recovered", 9),  # closed
+            notice("A81001", "feed stopped", "firing", 2),
+            notice("A81002", "long queue", "recovered", 3),
+            notice("A81002", "long queue", "firing", 5),  # fired again after recovering
+            notice(None, "dead letters", "firing", 4),
+        ]
+    )
+    assert sorted(warehouse.open_alerts(), key=str) == sorted(
+        [
+            ("A81001", "feed stopped", "h:1"),
+            ("A81002", "long queue", "h:1"),
+            (None, "dead letters", "h:1"),
+        ],
+        key=str,
+    )

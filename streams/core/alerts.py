@@ -19,14 +19,16 @@ records what it says. A rule file::
 One incident sends one message: a rule fires once when its condition has held ``for``;
 then nothing more is sent until it has *not* held for ``recover_after`` (default 5 minutes,
 the cool-down), when one recovery message goes. A condition that flickers meanwhile is the
-same incident. Outside its ``during`` hours a rule neither fires nor recovers.
+same incident. Outside its ``during`` hours a rule neither fires nor recovers. Which
+incidents are open is recorded with the notices (the worker's ``alerts`` table): ``restore``
+takes them back, so a restart neither repeats an alert nor forgets its recovery.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,6 +194,10 @@ class Notice:
         return f"{who}: recovered: {self.rule.name}: {self.rule.when} no longer holds (now {now})"
 
 
+#: Whose rule: (practice, or None for the worker's own; the rule's name).
+Subject = tuple[str | None, str]
+
+
 @dataclass
 class _Incident:
     firing: bool = False
@@ -204,7 +210,7 @@ class Alerting:
 
     rules: AlertRules
     calendar: Rules
-    incidents: dict[tuple[str | None, str], _Incident] = field(default_factory=dict)
+    incidents: dict[Subject, _Incident] = field(default_factory=dict)
 
     def evaluate(
         self, practice: str | None, values: Mapping[str, float | None], now: float
@@ -221,6 +227,24 @@ class Alerting:
             if kind is not None:
                 notices.append(Notice(kind, rule, practice, value, now))
         return notices
+
+    def restore(self, firing: Iterable[Subject], worker_too: bool = False) -> None:
+        """Take the incidents recorded as open (fired, no recovery since) as this worker's:
+        after a restart, so an incident is not announced again and still recovers once, or
+        after a rebalance, for the practices another worker evaluated meanwhile. Practices'
+        incidents not in ``firing`` are closed; the worker's own rules (practice None) are
+        taken only with ``worker_too`` (they are this worker's: at its start). An incident
+        already so keeps its count towards changing."""
+        open_now = set(firing)
+        for key, incident in self.incidents.items():
+            if key[0] is not None and incident.firing and key not in open_now:
+                self.incidents[key] = _Incident()
+        for key in open_now:
+            if key[0] is None and not worker_too:
+                continue
+            incident = self.incidents.setdefault(key, _Incident())
+            if not incident.firing:
+                incident.firing, incident.since = True, None
 
     def _in_hours(self, rule: AlertRule, now: float) -> bool:
         if rule.during == "always":

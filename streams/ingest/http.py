@@ -133,6 +133,12 @@ class Ingest:
             return _error(
                 401, "token is unknown or revoked: ask the practice for a current token", challenge
             )
+        if record.practice is None:
+            return _error(
+                403,
+                f"this is a wallboard token of {record.owner} (read-only); pushing events needs "
+                f"the practice's ingest token: `callstream tokens create --practice {ods}`",
+            )
         if record.practice != ods:
             return _error(
                 403,

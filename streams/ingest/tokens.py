@@ -4,7 +4,9 @@ A token is ``cst_<id>_<secret>`` with 256 random bits of secret; the store keeps
 SHA-256 (a fast hash is enough for a random secret: nothing to brute-force), its public
 id, its practice, its scope and when it was created or revoked. The scope says what the
 token may do: ``ingest`` push the practice's events (records written before scopes existed
-read as ingest), ``wallboard`` only read the practice's live wallboard. The store is one
+read as ingest), ``wallboard`` only read the practice's live wallboard. A wallboard token
+may instead be for a PCN or an ICB (its ``level``): it reads that organisation's roll-up
+board, and no practice's own. The store is one
 JSON file under the data dir with permissions 0600, rewritten atomically under a lock, so
 the CLI can create or revoke while a worker is reading it; the worker re-reads it when it
 changes, so a revocation takes effect on the next request.
@@ -25,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from models.events import ODS_PATTERN
 
@@ -33,6 +35,21 @@ PREFIX = "cst"
 STORE_NAME = "ingest_tokens.json"
 Scope = Literal["ingest", "wallboard"]
 SCOPES: tuple[Scope, ...] = ("ingest", "wallboard")
+#: Whom a token is for: a practice, or a PCN / ICB (their wallboard roll-up only).
+Level = Literal["practice", "pcn", "icb"]
+LEVELS: tuple[Level, ...] = ("practice", "pcn", "icb")
+#: PCN codes (U00351) and ICB codes (QHM), as NHS England's practice mapping has them.
+ORGANISATION_PATTERN = r"^[A-Z0-9]{3,6}$"
+CODE_PATTERNS: dict[Level, str] = {
+    "practice": ODS_PATTERN,
+    "pcn": ORGANISATION_PATTERN,
+    "icb": ORGANISATION_PATTERN,
+}
+_CODE_EXAMPLES: dict[Level, str] = {
+    "practice": "an ODS practice code (like A81001)",
+    "pcn": "a PCN code (like U00351)",
+    "icb": "an ICB code (like QHM)",
+}
 _TOKEN = re.compile(rf"^{PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")
 
 
@@ -44,12 +61,35 @@ class TokenRecord(BaseModel):
     """What is stored about one token (never the token itself)."""
 
     id: str
-    practice: str = Field(pattern=ODS_PATTERN)
+    practice: str | None = Field(None, pattern=ODS_PATTERN)
     sha256: str
     created_at: datetime
     revoked_at: datetime | None = None
     label: str = ""
     scope: Scope = "ingest"
+    pcn: str | None = Field(None, pattern=ORGANISATION_PATTERN)
+    icb: str | None = Field(None, pattern=ORGANISATION_PATTERN)
+
+    @model_validator(mode="after")
+    def _one_organisation(self) -> TokenRecord:
+        if sum(code is not None for code in (self.practice, self.pcn, self.icb)) != 1:
+            raise ValueError("a token is for exactly one of a practice, a PCN or an ICB")
+        if self.level != "practice" and self.scope != "wallboard":
+            raise ValueError(f"a {self.level.upper()} token can only be a wallboard token")
+        return self
+
+    @property
+    def level(self) -> Level:
+        return "practice" if self.practice is not None else "pcn" if self.pcn else "icb"
+
+    @property
+    def code(self) -> str:
+        return self.practice or self.pcn or self.icb or ""
+
+    @property
+    def owner(self) -> str:
+        """Whom it is for, as people say it: ``practice A81001``, ``PCN U00351``."""
+        return describe(self.level, self.code)
 
     @property
     def active(self) -> bool:
@@ -78,37 +118,44 @@ class TokenStore:
         return cls(data_dir / STORE_NAME)
 
     def create(
-        self, practice: str, label: str = "", scope: Scope = "ingest"
+        self, code: str, label: str = "", scope: Scope = "ingest", level: Level = "practice"
     ) -> tuple[str, TokenRecord]:
-        """A new token for ``practice``: (the token, to show once; its stored record)."""
-        if not re.match(ODS_PATTERN, practice):
-            raise TokenError(f"'{practice}' is not an ODS practice code (like A81001)")
+        """A new token for the practice (or PCN, ICB: ``level``) ``code``: (the token, to
+        show once; its stored record)."""
+        _check_code(code, level)
         if scope not in SCOPES:
             raise TokenError(f"'{scope}' is not a token scope: use one of {', '.join(SCOPES)}")
+        if level != "practice" and scope != "wallboard":
+            raise TokenError(
+                f"a {level.upper()} token can only read its wallboard: use --scope wallboard"
+            )
         token_id = secrets.token_hex(6)
         token = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
-        record = TokenRecord(
-            id=token_id,
-            practice=practice,
-            sha256=hash_token(token),
-            created_at=datetime.now(UTC),
-            label=label,
-            scope=scope,
+        record = TokenRecord.model_validate(
+            {
+                "id": token_id,
+                level: code,
+                "sha256": hash_token(token),
+                "created_at": datetime.now(UTC),
+                "label": label,
+                "scope": scope,
+            }
         )
         with self._locked() as store:
             store.tokens.append(record)
             self._write(store)
         return token, record
 
-    def revoke(self, practice: str, token_id: str) -> TokenRecord:
-        """Revoke one token of ``practice`` by its id (as `list` shows it)."""
+    def revoke(self, code: str, token_id: str, level: Level = "practice") -> TokenRecord:
+        """Revoke one token of the practice (or PCN, ICB) ``code`` by its id (as `list`
+        shows it)."""
         with self._locked() as store:
             for i, record in enumerate(store.tokens):
                 if record.id != token_id:
                     continue
-                if record.practice != practice:
+                if (record.level, record.code) != (level, code):
                     raise TokenError(
-                        f"token {token_id} belongs to practice {record.practice}, not {practice}"
+                        f"token {token_id} belongs to {record.owner}, not {describe(level, code)}"
                     )
                 if not record.active:
                     raise TokenError(f"token {token_id} was already revoked at {record.revoked_at}")
@@ -117,10 +164,10 @@ class TokenStore:
                 return store.tokens[i]
         raise TokenError(f"no token with id {token_id}; `callstream tokens list` shows the ids")
 
-    def records(self, practice: str | None = None) -> list[TokenRecord]:
-        """Every token record, of one practice when given, oldest first."""
+    def records(self, code: str | None = None, level: Level = "practice") -> list[TokenRecord]:
+        """Every token record, of one practice (or PCN, ICB) when given, oldest first."""
         records = self._read().tokens
-        return [r for r in records if practice is None or r.practice == practice]
+        return [r for r in records if code is None or (r.level, r.code) == (level, code)]
 
     def verify(self, token: str) -> TokenRecord | None:
         """The active record of ``token``, or None if it is malformed, unknown or revoked."""
@@ -175,3 +222,15 @@ class TokenStore:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)  # a temp file left by a crash may have had other permissions
         os.replace(tmp, self.path)
+
+
+def describe(level: Level, code: str) -> str:
+    """An organisation as people say it: ``practice A81001``, ``PCN U00351``, ``ICB QHM``."""
+    return f"{'practice' if level == 'practice' else level.upper()} {code}"
+
+
+def _check_code(code: str, level: Level) -> None:
+    if level not in LEVELS:
+        raise TokenError(f"'{level}' is not a token level: use one of {', '.join(LEVELS)}")
+    if not re.match(CODE_PATTERNS[level], code):
+        raise TokenError(f"'{code}' is not {_CODE_EXAMPLES[level]}")

@@ -385,6 +385,18 @@ class Warehouse:
         statement = sqlfiles.read("warehouse/record_alert.sql")
         self.write_transaction(lambda conn: conn.executemany(statement, list(rows)))
 
+    def organisation_practices(self, level: str, code: str) -> list[str]:
+        """The practices of a PCN (``level`` 'pcn') or an ICB ('icb'), by the latest
+        reference extracts; empty when the reference data has none."""
+        statement = sqlfiles.read("warehouse/organisation_practices.sql")
+        rows = self.conn.execute(statement, {"level": level, "code": code}).fetchall()
+        return [practice for (practice,) in rows]
+
+    def open_alerts(self) -> list[tuple[str | None, str, str]]:
+        """The incidents still open, as recorded: (practice or None, rule, worker)."""
+        rows = self.conn.execute(sqlfiles.read("warehouse/open_alerts.sql")).fetchall()
+        return [(practice, rule, worker) for practice, rule, worker, _ in rows]
+
     def answers(self) -> bool:
         """Whether the warehouse still answers a read of its catalog (after a failed write:
         is the warehouse down, or did it refuse the data?)."""

@@ -6,6 +6,12 @@ one worker) and its own dead letters. What to say and when is ``streams.core.ale
 module only sends (apprise: Teams, Slack, email, webhooks, from ``CALLSTREAM_ALERT_URLS``, on
 a thread as apprise blocks) and records. A notice the warehouse could not take yet is kept
 and recorded with the next ones: none is dropped.
+
+The open incidents outlive the process: before its first check, and after every rebalance
+(practices may have come from another worker), the worker reads them back from the
+warehouse (``open_alerts``), with its own notices not recorded yet on top, and checks
+nothing until it could. The worker's own rules are taken back at start only, from notices
+of a worker on the same host (its previous run).
 """
 
 from __future__ import annotations
@@ -69,8 +75,39 @@ def register(p: Pipeline) -> None:
     )
     secret = settings.alert_urls.get_secret_value() if settings.alert_urls else None
     sender = notifier(secret)
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    host = socket.gethostname()
+    worker = f"{host}:{os.getpid()}"
     unrecorded: list[tuple[Any, ...]] = []
+    restored: list[bool] = []  # [True] once the open incidents were read back since a rebalance
+    started: list[bool] = []  # [True] once the worker's own incidents were read back
+
+    def rebalanced(sender: object, **kwargs: Any) -> None:
+        restored.clear()
+
+    p.app.on_rebalance_complete.connect(rebalanced)
+
+    async def restore() -> bool:
+        """Read the open incidents back; False (and nothing checked) while it cannot."""
+        if p.in_warehouse is None:  # no warehouse: nothing recorded to read back
+            restored[:] = [True]
+            return True
+        try:
+            recorded = await p.in_warehouse(lambda warehouse: warehouse.open_alerts())
+        except Exception as exc:  # checking without them could repeat an alert: wait
+            log.warning("alerts: open incidents not readable yet, not checking: %s", exc)
+            return False
+        firing = {
+            (practice, rule)
+            for practice, rule, by in recorded
+            if practice is not None or by.split(":", 1)[0] == host
+        }
+        for notice in unrecorded:  # this worker's latest word, not in the warehouse yet
+            subject = (notice[1], notice[2])
+            (firing.add if notice[3] == "firing" else firing.discard)(subject)
+        alerting.restore(firing, worker_too=not started)
+        log.info("alerts: %d open incidents taken back from the warehouse", len(firing))
+        restored[:] = started[:] = [True]
+        return True
 
     def send(notice: Notice) -> bool:
         if not len(sender):
@@ -80,6 +117,8 @@ def register(p: Pipeline) -> None:
 
     @p.app.timer(interval=settings.alert_every_s)
     async def check_alerts() -> None:
+        if not restored and not await restore():
+            return
         now = time.time()
         notices: list[Notice] = []
         for key in list(p.live.table.data.keys()):

@@ -18,12 +18,13 @@ import importlib
 import faust
 
 from streams.core.pseudonymise import load_key
+from streams.ingest.tokens import Level
 from streams.settings import Settings
 from streams.worker import alerts, operations, pipeline, wallboard, writer
 from streams.worker.fast_delivery import FastDeliveryConsumer
 from streams.worker.live import CALLS_TABLE_NAME, Live, live_table, live_topic
 from streams.worker.metrics import Metrics, Status
-from streams.worker.topology import TABLE_NAME, CallStateValue, Pipeline
+from streams.worker.topology import TABLE_NAME, CallStateValue, Pipeline, WarehouseNotOpen
 
 
 def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) -> Pipeline:
@@ -96,12 +97,23 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
     pipeline.register(built)
     writer.register(built)
     built.live.register(app, settings)
-    wallboard.register(app, built.live, settings)
+    wallboard.register(app, built.live, settings, _members_reader(built))
     operations.register(built, bootstrap)
     alerts.register(built)
     if with_ingest:
         _register_ingest(built)
     return built
+
+
+def _members_reader(built: Pipeline) -> wallboard.ReadMembers:
+    """The practices of a PCN or ICB, read on the writer's warehouse thread."""
+
+    async def read(level: Level, code: str) -> list[str]:
+        if built.in_warehouse is None:
+            raise WarehouseNotOpen("this worker has no warehouse writer")
+        return await built.in_warehouse(lambda w: w.organisation_practices(level, code))
+
+    return read
 
 
 def _register_ingest(built: Pipeline) -> None:

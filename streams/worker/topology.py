@@ -19,6 +19,7 @@ from faust.types import TopicT
 from models.classified import ClassifiedCall
 from streams.core.call_state import CallState
 from streams.settings import Settings
+from streams.warehouse.store import Warehouse
 from streams.worker.live import Live
 from streams.worker.metrics import Metrics, Status
 
@@ -54,6 +55,10 @@ class CallStateValue:
         return data
 
 
+class WarehouseNotOpen(Exception):
+    """The writer has not opened the warehouse yet (the worker is starting): ask again soon."""
+
+
 @dataclass
 class Pipeline:
     """The app and what its agents share."""
@@ -70,6 +75,9 @@ class Pipeline:
     status: Status
     #: Set by the writer: appends alert rows to the warehouse on its thread (None: no writer).
     record_alerts: Callable[[list[tuple[Any, ...]]], Awaitable[None]] | None = None
+    #: Set by the writer: runs a read on its warehouse, on its thread (None: no writer);
+    #: ``WarehouseNotOpen`` until the writer has opened it.
+    in_warehouse: Callable[[Callable[[Warehouse], Any]], Awaitable[Any]] | None = None
 
     async def batch_done(
         self,

@@ -34,7 +34,7 @@ from streams.warehouse import maintenance
 from streams.warehouse.connect import is_invalidated
 from streams.warehouse.store import RefusedCalls, Warehouse
 from streams.worker.reject import DeadLetters
-from streams.worker.topology import Pipeline
+from streams.worker.topology import Pipeline, WarehouseNotOpen
 
 log = logging.getLogger(__name__)
 
@@ -159,13 +159,17 @@ def register(p: Pipeline) -> None:
             if warehouse is not None:
                 await in_db(warehouse.close)
 
-    async def record_alerts(rows: list[tuple[Any, ...]]) -> None:
+    async def in_warehouse(fn: Callable[[Warehouse], T]) -> T:
         warehouse = opened.get("warehouse")
         if warehouse is None:
-            raise RuntimeError("the warehouse is not open yet")
-        await in_db(warehouse.record_alerts, rows)
+            raise WarehouseNotOpen("the warehouse is not open yet")
+        return await in_db(fn, warehouse)
+
+    async def record_alerts(rows: list[tuple[Any, ...]]) -> None:
+        await in_warehouse(lambda warehouse: warehouse.record_alerts(rows))
 
     p.record_alerts = record_alerts
+    p.in_warehouse = in_warehouse
 
     # Maintenance on its own thread and DuckDB instance, by the lease holder only.
     maintainer = maintenance.Maintainer(settings)

@@ -418,6 +418,19 @@ def open_reader(settings: Settings, snapshot: int | None = None) -> duckdb.DuckD
     return conn
 
 
+def reattach(conn: duckdb.DuckDBPyConnection, settings: Settings, snapshot: int) -> None:
+    """Attach the warehouse again on the same connection, read-only as of ``snapshot``.
+
+    For a reader that first reads the latest snapshot, then pins it: loading the extensions
+    (DuckDB checks their signatures, most of an open) happens once, not once per attach.
+    """
+    catalog = catalog_uri(settings)
+    conn.execute("USE memory")
+    conn.execute(f"DETACH {ALIAS}")
+    attach(conn, settings, catalog, True, snapshot)
+    require_ready(conn, catalog)
+
+
 def lock_down(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """For SQL a user types: from now on DuckDB touches no file but the warehouse's Parquet
     files and a private spill folder, loads no extension, and no setting can be changed back

@@ -47,6 +47,7 @@ from streams.warehouse.connect import (
     open_reader,
     quote,
     read_snapshot,
+    reattach,
     require_catalog,
     schema_lock,
 )
@@ -456,6 +457,13 @@ class Warehouse:
         if relation is None:  # a statement that returns nothing (DDL, SET)
             return pl.DataFrame()
         return arrow_frame(relation)
+
+    def pin(self, snapshot: int) -> None:
+        """Read as of ``snapshot`` from now on (read-only), on the same connection: cheaper than
+        a second ``open`` (``connect.reattach``)."""
+        reattach(self.conn, self.settings, snapshot)
+        self.read_only = True
+        self.snapshot_version = snapshot
 
     def lock_down(self) -> None:
         """Lock this connection down for SQL a user types (``connect.lock_down``)."""

@@ -264,12 +264,14 @@ def require_catalog(catalog: str, read_only: bool) -> None:
 
 def require_ready(conn: duckdb.DuckDBPyConnection, catalog: str) -> None:
     """A reader that races the first start of a writer gets a clear word, not a missing view."""
-    # No bound parameter: binding one makes duckdb import pandas, a second of start-up.
-    ready = conn.execute(
+    # No bound parameter: binding one makes duckdb import pandas, a second of start-up. Every
+    # row fetched: a result left unread keeps its transaction, and with it a read transaction
+    # on a SQLite catalog, open, so a writer's commit fails "database is locked" meanwhile.
+    ((views,),) = conn.execute(
         "SELECT count(*) FROM duckdb_views() "
         f"WHERE database_name = {quote(ALIAS)} AND view_name = 'calls'"
-    ).fetchone()
-    if not ready or ready[0] == 0:
+    ).fetchall()
+    if views == 0:
         raise WarehouseError(
             f"the warehouse {shown(catalog)} is not ready yet (a writer is creating it); "
             "try again in a moment"
@@ -452,7 +454,8 @@ def read_snapshot(conn: duckdb.DuckDBPyConnection, version: int | None = None) -
         row = conn.execute(sqlfiles.read("warehouse/snapshot_at.sql"), {"version": version})
     else:
         row = conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql"))
-    found = row.fetchone()
+    rows = row.fetchall()  # every row: see require_ready
+    found = rows[0] if rows else None
     if found is None:
         raise WarehouseError("the warehouse has no snapshot yet")
     return Snapshot(int(found[0]), found[1])

@@ -60,8 +60,9 @@ def command(
 ) -> None:
     """Attach read-only, run QUERY, print the result to stdout.
 
-    The table output needs only duckdb (and rich to draw it): polars is imported for csv and
-    json alone, so the common case starts about as fast as the plain duckdb CLI.
+    The table output needs only duckdb (and rich to draw it); polars is imported for csv and
+    json alone. Start-up is still several times the plain duckdb CLI's: mostly DuckDB's
+    signature check of the lake's extensions, and pydantic (docs/deploy.md).
     """
     import duckdb
 

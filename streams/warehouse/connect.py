@@ -404,8 +404,8 @@ def attach(
 def open_reader(settings: Settings, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
     """A connection with the warehouse attached read-only (at ``snapshot``, or the latest).
 
-    The whole read path, with nothing but duckdb imported: ``callstream sql`` starts in the
-    time a plain ``duckdb`` does (Warehouse wraps this for code that wants polars frames).
+    The whole read path, with nothing but duckdb imported, for ``callstream sql`` (Warehouse
+    wraps this for code that wants polars frames).
     """
     catalog = catalog_uri(settings)
     require_catalog(catalog, True)

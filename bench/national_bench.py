@@ -15,7 +15,8 @@ files the lake lists, with the same views on top):
 - ten analyst views for one ICB-month and one practice-month through ``callstream sql``
   (a child process each, start-up included) against the plain ``duckdb`` CLI.
 
-Prints every figure and the ratio. Usage (``--scale 0.02`` for a quick run):
+Prints every figure (wall and CPU seconds: on a shared machine the wall time mostly measures
+the load) and the ratios. Usage (``--scale 0.02`` for a quick run):
 
     python bench/national_bench.py [--scale 1.0] [--dir DIR [--reuse]] [--parts pages,export,views]
 """
@@ -30,7 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 import duckdb
@@ -44,7 +47,7 @@ from streams.settings import Settings
 from streams.warehouse import sqlfiles
 from streams.warehouse.store import Warehouse
 
-console = Console()
+console = Console(width=150)
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -222,17 +225,32 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; its wall seconds, its own peak memory (MB, by /usr/bin/time) and stdout."""
+class Took(NamedTuple):
+    """Wall seconds and CPU seconds (user + system, every thread): on a shared machine the
+    wall time mostly measures the load, the CPU time what the work itself costs."""
+
+    wall: float
+    cpu: float
+
+
+def stopwatch() -> Callable[[], Took]:
+    """Start timing this process; the function returned gives what it took since."""
+    wall, cpu = time.monotonic(), time.process_time()
+    return lambda: Took(time.monotonic() - wall, time.process_time() - cpu)
+
+
+def child(argv: list[str], env: dict[str, str]) -> tuple[Took, float, str]:
+    """Run a command; what it took, its own peak memory (MB) and its stdout (both the CPU
+    time and the memory by /usr/bin/time)."""
     started = time.monotonic()
     done = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", *argv], env=env, capture_output=True, text=True
+        ["/usr/bin/time", "-f", "%U %S %M", *argv], env=env, capture_output=True, text=True
     )
     seconds = time.monotonic() - started
     if done.returncode:
         raise SystemExit(f"{' '.join(argv[:4])} failed: {done.stderr[-500:]}")
-    peak_kb = re.findall(r"(\d+)\s*$", done.stderr)  # time's line is the last
-    return seconds, int(peak_kb[-1]) / 1024, done.stdout
+    user, system, peak_kb = re.findall(r"([\d.]+) ([\d.]+) (\d+)\s*$", done.stderr)[-1]
+    return Took(seconds, float(user) + float(system)), int(peak_kb) / 1024, done.stdout
 
 
 def build(settings: Settings, scale: float) -> dict[str, float]:
@@ -293,9 +311,9 @@ def plain_duckdb(warehouse: Warehouse, work: Path) -> tuple[duckdb.DuckDBPyConne
 
 def time_pages(settings: Settings, root: Path, plain: duckdb.DuckDBPyConnection) -> list[tuple]:
     site = DashboardSite(settings, root)
-    started = time.monotonic()
+    took = stopwatch()
     assert site.refresh(), site.status.last_error
-    rows: list[tuple] = [("serve: pin a new snapshot", "", time.monotonic() - started, None)]
+    rows: list[tuple] = [("serve: pin a new snapshot", "", took(), None)]
     pinned = site.current
     assert pinned is not None
     chosen = {}
@@ -307,13 +325,13 @@ def time_pages(settings: Settings, root: Path, plain: duckdb.DuckDBPyConnection)
             if level not in dashboard.levels:
                 continue
             relative = f"{level}/{org.code}/{dashboard.slug}.html"
-            started = time.monotonic()
+            took = stopwatch()
             site.page(relative)
-            cold = time.monotonic() - started
-            started = time.monotonic()
+            cold = took()
+            took = stopwatch()
             site.page(relative).read_bytes()
-            cached = time.monotonic() - started
-            started = time.monotonic()
+            cached = took()
+            took = stopwatch()
             for panel in dashboard.panels:
                 values = {
                     "practices": list(org.practices),
@@ -322,7 +340,7 @@ def time_pages(settings: Settings, root: Path, plain: duckdb.DuckDBPyConnection)
                 }
                 sql = panel_sql(panel)
                 plain.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql}).fetchall()
-            baseline = time.monotonic() - started
+            baseline = took()
             rows.append((f"page {dashboard.slug}", f"{level} {org.code}", cold, baseline))
             rows.append((f"page {dashboard.slug} (cached)", f"{level} {org.code}", cached, None))
     site.current.close()
@@ -408,10 +426,12 @@ def main(scale: float, directory: Path | None, reuse: bool, parts: str) -> None:
     if reuse and (settings.data_dir / "warehouse").is_dir():
         with Warehouse.open(settings) as warehouse:  # migrations and facts of this checkout
             calls = warehouse.query("SELECT count(*) AS n FROM classified_calls")["n"][0]
+        label = f"{calls:,} calls (reused)"
         console.print(f"national month reused from {work}: {calls:,} calls")
     else:
         shutil.rmtree(work / "data", ignore_errors=True)
         figures = build(settings, scale)
+        label = f"scale {scale:g}"
         console.print(
             f"national month at scale {scale:g}: {figures['calls']:,} calls, "
             f"{figures['practices']:,} practices; load {figures['load_s']:.1f} s, facts "
@@ -430,14 +450,24 @@ def main(scale: float, directory: Path | None, reuse: bool, parts: str) -> None:
     rows = time_pages(settings, work / "served", plain) if "pages" in chosen else []
     rows += time_export(env, views, plain) if "export" in chosen else []
     rows += time_views(env, script, icb, practice) if "views" in chosen else []
-    table = Table(title=f"National month, scale {scale:g} (seconds; ratio = ours / plain DuckDB)")
-    for name in ("what", "for", "callstream", "plain DuckDB", "ratio"):
+    table = Table(
+        title=f"National month, {label} (seconds, wall / CPU; ratio = ours / plain DuckDB); "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    for name in ("what", "for", "callstream", "plain DuckDB", "ratio wall / CPU"):
         table.add_column(name, justify="left" if name in ("what", "for") else "right")
     for what, scope, ours, base in rows:
-        ratio = f"{ours / base:.2f}" if base else ""
-        table.add_row(what, scope, f"{ours:.3f}", f"{base:.3f}" if base else "", ratio)
+        if base is None:
+            table.add_row(what, scope, _took(ours), "", "")
+            continue
+        ratio = f"{ours.wall / base.wall:.2f} / {ours.cpu / max(base.cpu, 1e-3):.2f}"
+        table.add_row(what, scope, _took(ours), _took(base), ratio)
     console.print(table)
     console.print(f"peak memory of this process {peak_rss_mb():,.0f} MB; data in {work}")
+
+
+def _took(took: Took) -> str:
+    return f"{took.wall:.3f} / {took.cpu:.3f}"
 
 
 if __name__ == "__main__":

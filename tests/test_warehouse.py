@@ -470,6 +470,26 @@ def test_open_at_a_snapshot_sees_the_data_as_of_then(
         Warehouse.open(settings, snapshot=999_999)
 
 
+def test_pin_reads_a_snapshot_on_the_connection_that_read_the_latest(
+    warehouse: Warehouse, settings: Settings
+) -> None:
+    """What `dashboards serve` does with its probe: read the latest snapshot, then pin the
+    same connection at it (no second open); later commits are not seen. And the writer
+    commits while the reader is open: opening it leaves no read transaction on the SQLite
+    catalog (it did: "database is locked" until the reader ran another statement)."""
+    warehouse.merge_calls([make_call("c1")])
+    then = warehouse.snapshot()
+    with Warehouse.open(settings, read_only=True) as reader:
+        warehouse.merge_calls([make_call("c2")])
+        assert rows(reader, "SELECT count(*) AS n FROM calls") == [{"n": 2}]
+        reader.pin(then.id)
+        assert reader.snapshot() == then
+        warehouse.merge_calls([make_call("c3")])
+        assert rows(reader, "SELECT call_id FROM calls") == [{"call_id": "c1"}]
+        with pytest.raises(WarehouseError, match="no snapshot 999999"):
+            reader.pin(999_999)
+
+
 def test_compact_and_expire_keep_the_data_in_fewer_files(
     warehouse: Warehouse, settings: Settings
 ) -> None:

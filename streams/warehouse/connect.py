@@ -264,12 +264,14 @@ def require_catalog(catalog: str, read_only: bool) -> None:
 
 def require_ready(conn: duckdb.DuckDBPyConnection, catalog: str) -> None:
     """A reader that races the first start of a writer gets a clear word, not a missing view."""
-    # No bound parameter: binding one makes duckdb import pandas, a second of start-up.
-    ready = conn.execute(
+    # No bound parameter: binding one makes duckdb import pandas, a second of start-up. Every
+    # row fetched: a result left unread keeps its transaction, and with it a read transaction
+    # on a SQLite catalog, open, so a writer's commit fails "database is locked" meanwhile.
+    ((views,),) = conn.execute(
         "SELECT count(*) FROM duckdb_views() "
         f"WHERE database_name = {quote(ALIAS)} AND view_name = 'calls'"
-    ).fetchone()
-    if not ready or ready[0] == 0:
+    ).fetchall()
+    if views == 0:
         raise WarehouseError(
             f"the warehouse {shown(catalog)} is not ready yet (a writer is creating it); "
             "try again in a moment"
@@ -402,8 +404,8 @@ def attach(
 def open_reader(settings: Settings, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
     """A connection with the warehouse attached read-only (at ``snapshot``, or the latest).
 
-    The whole read path, with nothing but duckdb imported: ``callstream sql`` starts in the
-    time a plain ``duckdb`` does (Warehouse wraps this for code that wants polars frames).
+    The whole read path, with nothing but duckdb imported, for ``callstream sql`` (Warehouse
+    wraps this for code that wants polars frames).
     """
     catalog = catalog_uri(settings)
     require_catalog(catalog, True)
@@ -416,6 +418,19 @@ def open_reader(settings: Settings, snapshot: int | None = None) -> duckdb.DuckD
         conn.close()
         raise
     return conn
+
+
+def reattach(conn: duckdb.DuckDBPyConnection, settings: Settings, snapshot: int) -> None:
+    """Attach the warehouse again on the same connection, read-only as of ``snapshot``.
+
+    For a reader that first reads the latest snapshot, then pins it: loading the extensions
+    (DuckDB checks their signatures, most of an open) happens once, not once per attach.
+    """
+    catalog = catalog_uri(settings)
+    conn.execute("USE memory")
+    conn.execute(f"DETACH {ALIAS}")
+    attach(conn, settings, catalog, True, snapshot)
+    require_ready(conn, catalog)
 
 
 def lock_down(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -439,7 +454,8 @@ def read_snapshot(conn: duckdb.DuckDBPyConnection, version: int | None = None) -
         row = conn.execute(sqlfiles.read("warehouse/snapshot_at.sql"), {"version": version})
     else:
         row = conn.execute(sqlfiles.read("warehouse/latest_snapshot.sql"))
-    found = row.fetchone()
+    rows = row.fetchall()  # every row: see require_ready
+    found = rows[0] if rows else None
     if found is None:
         raise WarehouseError("the warehouse has no snapshot yet")
     return Snapshot(int(found[0]), found[1])

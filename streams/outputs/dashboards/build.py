@@ -222,16 +222,21 @@ class Site:
         settings: Settings,
         day: date | None,
         dashboards: list[Dashboard] | None = None,
-        snapshot: Snapshot | None = None,
+        warehouse: Warehouse | None = None,
     ) -> None:
-        """Pin ``snapshot`` (one the caller has just read), or the latest."""
+        """Read ``warehouse`` (one the caller opened read-only and pinned at a snapshot; the
+        site closes it), or the warehouse pinned at its latest snapshot."""
         self.dashboards = dashboards if dashboards is not None else load_dashboards()
-        if snapshot is None:
-            with Warehouse.open(settings, read_only=True) as probe:
-                snapshot = probe.snapshot()
-        self.snapshot = snapshot
-        self.warehouse = Warehouse.open(settings, snapshot=self.snapshot.id)
+        if warehouse is None:
+            warehouse = Warehouse.open(settings, read_only=True)
+            try:
+                warehouse.pin(warehouse.snapshot().id)
+            except BaseException:
+                warehouse.close()
+                raise
+        self.warehouse = warehouse
         try:
+            self.snapshot = warehouse.snapshot()
             # The small tables most pages join, once per pinned snapshot (not per page).
             self.warehouse.conn.execute(sqlfiles.read("dashboards/pin_snapshot.sql"))
             latest = self.warehouse.query(sqlfiles.read("dashboards/latest_date.sql"))["latest"][0]

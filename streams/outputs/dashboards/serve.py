@@ -124,16 +124,21 @@ class DashboardSite:
         with self._lock:
             started = time.monotonic()
             self.status.last_attempt = datetime.now(UTC)
+            probe = None
             try:
-                with Warehouse.open(self.settings, read_only=True) as probe:
-                    snapshot = probe.snapshot()
+                probe = Warehouse.open(self.settings, read_only=True)
+                snapshot = probe.snapshot()
                 key = (snapshot.id, self.day, _specs_hash(self.dashboards_dir))
                 if self.current is not None and key == self.current.key:
+                    probe.close()
                     self._succeeded()
                     return True
                 dashboards = load_dashboards(self.dashboards_dir)
-                site = Site(self.settings, self.day, dashboards, snapshot)
+                probe.pin(snapshot.id)  # the probe's connection becomes the pinned one
+                site, probe = Site(self.settings, self.day, dashboards, probe), None
             except Exception as exc:  # any failure: keep serving the last good pages
+                if probe is not None:
+                    probe.close()
                 reason = _one_line(exc)
                 self.status.state = "stale" if self.current else "starting"
                 self.status.last_error = reason

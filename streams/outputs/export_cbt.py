@@ -247,8 +247,8 @@ def _copy(
         f"TO {quote(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')"
     )
     values = params | ({"member": member} if member is not None else {})
-    written = conn.execute(sql, values).fetchone()
-    return int(written[0]) if written else 0
+    written = conn.execute(sql, values).fetchall()  # every row: no transaction left open
+    return int(written[0][0]) if written else 0
 
 
 def value_totals(check: pl.DataFrame) -> dict[nhs.FileKind, int]:

@@ -55,8 +55,10 @@ def take_lease(warehouse: Warehouse, holder: str, lease_s: float) -> bool:
 
 def lease_holder(warehouse: Warehouse) -> str:
     """The worker that holds (or last held) the lease; '' when nobody ever took it."""
-    row = warehouse.conn.execute("SELECT holder FROM maintenance_lease").fetchone()
-    return row[0] if row else ""
+    # Every row fetched: a result left unread keeps a read transaction on a SQLite catalog
+    # open, and a writer's commit meanwhile fails "database is locked".
+    rows = warehouse.conn.execute("SELECT holder FROM maintenance_lease").fetchall()
+    return rows[0][0] if rows else ""
 
 
 def lease_seconds(every_s: float) -> float:

@@ -23,7 +23,8 @@ run: install
 test: install chromium postgresql
 	$(BIN)/pytest
 
-## test-scaleout: only the three-worker test (PostgreSQL + S3, a kill -9); `make test` runs it too
+## test-scaleout: the three-worker test (PostgreSQL + S3, a kill -9); not in `make test`: it
+## still loses events on a new group's first rebalances now and then (docs/deploy.md, still open)
 test-scaleout: install postgresql
 	$(BIN)/pytest -m scaleout -s
 

@@ -227,3 +227,18 @@ def _consumer_of_one_raw_and_one_state_partition(tmp_path: Path, partition: int)
     raw, state = TP(settings.topic_raw_events, partition), TP(changelog, partition)
     consumer.assignment = lambda: {raw, state}
     return consumer, raw, state
+
+
+def test_a_late_recovery_does_not_resume_the_flow_after_a_revocation(tmp_path: Path) -> None:
+    """Three workers starting together rebalance twice in a second; the first generation's
+    recovery finished after the second rebalance had revoked its partitions and resumed the
+    flow, so the worker processed partitions another worker was already recovering. Between
+    a revocation and the next assignment the flow stays stopped."""
+    consumer, raw, state = _consumer_of_one_raw_and_one_state_partition(tmp_path, 0)
+    consumer.stop_flow()
+    consumer._revoked_unassigned = True  # what on_partitions_revoked sets, before Faust's own
+    consumer.resume_flow()
+    assert not consumer.flow_active
+    consumer._revoked_unassigned = False  # what on_partitions_assigned sets
+    consumer.resume_flow()
+    assert consumer.flow_active

@@ -128,6 +128,12 @@ def test_three_workers_on_postgres_and_s3_equal_the_truth_through_a_kill_9(
         elapsed = time.monotonic() - began
         workers[0].wait_drained(timeout=120)
         wait_until(lambda: len(analyst.answers) >= 3, 120, "three answers of the analyst")
+        wait_until(
+            lambda: any("warehouse maintenance done by" in log.read_text(errors="replace")
+                        for log in logs),
+            300,
+            "a maintenance round by one of the workers",
+        )  # fmt: skip
     finally:
         analyst.stop.set()
         analyst.join(timeout=120)

@@ -119,6 +119,7 @@ class FastDeliveryConsumer(Consumer):
         self._held_until_seek: set[Any] = set()
         self._sought: set[Any] = set()  # sought, resumed with the flow
         self._fetched_for: frozenset[Any] | None = None  # what the last fetch asked for
+        self._revoked_unassigned = False  # between a revocation and the next assignment
 
     def resume_partitions(self, tps: Iterable[Any]) -> None:
         """Resume changelog partitions now, stream partitions only once they are sought.
@@ -160,14 +161,30 @@ class FastDeliveryConsumer(Consumer):
         self._sought |= self._held_until_seek
         self._held_until_seek = set()
 
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        self._revoked_unassigned = True
+        self._sought.clear()
+        self._held_until_seek.clear()
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
+        self._revoked_unassigned = False
+        await super().on_partitions_assigned(assigned, generation_id)
+
     def resume_flow(self) -> None:
         """Resume the flow, and with it the stream partitions sought since it stopped.
 
         Not at the seek itself: until the flow resumes, a record fetched for a resumed
         partition was delivered into a stopped flow, abandoned there, and its offset still
         counted as read (a late event pushed while a restarted worker finished its seek
-        was lost that way).
+        was lost that way). And never between a revocation and the next assignment: a
+        recovery of the generation before, finishing late, resumed the flow after its
+        partitions were revoked, and the worker went on processing partitions that another
+        worker was recovering (a call's state went back a step, one event lost).
         """
+        if self._revoked_unassigned:
+            log.info("a recovery finished after its partitions were revoked: flow stays stopped")
+            return
         super().resume_flow()
         sought, self._sought = self._sought, set()
         if sought:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -445,6 +447,78 @@ def test_read_only_open_rejects_writes(warehouse: Warehouse, settings: Settings)
         with pytest.raises(duckdb.Error, match="read-only"):
             reader.conn.execute("DELETE FROM classified_calls")
     assert rows(warehouse, "SELECT count(*) AS n FROM calls") == [{"n": 1}]
+
+
+def catalog_journal_mode(settings: Settings) -> str:
+    with sqlite3.connect(settings.warehouse_dir / "catalog.sqlite") as conn:
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+    conn.close()
+    return str(mode)
+
+
+def test_the_sqlite_catalog_is_kept_in_wal_mode(settings: Settings) -> None:
+    with Warehouse.open(settings) as warehouse:
+        warehouse.merge_calls([make_call("c1")])
+    assert catalog_journal_mode(settings) == "wal"
+    with sqlite3.connect(settings.warehouse_dir / "catalog.sqlite") as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")  # a catalog made by an older version
+    conn.close()
+    assert catalog_journal_mode(settings) == "delete"
+    with Warehouse.open(settings) as warehouse:
+        assert rows(warehouse, "SELECT call_id FROM calls") == [{"call_id": "c1"}]
+    assert catalog_journal_mode(settings) == "wal"
+
+
+HOLD_A_READ = """
+import sqlite3, sys
+reader = sqlite3.connect(sys.argv[1], isolation_level=None)
+reader.execute("BEGIN")
+latest = "SELECT max(snapshot_id) FROM ducklake_snapshot"
+print(reader.execute(latest).fetchone()[0], flush=True)
+sys.stdin.readline()
+print(reader.execute(latest).fetchone()[0], flush=True)
+reader.execute("COMMIT")
+print(reader.execute(latest).fetchone()[0], flush=True)
+"""
+
+
+def test_a_reader_in_the_middle_of_a_read_does_not_hold_off_a_commit(
+    warehouse: Warehouse, settings: Settings
+) -> None:
+    """In SQLite's rollback-journal mode another process's open read of the catalog blocks
+    the writer's commit (measured: the commit then failed "database is locked" after 72 s,
+    the reader long gone); an analyst's long read must not stall the worker."""
+    warehouse.merge_calls([make_call("c1")])
+    reader = subprocess.Popen(
+        [sys.executable, "-c", HOLD_A_READ, str(settings.warehouse_dir / "catalog.sqlite")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        before = int(reader.stdout.readline())  # the reader is inside its read transaction
+        done = threading.Event()
+        errors: list[BaseException] = []
+
+        def commit() -> None:
+            try:
+                warehouse.merge_calls([make_call("c2")])
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+            done.set()
+
+        threading.Thread(target=commit, daemon=True).start()
+        assert done.wait(30), "the commit still waits on another process's open read after 30 s"
+        assert not errors, errors
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert int(reader.stdout.readline()) == before  # its snapshot of the catalog holds
+        assert int(reader.stdout.readline()) > before  # and it sees the commit after
+    finally:
+        reader.kill()
+        reader.wait()
+    assert rows(warehouse, "SELECT count(*) AS n FROM calls") == [{"n": 2}]
 
 
 def test_read_only_open_of_a_missing_warehouse_says_what_to_do(settings: Settings) -> None:

@@ -26,6 +26,7 @@ import duckdb
 from streams.settings import Settings
 from streams.warehouse import sqlfiles
 from streams.warehouse.file_lock import file_lock
+from streams.warehouse.sqlite_catalog import use_wal
 
 ALIAS = "lake"
 ATTACH_ATTEMPTS = 6
@@ -375,6 +376,7 @@ def attach(
         # cached the inlined table then fails every commit ("relation ducklake_inlined_data_…
         # does not exist") until DuckDB invalidates it: seen with three workers on PostgreSQL.
         options.append("DATA_INLINING_ROW_LIMIT 0")
+        use_wal(catalog)
         if not is_object_store(data_path(settings)):
             Path(data_path(settings)).mkdir(parents=True, exist_ok=True)
     if snapshot is not None:

@@ -1,0 +1,46 @@
+"""The SQLite catalog kept in write-ahead-log mode.
+
+In SQLite's default (rollback-journal) mode another process's open read of the catalog (an
+analyst's query, the dashboards, a freshness probe) holds off the writer's commit, which then
+failed "database is locked"; in WAL mode readers never block it (docs/deploy.md, step 1).
+The mode is stored in the database file, so it is set once, by a writer, before DuckLake
+opens the file; every later connection (DuckDB's sqlite extension, the `sqlite3` shell) uses
+it. WAL needs the catalog on a local disk, as SQLite always does for concurrent use: several
+machines share a PostgreSQL catalog instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def catalog_file(catalog: str) -> Path | None:
+    """The file of a ``sqlite:`` catalog string; None for any other catalog or ``:memory:``."""
+    kind, _, location = catalog.partition(":")
+    if kind != "sqlite" or not location or location == ":memory:":
+        return None
+    return Path(location).expanduser()
+
+
+def use_wal(catalog: str) -> None:
+    """Put a SQLite catalog's file in WAL mode (creating an empty file for DuckLake to fill
+    when there is none yet). Another process holding the file open in the old mode keeps it
+    there until the next writer opens it alone: logged, not an error, since the catalog works
+    in either mode."""
+    path = catalog_file(catalog)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with sqlite3.connect(path, timeout=1) as conn:
+            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        conn.close()
+    except sqlite3.Error as exc:
+        log.warning("catalog %s stays in its journal mode for now: %s", path, exc)
+        return
+    if str(mode).lower() != "wal":
+        log.warning("catalog %s stays in %s mode for now (another process has it open)", path, mode)

@@ -23,8 +23,7 @@ run: install
 test: install chromium postgresql
 	$(BIN)/pytest
 
-## test-scaleout: the three-worker test (PostgreSQL + S3, a kill -9); not in `make test`: it
-## still loses events on a new group's first rebalances now and then (docs/deploy.md, still open)
+## test-scaleout: the three-worker test alone (PostgreSQL + S3, a kill -9; also in `make test`)
 test-scaleout: install postgresql
 	$(BIN)/pytest -m scaleout -s
 

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -450,9 +451,8 @@ def test_read_only_open_rejects_writes(warehouse: Warehouse, settings: Settings)
 
 
 def catalog_journal_mode(settings: Settings) -> str:
-    with sqlite3.connect(settings.warehouse_dir / "catalog.sqlite") as conn:
+    with closing(sqlite3.connect(settings.warehouse_dir / "catalog.sqlite")) as conn:
         (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
-    conn.close()
     return str(mode)
 
 
@@ -460,9 +460,8 @@ def test_the_sqlite_catalog_is_kept_in_wal_mode(settings: Settings) -> None:
     with Warehouse.open(settings) as warehouse:
         warehouse.merge_calls([make_call("c1")])
     assert catalog_journal_mode(settings) == "wal"
-    with sqlite3.connect(settings.warehouse_dir / "catalog.sqlite") as conn:
+    with closing(sqlite3.connect(settings.warehouse_dir / "catalog.sqlite")) as conn:
         conn.execute("PRAGMA journal_mode=DELETE")  # a catalog made by an older version
-    conn.close()
     assert catalog_journal_mode(settings) == "delete"
     with Warehouse.open(settings) as warehouse:
         assert rows(warehouse, "SELECT call_id FROM calls") == [{"call_id": "c1"}]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,8 @@ def use_wal(catalog: str) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with sqlite3.connect(path, timeout=1) as conn:
+        with closing(sqlite3.connect(path, timeout=1)) as conn:
             (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-        conn.close()
     except sqlite3.Error as exc:
         log.warning("catalog %s stays in its journal mode for now: %s", path, exc)
         return

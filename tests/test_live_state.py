@@ -165,3 +165,12 @@ def test_a_state_written_with_every_ended_call_is_folded_into_counters() -> None
     again = [view(call(START, [*QUEUED, (60, "call_ended")], "m"))]
     live.apply(again, T0 + 100, T0 + 100, OPEN_MAX, calls)
     assert live.snapshot(T0 + 100, OPEN_MAX).today.missed == 1
+
+
+def test_a_call_with_no_day_in_england_is_refused_by_name_not_crashed_on() -> None:
+    """Year 1 passes validation and is dead-lettered by the classifier; its live view must
+    say why it cannot be shown (the worker skips it) rather than raise OverflowError."""
+    year_one = datetime.fromisoformat("0001-01-01T00:00:00+00:00")
+    events = [e.model_copy(update={"at": year_one}) for e in call(START, QUEUED)]
+    with pytest.raises(ValueError, match="has no day in England"):
+        call_view(CallAssembly(events))

@@ -72,7 +72,7 @@ class CallView:
 def call_view(assembly: CallAssembly, classified: ClassifiedCall | None = None) -> CallView:
     """The view of a call from its events and, once it has ended, its classification.
 
-    Raises ``ValueError`` for an empty assembly.
+    Raises ``ValueError`` for an empty assembly, or a start with no day in England.
     """
     events = assembly.events
     if not events:
@@ -85,7 +85,10 @@ def call_view(assembly: CallAssembly, classified: ClassifiedCall | None = None) 
             inbound = False
     start = first.get(EventType.call_started, events[0].at)
     last_at = max(e.at for e in events)
-    local_date = to_london(start).date().isoformat()
+    try:
+        local_date = to_london(start).date().isoformat()
+    except OverflowError as exc:  # e.g. year 1: no clock in England shows it
+        raise ValueError(f"a call started at {start.isoformat()} has no day in England") from exc
     if assembly.complete:  # counted by its NHS outcome; a call not classified counts nowhere
         outcome = classified.outcome if classified is not None else None
         wait_s = classified.wait_s if classified is not None else None

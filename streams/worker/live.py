@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -38,6 +39,8 @@ from streams.core.live import (
 )
 from streams.settings import Settings
 from streams.worker.changelog import TableWriter, partition_of
+
+log = logging.getLogger(__name__)
 
 TABLE_NAME = "live-practice"
 CALLS_TABLE_NAME = "live-ended-call"
@@ -128,7 +131,11 @@ class Live:
             if not state.assembly.events:
                 continue
             practice = state.assembly.events[0].practice
-            view = call_view(state.assembly, classified.get(key))
+            try:
+                view = call_view(state.assembly, classified.get(key))
+            except ValueError as exc:  # not shown live; the call goes on in the pipeline
+                log.warning("live: a call of %s not shown: %s", practice, exc)
+                continue
             partition = partition_of(practice.encode(), self.partitions)
             by_partition[partition].setdefault(practice, []).append(view.to_json())
         for partition, practices in by_partition.items():

@@ -130,6 +130,8 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             for key, (state, offset) in to_report.items():
                 if (call := await report(key, state, offset)) is not None:
                     reported[key] = call
+                else:  # set aside whole, out of the state: nothing of it is live either
+                    touched.pop(key, None)
             await p.batch_done(touched, reported, tally, now)  # live state and metrics
 
     @p.app.timer(interval=settings.sweep_interval_s)

@@ -103,7 +103,9 @@ class Settings(BaseModel):
         2000, description="Raw events the worker takes at once (one state write per call)."
     )
     pipeline_batch_seconds: float = Field(
-        0.2, description="Longest the worker holds raw events before processing them."
+        0.2,
+        description="Shortest time between two batches of raw events: the longest the worker "
+        "holds an event before processing it, unless the batch before is still running.",
     )
     call_max_span_s: float = Field(
         4 * 3600.0,
@@ -154,7 +156,11 @@ class Settings(BaseModel):
         "vhost", description="'vhost' (AWS) or 'path' (MinIO and most S3-compatible stores)."
     )
     writer_batch_size: int = Field(5000, description="Classified calls per warehouse commit, max.")
-    writer_batch_seconds: float = Field(2.0, description="Longest a call waits before commit.")
+    writer_batch_seconds: float = Field(
+        2.0,
+        description="Shortest time between the starts of two warehouse commits: a call waits "
+        "this long at most, or until the commit running when it came ends.",
+    )
     compact_every_s: float = Field(
         900.0,
         description="Warehouse maintenance period (compaction, snapshot expiry); one worker "

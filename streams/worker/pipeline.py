@@ -28,6 +28,7 @@ from streams.core.call_state import CallState, Sweep, receive, sweep
 from streams.core.classify import classify_call
 from streams.core.normalise import Rejected, normalise
 from streams.core.rules import load_rules
+from streams.worker.batches import take_batches
 from streams.worker.changelog import TableWriter, partition_of
 from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline
@@ -99,8 +100,8 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
         # Events are taken in batches (acked after the batch, so still at-least-once): a
         # call's state is written to the changelog and classified once per batch, not once
         # per event, which is what makes a replay of a day's file fast.
-        async for events in stream.take_events(
-            settings.pipeline_batch_size, within=settings.pipeline_batch_seconds
+        async for events in take_batches(
+            stream, settings.pipeline_batch_size, settings.pipeline_batch_seconds
         ):
             now = clock()
             touched: dict[bytes, tuple[CallState, int]] = {}

@@ -1,8 +1,10 @@
 """The warehouse writer agent: classified calls -> DuckLake, the calls of this worker's partitions.
 
-Batches are bounded by ``writer_batch_size`` and ``writer_batch_seconds`` (Faust's
-``take_events``) and written with one MERGE each, on a dedicated thread so the event loop
-keeps consuming. Offsets: ``take_events`` acks a batch's events only when the agent asks
+Batches are bounded by ``writer_batch_size`` and ``writer_batch_seconds``
+(``streams.worker.batches``: at most one batch per window, the next taken as soon as the
+window has passed, so a slow commit is not followed by a whole window's wait) and written
+with one MERGE each, on a dedicated thread so the event loop keeps consuming. Offsets:
+``take_batches`` acks a batch's events only when the agent asks
 for the next batch, i.e. after every call of the batch is committed or set aside, and Faust
 commits acked offsets only (every ``broker_commit_interval``, after flushing the producer).
 If the worker dies between the two, Kafka replays the batch and the MERGE makes the replay
@@ -33,6 +35,7 @@ from streams.core.normalise import Rejected
 from streams.warehouse import maintenance
 from streams.warehouse.connect import is_invalidated
 from streams.warehouse.store import RefusedCalls, Warehouse
+from streams.worker.batches import take_batches
 from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline, WarehouseNotOpen
 
@@ -82,7 +85,7 @@ def register(p: Pipeline) -> None:
                 return None
             except asyncio.CancelledError:
                 # Stopping: the thread cannot be interrupted; let it finish. Acking (on the
-                # way out of take_events) is right only if the MERGE committed.
+                # way out of take_batches) is right only if the MERGE committed.
                 await asyncio.wait([future])
                 if future.exception() is not None:
                     _fail(future.exception())
@@ -144,8 +147,8 @@ def register(p: Pipeline) -> None:
         opened["warehouse"] = await in_db(Warehouse.open, settings)
         status.warehouse_open = True
         try:
-            async for events in stream.take_events(
-                settings.writer_batch_size, within=settings.writer_batch_seconds
+            async for events in take_batches(
+                stream, settings.writer_batch_size, settings.writer_batch_seconds
             ):
                 parsed = latest_per_call([event.message.value for event in events])
                 if parsed.rejected:

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: The dead-letter window of the worker rule ``dead_letters_10m``.
 DEAD_LETTER_WINDOW_S = 600.0
+#: Practices whose rules are checked before the timer lets the event loop run others.
+ALERT_CHECKS_PER_STEP = 200
 
 
 def notifier(urls: str | None) -> apprise.Apprise:
@@ -121,11 +123,15 @@ def register(p: Pipeline) -> None:
             return
         now = time.time()
         notices: list[Notice] = []
-        for key in list(p.live.table.data.keys()):
+        for checked, key in enumerate(list(p.live.table.data.keys()), start=1):
             live = p.live.state(key)
             if live is not None:
                 values = practice_values(live.snapshot(now, p.live.open_max_s))
                 notices += alerting.evaluate(live.practice, values, now)
+            if checked % ALERT_CHECKS_PER_STEP == 0:
+                # Thousands of practices take a second: let the events and the wallboard
+                # through meanwhile instead of stalling the worker for all of it.
+                await asyncio.sleep(0)
         dead = p.metrics.dead_letters_within(DEAD_LETTER_WINDOW_S)
         notices += alerting.evaluate(None, {"dead_letters_10m": dead}, now)
         for notice in notices:

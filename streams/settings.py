@@ -161,6 +161,13 @@ class Settings(BaseModel):
         description="Shortest time between the starts of two warehouse commits: a call waits "
         "this long at most, or until the commit running when it came ends.",
     )
+    facts_every_s: float = Field(
+        10.0,
+        gt=0,
+        description="Under sustained load (calls already waiting for the next warehouse "
+        "commit) a commit writes the calls and defers their facts (table fact_backlog); the "
+        "facts are recomputed at least this often then, and in every commit otherwise.",
+    )
     compact_every_s: float = Field(
         900.0,
         description="Warehouse maintenance period (compaction, snapshot expiry); one worker "

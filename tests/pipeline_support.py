@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.settings import Settings
 
@@ -306,4 +307,25 @@ def wait_for_dead_letters(
         wait_until(enough, timeout, f"{expected} matching dead letters")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; found {found}. Worker log:\n{worker.tail(60)}") from None
+    return found
+
+
+def http_get(worker: Worker, path: str) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", int(worker.env["CALLSTREAM_WEB_PORT"]), 30)
+    try:
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        conn.close()
+
+
+def metric_samples(worker: Worker) -> dict[str, list]:
+    """Every sample of /metrics by name, parsed by prometheus-client."""
+    status, text = http_get(worker, "/metrics")
+    assert status == 200, text
+    found: dict[str, list] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append(sample)
     return found

@@ -9,7 +9,6 @@ are checked against the routes the worker serves.
 
 from __future__ import annotations
 
-import http.client
 import json
 import signal
 from collections.abc import Iterator
@@ -19,34 +18,20 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 from live_support import events
-from pipeline_support import Worker, free_port, pipeline_env, start_worker, wait_until
-from prometheus_client.parser import text_string_to_metric_families
+from pipeline_support import (
+    Worker,
+    free_port,
+    pipeline_env,
+    start_worker,
+    wait_until,
+)
+from pipeline_support import http_get as get
+from pipeline_support import metric_samples as samples
 
 from streams.settings import Settings
 
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def get(worker: Worker, path: str) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", int(worker.env["CALLSTREAM_WEB_PORT"]), 30)
-    try:
-        conn.request("GET", path)
-        answer = conn.getresponse()
-        return answer.status, answer.read().decode()
-    finally:
-        conn.close()
-
-
-def samples(worker: Worker) -> dict[str, list]:
-    """Every sample of /metrics by name, parsed by prometheus-client."""
-    status, text = get(worker, "/metrics")
-    assert status == 200, text
-    found: dict[str, list] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found.setdefault(sample.name, []).append(sample)
-    return found
 
 
 def raw_lag(worker: Worker) -> dict[int, float]:

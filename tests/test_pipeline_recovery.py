@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from pipeline_support import callstream, pipeline_env, start_worker, wait_until
+from pipeline_support import callstream, metric_samples, pipeline_env, start_worker, wait_until
 
 from models.classified import ClassifiedCall
 
@@ -73,7 +73,8 @@ def test_kill_and_restart_loses_and_doubles_nothing(kafka_bootstrap: str, tmp_pa
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
 
-    second = start_worker(env, tmp_path / "worker2.log")
+    # Small batches again: the replay waits behind each commit, so commits defer their facts.
+    second = start_worker(busy, tmp_path / "worker2.log")
     try:
         # A call pushed after the restart proves the second worker is the one consuming.
         marker = tmp_path / "marker.jsonl"
@@ -106,5 +107,19 @@ def test_kill_and_restart_loses_and_doubles_nothing(kafka_bootstrap: str, tmp_pa
         }
         assert len(frame) == CALLS  # one row per call: nothing doubled
         assert got == expected
+        # The facts too, though commits under the replay's load deferred theirs (and the
+        # killed worker may have left some deferred): the last commit recomputed them all.
+        deferred = metric_samples(second)["callstream_warehouse_facts_deferred_commits_total"]
+        assert deferred[0].value > 0, "no commit deferred its facts: the path is not tested"
+        assert second.query("SELECT * FROM fact_backlog").height == 0
+        key = "practice, local_date, time_band, indicator"
+        stored = second.query(f"SELECT {key}, value, incomplete FROM cbt_daily_facts ORDER BY ALL")
+        recount = second.query(
+            f"SELECT {key}, count(*) FILTER (WHERE counts) AS value, "
+            "count(*) FILTER (WHERE counts AND NOT complete) AS incomplete "
+            "FROM cbt_call_indicators GROUP BY ALL ORDER BY ALL"
+        )
+        assert stored.height > 0
+        assert stored.to_dicts() == recount.to_dicts()
     finally:
         assert second.stop() == 0

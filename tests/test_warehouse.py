@@ -806,3 +806,63 @@ def test_open_alerts_are_the_rules_whose_latest_notice_fired(warehouse: Warehous
         ],
         key=str,
     )
+
+
+FACT_TABLES = (
+    "cbt_daily_facts",
+    "cbt_bucket_facts",
+    "practice_day_facts",
+    "peak_slot_facts",
+    "caller_day_facts",
+    "routing_facts",
+    "staffing_slot_facts",
+)
+
+
+def all_facts(warehouse: Warehouse) -> dict[str, list[dict[str, Any]]]:
+    return {table: rows(warehouse, f"SELECT * FROM {table} ORDER BY ALL") for table in FACT_TABLES}
+
+
+def test_deferred_facts_are_recomputed_later_exactly_as_a_full_rebuild(
+    warehouse: Warehouse,
+) -> None:
+    """Under load the writer commits calls without their facts (merge_calls(facts=False));
+    the keys wait in fact_backlog, a corrected call's old day included, until a refresh."""
+    day, next_day = date(2026, 8, 3), date(2026, 8, 4)
+    warehouse.merge_calls([make_call("a1"), make_call("a2", outcome="missed", talk_s=None)])
+    before = all_facts(warehouse)
+    moved = make_call("a1", started_at=datetime(2026, 8, 4, 7, 30, tzinfo=UTC), local_date=next_day)
+    other = make_call("b1", practice="B22222", caller_key="pseudonym-2")
+    assert warehouse.merge_calls([moved, other], facts=False) == 2
+    assert rows(warehouse, "SELECT call_id, local_date FROM calls ORDER BY ALL") == [
+        {"call_id": "a1", "local_date": next_day},
+        {"call_id": "a2", "local_date": day},
+        {"call_id": "b1", "local_date": day},
+    ]
+    assert all_facts(warehouse) == before  # not recomputed yet
+    assert rows(
+        warehouse, "SELECT DISTINCT practice, local_date FROM fact_backlog ORDER BY ALL"
+    ) == [
+        {"practice": "A12345", "local_date": day},
+        {"practice": "A12345", "local_date": next_day},
+        {"practice": "B22222", "local_date": day},
+    ]
+
+    assert warehouse.refresh_facts() == 3
+    assert rows(warehouse, "SELECT * FROM fact_backlog") == []
+    refreshed = all_facts(warehouse)
+    assert refreshed != before
+    warehouse.rebuild_aggregates(force=True)
+    assert all_facts(warehouse) == refreshed
+    snapshot = warehouse.snapshot().id
+    assert warehouse.refresh_facts() == 0
+    assert warehouse.snapshot().id == snapshot  # nothing deferred: nothing written
+
+    # A commit with facts takes the backlog too, even when its own calls change nothing.
+    warehouse.merge_calls([make_call("c1", practice="C33333")], facts=False)
+    assert warehouse.merge_calls([other], facts=True) == 0
+    assert rows(warehouse, "SELECT * FROM fact_backlog") == []
+    recomputed = all_facts(warehouse)
+    warehouse.rebuild_aggregates(force=True)
+    assert all_facts(warehouse) == recomputed
+    assert {r["practice"] for r in recomputed["cbt_daily_facts"]} == {"A12345", "B22222", "C33333"}

@@ -33,6 +33,7 @@ def test_events_read_during_slow_work_are_taken_as_soon_as_it_ends() -> None:
     everything that arrived meanwhile (take_events would wait one more window)."""
     window, work = 3.0, 3.5
     seen: list[tuple[float, list[int]]] = []
+    waiting: list[int] = []
 
     async def body(stream: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -45,10 +46,13 @@ def test_events_read_during_slow_work_are_taken_as_soon_as_it_ends() -> None:
             for n in range(1, 6):  # arrive while the first batch is being written
                 await stream.channel.send(value=n)
             await asyncio.sleep(work)
+            waiting.append(batch.waiting())  # the load behind the batch, for the writer
             worked_until = loop.time()
+        waiting.append(batch.waiting())
 
     _run(body)
     assert [values for _, values in seen] == [[0], [1, 2, 3, 4, 5]], seen
+    assert waiting == [5, 0]
     late = seen[1][0]
     assert late < window / 2, f"the second batch came {late:.2f} s after the work ended"
 

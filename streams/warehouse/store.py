@@ -338,17 +338,23 @@ class Warehouse:
 
     # --- writing ---
 
-    def merge_calls(self, calls: Sequence[ClassifiedCall]) -> int:
+    def merge_calls(
+        self, calls: Sequence[ClassifiedCall], facts: bool | Callable[[], bool] = True
+    ) -> int:
         """Write a batch of classified calls in one transaction with one MERGE.
 
         Raises ``RefusedCalls`` when some call's data cannot be stored (nothing is written).
 
         Keyed by practice + call id: a replayed identical call changes nothing, a corrected
         call replaces the row (ingested_at kept, updated_at set), and a call repeated in the
-        batch counts once, its last copy. When rows changed, the materialised aggregates
-        (cbt_daily) are recomputed for every (practice, local_date) the batch touched, in
-        the same transaction, which also touches the commit fence: with several workers,
-        a batch whose commit meets another's is redone on the newer snapshot.
+        batch counts once, its last copy. With ``facts``, the materialised aggregates
+        (AGGREGATES) are recomputed in the same transaction for every (practice, local_date)
+        the batch changed and every key an earlier commit deferred (table fact_backlog);
+        without, the batch's keys are deferred there instead: the writer's choice under
+        sustained load, where seven fact tables written per commit cost more than the calls.
+        ``facts`` may be a callable, asked after the MERGE (the load is best seen then).
+        Every write also touches the commit fence: with several workers, a batch whose
+        commit meets another's is redone on the newer snapshot.
         Returns the rows inserted plus updated.
         """
         self._require_writable()
@@ -360,27 +366,29 @@ class Warehouse:
             raise RefusedCalls(f"a value does not fit its column: {one_line(exc)}") from exc
         staging = self._staging_dir() / f"batch-{uuid.uuid4().hex}.parquet"
         frame.write_parquet(staging, compression="uncompressed", statistics=False)
-        attempt = 1
         try:
-            while True:
-                try:
-                    with commit_turn(self.conn, catalog_uri(self.settings)):
-                        return self._merge_staged(staging)
-                except duckdb.Error as exc:
-                    if refuses_data(exc):
-                        raise RefusedCalls(one_line(exc)) from exc
-                    # Another writer (reference load) holding the SQLite catalog, or another
-                    # worker's commit: the whole transaction is redone from the staged file.
-                    if not is_transient(exc) or attempt == MERGE_ATTEMPTS:
-                        raise
-                    log.info("warehouse commit redone (attempt %d): %s", attempt, one_line(exc))
-                    # Jittered: writers that met once should not meet again in lockstep.
-                    time.sleep(
-                        random.uniform(0.5, 1.0) * min(MERGE_BACKOFF_MAX_S, 0.05 * 2**attempt)
-                    )
-                    attempt += 1
+            return self._redone_until_committed(lambda: self._merge_staged(staging, facts))
         finally:
             staging.unlink(missing_ok=True)
+
+    def _redone_until_committed(self, transaction: Callable[[], int]) -> int:
+        """Run ``transaction`` in the writers' commit turn, redone while another writer
+        (a reference load holding the SQLite catalog, another worker's commit) gets in
+        first; data the warehouse refuses raises ``RefusedCalls`` at once."""
+        attempt = 1
+        while True:
+            try:
+                with commit_turn(self.conn, catalog_uri(self.settings)):
+                    return transaction()
+            except duckdb.Error as exc:
+                if refuses_data(exc):
+                    raise RefusedCalls(one_line(exc)) from exc
+                if not is_transient(exc) or attempt == MERGE_ATTEMPTS:
+                    raise
+                log.info("warehouse commit redone (attempt %d): %s", attempt, one_line(exc))
+                # Jittered: writers that met once should not meet again in lockstep.
+                time.sleep(random.uniform(0.5, 1.0) * min(MERGE_BACKOFF_MAX_S, 0.05 * 2**attempt))
+                attempt += 1
 
     def record_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Append alert notices to alert_events (migration 023) in one transaction."""
@@ -408,7 +416,45 @@ class Warehouse:
             return False
         return True
 
-    def _merge_staged(self, staging: Path) -> int:
+    def refresh_facts(self) -> int:
+        """Recompute the facts of the keys deferred in fact_backlog, in one transaction that
+        empties it (redone like a merge when another writer commits first). Returns the
+        keys recomputed; with none deferred nothing is written (no new snapshot)."""
+        self._require_writable()
+        return self._redone_until_committed(self._refresh_deferred)
+
+    def _refresh_deferred(self) -> int:
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            self.conn.execute(sqlfiles.read("warehouse/no_touched_days.sql"))
+            keys = self._refresh_touched(include_backlog=True)
+            self.conn.execute("DROP TABLE IF EXISTS touched_days")
+            self.conn.execute("COMMIT" if keys else "ROLLBACK")
+        except BaseException:
+            self.rollback()
+            raise
+        return keys
+
+    def _refresh_touched(self, include_backlog: bool) -> int:
+        """Inside a write transaction: recompute AGGREGATES for temp table touched_days (and
+        the deferred keys, taken out of fact_backlog); touches the commit fence when it
+        wrote. Returns the keys recomputed."""
+        if include_backlog:
+            deferred = self.conn.execute(sqlfiles.read("warehouse/fact_backlog_size.sql"))
+            if deferred.fetchone() != (0,):
+                self.conn.execute(sqlfiles.read("warehouse/take_fact_backlog.sql"))
+        row = self.conn.execute("SELECT count(*) FROM touched_days").fetchone()
+        keys = int(row[0]) if row else 0
+        if keys:
+            # The touched days' calls read once, not once per aggregate (see the file).
+            self.conn.execute(sqlfiles.read("warehouse/touched_calls.sql"))
+            for aggregate in AGGREGATES:
+                self.conn.execute(sqlfiles.read(aggregate))
+            self.conn.execute(sqlfiles.read("warehouse/drop_touched_calls.sql"))
+            self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
+        return keys
+
+    def _merge_staged(self, staging: Path, facts: bool | Callable[[], bool]) -> int:
         self.conn.execute("BEGIN TRANSACTION")
         try:
             self.conn.execute(
@@ -416,13 +462,14 @@ class Warehouse:
                 f"SELECT * FROM read_parquet({quote(str(staging))})"
             )
             self.conn.execute(sqlfiles.read("warehouse/touched_days.sql"))
-            changed = self.conn.execute(sqlfiles.read("warehouse/merge_calls.sql")).fetchone()
-            if changed and changed[0]:
-                # The touched days' calls read once, not once per aggregate (see the file).
-                self.conn.execute(sqlfiles.read("warehouse/touched_calls.sql"))
-                for aggregate in AGGREGATES:
-                    self.conn.execute(sqlfiles.read(aggregate))
-                self.conn.execute(sqlfiles.read("warehouse/drop_touched_calls.sql"))
+            row = self.conn.execute(sqlfiles.read("warehouse/merge_calls.sql")).fetchone()
+            changed = int(row[0]) if row and row[0] else 0
+            if facts() if callable(facts) else facts:
+                if not changed:  # nothing of the batch's own to recompute
+                    self.conn.execute("DELETE FROM touched_days")
+                self._refresh_touched(include_backlog=True)
+            elif changed:
+                self.conn.execute(sqlfiles.read("warehouse/defer_touched_days.sql"))
                 self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))
             self.conn.execute("DROP VIEW IF EXISTS batch_calls")
             self.conn.execute("DROP TABLE IF EXISTS touched_days")
@@ -430,7 +477,7 @@ class Warehouse:
         except BaseException:
             self.rollback()  # the temp `calls` too: it was made in the transaction
             raise
-        return int(changed[0]) if changed else 0
+        return changed
 
     def write_transaction(
         self, work: Callable[[duckdb.DuckDBPyConnection], None], attempts: int = WRITE_ATTEMPTS

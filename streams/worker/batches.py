@@ -11,7 +11,8 @@ batches than one per window. The first event after a quiet spell is taken at onc
 
 Acks are as ``take_events`` does them: a batch's events are acked once the agent asks for
 the next batch (or leaves the loop), so no offset past an event is committed before the
-agent is done with it; events read meanwhile wait, unacked, in the next batch.
+agent is done with it; events read meanwhile wait, unacked, in the next batch. A batch
+tells how many such events wait behind it (``Batch.waiting``): the load the agent is under.
 """
 
 from __future__ import annotations
@@ -23,9 +24,19 @@ from typing import Any
 from faust.types import EventT, StreamT
 
 
-async def take_batches(
-    stream: StreamT, max_: int, every: float
-) -> AsyncGenerator[list[EventT], None]:
+class Batch(list[EventT]):
+    """A batch's events, and a look at the events read since it was taken."""
+
+    def __init__(self, events: list[EventT], buffer: list[EventT]) -> None:
+        super().__init__(events)
+        self._buffer = buffer
+
+    def waiting(self) -> int:
+        """Events already read for the next batch, now."""
+        return len(self._buffer)
+
+
+async def take_batches(stream: StreamT, max_: int, every: float) -> AsyncGenerator[Batch, None]:
     """Lists of at most ``max_`` events of ``stream``, one at most every ``every`` seconds."""
     buffer: list[EventT] = []
     arrived = asyncio.Event()  # the buffer has an event
@@ -62,7 +73,7 @@ async def take_batches(
             wait = taken_at + every - loop.time()
             if wait > 0 and len(buffer) < max_:
                 await stream.wait_for_stopped(full, timeout=wait)  # type: ignore[attr-defined]
-            batch = buffer[:]
+            batch = Batch(buffer[:], buffer)
             buffer.clear()
             full.clear()
             room.set()

@@ -67,6 +67,12 @@ class Metrics:
             registry=r,
             buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000),
         )
+        self.facts_deferred = PromCounter(
+            "callstream_warehouse_facts_deferred_commits",
+            "Warehouse commits that left their practice-days' facts to a later commit "
+            "(table fact_backlog) because more calls were already waiting: sustained load.",
+            registry=r,
+        )
         self.newest_committed = Gauge(
             "callstream_newest_committed_call_start_timestamp_seconds",
             "Start time (event time) of the newest call committed to the warehouse.",
@@ -98,10 +104,13 @@ class Metrics:
         since = self.clock() - seconds
         return sum(1 for at in self._dead_at if at >= since)
 
-    def committed(self, seconds: float, starts: Iterable[float]) -> None:
-        """A warehouse commit of calls starting at ``starts`` (epoch) took ``seconds``."""
+    def committed(self, seconds: float, starts: Iterable[float], facts: bool = True) -> None:
+        """A warehouse commit of calls starting at ``starts`` (epoch) took ``seconds``;
+        ``facts``: it recomputed their facts too (not deferred)."""
         starts = list(starts)
         self.commit_seconds.observe(seconds)
+        if not facts:
+            self.facts_deferred.inc()
         self.batch_calls.observe(len(starts))
         if starts:
             newest = max(starts)

@@ -10,6 +10,14 @@ commits acked offsets only (every ``broker_commit_interval``, after flushing the
 If the worker dies between the two, Kafka replays the batch and the MERGE makes the replay
 harmless.
 
+Facts under load: a commit recomputes the facts (AGGREGATES) of the practice-days its calls
+touched, seven tables written, which at the national peak is most of its time. When more
+calls are already waiting behind a batch (``Batch.waiting``), the commit writes the calls
+and defers those keys to table fact_backlog, and the next commit with facts recomputes them
+all: the first with nothing waiting, or the first ``facts_every_s`` after the last, or the
+timer below once the load stops. So the facts lag the calls by ``facts_every_s`` at most, and
+only under sustained load; a crash leaves the keys in the table for the next.
+
 One call cannot stop the writer: when the warehouse refuses a batch's data
 (``RefusedCalls``) and still answers, the batch is split in halves until the calls it
 refuses are found; they go to the dead-letter topic and the rest is committed. Only when
@@ -44,6 +52,7 @@ log = logging.getLogger(__name__)
 MERGE_ATTEMPTS = 5
 EXIT_WAREHOUSE_FAILED = 75  # EX_TEMPFAIL: restart the worker; Kafka replays the batch
 T = TypeVar("T")
+Waiting = Callable[[], int]  # events read behind the batch being written, now
 
 
 def register(p: Pipeline) -> None:
@@ -68,19 +77,25 @@ def register(p: Pipeline) -> None:
         opened["warehouse"] = await in_db(Warehouse.open, settings)
         log.warning("warehouse connection reopened after DuckDB invalidated the old one")
 
-    async def merge(calls: Sequence[ClassifiedCall]) -> RefusedCalls | None:
-        """Commit ``calls``: None when done, the refusal when their data is at fault."""
+    cadence = FactsCadence(settings.facts_every_s)
+
+    async def merge(calls: Sequence[ClassifiedCall], waiting: Waiting) -> RefusedCalls | None:
+        """Commit ``calls`` (their facts too, or deferred: ``FactsCadence``): None when
+        done, the refusal when their data is at fault."""
         for attempt in range(1, MERGE_ATTEMPTS + 1):
             warehouse = opened["warehouse"]
             future = asyncio.get_running_loop().run_in_executor(
-                executor, warehouse.merge_calls, calls
+                executor, warehouse.merge_calls, calls, lambda: cadence.decide(waiting())
             )
             started = time.monotonic()
             try:
                 await asyncio.shield(future)
                 p.metrics.committed(
-                    time.monotonic() - started, (c.started_at.timestamp() for c in calls)
+                    time.monotonic() - started,
+                    (c.started_at.timestamp() for c in calls),
+                    cadence.decided,
                 )
+                cadence.committed(cadence.decided)
                 status.warehouse_error = None
                 return None
             except asyncio.CancelledError:
@@ -108,9 +123,11 @@ def register(p: Pipeline) -> None:
             await asyncio.sleep(min(2**attempt, 30))
         return None  # pragma: no cover - the loop returns or exits
 
-    async def write_calls(calls: list[ClassifiedCall], events: list[EventT]) -> None:
+    async def write_calls(
+        calls: list[ClassifiedCall], events: list[EventT], waiting: Waiting
+    ) -> None:
         """Commit the calls; halve a refused batch until the refused calls are found."""
-        refused = await merge(calls)
+        refused = await merge(calls, waiting)
         if refused is None:
             log.info("warehouse: %d calls merged", len(calls))
             return
@@ -127,8 +144,8 @@ def register(p: Pipeline) -> None:
             )
             return
         half = len(calls) // 2
-        await write_calls(calls[:half], events[:half])
-        await write_calls(calls[half:], events[half:])
+        await write_calls(calls[:half], events[:half], waiting)
+        await write_calls(calls[half:], events[half:], waiting)
 
     async def reject(events: Sequence[EventT], rejected: list[tuple[int, Rejected]]) -> None:
         for index, why in rejected:
@@ -155,7 +172,7 @@ def register(p: Pipeline) -> None:
                     await reject(events, parsed.rejected)
                 if parsed.calls:
                     sources = [events[index] for index in parsed.sources]
-                    await write_calls(parsed.calls, sources)
+                    await write_calls(parsed.calls, sources, events.waiting)
         finally:
             warehouse = opened.pop("warehouse", None)
             status.warehouse_open = False
@@ -174,6 +191,20 @@ def register(p: Pipeline) -> None:
     p.record_alerts = record_alerts
     p.in_warehouse = in_warehouse
 
+    @p.app.timer(interval=settings.facts_every_s)
+    async def refresh_deferred_facts() -> None:
+        """Facts deferred under a load that has stopped: no commit with facts came since."""
+        if not cadence.stale() or "warehouse" not in opened:
+            return
+        try:
+            keys = await in_warehouse(lambda warehouse: warehouse.refresh_facts())
+        except Exception as exc:  # the keys stay in fact_backlog for the next commit
+            log.error("recomputing the deferred facts failed: %s", exc)
+            return
+        cadence.committed(True)
+        if keys:
+            log.info("warehouse: facts of %d deferred practice-days recomputed", keys)
+
     # Maintenance on its own thread and DuckDB instance, by the lease holder only.
     maintainer = maintenance.Maintainer(settings)
     upkeep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-upkeep")
@@ -189,6 +220,34 @@ def register(p: Pipeline) -> None:
         else:
             if done:
                 log.info("warehouse maintenance done by %s", maintainer.holder)
+
+
+class FactsCadence:
+    """When the writer's commits recompute facts: always, unless more calls already wait
+    behind the batch when its MERGE is done (sustained load); then at least every
+    ``every_s``. ``decide`` is asked on the warehouse thread, the rest on the event loop,
+    one after the other."""
+
+    def __init__(self, every_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self.clock = clock
+        self.at = clock()  # facts last recomputed
+        self.deferred = True  # since then (at start too: a crash may have left some)
+        self.decided = True  # the last decision
+
+    def decide(self, waiting: int) -> bool:
+        self.decided = waiting == 0 or self.clock() - self.at >= self.every_s
+        return self.decided
+
+    def committed(self, facts: bool) -> None:
+        if facts:
+            self.at, self.deferred = self.clock(), False
+        else:
+            self.deferred = True
+
+    def stale(self) -> bool:
+        """Facts deferred and none recomputed for ``every_s``: the load stopped meanwhile."""
+        return self.deferred and self.clock() - self.at >= self.every_s
 
 
 def _fail(exc: BaseException | None) -> None:

@@ -161,6 +161,13 @@ class Settings(BaseModel):
         description="Shortest time between the starts of two warehouse commits: a call waits "
         "this long at most, or until the commit running when it came ends.",
     )
+    writer_threads: int = Field(
+        1,
+        ge=1,
+        description="DuckDB threads of the worker's warehouse writer. Its commits are small and "
+        "gain little from more; each extra thread takes a core from the event loop "
+        "(wallboards, consuming) while a commit runs.",
+    )
     facts_every_s: float = Field(
         10.0,
         gt=0,

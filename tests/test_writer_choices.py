@@ -1,8 +1,12 @@
-"""When the warehouse writer recomputes facts (streams/worker/writer.py FactsCadence)."""
+"""The warehouse writer's choices (streams/worker/writer.py): when it recomputes facts
+(FactsCadence), and the DuckDB it writes with."""
 
 from __future__ import annotations
 
-from streams.worker.writer import FactsCadence
+from pathlib import Path
+
+from streams.settings import Settings
+from streams.worker.writer import FactsCadence, open_writer
 
 
 class Clock:
@@ -48,3 +52,9 @@ def test_deferred_facts_go_stale_only_once_the_commits_with_facts_stop() -> None
     assert not cadence.stale()  # deferred, but facts were recomputed 9 s ago
     clock.now += 1
     assert cadence.stale()  # no commit with facts for 10 s: the timer recomputes them
+
+
+def test_the_writer_opens_the_warehouse_with_its_own_thread_count(data_dir: Path) -> None:
+    settings = Settings(data_dir=data_dir, writer_threads=1)
+    with open_writer(settings) as warehouse:
+        assert warehouse.conn.execute("SELECT current_setting('threads')").fetchone() == (1,)

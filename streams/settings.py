@@ -169,7 +169,7 @@ class Settings(BaseModel):
         "(wallboards, consuming) while a commit runs.",
     )
     facts_every_s: float = Field(
-        10.0,
+        60.0,
         gt=0,
         description="Under sustained load (calls already waiting for the next warehouse "
         "commit) a commit writes the calls and defers their facts (table fact_backlog); the "

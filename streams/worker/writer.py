@@ -15,8 +15,8 @@ touched, seven tables written, which at the national peak is most of its time. W
 calls are already waiting behind a batch (``Batch.waiting``), the commit writes the calls
 and defers those keys to table fact_backlog, and the next commit with facts recomputes them
 all: the first with nothing waiting, or the first ``facts_every_s`` after the last, or the
-timer below once the load stops. So the facts lag the calls by ``facts_every_s`` at most, and
-only under sustained load; a crash leaves the keys in the table for the next.
+timer below once the load stops. So the facts lag the calls by about ``facts_every_s`` (and
+the recount itself), only under sustained load; a crash leaves the keys in the table.
 
 One call cannot stop the writer: when the warehouse refuses a batch's data
 (``RefusedCalls``) and still answers, the batch is split in halves until the calls it

@@ -427,7 +427,7 @@ class Warehouse:
         self.conn.execute("BEGIN TRANSACTION")
         try:
             self.conn.execute(sqlfiles.read("warehouse/no_touched_days.sql"))
-            keys = self._refresh_touched(include_backlog=True)
+            keys = self._refresh_touched()
             self.conn.execute("DROP TABLE IF EXISTS touched_days")
             self.conn.execute("COMMIT" if keys else "ROLLBACK")
         except BaseException:
@@ -435,14 +435,13 @@ class Warehouse:
             raise
         return keys
 
-    def _refresh_touched(self, include_backlog: bool) -> int:
-        """Inside a write transaction: recompute AGGREGATES for temp table touched_days (and
-        the deferred keys, taken out of fact_backlog); touches the commit fence when it
+    def _refresh_touched(self) -> int:
+        """Inside a write transaction: recompute AGGREGATES for temp table touched_days and
+        the deferred keys, taken out of fact_backlog; touches the commit fence when it
         wrote. Returns the keys recomputed."""
-        if include_backlog:
-            deferred = self.conn.execute(sqlfiles.read("warehouse/fact_backlog_size.sql"))
-            if deferred.fetchone() != (0,):
-                self.conn.execute(sqlfiles.read("warehouse/take_fact_backlog.sql"))
+        deferred = self.conn.execute(sqlfiles.read("warehouse/fact_backlog_size.sql"))
+        if deferred.fetchone() != (0,):
+            self.conn.execute(sqlfiles.read("warehouse/take_fact_backlog.sql"))
         row = self.conn.execute("SELECT count(*) FROM touched_days").fetchone()
         keys = int(row[0]) if row else 0
         if keys:
@@ -467,7 +466,7 @@ class Warehouse:
             if facts() if callable(facts) else facts:
                 if not changed:  # nothing of the batch's own to recompute
                     self.conn.execute("DELETE FROM touched_days")
-                self._refresh_touched(include_backlog=True)
+                self._refresh_touched()
             elif changed:
                 self.conn.execute(sqlfiles.read("warehouse/defer_touched_days.sql"))
                 self.conn.execute(sqlfiles.read("warehouse/commit_fence.sql"))

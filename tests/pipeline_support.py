@@ -329,3 +329,17 @@ def metric_samples(worker: Worker) -> dict[str, list]:
         for sample in family.samples:
             found.setdefault(sample.name, []).append(sample)
     return found
+
+
+def assert_daily_facts_equal_a_recount(worker: Worker) -> None:
+    """cbt_daily_facts, written batch by batch (deferred or not), equals a recount from the
+    calls: one row per key, every value right."""
+    key = "practice, local_date, time_band, indicator"
+    stored = worker.query(f"SELECT {key}, value, incomplete FROM cbt_daily_facts ORDER BY ALL")
+    recount = worker.query(
+        f"SELECT {key}, count(*) FILTER (WHERE counts) AS value, "
+        "count(*) FILTER (WHERE counts AND NOT complete) AS incomplete "
+        f"FROM cbt_call_indicators GROUP BY ALL ORDER BY ALL"
+    )
+    assert stored.height > 0
+    assert stored.to_dicts() == recount.to_dicts()

@@ -11,7 +11,14 @@ import signal
 from pathlib import Path
 
 import pytest
-from pipeline_support import callstream, metric_samples, pipeline_env, start_worker, wait_until
+from pipeline_support import (
+    assert_daily_facts_equal_a_recount,
+    callstream,
+    metric_samples,
+    pipeline_env,
+    start_worker,
+    wait_until,
+)
 
 from models.classified import ClassifiedCall
 
@@ -112,14 +119,6 @@ def test_kill_and_restart_loses_and_doubles_nothing(kafka_bootstrap: str, tmp_pa
         deferred = metric_samples(second)["callstream_warehouse_facts_deferred_commits_total"]
         assert deferred[0].value > 0, "no commit deferred its facts: the path is not tested"
         assert second.query("SELECT * FROM fact_backlog").height == 0
-        key = "practice, local_date, time_band, indicator"
-        stored = second.query(f"SELECT {key}, value, incomplete FROM cbt_daily_facts ORDER BY ALL")
-        recount = second.query(
-            f"SELECT {key}, count(*) FILTER (WHERE counts) AS value, "
-            "count(*) FILTER (WHERE counts AND NOT complete) AS incomplete "
-            "FROM cbt_call_indicators GROUP BY ALL ORDER BY ALL"
-        )
-        assert stored.height > 0
-        assert stored.to_dicts() == recount.to_dicts()
+        assert_daily_facts_equal_a_recount(second)
     finally:
         assert second.stop() == 0

@@ -18,6 +18,7 @@ import pytest
 from lake_services import Lake
 from pipeline_support import (
     Worker,
+    assert_daily_facts_equal_a_recount,
     callstream,
     free_port,
     launch_worker,
@@ -152,7 +153,7 @@ def test_three_workers_on_postgres_and_s3_equal_the_truth_through_a_kill_9(
         if got[key] != row
     ]
     assert not mismatches, f"{len(mismatches)} calls differ (truth, warehouse): {mismatches[:8]}"
-    _assert_aggregate_equals_a_recount(workers[0])
+    assert_daily_facts_equal_a_recount(workers[0])
 
     assert not analyst.failures, analyst.failures[:3]
     assert analyst.answers == sorted(analyst.answers)  # never a step back
@@ -171,17 +172,3 @@ def test_three_workers_on_postgres_and_s3_equal_the_truth_through_a_kill_9(
         f"began; kill -9 at {at_kill} calls; {redone} commits redone after a conflict; "
         f"{maintained} maintenance rounds; {len(analyst.answers)} analyst queries answered"
     )
-
-
-def _assert_aggregate_equals_a_recount(worker: Worker) -> None:
-    """cbt_daily_facts, written by three workers batch by batch, equals a recount from the
-    calls: one row per key, every value right."""
-    key = "practice, local_date, time_band, indicator"
-    stored = worker.query(f"SELECT {key}, value, incomplete FROM cbt_daily_facts ORDER BY ALL")
-    recount = worker.query(
-        f"SELECT {key}, count(*) FILTER (WHERE counts) AS value, "
-        "count(*) FILTER (WHERE counts AND NOT complete) AS incomplete "
-        f"FROM cbt_call_indicators GROUP BY ALL ORDER BY ALL"
-    )
-    assert stored.height > 0
-    assert stored.to_dicts() == recount.to_dicts()

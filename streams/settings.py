@@ -180,6 +180,20 @@ class Settings(BaseModel):
         description="Warehouse maintenance period (compaction, snapshot expiry); one worker "
         "at a time does it, holding a lease in the catalog for twice this.",
     )
+    compact_small_every_s: float = Field(
+        30.0,
+        gt=0,
+        description="Between maintenance rounds, the lease holder's writer merges the small "
+        "files its commits leave (under compact_small_file_bytes) and rewrites files most of "
+        "whose rows were replaced, this often, between two commits; without it, commits "
+        "slow down with every file until the next round.",
+    )
+    compact_small_file_bytes: int = Field(
+        8 * 1024 * 1024,
+        gt=0,
+        description="Files under this size are merged by the light rounds "
+        "(compact_small_every_s); larger ones are left to the maintenance rounds.",
+    )
     snapshot_retention_s: float = Field(
         7 * 24 * 3600.0,
         description="Snapshots older than this are expired, and files compaction replaced are "

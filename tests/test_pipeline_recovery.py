@@ -70,8 +70,14 @@ def test_kill_and_restart_loses_and_doubles_nothing(kafka_bootstrap: str, tmp_pa
         for c in map(ClassifiedCall.model_validate_json, expected_run.stdout.splitlines())
     }
 
-    # Small batches keep the first worker busy long enough to be killed mid-stream.
-    busy = {**env, "CALLSTREAM_PIPELINE_BATCH_SIZE": "50", "CALLSTREAM_WRITER_BATCH_SIZE": "100"}
+    # Small batches keep the first worker busy long enough to be killed mid-stream; light
+    # maintenance rounds every second run between its commits, and the next worker's.
+    busy = {
+        **env,
+        "CALLSTREAM_PIPELINE_BATCH_SIZE": "50",
+        "CALLSTREAM_WRITER_BATCH_SIZE": "100",
+        "CALLSTREAM_COMPACT_SMALL_EVERY_S": "1",
+    }
     first = start_worker(busy, tmp_path / "worker1.log")
     try:
         assert callstream(env, "push", str(source)).returncode == 0
@@ -116,8 +122,16 @@ def test_kill_and_restart_loses_and_doubles_nothing(kafka_bootstrap: str, tmp_pa
         assert got == expected
         # The facts too, though commits under the replay's load deferred theirs (and the
         # killed worker may have left some deferred): the last commit recomputed them all.
-        deferred = metric_samples(second)["callstream_warehouse_facts_deferred_commits_total"]
+        samples = metric_samples(second)
+        deferred = samples["callstream_warehouse_facts_deferred_commits_total"]
         assert deferred[0].value > 0, "no commit deferred its facts: the path is not tested"
+        # The killed worker held the maintenance lease; the light rounds' lease lapsed.
+        light = [
+            s.value
+            for s in samples["callstream_warehouse_maintenance_seconds_count"]
+            if s.labels == {"round": "small"}
+        ]
+        assert light and light[0] > 0, f"no light maintenance round ran: {light}"
         assert second.query("SELECT * FROM fact_backlog").height == 0
         assert_daily_facts_equal_a_recount(second)
     finally:

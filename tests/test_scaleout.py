@@ -34,6 +34,7 @@ from models.classified import ClassifiedCall
 pytestmark = [pytest.mark.kafka, pytest.mark.scaleout, pytest.mark.timeout(1800)]
 
 PARTITIONS = 12
+FULL_ROUND_DONE = "warehouse maintenance (full round) done by"  # the writer's log line
 WORKERS = 3
 
 
@@ -130,7 +131,7 @@ def test_three_workers_on_postgres_and_s3_equal_the_truth_through_a_kill_9(
         workers[0].wait_drained(timeout=120)
         wait_until(lambda: len(analyst.answers) >= 3, 120, "three answers of the analyst")
         wait_until(
-            lambda: any("warehouse maintenance done by" in log.read_text(errors="replace")
+            lambda: any(FULL_ROUND_DONE in log.read_text(errors="replace")
                         for log in logs),
             300,
             "a maintenance round by one of the workers",
@@ -164,7 +165,7 @@ def test_three_workers_on_postgres_and_s3_equal_the_truth_through_a_kill_9(
         for secret in lake.secrets():
             assert secret not in text
     redone = sum(text.count("warehouse commit redone") for text in texts)
-    maintained = sum(text.count("warehouse maintenance done by") for text in texts)
+    maintained = sum(text.count(FULL_ROUND_DONE) for text in texts)
     assert maintained >= 1, "no worker ever ran the warehouse maintenance"
     print(
         f"\n{len(expected)} calls, {WORKERS} workers, {PARTITIONS} partitions, "

@@ -24,7 +24,7 @@ from warehouse_support import make_call
 
 from models.classified import ClassifiedCall
 from streams.settings import Settings
-from streams.warehouse import sqlfiles
+from streams.warehouse import maintenance, sqlfiles
 from streams.warehouse.connect import WarehouseError
 from streams.warehouse.store import AGGREGATES, CALL_SCHEMA, Warehouse, calls_frame, refuses_data
 
@@ -866,3 +866,71 @@ def test_deferred_facts_are_recomputed_later_exactly_as_a_full_rebuild(
     warehouse.rebuild_aggregates(force=True)
     assert all_facts(warehouse) == recomputed
     assert {r["practice"] for r in recomputed["cbt_daily_facts"]} == {"A12345", "B22222", "C33333"}
+
+
+def test_the_light_round_merges_the_last_commits_files_and_keeps_every_version(
+    warehouse: Warehouse, settings: Settings
+) -> None:
+    """compact_small: the files a run of commits leaves (each commit a new file, and delete
+    files for the calls it replaced) become few, with nothing deleted left in them; the data
+    is the same now and at an earlier snapshot, and the MERGE goes on as before."""
+    for batch in range(12):
+        new = [make_call(f"b{batch}-{i}", events=2, complete=False) for i in range(10)]
+        grown = [make_call(f"b{batch - 1}-{i}", events=5) for i in range(5)] if batch else []
+        warehouse.merge_calls(new + grown)
+    files = (
+        "SELECT count(*) AS n, count(delete_file) AS deletes "
+        "FROM ducklake_list_files('lake', 'classified_calls')"
+    )
+    everything = "SELECT * FROM classified_calls ORDER BY call_id"
+    earlier = warehouse.snapshot().id - 3
+    at_earlier = f"SELECT * FROM classified_calls AT (VERSION => {earlier}) ORDER BY call_id"
+    before = rows(warehouse, everything)
+    before_earlier = rows(warehouse, at_earlier)
+    facts = rows(warehouse, "SELECT * FROM cbt_daily_facts ORDER BY ALL")
+    files_before = rows(warehouse, files)[0]
+    assert files_before["n"] >= 12 and files_before["deletes"] >= 10  # half of each replaced
+
+    warehouse.compact_small(settings.compact_small_file_bytes)
+
+    merged = rows(warehouse, files)[0]
+    assert merged == {"n": 1, "deletes": 0}
+    assert rows(warehouse, everything) == before
+    assert rows(warehouse, at_earlier) == before_earlier
+    assert rows(warehouse, "SELECT * FROM cbt_daily_facts ORDER BY ALL") == facts
+    assert warehouse.merge_calls([make_call("b11-0", events=2, complete=False)]) == 0
+    assert warehouse.merge_calls([make_call("b11-0", events=5, outcome="missed")]) == 1
+    # Files at or over the size are the full round's: a one-byte limit merges none.
+    warehouse.compact_small(1)
+    assert rows(warehouse, files)[0]["n"] == 2
+    assert len(rows(warehouse, everything)) == len(before)
+
+
+def test_light_rounds_are_the_lease_holders_and_give_way_to_a_full_round(
+    settings: Settings,
+) -> None:
+    """Two workers' maintainers: the first to take the lease does the light rounds; a light
+    round while this worker's full round runs returns at once; a dead holder's lease (as a
+    light round renews it) lapses within four light periods, and another worker takes over."""
+    quick = settings.model_copy(update={"compact_small_every_s": 0.25})
+    writer = Warehouse.open(quick)
+    first, second = maintenance.Maintainer(quick), maintenance.Maintainer(quick)
+    try:
+        for batch in range(4):
+            writer.merge_calls([make_call(f"m{batch}-{i}") for i in range(5)])
+        assert first.small_round()
+        assert not second.small_round()
+        with first.busy:  # a full round in progress
+            assert not first.small_round()
+        assert first.small_round()
+        first.close()  # it dies: its lease lapses within a second
+        deadline = time.monotonic() + 30
+        while not second.small_round():
+            assert time.monotonic() < deadline, "the dead holder's lease never lapsed"
+            time.sleep(0.1)
+        assert not first.small_round()
+        assert len(rows(writer, "SELECT * FROM calls")) == 20
+    finally:
+        first.close()
+        second.close()
+        writer.close()

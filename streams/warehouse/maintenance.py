@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Callable
 
 import duckdb
 
@@ -79,31 +81,69 @@ def maintain(warehouse: Warehouse, holder: str, every_s: float, retention_s: flo
     return True
 
 
+def small_lease_seconds(every_s: float) -> float:
+    """The lease as a light round renews it: four of its periods. So when the holder dies
+    another worker takes the light rounds over within minutes, not a full round's lease
+    (half an hour), while the dead one's files pile up; a full round renews it for its own
+    length again before it starts (and light rounds wait for it)."""
+    return 4 * every_s
+
+
+def maintain_small(warehouse: Warehouse, holder: str, every_s: float, max_file_bytes: int) -> bool:
+    """One light round (``Warehouse.compact_small``), by the lease holder only, like a full
+    round; ``every_s`` is the light rounds' period. Whether it did."""
+    if not take_lease(warehouse, holder, small_lease_seconds(every_s)):
+        return False
+    with commit_turn(warehouse.conn, catalog_uri(warehouse.settings)):
+        warehouse.compact_small(max_file_bytes)
+    return True
+
+
 class Maintainer:
     """One worker's maintenance: the lease holder id, and a DuckDB instance of its own.
 
     Its own instance because a DuckLake internal error in compaction (a known DuckLake
     bug, duckdb/ducklake#525) invalidates the instance it happens in: that must never be
     the writer's. After any failure the instance is dropped and the next round opens a
-    fresh one.
+    fresh one. Full rounds (``round``) and light ones (``small_round``) run on different
+    threads and share the instance, one round at a time.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.holder = holder_id()
         self.warehouse: Warehouse | None = None
+        self.busy = threading.Lock()
 
     def round(self) -> bool:
-        """Run one round (blocking: call it off the event loop); whether this worker did."""
+        """Run one full round (blocking: call it off the event loop), after a light round
+        in progress; whether this worker did."""
+        s = self.settings
+        with self.busy:
+            return self._run(
+                lambda w: maintain(w, self.holder, s.compact_every_s, s.snapshot_retention_s)
+            )
+
+    def small_round(self) -> bool:
+        """Run one light round (blocking); False at once while a full round runs (it
+        merges the small files too)."""
+        s = self.settings
+        if not self.busy.acquire(blocking=False):
+            return False
+        try:
+            return self._run(
+                lambda w: maintain_small(
+                    w, self.holder, s.compact_small_every_s, s.compact_small_file_bytes
+                )
+            )
+        finally:
+            self.busy.release()
+
+    def _run(self, work: Callable[[Warehouse], bool]) -> bool:
         if self.warehouse is None:
             self.warehouse = Warehouse.open(self.settings, prepare=False)
         try:
-            return maintain(
-                self.warehouse,
-                self.holder,
-                self.settings.compact_every_s,
-                self.settings.snapshot_retention_s,
-            )
+            return work(self.warehouse)
         except BaseException:
             self.close()
             raise

@@ -73,6 +73,21 @@ class Metrics:
             "(table fact_backlog) because more calls were already waiting: sustained load.",
             registry=r,
         )
+        self.maintenance_seconds = Histogram(
+            "callstream_warehouse_maintenance_seconds",
+            "Time of the warehouse maintenance rounds this worker did (it holds the lease): "
+            "'small' merges the last commits' small files, between two commits, so the "
+            "writer waits for it; 'full' compacts everything and expires snapshots.",
+            ["round"],
+            registry=r,
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
+        )
+        self.maintenance_failures = PromCounter(
+            "callstream_warehouse_maintenance_failures",
+            "Warehouse maintenance rounds that failed (retried at the next round).",
+            ["round"],
+            registry=r,
+        )
         self.newest_committed = Gauge(
             "callstream_newest_committed_call_start_timestamp_seconds",
             "Start time (event time) of the newest call committed to the warehouse.",
@@ -117,6 +132,12 @@ class Metrics:
             if self._newest is None or newest > self._newest:
                 self._newest = newest
                 self.newest_committed.set(newest)
+
+    def maintained(self, kind: str, seconds: float) -> None:
+        self.maintenance_seconds.labels(kind).observe(seconds)
+
+    def maintenance_failed(self, kind: str) -> None:
+        self.maintenance_failures.labels(kind).inc()
 
     def _freshness(self) -> float:
         return float("nan") if self._newest is None else self.clock() - self._newest

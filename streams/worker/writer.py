@@ -31,7 +31,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -206,21 +206,39 @@ def register(p: Pipeline) -> None:
         if keys:
             log.info("warehouse: facts of %d deferred practice-days recomputed", keys)
 
-    # Maintenance on its own thread and DuckDB instance, by the lease holder only.
+    # Maintenance on its own DuckDB instance, by the lease holder only: full rounds on a
+    # thread of their own, light rounds (the small files of the last commits) on the writer's.
     maintainer = maintenance.Maintainer(settings)
     upkeep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-upkeep")
 
-    @p.app.timer(interval=settings.compact_every_s)
-    async def maintain() -> None:
+    async def maintenance_round(kind: str, run: Callable[[], Awaitable[bool]]) -> None:
         if "warehouse" not in opened:
             return
+        started = time.monotonic()
         try:
-            done = await asyncio.get_running_loop().run_in_executor(upkeep, maintainer.round)
+            done = await run()
         except Exception as exc:  # maintenance can wait for the next round
-            log.error("warehouse maintenance failed: %s", exc)
+            log.error("warehouse maintenance (%s round) failed: %s", kind, exc)
+            p.metrics.maintenance_failed(kind)
         else:
             if done:
-                log.info("warehouse maintenance done by %s", maintainer.holder)
+                p.metrics.maintained(kind, time.monotonic() - started)
+                log.log(
+                    logging.INFO if kind == "full" else logging.DEBUG,
+                    "warehouse maintenance (%s round) done by %s",
+                    kind,
+                    maintainer.holder,
+                )
+
+    @p.app.timer(interval=settings.compact_every_s)
+    async def maintain() -> None:
+        loop = asyncio.get_running_loop()
+        await maintenance_round("full", lambda: loop.run_in_executor(upkeep, maintainer.round))
+
+    @p.app.timer(interval=settings.compact_small_every_s)
+    async def maintain_small_files() -> None:
+        """On the writer's thread, so between two of its commits, never against one."""
+        await maintenance_round("small", lambda: in_db(maintainer.small_round))
 
 
 def open_writer(settings: Settings) -> Warehouse:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Callable
 
@@ -105,43 +104,38 @@ class Maintainer:
     Its own instance because a DuckLake internal error in compaction (a known DuckLake
     bug, duckdb/ducklake#525) invalidates the instance it happens in: that must never be
     the writer's. After any failure the instance is dropped and the next round opens a
-    fresh one. Full rounds (``round``) and light ones (``small_round``) run on different
-    threads and share the instance, one round at a time.
+    fresh one. The worker runs both kinds of round on its writer's thread, between two of
+    its commits: on a SQLite catalog a round beside a commit failed "database is locked"
+    (its catalog read is stale by the time it commits). The instance has the writer's
+    DuckDB threads, so a round leaves the event loop the rest of the machine.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.holder = holder_id()
         self.warehouse: Warehouse | None = None
-        self.busy = threading.Lock()
 
     def round(self) -> bool:
-        """Run one full round (blocking: call it off the event loop), after a light round
-        in progress; whether this worker did."""
+        """Run one full round (blocking: call it off the event loop); whether this worker
+        did."""
         s = self.settings
-        with self.busy:
-            return self._run(
-                lambda w: maintain(w, self.holder, s.compact_every_s, s.snapshot_retention_s)
-            )
+        return self._run(
+            lambda w: maintain(w, self.holder, s.compact_every_s, s.snapshot_retention_s)
+        )
 
     def small_round(self) -> bool:
-        """Run one light round (blocking); False at once while a full round runs (it
-        merges the small files too)."""
+        """Run one light round (blocking); whether this worker did."""
         s = self.settings
-        if not self.busy.acquire(blocking=False):
-            return False
-        try:
-            return self._run(
-                lambda w: maintain_small(
-                    w, self.holder, s.compact_small_every_s, s.compact_small_file_bytes
-                )
+        return self._run(
+            lambda w: maintain_small(
+                w, self.holder, s.compact_small_every_s, s.compact_small_file_bytes
             )
-        finally:
-            self.busy.release()
+        )
 
     def _run(self, work: Callable[[Warehouse], bool]) -> bool:
         if self.warehouse is None:
             self.warehouse = Warehouse.open(self.settings, prepare=False)
+            self.warehouse.conn.execute(f"SET threads = {int(self.settings.writer_threads)}")
         try:
             return work(self.warehouse)
         except BaseException:

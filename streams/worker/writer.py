@@ -31,7 +31,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -206,17 +206,16 @@ def register(p: Pipeline) -> None:
         if keys:
             log.info("warehouse: facts of %d deferred practice-days recomputed", keys)
 
-    # Maintenance on its own DuckDB instance, by the lease holder only: full rounds on a
-    # thread of their own, light rounds (the small files of the last commits) on the writer's.
+    # Maintenance on its own DuckDB instance, by the lease holder only, and on the writer's
+    # thread: so between two of its commits, never against one (Maintainer says why).
     maintainer = maintenance.Maintainer(settings)
-    upkeep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-upkeep")
 
-    async def maintenance_round(kind: str, run: Callable[[], Awaitable[bool]]) -> None:
+    async def maintenance_round(kind: str, run: Callable[[], bool]) -> None:
         if "warehouse" not in opened:
             return
         started = time.monotonic()
         try:
-            done = await run()
+            done = await in_db(run)
         except Exception as exc:  # maintenance can wait for the next round
             log.error("warehouse maintenance (%s round) failed: %s", kind, exc)
             p.metrics.maintenance_failed(kind)
@@ -232,13 +231,11 @@ def register(p: Pipeline) -> None:
 
     @p.app.timer(interval=settings.compact_every_s)
     async def maintain() -> None:
-        loop = asyncio.get_running_loop()
-        await maintenance_round("full", lambda: loop.run_in_executor(upkeep, maintainer.round))
+        await maintenance_round("full", maintainer.round)
 
     @p.app.timer(interval=settings.compact_small_every_s)
     async def maintain_small_files() -> None:
-        """On the writer's thread, so between two of its commits, never against one."""
-        await maintenance_round("small", lambda: in_db(maintainer.small_round))
+        await maintenance_round("small", maintainer.small_round)
 
 
 def open_writer(settings: Settings) -> Warehouse:

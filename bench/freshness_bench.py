@@ -134,7 +134,8 @@ class Wallboard(threading.Thread):
 
 
 def scrape(port: int) -> str:
-    """The worker's warehouse commits so far, from its /metrics: count and mean seconds."""
+    """The worker's warehouse commits so far, from its /metrics: count and mean seconds; and
+    its maintenance rounds (light ones run between two commits)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request("GET", "/metrics")
@@ -142,15 +143,39 @@ def scrape(port: int) -> str:
     finally:
         conn.close()
     found = {
-        s.name + s.labels.get("le", ""): s.value
+        s.name + s.labels.get("le", s.labels.get("round", "")): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
         if s.name.startswith("callstream_warehouse_commit_seconds_")
+        or (s.name.startswith("callstream_warehouse_maintenance_seconds_") and "le" not in s.labels)
+        or s.name == "callstream_warehouse_maintenance_failures_total"
+        or (s.name.startswith("callstream_gc_pause_seconds_") and s.labels["generation"] == "2")
+    }
+    rounds = {
+        kind: (
+            found.get(f"callstream_warehouse_maintenance_seconds_count{kind}", 0),
+            found.get(f"callstream_warehouse_maintenance_seconds_sum{kind}", 0),
+            found.get(f"callstream_warehouse_maintenance_failures_total{kind}", 0),
+        )
+        for kind in ("small", "full")
     }
     count = found.get("callstream_warehouse_commit_seconds_count", 0)
     mean = found.get("callstream_warehouse_commit_seconds_sum", 0) / count if count else 0
     slow = count - found.get("callstream_warehouse_commit_seconds_bucket2.0", count)
-    return f"{count:.0f} warehouse commits, mean {mean:.2f} s each, {slow:.0f} over 2 s"
+    done = ", ".join(
+        f"{n:.0f} {kind} maintenance rounds"
+        + (f" of {total / n:.2f} s mean" if n else "")
+        + f" ({failed:.0f} failed)"
+        for kind, (n, total, failed) in rounds.items()
+    )
+    full_gc = found.get("callstream_gc_pause_seconds_count", 0)
+    gc_seconds = found.get("callstream_gc_pause_seconds_sum", 0)
+    gc_long = full_gc - found.get("callstream_gc_pause_seconds_bucket0.5", full_gc)
+    gc_line = f"{full_gc:.0f} full GC pauses ({gc_seconds:.1f} s, {gc_long:.0f} over 0.5 s)"
+    return (
+        f"{count:.0f} warehouse commits, mean {mean:.2f} s each, {slow:.0f} over 2 s; {done}; "
+        + gc_line
+    )
 
 
 def percentiles(values: list[float]) -> tuple[float, float, float]:

@@ -10,7 +10,9 @@ partition, whichever worker owns it; so a worker that stops consuming shows on t
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,7 @@ class Metrics:
             registry=r,
         )
         self.freshness.set_function(self._freshness)
+        self.registry.register(GcPauses.of_process())
         self._dead_at: deque[float] = deque()
         self._newest: float | None = None
 
@@ -148,6 +151,62 @@ class Metrics:
 
     def collect_with(self, collector: Collector) -> None:
         self.registry.register(collector)
+
+
+class GcPauses(Collector):
+    """``callstream_gc_pause_seconds{generation}``: Python's garbage-collector pauses in
+    this process. Every thread stops for one, the event loop (wallboards, consuming) too,
+    and a full (generation 2) collection takes time in proportion to the objects the worker
+    holds: its tables of today's calls. One per process (the collector is); ``of_process``."""
+
+    BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+    _process: GcPauses | None = None
+    _made = threading.Lock()
+
+    def __init__(self) -> None:
+        self.buckets = [[0] * len(self.BUCKETS) for _ in range(3)]
+        self.count = [0, 0, 0]
+        self.total = [0.0, 0.0, 0.0]
+        self._started: float | None = None
+        gc.callbacks.append(self._observe)
+
+    @classmethod
+    def of_process(cls) -> GcPauses:
+        with cls._made:
+            if cls._process is None:
+                cls._process = cls()
+            return cls._process
+
+    def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        if self._started is None:
+            return
+        seconds = time.perf_counter() - self._started
+        self._started = None
+        generation = min(info["generation"], 2)
+        self.count[generation] += 1
+        self.total[generation] += seconds
+        for i, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.buckets[generation][i] += 1
+
+    def collect(self) -> Iterable[HistogramMetricFamily]:
+        family = HistogramMetricFamily(
+            "callstream_gc_pause_seconds",
+            "Pauses of Python's garbage collector in the worker, by generation (2: a full "
+            "collection); every thread, the event loop too, waits for one.",
+            labels=["generation"],
+        )
+        for generation in range(3):
+            counts = zip(self.BUCKETS, self.buckets[generation], strict=True)
+            family.add_metric(
+                [str(generation)],
+                [*((str(bound), n) for bound, n in counts), ("+Inf", self.count[generation])],
+                self.total[generation],
+            )
+        yield family
 
 
 class LagCollector(Collector):

@@ -99,6 +99,20 @@ class Settings(BaseModel):
     worker_session_timeout_s: float = Field(
         60.0, description="A worker silent this long is presumed dead and its partitions move."
     )
+    gc_freeze_every_s: float = Field(
+        60.0,
+        ge=0,
+        description="This often the worker collects the objects made since the last time and "
+        "moves the survivors (mostly its tables' calls) out of Python's full garbage "
+        "collections, which otherwise scan every call held and stop the worker for seconds "
+        "at national scale; 0: never.",
+    )
+    gc_full_every_s: float = Field(
+        3600.0,
+        gt=0,
+        description="With gc_freeze_every_s, this often the worker collects everything it "
+        "holds (garbage cycles among the moved objects are freed only then).",
+    )
     pipeline_batch_size: int = Field(
         2000, description="Raw events the worker takes at once (one state write per call)."
     )
@@ -189,7 +203,7 @@ class Settings(BaseModel):
         "slow down with every file until the next round.",
     )
     compact_small_file_bytes: int = Field(
-        8 * 1024 * 1024,
+        2 * 1024 * 1024,
         gt=0,
         description="Files under this size are merged by the light rounds "
         "(compact_small_every_s); larger ones are left to the maintenance rounds.",

@@ -20,7 +20,7 @@ import faust
 from streams.core.pseudonymise import load_key
 from streams.ingest.tokens import Level
 from streams.settings import Settings
-from streams.worker import alerts, operations, pipeline, wallboard, writer
+from streams.worker import alerts, heap, operations, pipeline, wallboard, writer
 from streams.worker.fast_delivery import FastDeliveryConsumer
 from streams.worker.live import CALLS_TABLE_NAME, Live, live_table, live_topic
 from streams.worker.metrics import Metrics, Status
@@ -100,6 +100,7 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
     wallboard.register(app, built.live, settings, _members_reader(built))
     operations.register(built, bootstrap)
     alerts.register(built)
+    heap.register(app, settings)
     if with_ingest:
         _register_ingest(built)
     return built

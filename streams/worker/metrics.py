@@ -157,7 +157,9 @@ class GcPauses(Collector):
     """``callstream_gc_pause_seconds{generation}``: Python's garbage-collector pauses in
     this process. Every thread stops for one, the event loop (wallboards, consuming) too,
     and a full (generation 2) collection takes time in proportion to the objects the worker
-    holds: its tables of today's calls. One per process (the collector is); ``of_process``."""
+    holds: its tables of today's calls. One per process (the collector is); ``of_process``.
+    Counted by hand, not with a prometheus ``Histogram``: its observe takes a lock, and a
+    collection can start in a thread that holds it (a callback runs in that thread)."""
 
     BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
     _process: GcPauses | None = None

@@ -935,3 +935,39 @@ def test_light_rounds_are_the_lease_holders(settings: Settings) -> None:
         first.close()
         second.close()
         writer.close()
+
+
+def test_duckdb_checks_extension_signatures_unless_the_folder_is_ours_alone(
+    settings: Settings,
+) -> None:
+    """The signature check (0.3 s of every open) is skipped only where nobody but this user
+    can change the extension files; a folder others can write keeps it, and either way the
+    warehouse opens and the analyst's SQL can load nothing (``lock_down``)."""
+    from streams.warehouse import connect as module
+
+    Warehouse.open(settings).close()
+    folder = module.extension_dir(settings)
+    assert folder.stat().st_mode & 0o777 == 0o700
+
+    def unsigned_allowed() -> bool:
+        conn = module.open_reader(settings)
+        try:
+            ((allowed,),) = conn.execute(
+                "SELECT current_setting('allow_unsigned_extensions')"
+            ).fetchall()
+            module.lock_down(conn, settings)
+            library = module.extension_file(folder, "httpfs")  # not loaded for a local lake
+            with pytest.raises(duckdb.Error, match="disabled"):
+                conn.execute(f"LOAD '{library}'")
+        finally:
+            conn.close()
+        return bool(allowed)
+
+    assert unsigned_allowed()
+    folder.chmod(0o770)  # a group may write: DuckDB checks every signature again
+    try:
+        assert not module.is_private(folder)
+        assert not unsigned_allowed()
+    finally:
+        folder.chmod(0o700)
+    assert not module.is_private(folder / "missing")

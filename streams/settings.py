@@ -213,6 +213,12 @@ class Settings(BaseModel):
         description="Snapshots older than this are expired, and files compaction replaced are "
         "deleted this long after (keep a day or more: queries that began before read them).",
     )
+    sql_batch_rows: int = Field(
+        10_000,
+        gt=0,
+        description="`callstream sql --format csv|json` fetches and writes its result this many "
+        "rows at a time, so a result of any size streams out in bounded memory.",
+    )
 
     # --- ingest ---
     max_body_bytes: int = Field(5 * 1024 * 1024, description="Largest accepted HTTP body.")

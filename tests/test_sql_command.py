@@ -191,6 +191,45 @@ def test_awkward_results_still_print(filled: Path) -> None:
     assert run_sql(query).exit_code == 0
 
 
+def test_every_duckdb_type_prints_in_csv_and_json(filled: Path) -> None:
+    """Values polars could not carry (a HUGEINT beyond 64 bits, a BLOB in JSON) print too;
+    times are ISO 8601 and JSON stays strict (no NaN)."""
+    query = (
+        "SELECT 170141183460469231731687303715884105727::HUGEINT AS h, 'ab'::BLOB AS b, "
+        "'nan'::DOUBLE AS nan, 1.50::DECIMAL(10, 2) AS d, true AS t, "
+        "TIMESTAMPTZ '2026-08-03 08:00:01.5+00' AS tz, TIMESTAMP '2026-08-03 08:00:00' AS ts, "
+        "[DATE '2026-08-03'] AS days"
+    )
+    as_csv = run_sql("--format", "csv", query)
+    assert as_csv.exit_code == 0, as_csv.output
+    assert list(csv.DictReader(io.StringIO(as_csv.stdout))) == [
+        {"h": "170141183460469231731687303715884105727", "b": "6162", "nan": "nan",
+         "d": "1.50", "t": "true", "tz": "2026-08-03T08:00:01.500000+00:00",
+         "ts": "2026-08-03T08:00:00", "days": '["2026-08-03"]'}
+    ]  # fmt: skip
+    as_json = run_sql("--format", "json", query)
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == [
+        {"h": 170141183460469231731687303715884105727, "b": "6162", "nan": None, "d": 1.5,
+         "t": True, "tz": "2026-08-03T08:00:01.500000+00:00", "ts": "2026-08-03T08:00:00",
+         "days": ["2026-08-03"]}
+    ]  # fmt: skip
+
+
+def test_a_result_larger_than_a_batch_streams_out_whole(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLSTREAM_SQL_BATCH_ROWS", "3")
+    query = "SELECT i, i * 2 AS twice FROM range(10) AS t (i) ORDER BY i"
+    as_csv = run_sql("--format", "csv", query)
+    assert as_csv.exit_code == 0, as_csv.output
+    assert as_csv.stdout.splitlines() == ["i,twice", *(f"{i},{2 * i}" for i in range(10))]
+    as_json = run_sql("--format", "json", query)
+    assert json.loads(as_json.stdout) == [{"i": i, "twice": 2 * i} for i in range(10)]
+    empty = run_sql("--format", "json", "SELECT 1 AS x WHERE false")
+    assert (empty.exit_code, json.loads(empty.stdout)) == (0, [])
+
+
 def test_attach_script_lets_the_plain_duckdb_cli_read_while_a_process_writes(
     data_dir: Path,
 ) -> None:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from streams.commands.output import FORMATS, print_frame, print_rows
+from streams.commands.output import FORMATS, fetched, print_rows, write_rows
 from streams.settings import get_settings
+from streams.warehouse.frames import unique_names
 
 if TYPE_CHECKING:
     import duckdb
@@ -60,9 +61,9 @@ def command(
 ) -> None:
     """Attach read-only, run QUERY, print the result to stdout.
 
-    The table output needs only duckdb (and rich to draw it); polars is imported for csv and
-    json alone. Start-up is still several times the plain duckdb CLI's: mostly DuckDB's
-    signature check of the lake's extensions, and pydantic (docs/deploy.md).
+    Imports duckdb and no polars: csv and json stream DuckDB's rows out in batches
+    (``output.write_rows``), the table draws them with rich. The extensions load without
+    DuckDB's signature check where only this user can change them (``connect.is_private``).
     """
     import duckdb
 
@@ -98,20 +99,17 @@ def command(
         if fmt == "table":
             columns = _columns(relation)
             rows = relation.fetchall() if relation is not None else []
-        else:  # polars (and not the Warehouse, whose models take a quarter of a second)
-            from streams.warehouse.frames import arrow_frame
-
-            frame = arrow_frame(relation) if relation is not None else None
+        elif relation is not None:
+            names = unique_names(relation.columns)
+            write_rows(fmt, names, fetched(relation, settings.sql_batch_rows), sys.stdout)
         as_of = read_snapshot(conn, snapshot)
     except duckdb.Error as exc:
         raise click.ClickException(_query_error(exc)) from exc
     finally:
         conn.close()
-    when = f"{as_of.time:%Y-%m-%d %H:%M:%S} UTC"
     if fmt == "table":
+        when = f"{as_of.time:%Y-%m-%d %H:%M:%S} UTC"
         print_rows(columns, rows, f"{len(rows)} rows, data as of snapshot {as_of.id} ({when})")
-    elif frame is not None:
-        print_frame(frame, fmt, "")
 
 
 def _require_query(query: str) -> None:

@@ -1,13 +1,17 @@
-"""Query results as polars frames, through Arrow.
+"""Query results as polars frames, through Arrow, and the column names a result prints under.
 
-Apart from the Warehouse so that ``callstream sql --format csv`` can build its frame with
-duckdb and polars alone, without importing the writer's models (a quarter of a second).
+Apart from the Warehouse, and polars imported only to build a frame, so that ``callstream
+sql`` can name its columns with duckdb alone (polars and the writer's models cost it a
+fifth and a quarter of a second).
 """
 
 from __future__ import annotations
 
-import duckdb
-import polars as pl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
 
 
 def arrow_frame(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
@@ -20,7 +24,9 @@ def arrow_frame(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
     DECIMAL(38,0), which is how Arrow carries DuckDB's HUGEINT sums, becomes Int64 (a
     strict cast: a sum beyond Int64 raises rather than wraps).
     """
-    names = _unique_names(relation.columns)
+    import polars as pl
+
+    names = unique_names(relation.columns)
     types = dict(zip(names, (str(t) for t in relation.types), strict=True))
     intervals = {n for n, t in types.items() if t == "INTERVAL"}
     nested = {n for n, t in types.items() if "INTERVAL" in t and n not in intervals}
@@ -52,7 +58,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _unique_names(names: list[str]) -> list[str]:
+def unique_names(names: list[str]) -> list[str]:
     """Column names made unique (``a``, ``a_1``, ...): a frame cannot hold two ``a``."""
     seen: set[str] = set()
     unique = []

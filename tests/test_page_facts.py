@@ -4,6 +4,7 @@ calls included, and EXPLAIN ANALYZE shows one practice-day opens one day's files
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -211,3 +212,31 @@ def test_staffing_slot_facts_equal_a_recount_across_midnight(warehouse: Warehous
     warehouse.rebuild_aggregates(force=True)
     rebuilt = warehouse.query("SELECT * FROM staffing_slot_facts")
     same(facts, rebuilt, ["practice", "local_date", "slot_start"])
+
+
+@pytest.mark.parametrize("query", ["scramble_slots", "repeat_callers_daily"])
+def test_a_page_of_one_practice_day_scans_only_its_facts(warehouse: Warehouse, query: str) -> None:
+    """The 8am scramble's views stack two fact tables; the page's filter must reach both
+    scans. With a LEFT JOIN it reached one, and every slot and caller of the month was read
+    for each page (0.4 s a page nationally)."""
+    days = [date(2026, 8, 3) + timedelta(days=d) for d in range(10)]
+    for day in days:
+        warehouse.merge_calls([varied(n, day, f"A{p:05d}") for p in range(10) for n in range(20)])
+    warehouse.compact()
+    sql = (Path(__file__).resolve().parent.parent / "sql/dashboards" / f"{query}.sql").read_text()
+    ((_, text),) = warehouse.conn.execute(
+        f"EXPLAIN (ANALYZE, FORMAT json) {sql}", {"practices": ["A00003"], "dates": [days[4]]}
+    ).fetchall()
+
+    def scans(node: dict) -> list[tuple[str, int]]:
+        found = [(node["extra_info"]["Table"], node["operator_cardinality"])] if (
+            node.get("operator_name") == "DUCKLAKE_SCAN"
+        ) else []  # fmt: skip
+        return found + [s for child in node.get("children", []) for s in scans(child)]
+
+    plan = json.loads(text)
+    read = scans(plan if isinstance(plan, dict) else plan[0])
+    assert {table for table, _ in read} >= {"practice_day_facts"}, read
+    for table, rows in read:
+        total = warehouse.query(f"SELECT count(*) AS n FROM {table}")["n"][0]
+        assert rows <= 0.1 * total, (table, rows, total, read)

@@ -4,6 +4,9 @@
 -- Grain: local_date, days in $dates with an inbound call; sums of the analyst view
 --   repeat_callers over $practices (a caller is counted per practice).
 -- Parameters: $practices (VARCHAR[]), $dates (DATE[]).
+-- Filter: list_contains, not IN (SELECT unnest(...)): the view stacks two fact tables and
+--   only a plain filter reaches both scans; the IN join read the whole month (0.4 s of a
+--   one-practice page nationally, 0.05 s now; the other pages' queries measured faster with IN).
 -- Columns: local_date, day (label), callers, callers_2plus, callers_3plus, repeat_calls,
 --   callers_never_answered, withheld_calls.
 SELECT
@@ -16,6 +19,6 @@ SELECT
     sum(callers_never_answered)::BIGINT AS callers_never_answered,
     sum(withheld_calls)::BIGINT AS withheld_calls
 FROM repeat_callers
-WHERE practice IN (SELECT unnest($practices)) AND local_date IN (SELECT unnest($dates))
+WHERE list_contains($practices, practice) AND list_contains($dates, local_date)
 GROUP BY local_date
 ORDER BY local_date

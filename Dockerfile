@@ -21,7 +21,7 @@ COPY models ./models
 COPY streams ./streams
 COPY sql ./sql
 COPY dashboards ./dashboards
-RUN pip install --no-deps -e .
+RUN pip install --no-deps -e . --config-settings editable_mode=compat
 
 RUN useradd --create-home --uid 1000 callstream \
     && mkdir -p /data \

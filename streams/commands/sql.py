@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from streams.commands.output import FORMATS, fetched, print_rows, write_rows
+from streams.commands.output import FORMATS, fetched, print_rows, write_text_rows
 from streams.settings import get_settings
-from streams.warehouse.frames import unique_names
+from streams.warehouse.frames import as_text, unique_names
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,9 +61,10 @@ def command(
 ) -> None:
     """Attach read-only, run QUERY, print the result to stdout.
 
-    Imports duckdb and no polars: csv and json stream DuckDB's rows out in batches
-    (``output.write_rows``), the table draws them with rich. The extensions load without
-    DuckDB's signature check where only this user can change them (``connect.is_private``).
+    Imports duckdb and no polars: csv and json are formatted by DuckDB (``frames.as_text``)
+    and streamed out in batches (``output.write_text_rows``), the table is drawn with rich.
+    The extensions load without DuckDB's signature check where only this user can change
+    them (``connect.is_private``).
     """
     import duckdb
 
@@ -101,7 +102,8 @@ def command(
             rows = relation.fetchall() if relation is not None else []
         elif relation is not None:
             names = unique_names(relation.columns)
-            write_rows(fmt, names, fetched(relation, settings.sql_batch_rows), sys.stdout)
+            printable = as_text(relation, fmt)
+            write_text_rows(fmt, names, fetched(printable, settings.sql_batch_rows), sys.stdout)
         as_of = read_snapshot(conn, snapshot)
     except duckdb.Error as exc:
         raise click.ClickException(_query_error(exc)) from exc

@@ -1,4 +1,4 @@
-"""Query results as polars frames, through Arrow, and the column names a result prints under.
+"""Query results as polars frames, through Arrow, or as text DuckDB formats for printing.
 
 Apart from the Warehouse, and polars imported only to build a frame, so that ``callstream
 sql`` can name its columns with duckdb alone (polars and the writer's models cost it a
@@ -70,3 +70,54 @@ def unique_names(names: list[str]) -> list[str]:
         seen.add(candidate)
         unique.append(candidate)
     return unique
+
+
+#: DuckDB types whose text never needs CSV quoting.
+NUMERIC_TYPES = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+    "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "BOOLEAN", "DATE",
+)  # fmt: skip
+NESTED = ("STRUCT", "MAP", "UNION")
+
+
+def as_text(relation: duckdb.DuckDBPyRelation, fmt: str) -> duckdb.DuckDBPyRelation:
+    """The result as lines ready to write, one VARCHAR per row, formatted by DuckDB in its
+    vectors: per value in Python a million rows took three to ten times polars' two seconds.
+
+    ``csv``: one CSV line per row (quoted as Python's ``csv`` module quotes: a cell holding a
+    comma, a quote or a line break); null and the empty string are an empty cell; numbers
+    and text as DuckDB prints them, lists, structs and maps as JSON, bytes as hex, times as
+    DuckDB's ISO 8601 text (``2026-08-03 08:00:01.5+00``), durations ``00:03:00``.
+    ``json``: a JSON object per row; NaN and infinity, which JSON cannot hold, become null,
+    bytes hex. Column names are made unique first (``a``, ``a_1``).
+    """
+    names = unique_names(relation.columns)
+    cells = []
+    for position, (name, kind) in enumerate(zip(names, relation.types, strict=True), 1):
+        sql_type, value = str(kind), f"#{position}"
+        if sql_type in ("FLOAT", "DOUBLE") and fmt == "json":
+            value = f"CASE WHEN isfinite({value}) THEN {value} END"
+        elif sql_type == "BLOB":
+            value = f"hex({value})"
+        elif fmt == "csv" and (sql_type.endswith("]") or sql_type.startswith(NESTED)):
+            value = f"CAST(to_json({value}) AS VARCHAR)"
+        if fmt == "csv":
+            value = _csv_cell(f"CAST({value} AS VARCHAR)", sql_type in NUMERIC_TYPES, len(names))
+        cells.append((name, value))
+    if fmt == "json":
+        fields = ", ".join(f"{_ident(name)} := {value}" for name, value in cells)
+        return relation.project(f"CAST(to_json(struct_pack({fields})) AS VARCHAR)")
+    return relation.project(" || ',' || ".join(value for _, value in cells))
+
+
+def _csv_cell(text: str, plain: bool, columns: int) -> str:
+    """A VARCHAR expression as one CSV cell (never null). A lone empty cell is written
+    ``""``, as Python's ``csv`` does, so that its line is not blank."""
+    empty = "'\"\"'" if columns == 1 else "''"
+    if plain:
+        return f"coalesce({text}, {empty})"
+    return (
+        f"CASE WHEN {text} IS NULL OR {text} = '' THEN {empty} "
+        f"WHEN regexp_matches({text}, '[,\"\\r\\n]') "
+        f"THEN '\"' || replace({text}, '\"', '\"\"') || '\"' ELSE {text} END"
+    )

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 MAX_LISTED = 5
 ZIP_CHUNK = 1 << 20
+#: The order of every published CSV's rows.
+FILE_ORDER = 'sort_date, "PRACTICE_CODE", "Indicator", sort_1, sort_2'
 #: Deflate level of the zips: the fastest (a national month is most of a gigabyte of CSV).
 ZIP_LEVEL = 1
 
@@ -245,10 +247,12 @@ def _copy(
     from there instead of counted again."""
     header = ", ".join(f'"{name}"' for name in nhs.LAYOUTS[kind].header)
     where = "WHERE member = $member" if member is not None else ""
-    rows = f"SELECT * FROM read_parquet({quote(str(staged))})" if staged else _rows_sql(kind)
+    if staged:  # already in FILE_ORDER: a filtered scan keeps it (preserve_insertion_order)
+        rows, order = f"SELECT * FROM read_parquet({quote(str(staged))})", ""
+    else:
+        rows, order = _rows_sql(kind), f"ORDER BY {FILE_ORDER}"
     sql = (
-        f"COPY (SELECT {header} FROM ({rows}\n) {where} "
-        'ORDER BY sort_date, "PRACTICE_CODE", "Indicator", sort_1, sort_2) '
+        f"COPY (SELECT {header} FROM ({rows}\n) {where} {order}) "
         f"TO {quote(str(path))} (FORMAT csv, HEADER true, DELIMITER ',')"
     )
     values = {} if staged else dict(params)
@@ -261,9 +265,14 @@ def _copy(
 def _stage_rows(
     conn: duckdb.DuckDBPyConnection, kind: nhs.FileKind, params: dict[str, Any], path: Path
 ) -> None:
-    """The kind's rows of the month, counted once into a Parquet file ordered by region, so
-    that each region's CSV reads its own row groups instead of counting the month again."""
-    sql = f"COPY (SELECT * FROM ({_rows_sql(kind)}\n) ORDER BY member) TO {quote(str(path))}"
+    """The kind's rows of the month, counted and sorted once into a Parquet file, by region and
+    then in the files' order, so that each region's CSV is a scan of its own row groups, in
+    order: neither counted nor sorted again (sorting each region again cost a third of the
+    zips' time on a national month)."""
+    sql = (
+        f"COPY (SELECT * FROM ({_rows_sql(kind)}\n) ORDER BY member, {FILE_ORDER}) "
+        f"TO {quote(str(path))}"
+    )
     conn.execute(sql + " (FORMAT parquet)", params).fetchall()
 
 

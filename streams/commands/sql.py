@@ -100,11 +100,11 @@ def command(
         if fmt == "table":
             columns = _columns(relation)
             rows = relation.fetchall() if relation is not None else []
+            as_of = read_snapshot(conn, snapshot)  # for the caption; csv and json have none
         elif relation is not None:
             names = unique_names(relation.columns)
             printable = as_text(relation, fmt)
             write_text_rows(fmt, names, fetched(printable, settings.sql_batch_rows), sys.stdout)
-        as_of = read_snapshot(conn, snapshot)
     except duckdb.Error as exc:
         raise click.ClickException(_query_error(exc)) from exc
     finally:

@@ -970,4 +970,13 @@ def test_duckdb_checks_extension_signatures_unless_the_folder_is_ours_alone(
         assert not unsigned_allowed()
     finally:
         folder.chmod(0o700)
+    library = module.extension_file(folder, "ducklake")
+    assert library.stat().st_mode & 0o777 == 0o644
+    library.chmod(0o664)  # a group may write one file: checked again too
+    try:
+        assert not module.is_private(folder)
+        assert not unsigned_allowed()
+    finally:
+        library.chmod(0o644)
+    assert module.is_private(folder)
     assert not module.is_private(folder / "missing")

@@ -310,8 +310,10 @@ def extension_dir(settings: Settings) -> Path:
 
 
 def is_private(directory: Path) -> bool:
-    """Whether only this user can change the files in ``directory``: owned by us, writable by
-    no group or other user.
+    """Whether only this user can change the extensions in ``directory``: the folder and every
+    extension file in it owned by us and writable by no group or other user (a file a group
+    may write is not safe in a folder the group may enter, e.g. one an older version made
+    0755 under umask 002).
 
     DuckDB's signature check re-reads every extension file on every LOAD (70 MB for ducklake
     and sqlite: 0.3 s of each open here, most of ``callstream sql``'s start-up). The files
@@ -322,9 +324,13 @@ def is_private(directory: Path) -> bool:
     Nothing typed into ``callstream sql`` can load an extension either way (``lock_down``).
     """
     try:
-        status = directory.stat()
+        paths = [directory, *directory.glob("*.duckdb_extension")]
+        return all(_ours_alone(path.stat()) for path in paths)
     except OSError:
         return False
+
+
+def _ours_alone(status: os.stat_result) -> bool:
     return status.st_uid == os.getuid() and not status.st_mode & 0o022
 
 
@@ -354,6 +360,7 @@ def extension_file(directory: Path, name: str) -> Path:
     if not target.exists() or target.stat().st_size != source.stat().st_size:
         partial = directory / f".{loaded_as}.{uuid.uuid4().hex}.partial"
         shutil.copyfile(source, partial)
+        partial.chmod(0o644)  # never group-writable, whatever the umask (``is_private``)
         os.replace(partial, target)
     return target
 

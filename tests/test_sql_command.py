@@ -209,11 +209,27 @@ def test_every_duckdb_type_prints_in_csv_and_json(filled: Path) -> None:
     ]  # fmt: skip
     as_json = run_sql("--format", "json", query)
     assert as_json.exit_code == 0, as_json.output
-    assert json.loads(as_json.stdout) == [
+    assert json.loads(as_json.stdout, parse_constant=_refuse) == [
         {"h": 170141183460469231731687303715884105727, "b": "6162", "nan": None, "d": 1.5,
          "t": True, "tz": "2026-08-03 08:00:01.5+00", "ts": "2026-08-03 08:00:00",
          "days": ["2026-08-03"]}
     ]  # fmt: skip
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"not strict JSON: {constant}")
+
+
+def test_json_keeps_names_that_differ_in_case_and_nulls_nan_at_any_depth(filled: Path) -> None:
+    query = (
+        "SELECT 1 AS \"UPPER\", 2 AS upper, {'k': 'nan'::DOUBLE, 'NaN': 'NaN'} AS s, "
+        "['-inf'::DOUBLE, 1.5] AS l"
+    )
+    result = run_sql("--format", "json", query)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout, parse_constant=_refuse) == [
+        {"UPPER": 1, "upper": 2, "s": {"k": None, "NaN": "NaN"}, "l": [None, 1.5]}
+    ]
 
 
 def test_csv_cells_with_commas_quotes_and_line_breaks_read_back_whole(filled: Path) -> None:

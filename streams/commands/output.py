@@ -65,9 +65,18 @@ def write_text_rows(
     out.write("[")
     first = True
     for batch in batches:
-        out.write(("" if first else ",") + ",".join(row[0] for row in batch))
+        out.write(("" if first else ",") + ",".join(_strict_json(row[0]) for row in batch))
         first = False
     out.write("]\n")
+
+
+def _strict_json(line: str) -> str:
+    """DuckDB's JSON with NaN and infinity (which JSON has not, and strict readers refuse)
+    as null, at any depth; a line without those words is left as it is."""
+    if "NaN" not in line and "Infinity" not in line:
+        return line
+    loaded = json.loads(line, parse_constant=lambda _: None)
+    return json.dumps(loaded, separators=(",", ":"), ensure_ascii=False)
 
 
 def fetched(

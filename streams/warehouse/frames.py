@@ -54,6 +54,10 @@ def _arrow_safe(position: int, name: str, sql_type: str) -> str:
     return f"#{position} AS {_ident(name)}"
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -88,25 +92,24 @@ def as_text(relation: duckdb.DuckDBPyRelation, fmt: str) -> duckdb.DuckDBPyRelat
     comma, a quote or a line break); null and the empty string are an empty cell; numbers
     and text as DuckDB prints them, lists, structs and maps as JSON, bytes as hex, times as
     DuckDB's ISO 8601 text (``2026-08-03 08:00:01.5+00``), durations ``00:03:00``.
-    ``json``: a JSON object per row; NaN and infinity, which JSON cannot hold, become null,
-    bytes hex. Column names are made unique first (``a``, ``a_1``).
+    ``json``: a JSON object per row, bytes hex (DuckDB writes NaN and infinity as JSON cannot
+    hold them: ``output.write_text_rows`` makes them null). Column names are made unique
+    first (``a``, ``a_1``).
     """
     names = unique_names(relation.columns)
     cells = []
     for position, (name, kind) in enumerate(zip(names, relation.types, strict=True), 1):
         sql_type, value = str(kind), f"#{position}"
-        if sql_type in ("FLOAT", "DOUBLE") and fmt == "json":
-            value = f"CASE WHEN isfinite({value}) THEN {value} END"
-        elif sql_type == "BLOB":
+        if sql_type == "BLOB":
             value = f"hex({value})"
         elif fmt == "csv" and (sql_type.endswith("]") or sql_type.startswith(NESTED)):
             value = f"CAST(to_json({value}) AS VARCHAR)"
         if fmt == "csv":
             value = _csv_cell(f"CAST({value} AS VARCHAR)", sql_type in NUMERIC_TYPES, len(names))
         cells.append((name, value))
-    if fmt == "json":
-        fields = ", ".join(f"{_ident(name)} := {value}" for name, value in cells)
-        return relation.project(f"CAST(to_json(struct_pack({fields})) AS VARCHAR)")
+    if fmt == "json":  # keys as text: "UPPER" and "upper" are two keys, not one struct field
+        fields = ", ".join(f"{_literal(name)}, {value}" for name, value in cells)
+        return relation.project(f"CAST(json_object({fields}) AS VARCHAR)")
     return relation.project(" || ',' || ".join(value for _, value in cells))
 
 

@@ -54,10 +54,6 @@ def _arrow_safe(position: int, name: str, sql_type: str) -> str:
     return f"#{position} AS {_ident(name)}"
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -96,6 +92,8 @@ def as_text(relation: duckdb.DuckDBPyRelation, fmt: str) -> duckdb.DuckDBPyRelat
     hold them: ``output.write_text_rows`` makes them null). Column names are made unique
     first (``a``, ``a_1``).
     """
+    from streams.warehouse.connect import quote  # duckdb is loaded by now; not for --help
+
     names = unique_names(relation.columns)
     cells = []
     for position, (name, kind) in enumerate(zip(names, relation.types, strict=True), 1):
@@ -108,7 +106,7 @@ def as_text(relation: duckdb.DuckDBPyRelation, fmt: str) -> duckdb.DuckDBPyRelat
             value = _csv_cell(f"CAST({value} AS VARCHAR)", sql_type in NUMERIC_TYPES, len(names))
         cells.append((name, value))
     if fmt == "json":  # keys as text: "UPPER" and "upper" are two keys, not one struct field
-        fields = ", ".join(f"{_literal(name)}, {value}" for name, value in cells)
+        fields = ", ".join(f"{quote(name)}, {value}" for name, value in cells)
         return relation.project(f"CAST(json_object({fields}) AS VARCHAR)")
     return relation.project(" || ',' || ".join(value for _, value in cells))
 

@@ -17,7 +17,7 @@ import click
 
 from streams.commands.output import FORMATS, fetched, print_rows, write_text_rows
 from streams.settings import get_settings
-from streams.warehouse.frames import as_text, unique_names
+from streams.warehouse.frames import NUMERIC, as_text, base_type, unique_names
 
 if TYPE_CHECKING:
     import duckdb
@@ -175,18 +175,11 @@ def _query_error(exc: Exception) -> str:
     return f"query failed: {text}"
 
 
-#: DuckDB types printed right-aligned.
-NUMERIC = (
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-    "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
-)  # fmt: skip
-
-
 def _columns(relation: object) -> list[tuple[str, bool]]:
     """Each result column's name and whether it is numeric (nothing for a statement)."""
     if relation is None:
         return []
     return [
-        (name, str(kind).split("(")[0] in NUMERIC)
+        (name, base_type(str(kind)) in NUMERIC)
         for name, kind in zip(relation.columns, relation.types, strict=True)
     ]

@@ -72,12 +72,19 @@ def unique_names(names: list[str]) -> list[str]:
     return unique
 
 
-#: DuckDB types whose text never needs CSV quoting.
-NUMERIC_TYPES = (
+#: DuckDB's numeric types (without a DECIMAL's precision: ``base_type``).
+NUMERIC = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-    "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "BOOLEAN", "DATE",
+    "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
 )  # fmt: skip
+#: Types whose text never holds a comma, a quote or a line break: never quoted in CSV.
+UNQUOTED = (*NUMERIC, "BOOLEAN", "DATE")
 NESTED = ("STRUCT", "MAP", "UNION")
+
+
+def base_type(sql_type: str) -> str:
+    """``DECIMAL(10,2)`` -> ``DECIMAL``."""
+    return sql_type.split("(")[0]
 
 
 def as_text(relation: duckdb.DuckDBPyRelation, fmt: str) -> duckdb.DuckDBPyRelation:
@@ -103,7 +110,8 @@ def as_text(relation: duckdb.DuckDBPyRelation, fmt: str) -> duckdb.DuckDBPyRelat
         elif fmt == "csv" and (sql_type.endswith("]") or sql_type.startswith(NESTED)):
             value = f"CAST(to_json({value}) AS VARCHAR)"
         if fmt == "csv":
-            value = _csv_cell(f"CAST({value} AS VARCHAR)", sql_type in NUMERIC_TYPES, len(names))
+            plain = base_type(sql_type) in UNQUOTED
+            value = _csv_cell(f"CAST({value} AS VARCHAR)", plain, len(names))
         cells.append((name, value))
     if fmt == "json":  # keys as text: "UPPER" and "upper" are two keys, not one struct field
         fields = ", ".join(f"{quote(name)}, {value}" for name, value in cells)

@@ -100,12 +100,12 @@ class Settings(BaseModel):
         60.0, description="A worker silent this long is presumed dead and its partitions move."
     )
     gc_freeze_every_s: float = Field(
-        60.0,
+        10.0,
         ge=0,
-        description="This often the worker collects the objects made since the last time and "
-        "moves the survivors (mostly its tables' calls) out of Python's full garbage "
-        "collections, which otherwise scan every call held and stop the worker for seconds "
-        "at national scale; 0: never.",
+        description="At start and then this often the worker collects the objects made since "
+        "the last time and moves the survivors (mostly its tables' calls) out of Python's full "
+        "garbage collections, which otherwise scan every call held and stop the worker for "
+        "seconds at national scale; 0: never.",
     )
     gc_full_every_s: float = Field(
         3600.0,

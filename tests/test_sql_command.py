@@ -303,6 +303,27 @@ def test_attach_script_lets_the_plain_duckdb_cli_read_while_a_process_writes(
     assert len({n for n in counts if 0 < n < 600}) >= 2  # read while the writer committed
 
 
+def test_attach_script_offers_unsigned_only_where_the_extensions_are_private(
+    filled: Path,
+) -> None:
+    """The script's header offers `duckdb -unsigned` (no signature check, as callstream itself
+    skips it) only while nobody else can change the extension files, and that command reads."""
+    script = run_sql("--attach-script")
+    assert script.exit_code == 0, script.output
+    assert "duckdb -unsigned -init FILE" in script.stdout
+    attach = filled.parent / "attach.sql"
+    attach.write_text(script.stdout)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("duckdb")), "-unsigned", "-init", str(attach),
+         "-csv", "-noheader", "-c", "SELECT count(*) FROM calls"],
+        capture_output=True, text=True, timeout=60, check=False, cwd="/",
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.split()[-1] == "2", done.stderr
+    (filled / "duckdb_extensions").chmod(0o770)  # a group may now change them
+    shared = run_sql("--attach-script")
+    assert shared.exit_code == 0 and "-unsigned" not in shared.stdout, shared.output
+
+
 def test_attach_script_or_query_not_both(filled: Path) -> None:
     result = run_sql("--attach-script", "SELECT 1")
     assert result.exit_code == 2 and "not both" in result.stderr

@@ -6,9 +6,9 @@ national scale, and a full collection scans them all while every thread, the eve
 collections of 2 s each (docs/operations.md). So at start and then this often
 (``gc_freeze_every_s``) the worker collects what was made since the last time and freezes the
 survivors (``gc.freeze``): collections skip frozen objects, and refcounting still frees one
-when a table drops it. Only
-a cycle among frozen objects would outlive its use, so once per ``gc_full_every_s`` the
-worker unfreezes everything and collects it all: one long pause an hour, not two a minute.
+when a table drops it. Only a cycle among frozen objects would outlive its use, so once per
+``gc_full_every_s`` the worker unfreezes everything and collects it all: one long pause an
+hour, not two a minute.
 """
 
 from __future__ import annotations

@@ -277,28 +277,8 @@ def test_attach_script_lets_the_plain_duckdb_cli_read_while_a_process_writes(
     attach.write_text(script.stdout)
     assert "READ_ONLY" in script.stdout and "INSTALL" not in script.stdout
 
-    def plain_duckdb_count() -> int:
-        done = subprocess.run(
-            [
-                str(duckdb_cli),
-                "-init",
-                str(attach),
-                "-csv",
-                "-noheader",
-                "-c",
-                "SELECT count(*) FROM calls",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd="/",
-        )
-        assert done.returncode == 0, done.stderr
-        return int(done.stdout.split()[-1])
-
-    counts = counts_while_writing(data_dir, 6, 100, 0.4, plain_duckdb_count)
-    assert plain_duckdb_count() == 600
+    counts = counts_while_writing(data_dir, 6, 100, 0.4, lambda: plain_duckdb_count(attach))
+    assert plain_duckdb_count(attach) == 600
     assert counts == sorted(counts) and all(n % 100 == 0 for n in counts)
     assert len({n for n in counts if 0 < n < 600}) >= 2  # read while the writer committed
 
@@ -313,15 +293,21 @@ def test_attach_script_offers_unsigned_only_where_the_extensions_are_private(
     assert "duckdb -unsigned -init FILE" in script.stdout
     attach = filled.parent / "attach.sql"
     attach.write_text(script.stdout)
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("duckdb")), "-unsigned", "-init", str(attach),
-         "-csv", "-noheader", "-c", "SELECT count(*) FROM calls"],
-        capture_output=True, text=True, timeout=60, check=False, cwd="/",
-    )  # fmt: skip
-    assert done.returncode == 0 and done.stdout.split()[-1] == "2", done.stderr
+    assert plain_duckdb_count(attach, "-unsigned") == 2
     (filled / "duckdb_extensions").chmod(0o770)  # a group may now change them
     shared = run_sql("--attach-script")
     assert shared.exit_code == 0 and "-unsigned" not in shared.stdout, shared.output
+
+
+def plain_duckdb_count(attach: Path, *flags: str) -> int:
+    """``SELECT count(*) FROM calls`` in the plain duckdb CLI started with ``attach``."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("duckdb")), *flags, "-init", str(attach),
+         "-csv", "-noheader", "-c", "SELECT count(*) FROM calls"],
+        capture_output=True, text=True, timeout=60, check=False, cwd="/",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
 
 
 def test_attach_script_or_query_not_both(filled: Path) -> None:

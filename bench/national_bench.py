@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import click
 import duckdb
@@ -283,6 +283,11 @@ def child(argv: list[str], env: dict[str, str]) -> tuple[Took, float, str]:
     return Took(seconds, float(user) + float(system)), int(peak_kb) / 1024, done.stdout
 
 
+def used_by(sql: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The named parameters ``sql`` uses (DuckDB refuses any it does not)."""
+    return {name: value for name, value in values.items() if f"${name}" in sql}
+
+
 def build(settings: Settings, scale: float) -> dict[str, float]:
     calls = int(CALLS * scale)
     practices = max(50, int(PRACTICES * scale))
@@ -294,9 +299,8 @@ def build(settings: Settings, scale: float) -> dict[str, float]:
             REFERENCE, {"practices": practices, "pcn_size": PCN_SIZE, "icbs": icbs}
         )
         for statement in ODS_AND_LIST_SIZES:
-            named = {"practices": practices, "icbs": icbs}
             warehouse.conn.execute(
-                statement, {k: v for k, v in named.items() if f"${k}" in statement}
+                statement, used_by(statement, {"practices": practices, "icbs": icbs})
             )
         warehouse.conn.execute(GENERATE, {"practices": practices, "calls": calls})
         figures["load_s"] = time.monotonic() - started
@@ -374,7 +378,7 @@ def time_pages(settings: Settings, root: Path, plain: duckdb.DuckDBPyConnection)
                     "today": pinned.site.today,
                 }
                 sql = panel_sql(panel)
-                plain.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql}).fetchall()
+                plain.execute(sql, used_by(sql, values)).fetchall()
             baseline = took()
             rows.append((f"page {dashboard.slug}", f"{level} {org.code}", cold, baseline))
             rows.append((f"page {dashboard.slug} (cached)", f"{level} {org.code}", cached, None))

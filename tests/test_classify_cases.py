@@ -503,6 +503,55 @@ CASES: list[tuple[str, str, list, dict[str, Any]]] = [
         {"routing": "transferred", "transfers": 1, "first_team": "reception", "talk_s": 80},
     ),
     (
+        "transfer to the same team spelt another way",
+        MON,
+        [
+            (0, "call_started"),
+            (5, "queue_joined"),
+            (10, "answered", {"team": "reception"}),
+            (40, "transferred", {"team": "Reception"}),
+            (90, "call_ended"),
+        ],
+        # the rules match team names ignoring case: one team, still right first time
+        {"routing": "right_first_time", "transfers": 1, "first_team": "reception"},
+    ),
+    (
+        "answered, then transferred into a queue",
+        MON,
+        [
+            (0, "call_started"),
+            (5, "ringing", {"team": "reception"}),
+            (20, "answered", {"team": "reception"}),
+            (50, "transferred", {"team": "prescriptions"}),
+            (51, "queue_joined"),
+            (90, "answered", {"team": "prescriptions"}),
+            (200, "call_ended"),
+        ],
+        # the wait ends at the first answer: 20 - 5 (ringing) = 15 s -> "1_30", not the
+        # later queue (51 > 20); talk 200 - 20 = 180 -> "2 to 5 minutes"
+        {
+            "outcome": "answered",
+            "wait_s": 15,
+            "wait_bucket": "1_30",
+            "talk_s": 180,
+            "routing": "transferred",
+            "first_team": "reception",
+        },
+    ),
+    (
+        "answered at once, then transferred into a queue",
+        MON,
+        [
+            (0, "call_started"),
+            (3, "answered", {"team": "reception"}),
+            (30, "transferred", {"team": "results"}),
+            (31, "queue_joined"),
+            (60, "call_ended"),
+        ],
+        # no queue or ringing before the answer: the wait runs from the start, 3 s
+        {"outcome": "answered", "wait_s": 3, "wait_bucket": "1_30", "talk_s": 57},
+    ),
+    (
         "answered and diverted: answered wins",
         MON,
         [

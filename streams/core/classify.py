@@ -14,7 +14,7 @@ from models.events import EventType, PseudonymisedEvent, event_sort_key
 from streams.core.assemble import CallAssembly
 from streams.core.buckets import duration_bucket, wait_bucket, whole_seconds
 from streams.core.nhs_time import core_category, time_band, to_london, to_utc
-from streams.core.rules import Rules
+from streams.core.rules import Rules, team_key
 
 _EXPECTS_PERSON = (EventType.queue_joined, EventType.ringing, EventType.voicemail)
 
@@ -131,11 +131,11 @@ def _outcome(first: dict[EventType, PseudonymisedEvent]) -> Outcome:
 def _wait(
     outcome: Outcome, first: dict[EventType, PseudonymisedEvent], start: datetime
 ) -> int | None:
-    """Whole seconds from queue join (else ringing, else call start) to the outcome."""
+    """Whole seconds from queue join (else ringing, else call start) to the outcome; a queue
+    joined or a line rung after the outcome (answered, then transferred into a queue) is not
+    part of the wait."""
     if outcome == "ended_in_ivr":
         return None
-    began = first.get(EventType.queue_joined) or first.get(EventType.ringing)
-    wait_from = began.at if began is not None else start
     if outcome == "answered":
         end = first[EventType.answered]
     elif outcome == "callback_requested":
@@ -144,7 +144,16 @@ def _wait(
         end = first.get(EventType.voicemail) or first.get(EventType.call_ended)
         if end is None:
             return None  # missed and still going: the wait is not known yet
-    return whole_seconds(wait_from, end.at)
+    until = event_sort_key(end)
+    began = next(
+        (
+            event
+            for kind in (EventType.queue_joined, EventType.ringing)
+            if (event := first.get(kind)) is not None and event_sort_key(event) <= until
+        ),
+        None,
+    )
+    return whole_seconds(began.at if began is not None else start, end.at)
 
 
 def _routing(
@@ -155,7 +164,8 @@ def _routing(
     """Did the caller reach the right place: first team kept, moved on, or signposted."""
     if answered is not None:
         after = event_sort_key(answered)
-        moved = any(t.team != answered.team for t in transfers if event_sort_key(t) > after)
+        first = team_key(answered.team or "")
+        moved = any(team_key(t.team or "") != first for t in transfers if event_sort_key(t) > after)
         return "transferred" if moved else "right_first_time"
     if divert is not None:
         return "signposted"

@@ -30,6 +30,12 @@ from streams.core.phone_numbers import team_or_unknown
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
+def team_key(name: str) -> str:
+    """What identifies a team: its name ignoring case and surrounding space, as phone systems
+    spell one team differently (``Reception``, ``reception``)."""
+    return name.strip().casefold()
+
+
 class Team(BaseModel):
     """A team calls can reach: the role of its people and the requests it is meant for."""
 
@@ -116,8 +122,7 @@ class Rules(BaseModel):
 
     @model_validator(mode="after")
     def _index(self) -> Rules:
-        # Team names are matched ignoring case and surrounding space: phone systems differ.
-        self._teams_folded = {name.strip().casefold(): team for name, team in self.teams.items()}
+        self._teams_folded = {team_key(name): team for name, team in self.teams.items()}
         self._extension = re.compile(self.phone_system.extension_pattern)
         return self
 
@@ -131,7 +136,7 @@ class Rules(BaseModel):
         """The rules' entry for a team, or None when unknown."""
         if name is None:
             return None
-        return self._teams_folded.get(name.strip().casefold())
+        return self._teams_folded.get(team_key(name))
 
     def role_for_team(self, team: str | None) -> str:
         """The role of a team's people; ``default_role`` for a team the rules do not list."""

@@ -137,6 +137,11 @@ def test_snapshot_option_reads_the_past(filled: Path) -> None:
         ("SELEC 1", "query failed: Parser Error"),
         ("SELECT * FROM no_such_view", "query failed: Catalog Error"),
         ("SELECT 1; SELECT 2", "exactly one SQL statement"),
+        ("INSTALL httpfs", "not INSTALL"),
+        ("CHECKPOINT", "not CHECKPOINT"),
+        ("USE memory", "not USE"),
+        ("SELECT * FROM query('SELECT 1')", "may not call query()"),
+        ("FROM main.\"DuckLake_Expire_Snapshots\"('lake')", "ducklake_expire_snapshots()"),
     ],
 )
 def test_errors_are_one_line(filled: Path, query: str, message: str) -> None:
@@ -339,11 +344,41 @@ def test_explain_analyze_copy_cannot_overwrite_the_catalog(filled: Path) -> None
         "SUMMARIZE calls",
         "PRAGMA version",
         "FROM calls",
+        "FROM lake.snapshots()",
+        "SELECT count(*) FROM ducklake_table_info('lake')",
+        "SELECT 'sqlite_scan(' AS text -- query(",
+        "WITH query AS (SELECT 1 AS query) SELECT query FROM query",
     ],
 )
 def test_queries_in_every_form_still_run(filled: Path, query: str) -> None:
     result = run_sql("--format", "csv", query)
     assert result.exit_code == 0, result.output
+
+
+def test_no_query_deletes_a_file_or_reads_another_database(filled: Path, tmp_path: Path) -> None:
+    """DuckLake's cleanup deletes Parquet files through a read-only attach, and the sqlite
+    scanner opens any SQLite file past enable_external_access (both seen, DuckDB 1.5.5): a
+    query calling either is refused before it runs."""
+    import sqlite3
+
+    secret = tmp_path / "secret.sqlite"
+    with sqlite3.connect(secret) as db:
+        db.execute("CREATE TABLE s (x TEXT)")
+        db.execute("INSERT INTO s VALUES ('not for callstream sql')")
+    files = sorted(p.name for p in (filled / "warehouse").rglob("*") if p.is_file())
+    for query, called in (
+        (f"SELECT * FROM sqlite_scan('{secret}', 's')", "sqlite_scan"),
+        ("SELECT * FROM ducklake_cleanup_old_files('lake', cleanup_all => true)",
+         "ducklake_cleanup_old_files"),
+        ("SELECT * FROM ducklake_delete_orphaned_files('lake', cleanup_all => true)",
+         "ducklake_delete_orphaned_files"),
+    ):  # fmt: skip
+        result = run_sql(query)
+        assert result.exit_code == 1
+        assert f"may not call {called}()" in result.stderr
+        assert "not for callstream sql" not in result.output
+    assert sorted(p.name for p in (filled / "warehouse").rglob("*") if p.is_file()) == files
+    assert sql_count() == 2
 
 
 def test_a_locked_down_connection_writes_no_file_even_if_asked(filled: Path) -> None:

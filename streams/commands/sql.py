@@ -116,8 +116,11 @@ def command(
 
 def _require_query(query: str) -> None:
     """Exactly one statement, and a query: writes, COPY, ATTACH, SET, PRAGMA calls, CALL and
-    EXPLAIN of any of them are refused, on DuckDB's parse of the statement, not its text."""
+    EXPLAIN of any of them are refused, on DuckDB's parse of the statement, not its text; so
+    is a query calling a function that writes or reads past the warehouse (``unsafe_call``)."""
     import duckdb
+
+    from streams.warehouse.connect import unsafe_call
 
     try:
         statements = duckdb.extract_statements(query)
@@ -126,7 +129,7 @@ def _require_query(query: str) -> None:
     if len(statements) != 1:
         raise click.ClickException(f"give exactly one SQL statement (got {len(statements)})")
     kind = statements[0].type
-    what = kind.name
+    what = _first_word(query)
     if kind == duckdb.StatementType.EXPLAIN:
         kind = _explained(statements[0].query)
         what = f"EXPLAIN of {kind.name if kind else 'that statement'}"
@@ -134,6 +137,24 @@ def _require_query(query: str) -> None:
         raise click.ClickException(
             f"the warehouse is read-only here: only queries can run, not {what}"
         )
+    called = unsafe_call(query)
+    if called is not None:
+        raise click.ClickException(
+            f"the warehouse is read-only here: a query may not call {called}() (it writes, "
+            "deletes files, reads outside the warehouse or runs other SQL)"
+        )
+
+
+def _first_word(query: str) -> str:
+    """The statement's first keyword as typed (``INSTALL``, ``CHECKPOINT``, ``USE``), which
+    names it better than DuckDB's statement type (LOAD, CALL, SET for those three)."""
+    import duckdb
+
+    tokens = duckdb.tokenize(query)
+    if not tokens:
+        return "that statement"
+    end = tokens[1][0] if len(tokens) > 1 else len(query)
+    return query[tokens[0][0] : end].split()[0].upper()
 
 
 def _explained(text: str) -> duckdb.StatementType | None:

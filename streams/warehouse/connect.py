@@ -469,6 +469,57 @@ def reattach(conn: duckdb.DuckDBPyConnection, settings: Settings, snapshot: int)
     require_ready(conn, catalog)
 
 
+#: DuckLake functions that only read: a query typed by a user may call these and no other
+#: ``ducklake_`` function (the rest write the catalog or delete Parquet files, and deleting
+#: works through a read-only attach: seen with ``ducklake_cleanup_old_files``, 1.5.5).
+READ_ONLY_LAKE_FUNCTIONS = frozenset(
+    {
+        "ducklake_snapshots",
+        "ducklake_current_snapshot",
+        "ducklake_last_committed_snapshot",
+        "ducklake_table_info",
+        "ducklake_table_changes",
+        "ducklake_table_insertions",
+        "ducklake_table_deletions",
+        "ducklake_list_files",
+        "ducklake_settings",
+        "ducklake_options",
+    }
+)
+#: Functions a typed query may not call: the catalog extensions' scanners open files and
+#: servers themselves, past ``enable_external_access`` (``sqlite_scan`` read any SQLite file
+#: the user could), and ``query``/``query_table`` run a string as SQL, past every check here.
+UNSAFE_FUNCTION_PREFIXES = ("ducklake_", "sqlite_", "postgres_")
+UNSAFE_FUNCTIONS = frozenset({"query", "query_table"})
+
+
+def unsafe_call(text: str) -> str | None:
+    """The first function ``text`` calls that a typed query may not (see
+    ``UNSAFE_FUNCTIONS``), else None. Read from DuckDB's own tokens, so a name in a string or
+    a comment is not a call, and a quoted or qualified name (``main."Sqlite_Scan"(``) is."""
+    tokens = duckdb.tokenize(text)
+    starts = [start for start, _ in tokens] + [len(text)]
+    for index, (start, kind) in enumerate(tokens[:-1]):
+        if kind not in (duckdb.token_type.identifier, duckdb.token_type.keyword):
+            continue
+        following = text[starts[index + 1] : starts[index + 2]].lstrip()
+        if not following.startswith("("):
+            continue
+        name = _token_word(text[start : starts[index + 1]]).casefold()
+        if name in UNSAFE_FUNCTIONS or (
+            name.startswith(UNSAFE_FUNCTION_PREFIXES) and name not in READ_ONLY_LAKE_FUNCTIONS
+        ):
+            return name
+    return None
+
+
+def _token_word(text: str) -> str:
+    """An identifier token's name: unquoted, without the space or comment after it."""
+    if text.startswith('"'):
+        return text[1:].split('"', 1)[0]
+    return re.split(r"\s|--|/\*", text, maxsplit=1)[0]
+
+
 def lock_down(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """For SQL a user types: from now on DuckDB touches no file but the warehouse's Parquet
     files and a private spill folder, loads no extension, and no setting can be changed back

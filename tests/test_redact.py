@@ -57,6 +57,7 @@ def _ascii_digits(text: str) -> str:
 @example(("07700_900_241", "07700900241"), "", " queue", KEY)
 @example(("07700|900|241", "07700900241"), "call:", "", KEY)
 @example(("０７７００ ９００２４１", "07700900241"), "", "", None)
+@example(("07700\udca0900241", "07700900241"), "'", "'", None)  # cp1252 no-break space, undecoded
 def test_every_spelling_of_a_number_is_masked(number, before, after, key) -> None:
     spelled, digits = number
     text = f"{before} {spelled} {after}"

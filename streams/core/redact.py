@@ -39,9 +39,12 @@ KEYED_PREFIX = "tel-"
 MIN_DIGITS = 9
 
 #: What people put between the digits of a phone number (a regex character class body):
-#: whitespace, - / \ _ | . and brackets, the Unicode dashes and middle dot, and the
-#: full-width forms. Not , : ; which separate list items and clock times.
-SEPARATORS = r"\s\-/\\_|.()\[\]" + "\u2010-\u2015\u2212\u00b7" + "－／＼＿｜．（）［］"
+#: whitespace, - / \ _ | . and brackets, the Unicode dashes and middle dot, the full-width
+#: forms, and a byte that was not UTF-8 (kept as a surrogate escape: a Windows-1252
+#: no-break space between digit groups). Not , : ; which separate list items and times.
+SEPARATORS = (
+    r"\s\-/\\_|.()\[\]" + "\u2010-\u2015\u2212\u00b7" + "－／＼＿｜．（）［］" + "\udc80-\udcff"
+)
 _SEP = f"[{SEPARATORS}]{{0,4}}"
 #: A digit, then digits each after at most four separators; "+" (or full-width "＋") first.
 _RUN = re.compile(rf"[+\uff0b]?\d(?:{_SEP}\d)*")

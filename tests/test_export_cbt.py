@@ -243,6 +243,8 @@ def test_month_range_crosses_the_year() -> None:
     assert [d.isoformat() for d in month_range("2026-12")] == ["2026-12-01", "2027-01-01"]
     with pytest.raises(ExportError):
         month_range("August")
+    with pytest.raises(ExportError, match="not a month like 2026-08"):
+        month_range("2026-8")
 
 
 def _check(rows: list[dict[str, int]]) -> pl.DataFrame:

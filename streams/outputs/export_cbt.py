@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -74,6 +75,9 @@ class ExportResult:
 def month_range(month: str) -> tuple[date, date]:
     """``2026-08`` -> (2026-08-01, 2026-09-01): the month's first day and the next month's."""
     try:
+        # strptime also takes 2026-8, which would name the files and manifest "2026-8"
+        if not re.fullmatch(r"\d{4}-\d{2}", month):
+            raise ValueError(month)
         start = datetime.strptime(month, "%Y-%m").date()
     except ValueError:
         raise ExportError(f"--month '{month}' is not a month like 2026-08") from None

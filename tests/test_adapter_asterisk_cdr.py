@@ -5,6 +5,7 @@ Times in the fixture are London summer time (BST, UTC+1): 08:00:00 local is 07:0
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,9 @@ import pytest
 
 from models.events import CallEvent, EventType
 from streams.core.rules import Rules
+from streams.ingest.adapters import asterisk_cdr
 from streams.ingest.adapters.asterisk_cdr import read_asterisk_cdr
+from streams.ingest.adapters.asterisk_cdr_rows import CDR_CSV_21
 from streams.ingest.adapters.common import AdapterLine
 
 FIXTURE = Path(__file__).parent / "fixtures" / "adapters" / "Master.csv"
@@ -229,7 +232,7 @@ def test_18_and_21_column_rows_in_one_file_and_bad_numbers() -> None:
     out, _ = _read("\n".join([row18, row21, bad]) + "\n")
     assert sorted(_calls(out)) == ["1764576000.5", "1764576100.6"]
     assert [(o.line, o.error) for o in out if o.error] == [
-        (3, "column 'duration' is not a number of seconds")
+        (3, "column 'duration' is not a number of seconds a call can take")
     ]
 
 
@@ -246,3 +249,116 @@ def test_bytes_that_are_not_utf8_only_cost_a_row_outside_free_text() -> None:
         (2, "column 'src' is not UTF-8 text (bytes in another encoding)")
     ]
     assert sorted(_calls(out)) == ["1764576000.5"]
+
+
+#: A good 21-column row, its call id and caller; bad rows are made from it (another caller).
+GOOD_ID, GOOD_CALLER, BAD_CALLER = "1785740400.1", "07700900123", "07700900456"
+GOOD_21 = dict(
+    zip(
+        CDR_CSV_21,
+        [
+            *("", GOOD_CALLER, "201", "from-trunk", f'"A Patient" <{GOOD_CALLER}>'),
+            *("PJSIP/trunk-1", "PJSIP/201-2", "Dial", "PJSIP/201,30", "2026-08-03 08:00:00"),
+            *("2026-08-03 08:00:12", "2026-08-03 08:03:12", "192", "180", "ANSWERED"),
+            *("DOCUMENTATION", GOOD_ID, "", "", GOOD_ID, "1"),
+        ],
+        strict=True,
+    )
+)
+
+
+#: The bad rows' own call and caller.
+BAD_IDS = {
+    "src": BAD_CALLER,
+    "clid": f'"B Patient" <{BAD_CALLER}>',
+    "uniqueid": "1785740460.2",
+    "linkedid": "1785740460.2",
+}
+
+
+def _row(values: dict[str, str], unquoted: frozenset[str] = frozenset()) -> str:
+    """A row as cdr_csv writes it: every value in quotes (but the columns in ``unquoted``)."""
+    return ",".join(
+        v if name in unquoted else '"' + v.replace('"', '""') + '"' for name, v in values.items()
+    )
+
+
+def _bad(unquoted: frozenset[str] = frozenset(), **cells: str) -> str:
+    """The good row as another caller's call, with ``cells`` changed."""
+    return _row({**GOOD_21, **BAD_IDS, **cells}, unquoted)
+
+
+def _one_bad_row(bad: str) -> AdapterLine:
+    """Read good, bad, good: both good rows are calls, the bad one is the only error and it
+    does not quote the caller's number (nor four digits of it in a row)."""
+    good = _row(GOOD_21)
+    later = good.replace(GOOD_ID, "1785740520.3").replace("08:0", "08:1")
+    lines = [good + "\n", bad + "\n", later + "\n"]  # as a file gives them: a CR ends no line
+    out = list(read_asterisk_cdr(lines, PRACTICE, RULES))
+    assert sorted(_calls(out)) == [GOOD_ID, "1785740520.3"]
+    assert _kinds(_calls(out)[GOOD_ID]) == ["call_started", "ringing", "answered", "call_ended"]
+    [error] = [o for o in out if o.error]
+    assert error.line == 2
+    assert not any(BAD_CALLER[i : i + 4] in error.error for i in range(len(BAD_CALLER) - 3))
+    return error
+
+
+def test_a_duration_no_call_can_take_costs_its_row_only() -> None:
+    error = _one_bad_row(_bad(duration="1e15"))
+    assert error.error == "column 'duration' is not a number of seconds a call can take"
+
+
+def test_a_billsec_no_call_can_take_costs_its_row_only() -> None:
+    error = _one_bad_row(_bad(billsec="99999999999"))
+    assert error.error == "column 'billsec' is not a number of seconds a call can take"
+
+
+@pytest.mark.parametrize("column", ["start", "answer", "end"])
+def test_a_time_in_the_year_9999_costs_its_row_only(column: str) -> None:
+    error = _one_bad_row(_bad(**{column: "9999-12-31 23:59:59"}))
+    assert error.error == f"column '{column}' is not a time a call can have (years 2000 to 2099)"
+
+
+@pytest.mark.parametrize("sequence", ["\u00b2", "7" * 5000], ids=["superscript", "5000 digits"])
+def test_a_sequence_that_is_not_a_whole_number_costs_its_row_only(sequence: str) -> None:
+    error = _one_bad_row(_bad(sequence=sequence))
+    assert error.error == "column 'sequence' is not a whole number"
+
+
+def test_a_bare_carriage_return_costs_its_row_and_the_csv_reader_goes_on() -> None:
+    bad = _bad(frozenset({"src"}), src=BAD_CALLER[:5] + "\r" + BAD_CALLER[5:])
+    error = _one_bad_row(bad)
+    assert error.error == "column 'src' has a carriage return (CR) outside quotes"
+
+
+def test_a_field_over_the_csv_limit_costs_its_row_and_the_csv_reader_goes_on() -> None:
+    error = _one_bad_row(_bad(userfield="u" * 200_000))
+    assert error.error == "column 'userfield' is longer than 131072 characters"
+
+
+def test_a_fault_no_check_foresaw_costs_its_row_or_its_call_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_read_leg = asterisk_cdr.read_leg
+
+    def read_leg(line: int, cells: list[str], *args):
+        if BAD_CALLER in cells:
+            raise OverflowError(f"value {BAD_CALLER} out of range")
+        return real_read_leg(line, cells, *args)
+
+    monkeypatch.setattr(asterisk_cdr, "read_leg", read_leg)
+    error = _one_bad_row(_bad())
+    assert error.error == "the row could not be read (OverflowError)"
+    monkeypatch.undo()
+
+    real_all = asterisk_cdr._CallEvents.all
+
+    def all_events(self):
+        if self.main[0].row["src"] == BAD_CALLER:
+            raise KeyError(BAD_CALLER)
+        return real_all(self)
+
+    monkeypatch.setattr(asterisk_cdr._CallEvents, "all", all_events)
+    error = _one_bad_row(_bad())
+    assert error.error == "the call starting on this row could not be read (KeyError)"
+    assert not re.search(r"\d", error.error)

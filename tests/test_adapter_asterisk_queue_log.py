@@ -254,3 +254,166 @@ def test_a_blind_transfer_to_a_phone_number_names_no_team() -> None:
     )
     transferred = next(o.event for o in out if o.event and o.event.type is EventType.transferred)
     assert (transferred.team, transferred.role) == ("unknown", "admin")
+
+
+#: One good line of a call; each case below adds one bad line after it.
+_GOOD = "1785740400|7.1|reception|NONE|ENTERQUEUE||07700900555|1\n"
+_ANSWERED = _GOOD + "1785740420|7.1|reception|PJSIP/201|CONNECT|20|7.2|3\n"
+_NEXT_CALLER = "|7.3|reception|NONE|ENTERQUEUE||07700900556|1\n"
+_OUTSIDE_YEARS = (
+    "field 'epoch' (column 1) is not a Unix time in seconds between the years 2000 and 2100"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "bad", "error"),
+    [
+        pytest.param(
+            _GOOD + "1785740600000" + _NEXT_CALLER,
+            "1785740600000",
+            "field 'epoch' (column 1) is in milliseconds, not a Unix time in seconds",
+            id="epoch-in-milliseconds",
+        ),
+        pytest.param(
+            _GOOD + "nan" + _NEXT_CALLER,
+            "nan",
+            "field 'epoch' (column 1) is not a Unix time in seconds",
+            id="epoch-nan",
+        ),
+        pytest.param(
+            _GOOD + "inf" + _NEXT_CALLER,
+            "inf",
+            "field 'epoch' (column 1) is not a Unix time in seconds",
+            id="epoch-inf",
+        ),
+        pytest.param(
+            _GOOD + "-99999999999999" + _NEXT_CALLER,
+            "99999999999999",
+            _OUTSIDE_YEARS,
+            id="epoch-huge-negative",
+        ),
+        pytest.param(
+            _GOOD + "1785740420|7.1|reception|PJSIP/201|CONNECT|99999999999999|7.2|3\n",
+            "99999999999999",
+            "CONNECT: field 'holdtime' (data1) is more than 86400 s (24 h), longer than any call",
+            id="connect-holdtime-huge",
+        ),
+        pytest.param(
+            _ANSWERED + "1785740540|7.1|reception|PJSIP/201|COMPLETECALLER|20|99999999999999|1\n",
+            "99999999999999",
+            "COMPLETECALLER: field 'calltime' (data2) is more than 86400 s (24 h), "
+            "longer than any call",
+            id="completecaller-calltime-huge",
+        ),
+        pytest.param(
+            _GOOD + "1785740420|7.1|reception|PJSIP/201|RINGNOANSWER|99999999999999999\n",
+            "99999999999999999",
+            "RINGNOANSWER: field 'ringtime' (data1) is more than 86400000 ms (24 h), "
+            "longer than any call",
+            id="ringnoanswer-ringtime-huge",
+        ),
+        pytest.param(
+            _GOOD + "1785740420|7.1|reception|NONE|ABANDON|1|1|99999999999999\n",
+            "99999999999999",
+            "ABANDON: field 'waittime' (data3) is more than 86400 s (24 h), longer than any call",
+            id="abandon-waittime-huge",
+        ),
+    ],
+)
+def test_an_out_of_range_number_rejects_its_line_alone_naming_the_field(
+    text: str, bad: str, error: str
+) -> None:
+    out, _ = _read(text)
+    errors = [(o.line, o.error) for o in out if o.error]
+    assert errors == [(len(text.splitlines()), error)]
+    assert bad not in error and "07700900" not in error  # no input value, no caller number
+    events = _by_call(out)["7.1"]
+    assert events[0].type is EventType.call_started
+    assert events[0].at == datetime(2026, 8, 3, 7, 0, 0, tzinfo=UTC)  # the good line still reads
+    assert _first(events, EventType.queue_joined).queue == "reception"
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    out, _ = _read(
+        "1785740400|8.1|reception|NONE|ENTERQUEUE||0770|1\n"
+        "1785826800|8.1|reception|PJSIP/201|RINGNOANSWER|86400000\n"
+        "1785826800|8.1|reception|PJSIP/201|CONNECT|86400|8.2|3\n"
+        "1785913200|8.1|reception|PJSIP/201|COMPLETECALLER|86400|86400|1\n"
+    )
+    assert not [o.error for o in out if o.error]
+    events = _by_call(out)["8.1"]
+    assert _seconds(_first(events, EventType.queue_joined), _first(events, EventType.answered)) == (
+        86400
+    )
+    assert _seconds(_first(events, EventType.answered), events[-1]) == 86400
+
+
+@pytest.mark.parametrize(("epoch", "accepted"), [(946684799, False), (946684800, True)])
+def test_the_epoch_must_be_from_the_year_2000_on(epoch: int, accepted: bool) -> None:
+    out, _ = _read(f"{epoch}|8.1|reception|NONE|ENTERQUEUE||0770|1\n")
+    errors = [o.error for o in out if o.error]
+    # Accepted by the adapter; the event's own earliest time (settings) is checked later.
+    assert (_OUTSIDE_YEARS not in errors) is accepted
+
+
+def test_a_system_line_with_a_bad_epoch_is_an_error_too() -> None:
+    out, tally = _read(_GOOD + "99999999999999|NONE|NONE|NONE|QUEUESTART|\n")
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (
+            2,
+            _OUTSIDE_YEARS,
+        )
+    ]
+    assert "7.1" in _by_call(out)
+
+
+def test_attended_transfer_names_its_fields_as_numbered_in_the_line() -> None:
+    out, _ = _read(
+        _ANSWERED + "1785740540|7.1|reception|PJSIP/201|ATTENDEDTRANSFER|LINK|a|b|20|x|1\n"
+    )
+    assert [o.error for o in out if o.error] == [
+        "ATTENDEDTRANSFER: field 'calltime' (data5) is not a whole number"
+    ]
+
+
+def test_a_line_whose_events_fail_alike_is_reported_once() -> None:
+    line = "1785740400|7\x0b1|reception|NONE|ENTERQUEUE||07700900555|1\n"
+    out = list(read_queue_log([line], PRACTICE, RULES))
+    assert [o.line for o in out if o.error] == [1]  # call_started and queue_joined both fail
+    assert not [o for o in out if o.event]
+
+
+def test_an_unforeseen_fault_in_a_handler_rejects_that_line_only(monkeypatch) -> None:
+    from streams.ingest.adapters import asterisk_queue_log
+
+    def boom(reader, call, line) -> None:
+        raise OverflowError("07700900555 is out of range")
+
+    monkeypatch.setitem(asterisk_queue_log._HANDLERS, "CONNECT", boom)
+    out, _ = _read(_ANSWERED + "1785740540|7.1|reception|PJSIP/201|COMPLETECALLER|20|120|1\n")
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (2, "CONNECT line could not be read (OverflowError)")
+    ]
+    assert [e.type.value for e in _by_call(out)["7.1"]] == [
+        "call_started",
+        "queue_joined",
+        "call_ended",
+    ]
+
+
+def test_an_unforeseen_fault_building_an_event_rejects_that_event_only(monkeypatch) -> None:
+    from streams.ingest.adapters import asterisk_queue_log
+
+    real = asterisk_queue_log.build_event
+
+    def build(line: int, fields: dict) -> AdapterLine:
+        if fields["type"] == "queue_joined":
+            raise ValueError("year 58557 is out of range for 07700900555")
+        return real(line, fields)
+
+    monkeypatch.setattr(asterisk_queue_log, "build_event", build)
+    out, _ = _read(_GOOD)
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (1, "queue_joined event could not be read (ValueError)")
+    ]
+    assert [e.type.value for e in _by_call(out)["7.1"]] == ["call_started"]

@@ -63,7 +63,7 @@ def test_practice_column_is_used_and_must_match_the_option() -> None:
     out, _ = _read(text, practice="a12345")
     assert [o.event.practice if o.event else o.error for o in out] == [
         "A12345",
-        "practice: the row is for B99999 but --practice is A12345",
+        "field 'practice': differs from --practice A12345",
         "A12345",
     ]
     no_option, _ = _read(text, practice=None)
@@ -81,7 +81,8 @@ def test_practice_column_is_used_and_must_match_the_option() -> None:
         ("call_id,at", "A12345", "lacks required column(s): type"),
         ("call_id,type,at", None, "no 'practice' column: give --practice"),
         ("call_id,type,at,at", "A12345", "given twice: at"),
-        ("", "A12345", "lacks required column"),
+        ("", "A12345", "the CSV file is empty"),
+        ("c1,call_started,2026-08-03T07:00:00Z", "A12345", "line 1 is not a header"),
     ],
 )
 def test_unusable_headers_are_refused_at_once(header, practice, message) -> None:
@@ -111,3 +112,55 @@ def test_a_team_that_is_a_phone_number_is_unknown_and_a_bad_byte_costs_its_row()
     assert [(o.line, o.error) for o in out if o.error] == [
         (4, "column 'caller' is not UTF-8 text (bytes in another encoding)")
     ]
+
+
+CALLER = "07700900555"
+HEADER = "call_id,type,at,caller\n"
+
+
+def _good(call: str) -> str:
+    return f"{call},call_started,2026-08-03T07:00:00Z,withheld\n"
+
+
+def test_blank_lines_above_the_header_are_skipped() -> None:
+    out, tally = _read("\n \n" + HEADER + _good("c1"))
+    assert [(o.line, o.event.call_id) for o in out] == [(4, "c1")]
+    assert tally["skipped: blank row"] == 2
+
+
+def test_a_header_cell_that_is_not_a_name_is_not_echoed() -> None:
+    with pytest.raises(ValueError) as raised:
+        read_canonical_csv([f"call_id,type,at,{CALLER[:5]}\udca0{CALLER[5:]}\n"], "A12345")
+    assert "a cell that is not a name" in str(raised.value)
+    assert not any(CALLER[i : i + 4] in str(raised.value) for i in range(len(CALLER) - 3))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (f"c2,call_started,2026-08-03T07:00:00Z,{CALLER[:5]}\r{CALLER[5:]}\n",
+         "column 'caller' has a carriage return (CR) outside quotes"),
+        ("c2,call_started,2026-08-03T07:00:00Z," + "9" * 200_000 + "\n",
+         "column 'caller' is longer than 131072 characters"),
+    ],
+)  # fmt: skip
+def test_a_row_the_csv_module_refuses_costs_that_row_alone(bad: str, error: str) -> None:
+    lines = [HEADER, _good("c1"), bad, _good("c3")]  # split at LF only, as files are read
+    out = list(read_canonical_csv(lines, "A12345"))
+    assert [(o.line, o.event.call_id if o.event else o.error) for o in out] == [
+        (2, "c1"),
+        (3, error),
+        (4, "c3"),
+    ]
+
+
+def test_a_quote_left_open_costs_its_row_and_the_rows_it_swallowed_are_read() -> None:
+    text = HEADER + f'c1,call_started,2026-08-03T07:00:00Z,"{CALLER}\n' + _good("c2") + _good("c3")
+    out, _ = _read(text)
+    assert [(o.line, o.event.call_id if o.event else o.error) for o in out] == [
+        (2, "a quoted cell runs on to line 4: close its quote (a cell holds no line break); "
+         "the lines after this one are read on their own"),
+        (3, "c2"),
+        (4, "c3"),
+    ]  # fmt: skip
+    assert not any(CALLER in (o.error or "") for o in out)

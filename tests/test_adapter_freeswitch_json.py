@@ -3,6 +3,8 @@ on a one-object-per-line file (tests/fixtures/adapters/freeswitch_*)."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 from models.events import CallEvent
 from streams.core.rules import Rules
+from streams.ingest.adapters import freeswitch_json
 from streams.ingest.adapters.common import AdapterLine
 from streams.ingest.adapters.freeswitch_json import parse_json, read_freeswitch_json
 
@@ -144,3 +147,196 @@ def test_event_ids_are_stable() -> None:
 def test_practice_is_required() -> None:
     with pytest.raises(ValueError, match="--practice ODS is required for freeswitch-json"):
         read_freeswitch_json([], None, RULES)
+
+
+# --- one bad record among good ones: an error naming the field, never its value -------------
+
+#: A good a-leg; each case below follows it with one bad record.
+GOOD = {
+    "variables": {
+        "uuid": "u-1",
+        "direction": "inbound",
+        "caller_id_number": "07700900555",
+        "start_epoch": "1785756000",
+        "end_epoch": "1785756060",
+    },
+    "callflow": [{"caller_profile": {"caller_id_number": "07700900555", "context": "public"}}],
+}
+
+
+def _bad(**variables: object) -> dict:
+    """A second call (u-2) with these ``variables`` set."""
+    record = json.loads(json.dumps(GOOD))
+    record["variables"].update(uuid="u-2", start_epoch="1785756100", end_epoch="1785756160")
+    record["variables"].update(variables)
+    return record
+
+
+def _one_error_after_the_good_call(bad_line: str) -> str:
+    """The good call still converts; the bad line gives one error, on line 2, quoting none of
+    its numbers (a caller's number may be among them)."""
+    out, _ = _read(text=json.dumps(GOOD) + "\n" + bad_line + "\n")
+    (events,) = _calls(out).values()
+    assert events[0].call_id == "u-1" and events[0].caller == "07700900555"
+    assert _kinds(events) == ["call_started", "call_ended"]
+    errors = [(o.line, o.error) for o in out if o.error]
+    assert len(errors) == 1 and errors[0][0] == 2
+    error = errors[0][1]
+    assert "\n" not in error
+    for digits in re.findall(r"[0-9]{3,}", bad_line):
+        assert digits not in error
+    return error
+
+
+def test_start_epoch_in_milliseconds() -> None:
+    line = json.dumps(_bad(start_epoch="1785756100000"))
+    assert _one_error_after_the_good_call(line) == (
+        "field 'variables.start_epoch' is in milliseconds, not a Unix time in seconds"
+    )
+
+
+@pytest.mark.parametrize("value", ["99999999999999", "-99999999999999"])
+def test_start_epoch_out_of_range(value: str) -> None:
+    assert _one_error_after_the_good_call(json.dumps(_bad(start_epoch=value))) == (
+        "field 'variables.start_epoch' is not a Unix time in seconds between the years 2000 "
+        "and 2100"
+    )
+
+
+def test_uepoch_beyond_any_date() -> None:
+    line = json.dumps(_bad(end_uepoch="99999999999999999999999"))
+    assert _one_error_after_the_good_call(line) == (
+        "field 'variables.end_uepoch' is not a Unix time in microseconds between the years "
+        "2000 and 2100"
+    )
+
+
+def test_caller_profile_not_an_object() -> None:
+    line = json.dumps(_bad() | {"callflow": [{"caller_profile": "x"}]})
+    assert _one_error_after_the_good_call(line) == (
+        "field 'callflow[0].caller_profile' is not an object"
+    )
+
+
+def test_channel_data_not_an_object() -> None:
+    record = _bad()
+    record["channel_data"] = "x"
+    del record["variables"]["direction"]
+    assert _one_error_after_the_good_call(json.dumps(record)) == (
+        "field 'channel_data' is not an object"
+    )
+
+
+def test_later_callflow_times_not_an_object() -> None:
+    flows = [{"caller_profile": {}}, {"profile_index": "2", "times": []}]
+    line = json.dumps(_bad(bridge_epoch="1785756110") | {"callflow": flows})
+    assert _one_error_after_the_good_call(line) == "field 'callflow[1].times' is not an object"
+
+
+def test_callflow_not_an_object() -> None:
+    line = json.dumps(_bad() | {"callflow": [{"caller_profile": {}}, "x"]})
+    assert _one_error_after_the_good_call(line) == "field 'callflow[1]' is not an object"
+
+
+def test_caller_number_given_as_a_json_number_is_refused() -> None:
+    """FreeSWITCH writes every value as a string; as a number the leading 0 is gone, so the
+    caller would be a different number (and a different caller key)."""
+    record = _bad() | {"callflow": [{"caller_profile": {"caller_id_number": 7700900555}}]}
+    del record["variables"]["caller_id_number"]
+    assert _one_error_after_the_good_call(json.dumps(record)) == (
+        "field 'callflow[0].caller_profile.caller_id_number' is a JSON number, not a string "
+        "as FreeSWITCH writes it (a leading 0 may be lost)"
+    )
+
+
+def test_call_id_given_as_a_json_number_is_one_error() -> None:
+    record = _bad() | {"callflow": [{"caller_profile": {"uuid": 12345}}]}
+    del record["variables"]["uuid"]
+    error = _one_error_after_the_good_call(json.dumps(record))
+    assert error.startswith("field 'callflow[0].caller_profile.uuid' is a JSON number")
+
+
+def test_variables_repeated_with_a_copy_not_an_object() -> None:
+    line = json.dumps(_bad())[:-1] + ', "variables": "x"}'
+    assert _one_error_after_the_good_call(line) == (
+        "field 'variables' (copy 2 of the repeated key) is not an object"
+    )
+
+
+def test_number_too_long_for_python() -> None:
+    line = '{"variables":{"uuid":"u-2","start_epoch":' + "1" * 4301 + "}}"
+    assert _one_error_after_the_good_call(line) == "not valid JSON: a number too long to read"
+
+
+def test_nesting_too_deep_for_the_parser() -> None:
+    assert _one_error_after_the_good_call("[" * 1500) == "not valid JSON: nested too deeply to read"
+
+
+@pytest.mark.parametrize("fault", [KeyError, TypeError, OverflowError, RecursionError])
+def test_an_unforeseen_fault_stays_the_records_own_and_is_not_quoted(monkeypatch, fault) -> None:
+    """The last-resort guard: a fault no check foresaw rejects only its record, naming the
+    kind of fault, never the exception's text."""
+
+    def broken(variables: dict) -> str:
+        raise fault("07700900555")
+
+    monkeypatch.setattr(freeswitch_json, "_bridged_extension", broken)
+    out, tally = _read(
+        text=json.dumps(GOOD) + "\n" + json.dumps(_bad(progress_epoch="1785756101")) + "\n"
+    )
+    assert sorted(_calls(out)) == ["u-1"]
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (2, f"the record could not be read ({fault.__name__})")
+    ]
+    assert tally["hangup unknown"] == 1  # the rejected record counted nothing
+
+
+def test_a_bad_first_line_does_not_lose_the_file() -> None:
+    out, _ = _read(text="1" * 5000 + "\n" + json.dumps(GOOD) + "\n")
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (1, "not valid JSON: a number too long to read")
+    ]
+    assert sorted(_calls(out)) == ["u-1"]
+
+
+@pytest.mark.parametrize(
+    ("first", "error"),
+    [
+        ('"07700900555"', "expected a JSON object (or an array of objects)"),
+        ("7700900555", "expected a JSON object (or an array of objects)"),
+        ("[7700900555]", "record 1 is not an object"),
+    ],
+)
+def test_a_first_value_that_is_no_object_is_not_quoted(first: str, error: str) -> None:
+    out, _ = _read(text=first + "\n" + json.dumps(GOOD) + "\n")
+    assert [(o.line, o.error) for o in out if o.error] == [(1, error)]
+    assert sorted(_calls(out)) == ["u-1"]
+
+
+def test_concatenated_pretty_printed_cdrs_are_each_read() -> None:
+    """``cat a.json b.json c.json``: each document is a record; a bad one is reported at the
+    line it starts on and the others are read."""
+    second = _bad()
+    del second["variables"]["uuid"]
+    docs = [json.dumps(r, indent=2) for r in (GOOD, second, _bad(uuid="u-3"))]
+    out, _ = _read(text="\n".join(docs) + "\n")
+    assert sorted(_calls(out)) == ["u-1", "u-3"]
+    start_of_second = docs[0].count("\n") + 2
+    assert [(o.line, o.error) for o in out if o.error] == [
+        (start_of_second, "field 'variables.uuid' is missing: no call id")
+    ]
+
+
+def test_broken_json_after_a_whole_document_loses_only_what_follows() -> None:
+    text = json.dumps(GOOD, indent=2) + "\n{ broken\n"
+    out, _ = _read(text=text)
+    assert sorted(_calls(out)) == ["u-1"]
+    assert [o.error for o in out if o.error] == [
+        "not valid JSON: Expecting property name enclosed in double quotes"
+    ]
+
+
+def test_a_hangup_cause_that_is_not_a_cause_name_is_counted_as_other() -> None:
+    _, tally = _read(text=json.dumps(_bad(hangup_cause="07700900555")) + "\n")
+    assert tally["hangup other"] == 1
+    assert not any("07700900555" in reason for reason in tally)

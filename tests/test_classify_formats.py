@@ -39,6 +39,21 @@ def test_each_line_numbered_event_or_error_never_quoting_input() -> None:
     assert got[3].error.startswith("not valid JSON")
 
 
+@pytest.mark.parametrize("practice", [None, "A12345"])
+def test_json_no_parser_can_take_costs_its_line_alone(practice: str | None) -> None:
+    """A number of thousands of digits or nesting past Python's limit: json.loads raises a
+    plain ValueError or RecursionError there, not a JSONDecodeError."""
+    later = {**EVENT, "event_id": "e2"}
+    text = "\n".join([json.dumps(EVENT), "7" * 4301, "[" * 1500, json.dumps(later)]) + "\n"
+    got = parse(text, practice)
+    assert [(p.line, p.event.event_id if p.event else p.error) for p in got] == [
+        (1, "e1"),
+        (2, "not JSON an event can be (a huge number, or too deep)"),
+        (3, "not JSON an event can be (a huge number, or too deep)"),
+        (4, "e2"),
+    ]
+
+
 def test_several_bad_fields_are_all_named() -> None:
     [line] = parse(json.dumps({**EVENT, "practice": "nope", "type": "teleported"}))
     assert "field 'practice'" in line.error and "field 'type'" in line.error

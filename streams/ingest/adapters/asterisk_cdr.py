@@ -12,7 +12,6 @@ the mapping and its limits.
 
 from __future__ import annotations
 
-import csv
 import heapq
 import itertools
 from collections import Counter
@@ -36,13 +35,17 @@ from streams.ingest.adapters.asterisk_cdr_rows import (
     read_leg,
 )
 from streams.ingest.adapters.common import (
+    ROW_FAULTS,
     AdapterLine,
     Tally,
     build_event,
     caller_or_withheld,
+    csv_fault,
+    csv_records,
     make_event_id,
     require_practice,
     source_digest,
+    unreadable,
 )
 
 FORMAT = "asterisk-cdr"
@@ -99,11 +102,15 @@ class _Reader:
         self.tick = itertools.count()
 
     def run(self, lines: Iterable[str]) -> Iterator[AdapterLine]:
-        reader = csv.reader(iter(lines))
+        """Rows to legs to calls; a row that cannot be read is an error of its own line and
+        the reader goes on (also after the csv module refuses a row)."""
         header: tuple[str, ...] | None = None
         first = True
-        for cells in reader:
-            line = reader.line_num
+        for record in csv_records(lines):
+            line, cells = record.line, record.cells
+            if cells is None:
+                yield AdapterLine(line, error=csv_fault(record, header, LAYOUTS))
+                continue
             if not any(c.strip() for c in cells):
                 self.tally["skipped: blank row"] += 1
                 continue
@@ -122,6 +129,9 @@ class _Reader:
                 leg = read_leg(line, cells, self._layout(cells, header), self.zone)
             except RowError as exc:
                 yield AdapterLine(line, error=str(exc))
+                continue
+            except ROW_FAULTS as exc:  # a fault no check foresaw: still this row's alone
+                yield AdapterLine(line, error=unreadable("the row", exc))
                 continue
             yield from self._expire(leg.end)
             self._hold(leg)
@@ -161,9 +171,19 @@ class _Reader:
                 yield from self._flush(call)
 
     def _flush(self, call: _Call) -> Iterator[AdapterLine]:
+        """The call's events, made in full before any is given: a fault no check foresaw
+        costs this call (reported on its first row) and leaves the other calls alone."""
         del self.open[id(call)]
         for key in call.keys:
             self.by_key.pop(key, None)
+        try:
+            items = list(self._events(call))
+        except ROW_FAULTS as exc:
+            line = min(leg.line for leg in call.legs)
+            items = [AdapterLine(line, error=unreadable("the call starting on this row", exc))]
+        yield from items
+
+    def _events(self, call: _Call) -> Iterator[AdapterLine]:
         legs = sorted(call.legs, key=lambda leg: (leg.start, leg.sequence, leg.line))
         main = [leg for leg in legs if leg.caller_side]
         if not main:

@@ -9,12 +9,12 @@ docs/formats.md lists every layout column by column.
 
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from streams.ingest.adapters.common import free_text, not_utf8, undecodable
+from streams.ingest.adapters.common import LONGEST_S, YEARS, free_text, not_utf8, undecodable
 
 #: What every layout has, in this order: the leg's channels, application, times, outcome.
 _LEG = (
@@ -50,6 +50,11 @@ FREE_TEXT = frozenset({"clid", "lastdata", "userfield", "accountcode", "peeracco
 DISPOSITIONS = frozenset({"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
 #: ``lastapp`` of a dialled channel's own row: it ran no dialplan of its own.
 DIALLED_APPS = frozenset({"appdial", "appdial2"})
+#: Whole or fractional (cdr_custom's ``,f``) seconds in ASCII digits: ``float`` would also
+#: take ``1e15``, ``nan``, ``1_0`` and digits of other scripts.
+_SECONDS = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?")
+#: Asterisk's ``sequence`` is a C int: ``isdigit`` would also take ``²``.
+_SEQUENCE = re.compile(r"-?[0-9]{1,10}")
 LAYOUT_HELP = (
     "Asterisk CDR layouts read: cdr_csv Master.csv (16, 18 or 21 columns), cdr_custom's "
     "stock Master.csv mapping (19 columns, clid first), or any layout whose first row is a "
@@ -129,16 +134,7 @@ def read_leg(line: int, cells: list[str], layout: tuple[str, ...], zone: ZoneInf
         answer = (
             max(start, finish - timedelta(seconds=billsec)) if billsec is not None else answered_at
         )
-    sequence = row.get("sequence", "")
-    return Leg(
-        line,
-        ",".join(cells),
-        row,
-        start,
-        answer,
-        finish,
-        int(sequence) if sequence.isdigit() else 0,
-    )
+    return Leg(line, ",".join(cells), row, start, answer, finish, _sequence(row))
 
 
 def _time(row: dict[str, str], name: str, zone: ZoneInfo) -> datetime:
@@ -154,21 +150,33 @@ def _time(row: dict[str, str], name: str, zone: ZoneInfo) -> datetime:
             raise ValueError(value)
     except ValueError:
         raise RowError(f"column '{name}' is not a time like 2026-08-03 08:30:00") from None
+    if local.year not in YEARS:
+        raise RowError(
+            f"column '{name}' is not a time a call can have (years {YEARS[0]} to {YEARS[-1]})"
+        )
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
 def _seconds(row: dict[str, str], name: str) -> float | None:
-    """``duration`` / ``billsec``: whole seconds, or fractional (cdr_custom's ``,f``)."""
+    """``duration`` / ``billsec``: whole seconds, or fractional (cdr_custom's ``,f``), checked
+    before any time arithmetic so that a corrupt counter costs its row, not the file."""
     value = row[name]
     if not value:
         return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise RowError(f"column '{name}' is not a number of seconds") from None
-    if seconds < 0 or not math.isfinite(seconds):
-        raise RowError(f"column '{name}' is not a number of seconds")
-    return seconds
+    if not _SECONDS.fullmatch(value) or float(value) > LONGEST_S:
+        raise RowError(f"column '{name}' is not a number of seconds a call can take")
+    return float(value)
+
+
+def _sequence(row: dict[str, str]) -> int:
+    """``sequence`` (21 and 19 columns; 0 when absent or empty): only orders legs that
+    started in the same second."""
+    value = row.get("sequence", "")
+    if not value:
+        return 0
+    if not _SEQUENCE.fullmatch(value):
+        raise RowError("column 'sequence' is not a whole number")
+    return int(value)
 
 
 def local_base(channel: str) -> str | None:

@@ -8,19 +8,28 @@ answer, so the talk time equals Asterisk's. Each call's events are held until th
 ended and no further line for it came within a short grace (a caller sent on to another queue
 continues the same call); calls still open at the end of the file stay incomplete.
 docs/formats.md lists the mapping verb by verb.
+
+Every number is checked before it is used in time arithmetic, so a bad line is rejected with
+an error naming its field; whatever else one line may raise is caught for that line alone.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from streams.core.phone_numbers import UNKNOWN_TEAM
 from streams.core.rules import Rules
 from streams.ingest.adapters.common import (
+    EPOCH_MAX,
+    EPOCH_MIN,
+    LONGEST_S,
+    ROW_FAULTS,
+    YEARS,
     AdapterLine,
     Tally,
     build_event,
@@ -29,6 +38,7 @@ from streams.ingest.adapters.common import (
     not_utf8,
     require_practice,
     undecodable,
+    unreadable,
     utc_from_epoch,
 )
 
@@ -62,6 +72,7 @@ INFO_VERBS = frozenset(
 NO_CALL_IDS = frozenset({"", "NONE", "REALTIME"})
 #: Columns read as text (the data columns are read field by field).
 _TEXT_COLUMNS = ((1, "callid"), (2, "queue"), (4, "event"))
+_NOT_EPOCH = "field 'epoch' (column 1) is not a Unix time in seconds"
 
 
 class LineError(ValueError):
@@ -134,42 +145,53 @@ class _Reader:
                 self.tally["skipped: blank line"] += 1
                 continue
             try:
-                yield from self._line(line_no, text)
+                line = _parse(line_no, text)
             except LineError as exc:
                 yield AdapterLine(line_no, error=str(exc))
+                continue
+            except ROW_FAULTS as exc:
+                yield AdapterLine(line_no, error=unreadable("queue_log line", exc))
+                continue
+            yield from self._expire(line.epoch, line.call_id)
+            error = self._guarded(line)
+            if error is not None:
+                yield AdapterLine(line_no, error=error)
         for call in list(self.calls.values()):
             if call.end is None:
                 self.tally["calls still open at the end of the file (incomplete)"] += 1
             yield from self._flush(call)
 
-    def _line(self, line_no: int, text: str) -> Iterator[AdapterLine]:
-        parts = text.split("|")
-        if len(parts) < 5:
-            raise LineError(
-                f"expected epoch|callid|queue|agent|EVENT|data…, got {len(parts)} field(s)"
-            )
-        epoch = _epoch(parts[0])
-        for index, name in _TEXT_COLUMNS:
-            if undecodable(parts[index]):
-                raise LineError(not_utf8(f"field '{name}' (column {index + 1})"))
-        call_id, queue, verb, data = parts[1].strip(), parts[2].strip(), parts[4].strip(), parts[5:]
-        verb = verb.upper()
-        yield from self._expire(epoch, call_id)
-        if call_id.upper() in NO_CALL_IDS or verb in SYSTEM_VERBS:
-            self.tally[f"skipped: {verb or 'empty event'} (system line)"] += 1
+    def _guarded(self, line: _Line) -> str | None:
+        """Apply one line to its call; the reason it was rejected, or None.
+
+        The fields are checked before use, so ``ROW_FAULTS`` here is a fault no check
+        foresaw: it rejects this line (named by its verb, a known one) and the file goes on.
+        """
+        try:
+            self._apply(line)
+        except LineError as exc:
+            return str(exc)
+        except ROW_FAULTS as exc:
+            what = f"{line.verb} line" if line.verb in _HANDLERS else "queue_log line"
+            return unreadable(what, exc)
+        return None
+
+    def _apply(self, line: _Line) -> None:
+        if line.call_id.upper() in NO_CALL_IDS or line.verb in SYSTEM_VERBS:
+            self.tally[f"skipped: {line.verb or 'empty event'} (system line)"] += 1
             return
-        handler = _HANDLERS.get(verb)
+        handler = _HANDLERS.get(line.verb)
         if handler is None:
-            if verb in INFO_VERBS:
-                self.tally[f"skipped: {verb} (no call event)"] += 1
+            if line.verb in INFO_VERBS:
+                self.tally[f"skipped: {line.verb} (no call event)"] += 1
             else:
-                self.tally[f"skipped: unknown verb {verb}"] += 1
+                self.tally[f"skipped: unknown verb {line.verb}"] += 1
             return
-        call = self.calls.get(call_id)
+        call = self.calls.get(line.call_id)
         if call is None:
-            call = _Call(call_id)
-        handler(self, call, _Line(line_no, text, epoch, queue, verb, data))
-        self.calls[call_id] = call  # only once a line of it was read without error
+            call = _Call(line.call_id)
+        handler(self, call, line)
+        self.calls[line.call_id] = call  # only once a line of it was read without error
 
     def _expire(self, epoch: float, current: str) -> Iterator[AdapterLine]:
         """Flush calls that ended more than the grace before this line's time."""
@@ -184,13 +206,29 @@ class _Reader:
             yield from self._flush(call)
 
     def _flush(self, call: _Call) -> Iterator[AdapterLine]:
+        """The call's events; a line whose events fail alike is reported once."""
         del self.calls[call.call_id]
+        reported: set[tuple[int, str]] = set()
         for pending in call.events:
+            item = self._event(call, pending)
+            if item.error is not None:
+                if (item.line, item.error) in reported:
+                    continue
+                reported.add((item.line, item.error))
+            yield item
+
+    def _event(self, call: _Call, pending: _Pending) -> AdapterLine:
+        """One validated event; a fault no check foresaw rejects it, not the file."""
+        try:
             fields = dict(pending.fields)
             fields["practice"] = self.practice
             fields["call_id"] = call.call_id
             fields["event_id"] = make_event_id(call.call_id, pending.source, fields["type"])
-            yield build_event(pending.line, fields)
+            return build_event(pending.line, fields)
+        except ROW_FAULTS as exc:
+            return AdapterLine(
+                pending.line, error=unreadable(f"{pending.fields['type']} event", exc)
+            )
 
     # --- helpers used by the verb handlers ---
 
@@ -240,40 +278,79 @@ class _Line:
     no: int
     text: str
     epoch: float
+    call_id: str
     queue: str
     verb: str
     data: list[str]
+    #: How many data fields precede ``data`` in the line (errors number fields as written).
+    skipped: int = 0
 
-    def int_field(self, index: int, name: str, *, required: bool = True) -> int | None:
-        """Data field ``index`` (0-based after EVENT) as whole seconds / milliseconds."""
+    def int_field(
+        self, index: int, name: str, *, required: bool = True, milliseconds: bool = False
+    ) -> int | None:
+        """Data field ``index`` (0-based after EVENT) as whole seconds (or milliseconds),
+        at most ``LONGEST_S``: what a time is moved by must fit a call."""
+        label = self._label(index, name)
         if index >= len(self.data) or not self.data[index].strip():
             if required:
-                raise LineError(f"{self.verb}: field '{name}' (data{index + 1}) is missing")
+                raise LineError(f"{label} is missing")
             return None
-        value = self.data[index].strip()
         try:
-            number = int(value)
+            number = int(self.data[index].strip())
         except ValueError:
-            raise LineError(
-                f"{self.verb}: field '{name}' (data{index + 1}) is not a whole number"
-            ) from None
+            raise LineError(f"{label} is not a whole number") from None
         if number < 0:
-            raise LineError(f"{self.verb}: field '{name}' (data{index + 1}) is negative")
+            raise LineError(f"{label} is negative")
+        unit, limit = ("ms", LONGEST_S * 1000) if milliseconds else ("s", LONGEST_S)
+        if number > limit:
+            raise LineError(f"{label} is more than {limit} {unit} (24 h), longer than any call")
         return number
 
     def text_field(self, index: int, name: str) -> str:
         """Data field ``index`` as text ('' when absent)."""
         value = self.data[index].strip() if index < len(self.data) else ""
         if undecodable(value):
-            raise LineError(not_utf8(f"{self.verb}: field '{name}' (data{index + 1})"))
+            raise LineError(not_utf8(self._label(index, name)))
         return value
+
+    def _label(self, index: int, name: str) -> str:
+        return f"{self.verb}: field '{name}' (data{index + self.skipped + 1})"
+
+
+def _parse(line_no: int, text: str) -> _Line:
+    """The columns of one line, its epoch checked; the data fields are read by the handler."""
+    parts = text.split("|")
+    if len(parts) < 5:
+        raise LineError(f"expected epoch|callid|queue|agent|EVENT|data…, got {len(parts)} field(s)")
+    epoch = _epoch(parts[0])
+    for index, name in _TEXT_COLUMNS:
+        if undecodable(parts[index]):
+            raise LineError(not_utf8(f"field '{name}' (column {index + 1})"))
+    return _Line(
+        no=line_no,
+        text=text,
+        epoch=epoch,
+        call_id=parts[1].strip(),
+        queue=parts[2].strip(),
+        verb=parts[4].strip().upper(),
+        data=parts[5:],
+    )
 
 
 def _epoch(value: str) -> float:
+    """Column 1 as Unix seconds within ``EPOCH_MIN``..``EPOCH_MAX``; a millisecond epoch (a
+    common misconfiguration) is named as such."""
     try:
-        return float(value.strip().lstrip("\ufeff"))
+        epoch = float(value.strip().lstrip("\ufeff"))
     except ValueError:
-        raise LineError("field 'epoch' (column 1) is not a Unix time in seconds") from None
+        raise LineError(_NOT_EPOCH) from None
+    if EPOCH_MIN <= epoch < EPOCH_MAX:
+        return epoch
+    if EPOCH_MIN <= epoch / 1000 < EPOCH_MAX:
+        raise LineError("field 'epoch' (column 1) is in milliseconds, not a Unix time in seconds")
+    if math.isfinite(epoch):
+        raise LineError(f"{_NOT_EPOCH} between the years {YEARS[0]} and {YEARS[-1] + 1}")
+    raise LineError(_NOT_EPOCH)
 
 
 # --- verb handlers: (reader, call, line) -> None, adding pending events to the call ---
@@ -288,12 +365,15 @@ def _did(reader: _Reader, call: _Call, line: _Line) -> None:
 def _enterqueue(reader: _Reader, call: _Call, line: _Line) -> None:
     if not line.queue or line.queue.upper() == "NONE":
         raise LineError("ENTERQUEUE: field 'queue' (column 3) is empty")
+    # 1.4 logs url|callerid, newer ones url|callerid|position: the caller is data2. Read
+    # before the call is changed, so a rejected line leaves it as it was.
+    callerid = line.text_field(1, "callerid") if call.started is None else ""
     reader.reopen(call)
     if call.started is None:
         at = min(call.first_at, line.epoch) if call.first_at is not None else line.epoch
-        # 1.4 logs url|callerid, newer ones url|callerid|position: the caller is data2.
-        caller = caller_or_withheld(line.text_field(1, "callerid"))
-        call.started = reader.add(call, line, "call_started", at, caller=caller)
+        call.started = reader.add(
+            call, line, "call_started", at, caller=caller_or_withheld(callerid)
+        )
     call.join = reader.add(call, line, "queue_joined", line.epoch, queue=line.queue)
     call.queue = line.queue
     call.answered = None
@@ -312,7 +392,7 @@ def _connect(reader: _Reader, call: _Call, line: _Line) -> None:
 
 
 def _ring(reader: _Reader, call: _Call, line: _Line) -> None:
-    ring_ms = line.int_field(0, "ringtime", required=False) or 0
+    ring_ms = line.int_field(0, "ringtime", required=False, milliseconds=True) or 0
     team = call.queue or line.queue
     reader.add(call, line, "ringing", line.epoch - ring_ms / 1000, **reader.team_fields(team))
 
@@ -337,7 +417,7 @@ def _attended_transfer(reader: _Reader, call: _Call, line: _Line) -> None:
     # numbers are read from the right.
     if len(line.data) < 4:
         raise LineError("ATTENDEDTRANSFER: expected method|data|holdtime|calltime|origposition")
-    right = _Line(line.no, line.text, line.epoch, line.queue, line.verb, line.data[-3:])
+    right = replace(line, data=line.data[-3:], skipped=len(line.data) - 3)
     calltime = right.int_field(1, "calltime")
     _transferred(reader, call, line, UNKNOWN_TEAM, calltime)
 

@@ -6,11 +6,12 @@ item carries the source line number so a rejected line can be found in the vendo
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,18 @@ def make_event_id(call_id: str, source: str, event_type: str) -> str:
     return f"{call_id}:{source_digest(source)}:{event_type}"
 
 
+#: The years a time in a phone system's file can be in: anything else is no time of a call in
+#: the unit its field names (an epoch in milliseconds, a corrupt counter or clock) and would
+#: overflow the conversion to a date. Every adapter checks its times against these.
+YEARS = range(2000, 2100)
+EPOCH_MIN = 946_684_800  # 2000-01-01T00:00:00Z
+EPOCH_MAX = 4_102_444_800  # 2100-01-01T00:00:00Z
+#: The longest a call, a leg of one or a wait in it can last, in seconds: a larger duration,
+#: holdtime or ring time is a corrupt counter. Far above any real call (``call_max_span_s``,
+#: 4 h by default, still bounds a call's span); this only keeps garbage out of the arithmetic.
+LONGEST_S = 24 * 3600
+
+
 def utc_from_epoch(seconds: float) -> datetime:
     """Unix seconds (Asterisk, FreeSWITCH) as an aware UTC time."""
     return datetime.fromtimestamp(seconds, tz=UTC)
@@ -87,6 +100,107 @@ def free_text(text: str) -> str:
 def not_utf8(field: str) -> str:
     """The reason for a line with bytes that are not UTF-8 in a field that must be text."""
     return f"{field} is not UTF-8 text (bytes in another encoding)"
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRecord:
+    """One CSV record: where it starts, its cells (None when the csv module refused it: a
+    carriage return outside quotes, a cell over its size limit) and the source lines it was
+    read from (more than one when a quoted cell ran over a line end)."""
+
+    line: int
+    cells: list[str] | None
+    lines: list[str]
+
+
+def csv_records(lines: Iterable[str]) -> Iterator[CsvRecord]:
+    """The records of a CSV file, one at a time: a record the csv module refuses is given as
+    such and reading goes on with the next line (the csv reader starts afresh after an
+    error), so one damaged row never stops a file. Keeps one record's lines, no more."""
+    taken: list[str] = []
+
+    def source() -> Iterator[str]:
+        for text in lines:
+            taken.append(text)
+            yield text
+
+    reader = csv.reader(source())
+    while True:
+        taken.clear()
+        start = reader.line_num + 1
+        try:
+            cells: list[str] | None = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            cells = None
+        yield CsvRecord(start, cells, list(taken))
+
+
+def csv_fault(
+    record: CsvRecord,
+    header: Sequence[str] | None,
+    layouts: Mapping[int, Sequence[str]] | None = None,
+) -> str:
+    """Why the csv module refused a record, naming the column (its own message names none):
+    by name when the file's ``header`` or, without one, ``layouts`` (number of cells ->
+    column names) give the row's, else by position. Never quotes the row."""
+    text = "".join(record.lines).removesuffix("\n").removesuffix("\r")
+    cells = _raw_cells(text)
+    names = header or (layouts or {}).get(len(cells))
+
+    def column(index: int) -> str:
+        if names is not None and len(names) == len(cells):
+            return f"column '{names[index]}'"
+        return f"column {index + 1}"
+
+    limit = csv.field_size_limit()
+    for index, cell in enumerate(cells):
+        quoted = cell.startswith('"')
+        if not quoted and "\r" in cell:
+            return f"{column(index)} has a carriage return (CR) outside quotes"
+        if len(cell) - 2 * quoted > limit:
+            return f"{column(index)} is longer than {limit} characters"
+    return "the row is not CSV that can be read"
+
+
+def _raw_cells(text: str) -> list[str]:
+    """A row's cells as written (quotes kept), split on the commas outside quotes: for the
+    rows the csv module refuses, which it cannot split."""
+    cells: list[list[str]] = []
+    quotes = 0
+    for piece in text.split(","):
+        if quotes % 2:
+            cells[-1].append(piece)
+            quotes += piece.count('"')
+        else:
+            cells.append([piece])
+            quotes = piece.count('"') if piece.startswith('"') else 0
+    return [",".join(pieces) for pieces in cells]
+
+
+#: What reading one malformed source row may raise besides a validation error: a number or a
+#: time out of range (``OverflowError``, ``ValueError``, ``OSError`` from
+#: ``datetime.fromtimestamp``), a JSON value of an unexpected shape (``TypeError``,
+#: ``AttributeError``, ``KeyError``, ``IndexError``), nesting too deep. An adapter catches
+#: these per row, so one row never stops the file.
+ROW_FAULTS: tuple[type[Exception], ...] = (
+    ValueError,
+    OSError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
+
+
+def unreadable(what: str, exc: BaseException) -> str:
+    """The reason for a source row an adapter could not make sense of: names the row's part
+    (``what``) and the kind of fault, never the input or the exception's text (either may
+    hold a caller's number). Adapters name the field where they can check it first."""
+    return f"{what} could not be read ({type(exc).__name__})"
 
 
 def build_event(line: int, fields: dict[str, Any]) -> AdapterLine:

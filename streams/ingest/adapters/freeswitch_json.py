@@ -5,20 +5,30 @@ to phones or callcenter agents (b-legs) are counted and skipped, as the a-leg ca
 times. Values under ``variables`` are URL-encoded (decoded here); times are epochs
 (``*_uepoch`` microseconds preferred, else ``*_epoch`` seconds). ``callflow`` may appear more
 than once in one object (older mod_json_cdr repeats the key), so objects are parsed keeping
-every copy. A file holds one object (pretty-printed or not), a JSON array of objects, or one
-object per line. docs/formats.md lists the mapping and its limits.
+every copy. A file holds one object (pretty-printed or not), several written one after
+another (``cat a.json b.json``), a JSON array of objects, or one object per line.
+docs/formats.md lists the mapping and its limits.
+
+Every field is checked for its shape and type before use, so a bad record is rejected with
+the field's name (never its value) and the rest of the file is still read.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 from streams.core.rules import Rules
 from streams.ingest.adapters.common import (
+    EPOCH_MAX,
+    EPOCH_MIN,
+    ROW_FAULTS,
+    YEARS,
     AdapterLine,
     Tally,
     build_event,
@@ -28,6 +38,7 @@ from streams.ingest.adapters.common import (
     not_utf8,
     require_practice,
     undecodable,
+    unreadable,
     utc_from_epoch,
 )
 
@@ -37,6 +48,18 @@ FORMAT = "freeswitch-json"
 _B_LEG_MARKERS = ("originator", "originating_leg_uuid")
 #: Variables naming what the call was bridged to, most telling first.
 _BRIDGED = ("dialed_user", "dialed_extension", "bridge_channel", "callee_id_number")
+#: A whole number as FreeSWITCH writes one (a string of ASCII digits): ``int`` would also take
+#: ``1_0``, spaces and digits of other scripts. 40 digits bound the conversion, yet let a long
+#: number in a time field be named as no Unix time rather than as no number.
+_WHOLE = re.compile(r"-?[0-9]{1,40}")
+#: A hangup cause as FreeSWITCH names one (``NORMAL_CLEARING``); anything else is counted as
+#: ``other``, so no stray value (a number) reaches the log.
+_CAUSE = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
+#: JSON whitespace between documents written one after another.
+_SPACE = re.compile(r"[ \t\r\n]*")
+#: What the json module raises besides ``JSONDecodeError``: a number of more digits than
+#: Python converts (``ValueError``), nesting deeper than the interpreter's recursion limit.
+_PARSE_FAULTS = (ValueError, RecursionError)
 
 
 class RecordError(ValueError):
@@ -57,6 +80,9 @@ def _keep_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         else:
             obj[key] = _Repeated([obj[key], value])
     return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_keep_repeats)
 
 
 def parse_json(text: str) -> Any:
@@ -81,32 +107,52 @@ def _read(lines: Iterable[str], practice: str, rules: Rules, tally: Tally) -> It
     for line, record in _records(lines, tally):
         if isinstance(record, str):
             yield AdapterLine(line, error=record)
-            continue
-        try:
-            record = _readable(record, "")
-            events = list(_events(record, rules, tally))
-        except RecordError as exc:
-            yield AdapterLine(line, error=str(exc))
-            continue
+        else:
+            yield from _convert(line, record, practice, rules, tally)
+
+
+def _convert(
+    line: int, record: dict[str, Any], practice: str, rules: Rules, tally: Tally
+) -> list[AdapterLine]:
+    """The events of one CDR, or one error: ``RecordError`` names the field; ``ROW_FAULTS``
+    is a fault no check foresaw, still this record's alone. Nothing is yielded or counted
+    before the whole record has been read, so a rejected record leaves no partial call."""
+    try:
+        record = _readable(record, "")
+        counts: Tally = Counter()
+        events = list(_events(record, rules, counts))
         source = json.dumps(record, sort_keys=True)
+        out = []
         for fields in events:
             fields["practice"] = practice
             fields["event_id"] = make_event_id(fields["call_id"], source, fields["type"])
-            yield build_event(line, fields)
+            out.append(build_event(line, fields))
+    except RecordError as exc:
+        return [AdapterLine(line, error=str(exc))]
+    except ROW_FAULTS as exc:
+        return [AdapterLine(line, error=unreadable("the record", exc))]
+    tally.update(counts)
+    return out
 
 
 def _records(lines: Iterable[str], tally: Tally) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line, object or error) per CDR: one per line, or one document for the whole file."""
+    """(line, object or error) per CDR: one per line, or the documents of the whole file."""
     numbered = enumerate(lines, start=1)
     first_no, first = next(((n, t) for n, t in numbered if t.strip()), (0, ""))
     if not first:
         return
+    parsed: Any = None
+    error: str | None = None
     try:
         parsed = parse_json(first)
     except json.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict):  # one object per line
-        yield first_no, parsed
+        pass  # not a whole value on one line: a pretty-printed document
+    except _PARSE_FAULTS as exc:
+        # A whole line the json module gave up on: a pretty-printed document does not begin
+        # with thousands of digits or brackets, so the file is one object per line.
+        error = _not_json(exc)
+    if error is not None or isinstance(parsed, dict):
+        yield first_no, error if error is not None else parsed
         for no, text in numbered:
             if not text.strip():
                 tally["skipped: blank line"] += 1
@@ -114,18 +160,35 @@ def _records(lines: Iterable[str], tally: Tally) -> Iterator[tuple[int, dict[str
             yield no, _object(text)
         return
     document = first + "".join(text for _, text in numbered)
-    try:
-        whole = parse_json(document)
-    except json.JSONDecodeError as exc:
-        yield exc.lineno + first_no - 1, f"not valid JSON: {exc.msg}"
-        return
-    if isinstance(whole, dict):
-        yield first_no, whole
-    elif isinstance(whole, list):
-        for index, item in enumerate(whole, start=1):
-            yield index, item if isinstance(item, dict) else f"record {index} is not an object"
-    else:
-        yield first_no, "expected a JSON object (or an array of objects)"
+    yield from _documents(document, first_no)
+
+
+def _documents(document: str, first_no: int) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Each JSON value of the document in turn (``cat a.json b.json`` writes several). A
+    value that cannot be parsed ends the reading: where the next one starts is unknown."""
+    pos, line = 0, first_no
+    while True:
+        start = _SPACE.match(document, pos).end()  # type: ignore[union-attr]
+        if start == len(document):
+            return
+        line += document.count("\n", pos, start)
+        try:
+            value, end = _DECODER.raw_decode(document, start)
+        except json.JSONDecodeError as exc:
+            yield exc.lineno + first_no - 1, f"not valid JSON: {exc.msg}"
+            return
+        except _PARSE_FAULTS as exc:
+            yield line, _not_json(exc)
+            return
+        if isinstance(value, dict):
+            yield line, value
+        elif isinstance(value, list):
+            for index, item in enumerate(value, start=1):
+                yield index, item if isinstance(item, dict) else f"record {index} is not an object"
+        else:
+            yield line, "expected a JSON object (or an array of objects)"
+        line += document.count("\n", start, end)
+        pos = end
 
 
 def _object(text: str) -> dict[str, Any] | str:
@@ -133,7 +196,17 @@ def _object(text: str) -> dict[str, Any] | str:
         value = parse_json(text.strip())
     except json.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} (column {exc.colno})"
+    except _PARSE_FAULTS as exc:
+        return _not_json(exc)
     return value if isinstance(value, dict) else "expected a JSON object"
+
+
+def _not_json(exc: BaseException) -> str:
+    """Why the json module gave up on a value other than a syntax error (its own text may
+    quote the number)."""
+    if isinstance(exc, RecursionError):
+        return "not valid JSON: nested too deeply to read"
+    return "not valid JSON: a number too long to read"
 
 
 def _readable(value: Any, path: str) -> Any:
@@ -150,22 +223,37 @@ def _readable(value: Any, path: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _Flow:
+    """One callflow, its objects checked; ``path`` names it in errors (``callflow[1]``)."""
+
+    path: str
+    index: int
+    profile: dict[str, Any]
+    times: dict[str, Any]
+
+    def text(self, name: str) -> str:
+        return _text(self.profile.get(name), f"{self.path}.caller_profile.{name}")
+
+
 def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict[str, Any]]:
     variables = _variables(record)
     flows = _callflows(record)
-    profile = flows[0].get("caller_profile", {}) if flows else {}
-    if variables.get("cc_side") == "agent" or any(m in variables for m in _B_LEG_MARKERS):
+    first = flows[0] if flows else None
+    if _var(variables, "cc_side") == "agent" or any(m in variables for m in _B_LEG_MARKERS):
         tally["skipped: b-leg (its call is read from the a-leg)"] += 1
         return
-    call_id = variables.get("uuid") or profile.get("uuid")
+    call_id = _var(variables, "uuid") or (first.text("uuid") if first else "")
     if not call_id:
         raise RecordError("field 'variables.uuid' is missing: no call id")
     start = _time(variables, "start", required=True)
     end = _time(variables, "end", required=True)
     assert start is not None and end is not None
-    fs_direction = variables.get("direction") or record.get("channel_data", {}).get("direction")
-    context = profile.get("context") or variables.get("context", "")
-    number = variables.get("caller_id_number") or profile.get("caller_id_number")
+    fs_direction = _var(variables, "direction") or _channel_direction(record)
+    context = (first.text("context") if first else "") or _var(variables, "context")
+    number = _var(variables, "caller_id_number") or (
+        first.text("caller_id_number") if first else ""
+    )
     # Outbound: FreeSWITCH's own direction, a context of the practice's phones, or a call
     # placed on one of them (its caller is an extension) whatever its context.
     inbound = not (
@@ -173,7 +261,8 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
         or context in rules.phone_system.freeswitch_outbound_contexts
         or rules.is_extension(number)
     )
-    tally[f"hangup {variables.get('hangup_cause', 'unknown')}"] += 1
+    cause = _var(variables, "hangup_cause") or "unknown"
+    tally[f"hangup {cause if _CAUSE.fullmatch(cause) or cause == 'unknown' else 'other'}"] += 1
 
     def event(kind: str, at: float, **fields: Any) -> dict[str, Any]:
         return {"call_id": call_id, "type": kind, "at": utc_from_epoch(at), **fields}
@@ -193,7 +282,7 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
         yield event("call_ended", end)
         return
     answered_at: float | None = None
-    queue = variables.get("cc_queue", "").split("@")[0]
+    queue = _var(variables, "cc_queue").split("@")[0]
     if queue:
         joined = _time(variables, "cc_queue_joined")
         yield event("queue_joined", joined or start, queue=queue)
@@ -211,27 +300,27 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
     if answered_at is not None:
         for at, target in _transfers(flows, answered_at):
             yield event("transferred", at, **team(target))
-    if variables.get("last_app", "").lower() == "voicemail" and answered_at is None:
+    if _var(variables, "last_app").lower() == "voicemail" and answered_at is None:
         yield event("voicemail", _voicemail_at(variables, end))
     yield event("call_ended", end)
 
 
-def _person_answered(variables: dict[str, str]) -> float | None:
+def _person_answered(variables: dict[str, Any]) -> float | None:
     """When a person answered: the bridge; else the answer, when the dial succeeded (an
     ``answer_epoch`` alone is not a person: the IVR answers calls)."""
     bridged = _time(variables, "bridge")
     if bridged is not None:
         return bridged
-    if variables.get("DIALSTATUS", "").upper() == "SUCCESS":
+    if _var(variables, "DIALSTATUS").upper() == "SUCCESS":
         return _time(variables, "answer")
     return None
 
 
-def _bridged_extension(variables: dict[str, str]) -> str:
+def _bridged_extension(variables: dict[str, Any]) -> str:
     """The extension the call was put through to, as FreeSWITCH names it ('' if none):
     ``dialed_user``, or the user in ``bridge_channel`` (``sofia/internal/1002@host``)."""
     for name in _BRIDGED:
-        value = variables.get(name, "").strip()
+        value = _var(variables, name).strip()
         if name == "bridge_channel" and value:
             value = value.rsplit("/", 1)[-1].removeprefix("sip:").split("@", 1)[0]
         if value:
@@ -239,16 +328,16 @@ def _bridged_extension(variables: dict[str, str]) -> str:
     return ""
 
 
-def _last_destination(flows: list[dict[str, Any]]) -> str:
+def _last_destination(flows: list[_Flow]) -> str:
     """The destination of the last callflow (where the dialplan last sent the call)."""
     for flow in reversed(flows):
-        target = flow.get("caller_profile", {}).get("destination_number")
+        target = flow.text("destination_number")
         if target:
-            return str(target)
+            return target
     return ""
 
 
-def _voicemail_at(variables: dict[str, str], end: float) -> float:
+def _voicemail_at(variables: dict[str, Any], end: float) -> float:
     """When voicemail took the call: the queue's exit; else the answer that came after the
     phone rang (voicemail picking up); else, with no time kept for it, the end of the call."""
     left_queue = _time(variables, "cc_queue_canceled") or _time(variables, "cc_queue_terminated")
@@ -260,59 +349,148 @@ def _voicemail_at(variables: dict[str, str], end: float) -> float:
     return end
 
 
-def _variables(record: dict[str, Any]) -> dict[str, str]:
-    raw = record.get("variables", {})
-    if isinstance(raw, _Repeated):
-        merged: dict[str, Any] = {}
-        for part in raw:
-            merged.update(part)
-        raw = merged
-    if not isinstance(raw, dict):
-        raise RecordError("field 'variables' is not an object")
-    return {k: unquote(v) if isinstance(v, str) else str(v) for k, v in raw.items()}
+def _variables(record: dict[str, Any]) -> dict[str, Any]:
+    """``variables`` as written (a repeated key's copies merged, later ones winning); its
+    values are checked and URL-decoded one by one when read (``_var``, ``_time``)."""
+    raw = record.get("variables")
+    if raw is None:
+        return {}
+    if not isinstance(raw, _Repeated):
+        return _as_object(raw, "variables")
+    merged: dict[str, Any] = {}
+    for copy, part in enumerate(raw, start=1):
+        if not isinstance(part, dict):
+            raise RecordError(
+                f"field 'variables' (copy {copy} of the repeated key) is not an object"
+            )
+        merged.update(part)
+    return merged
 
 
-def _callflows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every callflow (repeated key, array or single object), oldest profile first."""
-    raw = record.get("callflow", [])
-    flows: list[Any] = []
-    for part in raw if isinstance(raw, list) else [raw]:
-        flows.extend(part if isinstance(part, list) else [part])
-    flows = [f for f in flows if isinstance(f, dict)]
-    return sorted(flows, key=_profile_index)
+def _var(variables: dict[str, Any], name: str) -> str:
+    """A variable's text, URL-decoded ('' when absent)."""
+    return unquote(_text(variables.get(name), f"variables.{name}"))
 
 
-def _profile_index(flow: dict[str, Any]) -> int:
-    value = str(flow.get("profile_index", "0"))
-    return int(value) if value.isdigit() else 0
+def _channel_direction(record: dict[str, Any]) -> str:
+    channel = _as_object(record.get("channel_data"), "channel_data")
+    return _text(channel.get("direction"), "channel_data.direction")
 
 
-def _transfers(flows: list[dict[str, Any]], answered_at: float) -> Iterator[tuple[float, str]]:
+def _callflows(record: dict[str, Any]) -> list[_Flow]:
+    """Every callflow (repeated key, array or single object), oldest profile first. A flow
+    is named ``callflow[n]``: the n-th in the record, from 0, copies of a repeated key and
+    array items counted in the order written."""
+    raw = record.get("callflow")
+    if raw is None:
+        return []
+    parts = raw if isinstance(raw, _Repeated) else [raw]
+    items: list[Any] = []
+    for part in parts:
+        items.extend(part if isinstance(part, list) and not isinstance(part, _Repeated) else [part])
+    flows = []
+    for n, item in enumerate(items):
+        path = f"callflow[{n}]"
+        flow = _as_object(item, path)
+        flows.append(
+            _Flow(
+                path=path,
+                index=_profile_index(flow.get("profile_index"), f"{path}.profile_index"),
+                profile=_as_object(flow.get("caller_profile"), f"{path}.caller_profile"),
+                times=_as_object(flow.get("times"), f"{path}.times"),
+            )
+        )
+    return sorted(flows, key=lambda f: f.index)
+
+
+def _profile_index(value: Any, path: str) -> int:
+    """The flow's order (FreeSWITCH numbers them from 1); absent sorts first."""
+    number = _whole(value, path)
+    if number is None:
+        return 0
+    if number < 0:
+        raise RecordError(f"field '{path}' is not a whole number")
+    return number
+
+
+def _transfers(flows: list[_Flow], answered_at: float) -> Iterator[tuple[float, str]]:
     """Callflows created after the answer: the call was transferred to their destination."""
     for flow in flows[1:]:
-        created = _number(flow.get("times", {}).get("profile_created_time"))
-        target = flow.get("caller_profile", {}).get("destination_number")
-        if created and target and created / 1_000_000 > answered_at:
-            yield created / 1_000_000, str(target)
+        path = f"{flow.path}.times.profile_created_time"
+        created = _epoch(flow.times.get("profile_created_time"), path, per_second=1_000_000)
+        target = flow.text("destination_number")
+        if created is not None and target and created > answered_at:
+            yield created, target
 
 
-def _time(variables: dict[str, str], name: str, *, required: bool = False) -> float | None:
+def _time(variables: dict[str, Any], name: str, *, required: bool = False) -> float | None:
     """``name_uepoch`` (µs) or ``name_epoch`` (s) as Unix seconds; 0 or absent is None."""
-    micro = _number(variables.get(f"{name}_uepoch"), f"variables.{name}_uepoch")
-    if micro:
-        return micro / 1_000_000
-    seconds = _number(variables.get(f"{name}_epoch"), f"variables.{name}_epoch")
-    if seconds:
-        return float(seconds)
+    micro = _epoch(variables.get(f"{name}_uepoch"), f"variables.{name}_uepoch", 1_000_000)
+    if micro is not None:
+        return micro
+    seconds = _epoch(variables.get(f"{name}_epoch"), f"variables.{name}_epoch", 1)
+    if seconds is not None:
+        return seconds
     if required:
         raise RecordError(f"field 'variables.{name}_epoch' is missing")
     return None
 
 
-def _number(value: Any, name: str = "times") -> int | None:
-    if value in (None, ""):
+def _epoch(value: Any, path: str, per_second: int) -> float | None:
+    """A Unix time in seconds from a field counting ``per_second`` units a second; 0 or
+    absent is None (FreeSWITCH writes 0 for what did not happen). A time in milliseconds,
+    a common mistake of tools that rewrite CDRs, is named as such."""
+    number = _whole(value, path)
+    if not number:
         return None
-    try:
-        return int(str(value))
-    except ValueError:
-        raise RecordError(f"field '{name}' is not a whole number") from None
+    unit = "seconds" if per_second == 1 else "microseconds"
+    if EPOCH_MIN <= number / per_second < EPOCH_MAX:
+        return number / per_second
+    if EPOCH_MIN <= number / 1000 < EPOCH_MAX:
+        raise RecordError(f"field '{path}' is in milliseconds, not a Unix time in {unit}")
+    raise RecordError(
+        f"field '{path}' is not a Unix time in {unit} between the years {YEARS[0]} and "
+        f"{YEARS[-1] + 1}"
+    )
+
+
+def _whole(value: Any, path: str) -> int | None:
+    """A whole number written as FreeSWITCH does (a string of digits) or as a JSON integer;
+    None when absent or empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE.fullmatch(value):
+        return int(value)
+    raise RecordError(f"field '{path}' is not a whole number")
+
+
+def _text(value: Any, path: str) -> str:
+    """A text field as written ('' when absent or null). FreeSWITCH writes every value as a
+    JSON string; a JSON number in its place was rewritten by another tool and has lost any
+    leading 0 (UK numbers start with one), so it is refused rather than read as a wrong
+    caller, id or extension."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _Repeated):
+        raise RecordError(f"field '{path}' is repeated")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise RecordError(
+            f"field '{path}' is a JSON number, not a string as FreeSWITCH writes it "
+            "(a leading 0 may be lost)"
+        )
+    raise RecordError(f"field '{path}' is not text")
+
+
+def _as_object(value: Any, path: str) -> dict[str, Any]:
+    """A JSON object field ({} when absent or null)."""
+    if value is None:
+        return {}
+    if isinstance(value, _Repeated):
+        raise RecordError(f"field '{path}' is repeated")
+    if not isinstance(value, dict):
+        raise RecordError(f"field '{path}' is not an object")
+    return value

@@ -55,7 +55,8 @@ BIN = Path(sys.executable).parent
 CALLS, PRACTICES, PCN_SIZE, ICBS = 30_000_000, 6_200, 5, 42
 
 #: The calls, generated in SQL: 31 days of August 2026, 28.7% of them 08:00-09:59 local time,
-#: four outcomes, NHS wait and talk buckets, callers who ring more than once.
+#: four outcomes, NHS wait and talk buckets, callers who ring more than once, the bank holiday
+#: (31 August) Non-Core, NHS England's seven region codes.
 GENERATE = """
 INSERT INTO classified_calls
 WITH raw AS (
@@ -76,7 +77,11 @@ timed AS (
         END AS second_of_day,
         (h // 7) % 100 AS roll,
         ((h // 11) % 400)::INTEGER AS wait,
-        ((h // 13) % 900)::INTEGER AS talk
+        -- talk: 8.3% over 5 minutes, as NHS England's August 2026 shares (10 s to 29 min)
+        CASE
+            WHEN (h // 13) % 1000 < 917 THEN 10 + ((h // 13) % 1000) * 290 // 917
+            ELSE 300 + ((h // 13) % 1000 - 917) * 17
+        END::INTEGER AS talk
     FROM raw
 ),
 shaped AS (
@@ -109,7 +114,8 @@ SELECT
         ELSE '18:30-23:59'
     END,
     CASE
-        WHEN isodow(local_date) > 5 OR second_of_day < 28800 OR second_of_day >= 66600
+        WHEN isodow(local_date) > 5 OR local_date = DATE '2026-08-31'  -- summer bank holiday
+            OR second_of_day < 28800 OR second_of_day >= 66600
             THEN 'Non-Core'
         WHEN hour < 10 THEN 'Core_8_10'
         ELSE 'Core_10_1830'
@@ -170,7 +176,7 @@ SELECT
     'SUB ICB ' || (p * $icbs // $practices),
     'Q' || lpad((p * $icbs // $practices)::VARCHAR, 2, '0'),
     'ICB ' || (p * $icbs // $practices),
-    'Y' || lpad((p * 7 // $practices)::VARCHAR, 2, '0'),
+    ['Y56', 'Y58', 'Y59', 'Y60', 'Y61', 'Y62', 'Y63'][1 + p * 7 // $practices],
     'REGION ' || (p * 7 // $practices),
     'bench',
     now()
@@ -188,7 +194,7 @@ SELECT
     DATE '2026-07-01',
     'P' || lpad(p::VARCHAR, 5, '0'),
     'PRACTICE ' || p,
-    'Y' || lpad((p * 7 // $practices)::VARCHAR, 2, '0'),
+    ['Y56', 'Y58', 'Y59', 'Y60', 'Y61', 'Y62', 'Y63'][1 + p * 7 // $practices],
     'Q' || lpad((p * $icbs // $practices)::VARCHAR, 2, '0'),
     'S' || lpad((p * $icbs // $practices)::VARCHAR, 2, '0'),
     'LS1 ' || (p % 10) || 'AA',

@@ -29,8 +29,10 @@ def command() -> None:
     help="Write the month's NHS CBT files as NHS England packages them (three zips: by day "
     "and time, durations, calls answered; one CSV per region inside) and a manifest naming "
     "the warehouse snapshot read. Exits non-zero, writing nothing, when the figures do not "
-    "reconcile (CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; CBT007 total = "
-    "CBT003 total). With --compare, also print the practices whose figures differ from the "
+    "reconcile: CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; CBT006 <= CBT005; "
+    "CBT003's and CBT004's wait buckets and CBT007's talk buckets each total their indicator "
+    "(an answered call whose call_ended never came has no talk time: the error names such "
+    "calls). With --compare, also print the practices whose figures differ from the "
     "published files loaded with `callstream nhs load`.",
 )
 @click.option("--month", required=True, help="The month to export, YYYY-MM (local dates).")

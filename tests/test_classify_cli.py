@@ -179,3 +179,25 @@ def test_rules_file_sets_version_and_options(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     [call] = [json.loads(line) for line in done.stdout.splitlines()]
     assert (call["rules_version"], call["request_type"]) == ("p-3", "results")
+
+
+@pytest.mark.parametrize("stray_first", [True, False])
+def test_one_event_with_a_wrong_clock_costs_itself_in_either_order(
+    tmp_path: Path, stray_first: bool
+) -> None:
+    """An ivr_option stamped 5 h after its call: set aside whether it comes before the
+    call_started or after, and the call is classified the same either way."""
+    stray = {**GOOD[3], "event_id": "c1-9", "type": "ivr_option", "option": "1"}
+    stray["at"] = "2026-08-03T12:31:00Z"
+    del stray["queue"]
+    call = [GOOD[2], GOOD[3], GOOD[1], GOOD[4]]
+    path = tmp_path / "events.jsonl"
+    path.write_text(lines([stray, *call] if stray_first else [*call, stray]))
+    done = run([str(path)], tmp_path)
+    assert done.returncode == 1
+    [error] = [line for line in done.stderr.splitlines() if line.startswith("line ")]
+    assert "field 'at'" in error and "call_max_span_s (14400 s)" in error
+    assert "4 events read (0 repeated event_ids ignored), 1 invalid lines" in done.stderr
+    [c1] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (c1["outcome"], c1["wait_s"], c1["talk_s"], c1["events"]) == ("answered", 30, 90, 4)
+    assert (c1["time_band"], c1["request_type"]) == ("08:00-09:59", None)

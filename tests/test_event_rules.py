@@ -151,6 +151,59 @@ def test_an_event_too_far_from_its_call_is_refused_naming_at() -> None:
         receive(state, ev(5, EventType.callback_made, 3 * 86400, outcome="answered"), 4, SPAN)
 
 
+def _held(assembly: CallAssembly) -> list[str]:
+    return [e.event_id for e in assembly.events]
+
+
+def test_one_event_with_a_wrong_clock_costs_itself_whatever_the_order() -> None:
+    """A stray ivr_option stamped 5 h late, sent first: the call_started that comes after it
+    sets it aside, so the call is the same as when the stray comes last."""
+    stray = ev(9, EventType.ivr_option, 5 * 3600, option="1")
+    real = [
+        ev(1, EventType.call_started, 0),
+        ev(2, EventType.queue_joined, 10, queue="main"),
+        ev(3, EventType.answered, 40, team="reception"),
+        ev(4, EventType.call_ended, 100),
+    ]
+    stray_first = CallAssembly()
+    assert stray_first.add(stray, SPAN) and stray_first.take_set_aside() == []
+    assert stray_first.add(real[0], SPAN)
+    assert stray_first.take_set_aside() == [stray] and stray_first.take_set_aside() == []
+    for event in real[1:]:
+        stray_first.add(event, SPAN)
+    stray_last = CallAssembly()
+    for event in real:
+        stray_last.add(event, SPAN)
+    with pytest.raises(OutsideCall):
+        stray_last.add(stray, SPAN)
+    assert _held(stray_first) == _held(stray_last) == ["e1", "e2", "e3", "e4"]
+    assert stray_first.complete and stray_first.last_event_at == T0 + timedelta(seconds=100)
+
+
+def test_a_late_callback_stays_when_a_stray_is_set_aside() -> None:
+    assembly = CallAssembly()
+    callback = ev(5, EventType.callback_made, 20 * 3600, outcome="answered")
+    stray = ev(9, EventType.ivr_option, 5 * 3600, option="1")
+    for event in (callback, stray):
+        assembly.add(event, SPAN)
+    assembly.add(ev(1, EventType.call_started, 0), SPAN)
+    assert assembly.take_set_aside() == [stray] and _held(assembly) == ["e1", "e5"]
+
+
+def test_a_call_started_with_a_wrong_clock_is_the_one_refused() -> None:
+    """The events that fit each other outnumber it: they stay, it goes."""
+    assembly = CallAssembly()
+    for event in (
+        ev(2, EventType.queue_joined, 10, queue="main"),
+        ev(3, EventType.answered, 40, team="reception"),
+        ev(4, EventType.call_ended, 100),
+    ):
+        assembly.add(event, SPAN)
+    with pytest.raises(OutsideCall):
+        assembly.add(ev(1, EventType.call_started, -6 * 3600), SPAN)
+    assert assembly.take_set_aside() == [] and _held(assembly) == ["e2", "e3", "e4"]
+
+
 def test_without_a_span_anything_goes_and_state_keeps_its_partition() -> None:
     assembly = CallAssembly([ev(1, EventType.call_started, 0), ev(2, EventType.call_ended, 1e6)])
     state = CallState(assembly, 5.0, partition=3)

@@ -166,20 +166,25 @@ def test_1_poison_events_on_the_raw_topic_are_dead_lettered_and_the_rest_flows(w
             *answered_call(practice, "future", at="2100-01-01T00:00:00Z"),
             *answered_call(practice, "late", at="12:31:00"),  # 5 h after its call started
             *answered_call(practice, "n\x00ul"),
+            # a stray 5 h late, sent before its call_started: set aside when that comes
+            event(practice, "stray", 9, "ivr_option", "12:31:00", option="1"),
+            *answered_call(practice, "stray"),
         ],
     )
-    worker.wait_for_calls(3, f"practice = '{practice}'")
+    worker.wait_for_calls(4, f"practice = '{practice}'")
     calls = calls_of(worker, practice)
     assert calls["ok"]["outcome"] == "answered" and calls["ok"]["events"] == 4
     # The events that do not fit are set aside; their calls are classified without them.
     assert calls["future"]["outcome"] == "missed" and calls["future"]["events"] == 3
     assert calls["late"]["outcome"] == "missed" and calls["late"]["events"] == 3
-    letters = wait_for_dead_letters(worker, of_practice(practice), 6)
+    assert calls["stray"]["outcome"] == "answered" and calls["stray"]["events"] == 4
+    letters = wait_for_dead_letters(worker, of_practice(practice), 7)
     by_key = sorted((letter["source_key"], letter["field"]) for letter in letters)
     assert by_key == [
         (f"{practice}:future", "at"),
         (f"{practice}:late", "at"),
         *[(f"{practice}:n\x00ul", "call_id")] * 4,
+        (f"{practice}:stray", "at"),
     ]
     late = next(letter for letter in letters if letter["source_key"].endswith(":late"))
     assert "more than call_max_span_s (14400 s)" in late["reason"]

@@ -14,7 +14,7 @@ import click
 
 from models.classified import ClassifiedCall
 from models.events import EventType, set_event_bounds
-from streams.core.assemble import CallAssembly, CallSpan, OutsideCall
+from streams.core.assemble import CallAssembly, CallSpan, OutsideCall, set_aside_reason
 from streams.core.classify import classify_assembly
 from streams.core.pseudonymise import pseudonymise
 from streams.core.rules import Rules
@@ -133,6 +133,11 @@ class ClassifyRun:
         self.events += 1
         if not added:
             self.duplicates += 1
+        set_aside = assembly.take_set_aside()
+        if set_aside and self.span is not None:  # earlier lines' events, out of the call now
+            self.events -= len(set_aside)
+            self.invalid += len(set_aside)
+            return set_aside_reason(len(set_aside), self.span)
         return None
 
     def orphans(self) -> list[tuple[str, int]]:

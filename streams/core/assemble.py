@@ -35,10 +35,29 @@ class OutsideCall(ValueError):
     field = "at"
 
 
+def set_aside_reason(count: int, span: CallSpan) -> str:
+    """Why ``count`` events ``CallAssembly.add`` set aside are not part of their call."""
+    return (
+        f"field 'at': {count} event(s) more than call_max_span_s "
+        f"({int(span.events.total_seconds())} s) from this call's call_started, which came "
+        "after them: not part of this call"
+    )
+
+
 class CallAssembly:
     """The distinct events of one call (by ``event_id``; the first copy received counts)."""
 
-    __slots__ = ("_by_id", "_sorted", "_complete", "_last_at", "_key", "_call", "_all")
+    __slots__ = (
+        "_by_id",
+        "_sorted",
+        "_complete",
+        "_last_at",
+        "_key",
+        "_call",
+        "_all",
+        "_started",
+        "_set_aside",
+    )
 
     def __init__(self, events: Iterable[PseudonymisedEvent] = ()) -> None:
         self._by_id: dict[str, PseudonymisedEvent] = {}
@@ -48,6 +67,8 @@ class CallAssembly:
         self._key: str | None = None
         self._call: tuple[datetime, datetime] | None = None  # earliest, latest but callbacks
         self._all: tuple[datetime, datetime] | None = None  # earliest, latest of all
+        self._started = False  # a call_started is held
+        self._set_aside: list[PseudonymisedEvent] = []
         for event in events:
             self.add(event)
 
@@ -56,7 +77,11 @@ class CallAssembly:
 
         Raises ``ValueError`` for an event of another call: mixing calls would make up data;
         with a ``span``, ``OutsideCall`` for an event that would stretch the call past it
-        (the wait, talk and callback times must be times one call can take).
+        (the wait, talk and callback times must be times one call can take). The call's
+        ``call_started`` anchors it: when it comes after events that lie outside the span
+        from it (one event with a wrong clock, sent first), those are set aside instead
+        (``take_set_aside``), unless they outnumber the events that fit, so which events
+        count does not depend on the order they came in.
         """
         key = event.key
         if self._key is None:
@@ -67,17 +92,50 @@ class CallAssembly:
             return False
         callback = event.type is EventType.callback_made
         if span is not None:
+            if event.type is EventType.call_started and not self._started:
+                self._anchor(event.at, span)
             self._check_span(event.at, callback, span)
+        self._hold(event)
+        return True
+
+    def take_set_aside(self) -> list[PseudonymisedEvent]:
+        """The events the last ``add`` set aside (see there), once: the caller dead-letters
+        them, as it does an event ``add`` refuses."""
+        taken, self._set_aside = self._set_aside, []
+        return taken
+
+    def _hold(self, event: PseudonymisedEvent) -> None:
         self._by_id[event.event_id] = event
         self._sorted = None
         if event.type is EventType.call_ended:
             self._complete = True
+        if event.type is EventType.call_started:
+            self._started = True
         if self._last_at is None or event.at > self._last_at:
             self._last_at = event.at
         self._all = _widened(self._all, event.at)
-        if not callback:
+        if event.type is not EventType.callback_made:
             self._call = _widened(self._call, event.at)
-        return True
+
+    def _anchor(self, started: datetime, span: CallSpan) -> None:
+        """Set aside the events held that do not fit a call starting at ``started``: the
+        farthest from it first, until the rest lie within the span with it; none when they
+        would be the most of the call (then ``started`` is the odd one out, and is refused)."""
+        kept = sorted(self._by_id.values(), key=event_sort_key)
+        dropped: list[PseudonymisedEvent] = []
+        while kept and not _fits(kept, started, span):
+            calls = [e for e in kept if e.type is not EventType.callback_made]
+            pool = calls if not _fits(calls, started, span) else kept  # a late callback fits
+            far = max(pool, key=lambda e: (abs(e.at - started), e.at < started))
+            kept.remove(far)
+            dropped.append(far)
+        if not dropped or len(dropped) > len(kept) + 1:
+            return
+        self._by_id.clear()
+        self._complete, self._last_at, self._call, self._all = False, None, None, None
+        for event in kept:
+            self._hold(event)
+        self._set_aside = sorted(dropped, key=event_sort_key)
 
     def _check_span(self, at: datetime, callback: bool, span: CallSpan) -> None:
         for window, limit, what in (
@@ -128,6 +186,13 @@ class CallAssembly:
         """The assembly ``to_json`` described (as a dict, or its JSON text or bytes)."""
         raw = json.loads(data) if isinstance(data, bytes | str) else data
         return cls(_EVENTS.validate_python(raw["events"]))
+
+
+def _fits(events: list[PseudonymisedEvent], started: datetime, span: CallSpan) -> bool:
+    """Whether ``events`` and a call start at ``started`` lie within ``span`` together."""
+    every = [started, *(e.at for e in events)]
+    calls = [started, *(e.at for e in events if e.type is not EventType.callback_made)]
+    return max(calls) - min(calls) <= span.events and max(every) - min(every) <= span.callbacks
 
 
 def _widened(window: tuple[datetime, datetime] | None, at: datetime) -> tuple[datetime, datetime]:

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from faust.types import Message, StreamT
 
 from models.classified import ClassifiedCall
-from streams.core.assemble import OutsideCall
+from models.events import PseudonymisedEvent
+from streams.core.assemble import OutsideCall, set_aside_reason
 from streams.core.call_state import CallState, Sweep, receive, sweep
 from streams.core.classify import classify_call
 from streams.core.normalise import Rejected, normalise
@@ -83,8 +84,9 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
         now: float,
         touched: dict[bytes, tuple[CallState, int]],
         tally: Counter[tuple[str, str]],
-    ) -> tuple[bytes, CallState, bool, bool]:
-        """Validate one message and add it to its call (not saved yet); raises to reject."""
+    ) -> tuple[bytes, CallState, bool, bool, list[PseudonymisedEvent]]:
+        """Validate one message and add it to its call (not saved yet); raises to reject.
+        Also the events of the call that this one set aside (``CallAssembly.add``)."""
         result = normalise(message.value, message.key, pseudonym_key)
         if isinstance(result, Rejected):
             raise _Rejection(result)
@@ -93,7 +95,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
         current = touched[key][0] if key in touched else table.data.get(key)
         state, changed, report_now = receive(current, result, now, span)
         state.partition = message.partition
-        return key, state, changed, report_now
+        return key, state, changed, report_now, state.assembly.take_set_aside()
 
     @p.app.agent(p.raw, name="pipeline")
     async def process(stream: StreamT) -> None:
@@ -110,7 +112,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             for event in events:
                 message = event.message
                 try:
-                    key, state, changed, report_now = take(message, now, touched, tally)
+                    key, state, changed, report_now, set_aside = take(message, now, touched, tally)
                 except Exception as exc:  # this event only: set it aside, the others go on
                     await dead_letters.send(
                         message.value,
@@ -121,6 +123,15 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                         key=message.key,
                     )
                     continue
+                if set_aside:  # earlier events of the call that do not fit its call_started
+                    await dead_letters.send_call(
+                        set_aside,
+                        Rejected(set_aside_reason(len(set_aside), span), "at"),
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        key=key,
+                    )
                 if changed:
                     touched[key] = (state, message.partition)
                 if report_now:

@@ -225,6 +225,7 @@ def test_an_answered_call_not_ended_fails_reconciliation_and_writes_nothing(
     assert code == 1
     assert "CBT007 total 4 != CBT003 total 5 (1 answered calls have not ended" in output
     assert "A81001:open1" in output and "Traceback" not in output
+    assert "send the phone system's events for those days again" in output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 

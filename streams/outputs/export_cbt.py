@@ -159,8 +159,18 @@ def reconcile(
         listed = min(len(unbalanced), MAX_LISTED) + min(len(over), MAX_LISTED)
         more = len(unbalanced) + len(over) - listed
         tail = f"; and {more} more practice-days" if more > 0 else ""
+        unended = totals.get("cbt007_by_duration", 0) != totals.get("cbt003", 0) or totals.get(
+            "cbt004_by_wait", 0
+        ) != totals.get("cbt004", 0)
+        hint = (
+            ". Calls with no end never had their call_ended reach callstream: send the phone "
+            "system's events for those days again (`callstream push`, or the HTTP API; events "
+            "already in are ignored) and export again"
+            if unended
+            else ""
+        )
         raise ReconciliationError(
-            "the month does not reconcile, nothing written: " + "; ".join(problems) + tail
+            "the month does not reconcile, nothing written: " + "; ".join(problems) + tail + hint
         )
 
 

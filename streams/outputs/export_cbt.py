@@ -164,8 +164,8 @@ def reconcile(
         ) != totals.get("cbt004", 0)
         hint = (
             ". Calls with no end never had their call_ended reach callstream: send the phone "
-            "system's events for those days again (`callstream push`, or the HTTP API; events "
-            "already in are ignored) and export again"
+            "system's events for those days again, whole (`callstream push`, or the HTTP API; "
+            "calls already right stay unchanged) and export again"
             if unended
             else ""
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 from datetime import date
@@ -97,6 +99,23 @@ def test_mapping_file() -> None:
     (reject,) = extract.rejects
     assert (reject.line, reject.field) == (6, "PRACTICE_CODE")
     assert "Y0279" in reject.reason
+
+
+@pytest.mark.parametrize(
+    ("pcn", "icb"),
+    [('U1" onmouseover="alert(1)', "QHM"), ("U00351", "../../../../tmp/escaped")],
+)
+def test_an_organisation_code_that_is_not_letters_and_digits_is_rejected(pcn, icb) -> None:
+    """Codes name dashboard pages and folders: a quote or a path is refused at the door."""
+    lines = MAPPING.read_text().splitlines(keepends=True)
+    cells = next(csv.reader([lines[1]]))
+    cells[5], cells[11] = pcn, icb
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    extract = reference.parse(lines[0] + out.getvalue())
+    assert extract.rows == []
+    (reject,) = extract.rejects
+    assert reject.line == 2 and reject.field == ("PCN_CODE" if pcn != "U00351" else "ICB_CODE")
 
 
 def test_list_sizes_keep_totals_skip_breakdowns_reject_bad_numbers() -> None:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,6 +46,12 @@ class Kind(StrEnum):
     list_size = "list_size"
 
 
+#: An NHS organisation code (PCN ``U12345``, sub-ICB ``00L``, ICB ``QWO``, region ``Y56``):
+#: letters and digits only. Codes name dashboard pages and folders, so anything else (a
+#: quote, a slash, ``..``) is refused here, at the door, with the field named.
+OrgCode = Annotated[str | None, Field(pattern=r"^[A-Z0-9]{1,12}$")]
+
+
 class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -56,9 +62,9 @@ class OdsPractice(_Row):
     """One epraccur row: the practice as NHS ODS registers it."""
 
     name: str | None
-    region_code: str | None
-    icb_code: str | None
-    sub_icb_code: str | None
+    region_code: OrgCode
+    icb_code: OrgCode
+    sub_icb_code: OrgCode
     postcode: str | None
     open_date: date | None
     close_date: date | None
@@ -70,13 +76,13 @@ class PracticeMapping(_Row):
     """One row of the practice mapping: where the practice sits in the NHS hierarchy."""
 
     practice_name: str | None
-    pcn_code: str | None
+    pcn_code: OrgCode
     pcn_name: str | None
-    sub_icb_code: str | None
+    sub_icb_code: OrgCode
     sub_icb_name: str | None
-    icb_code: str | None
+    icb_code: OrgCode
     icb_name: str | None
-    region_code: str | None
+    region_code: OrgCode
     region_name: str | None
 
 

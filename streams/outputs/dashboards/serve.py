@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from streams.outputs.dashboards.build import Site, write_asset
 from streams.outputs.dashboards.render import BANNER_MARK
@@ -34,6 +34,8 @@ from streams.warehouse.store import Warehouse
 log = logging.getLogger("callstream.dashboards")
 
 HOST = "127.0.0.1"
+#: Longer request paths are no page of ours (the OS refuses file names over 255 bytes).
+MAX_PATH = 512
 
 
 @dataclass
@@ -77,13 +79,18 @@ class Pinned:
         self.folder = folder
         self.key = key
         self.lock = threading.Lock()  # one DuckDB query at a time on the site's connection
+        self.closed = False
 
     def page(self, relative: str) -> Path | None:
         """The page's file, rendered now if this snapshot has not rendered it yet."""
+        if not self.has(relative):
+            return None
         target = self.folder / relative
         if target.is_file():
             return target
         with self.lock:
+            if self.closed:
+                raise Unpinned
             if target.is_file():  # another request rendered it while this one waited
                 return target
             text = self.site.page_html(relative)
@@ -95,9 +102,19 @@ class Pinned:
             partial.replace(target)  # readers never see half a page
         return target
 
+    def has(self, relative: str) -> bool:
+        """Whether the site has this page: asked before any file name is made of what a
+        client sent (a path too long for the OS, a NUL byte, ``..``)."""
+        return relative == "index.html" or relative in self.site.pages
+
     def close(self) -> None:
         with self.lock:
+            self.closed = True
             self.site.close()
+
+
+class Unpinned(Exception):
+    """The snapshot a request started on was let go while it waited: render on the new one."""
 
 
 class DashboardSite:
@@ -167,14 +184,23 @@ class DashboardSite:
 
     def page(self, relative: str) -> Path | None:
         """The current snapshot's file for a page (rendered on first request), or None."""
+        while (pinned := self.current) is not None:
+            if not pinned.has(relative):
+                return None
+            before = (pinned.folder / relative).is_file()
+            try:
+                path = pinned.page(relative)
+            except Unpinned:
+                continue  # a refresh pinned a newer snapshot meanwhile: that one answers
+            if path is not None and not before:
+                self.status.rendered += 1
+            return path
+        return None
+
+    def folder_page(self, relative: str) -> bool:
+        """Whether ``relative`` is an organisation's folder (``practice/A81001``) with pages."""
         pinned = self.current
-        if pinned is None:
-            return None
-        before = (pinned.folder / relative).is_file()
-        path = pinned.page(relative)
-        if path is not None and not before:
-            self.status.rendered += 1
-        return path
+        return pinned is not None and pinned.has(f"{relative.rstrip('/')}/index.html")
 
     def banner(self) -> str:
         """The red line shown on every page while the last refresh has failed; else ''."""
@@ -222,9 +248,15 @@ class DashboardServer(ThreadingHTTPServer):
     """An HTTP server for one DashboardSite."""
 
     daemon_threads = True
+    #: Connections the kernel queues while every thread is busy (the library's 5 made a
+    #: burst of 20 browsers wait on TCP retries).
+    request_queue_size = 128
 
     def __init__(self, site: DashboardSite, port: int, host: str = HOST) -> None:
         self.site = site
+        #: A client silent this long (headers not sent, or idle between requests) is let go,
+        #: as the worker's web server does: a thread is not held for ever.
+        self.client_timeout = site.settings.web_header_timeout_s
         super().__init__((host, port), _Handler)
 
 
@@ -237,10 +269,25 @@ FAVICON = (
 
 class _Handler(SimpleHTTPRequestHandler):
     server: DashboardServer
+    head_only = False
+
+    def setup(self) -> None:
+        self.timeout = self.server.client_timeout
+        super().setup()
+
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+        """What GET would answer, without the body (monitoring probes ``/health`` so)."""
+        self.head_only = True
+        try:
+            self.do_GET()
+        finally:
+            self.head_only = False
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         site = self.server.site
-        path = urlsplit(self.path).path
+        path = unquote(urlsplit(self.path).path)
+        if "\x00" in path or len(path) > MAX_PATH:
+            return self.send_error(HTTPStatus.NOT_FOUND, "No such dashboard page")
         if path == "/health":
             body = json.dumps(site.status.as_json(), indent=2).encode()
             code = HTTPStatus.OK if site.status.state == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
@@ -256,18 +303,18 @@ class _Handler(SimpleHTTPRequestHandler):
                 "</body></html>"
             ).encode()
             return self._send(HTTPStatus.SERVICE_UNAVAILABLE, "text/html; charset=utf-8", body)
+        if not path.endswith("/") and site.folder_page(path.lstrip("/")):
+            return self._redirect(path + "/")  # a bookmark without its slash
         if path.endswith("/"):
             path += "index.html"
         if not path.endswith(".html"):
-            return super().do_GET()
+            return super().do_HEAD() if self.head_only else super().do_GET()
         relative = path.lstrip("/")
-        if ".." in relative.split("/"):
-            return self.send_error(HTTPStatus.NOT_FOUND, "No such dashboard page")
         try:
             file = site.page(relative)
         except Exception as exc:  # a query that fails: one line, the server keeps going
             log.warning("rendering %s failed: %s", relative, _one_line(exc))
-            return self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, _one_line(exc)[:200])
+            return self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "This page could not be made")
         if file is None:
             return self.send_error(HTTPStatus.NOT_FOUND, "No such dashboard page")
         page = file.read_bytes().replace(BANNER_MARK.encode(), site.banner().encode())
@@ -278,8 +325,18 @@ class _Handler(SimpleHTTPRequestHandler):
         self.directory = str(current.folder if current else self.server.site.root)
         return super().translate_path(path)
 
+    def send_head(self):  # type: ignore[no-untyped-def] (http.server's signature)
+        """Static files (the chart library): a name the OS refuses is a 404, not a 500."""
+        try:
+            return super().send_head()
+        except (OSError, ValueError):
+            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return None
+
     def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-store")
+        # Pages change with every snapshot; the chart library only with callstream itself.
+        static = urlsplit(self.path).path.startswith("/assets/")
+        self.send_header("Cache-Control", "public, max-age=86400" if static else "no-store")
         super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (base signature)
@@ -290,7 +347,14 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not self.head_only:
+            self.wfile.write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+        self.send_header("Location", quote(location))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
 
 def _specs_hash(directory: Path) -> str:

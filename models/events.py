@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-ODS_PATTERN = r"^[A-Z]\d{5}$"
+ODS_PATTERN = r"^[A-Z][0-9]{5}$"  # ASCII digits: regex \d also takes ０-９ and the like
 SCHEMA_VERSION = 1
 
 
@@ -163,7 +163,7 @@ class CallEvent(_EventFields):
 
     caller: str | None = Field(None, max_length=64)
 
-    @field_validator("call_id", "event_id", "option", "queue", "team", "caller")
+    @field_validator("call_id", "event_id", "option", "queue", "team", "caller", "agent")
     @classmethod
     def _no_control_characters(cls, value: str | None) -> str | None:
         if value is not None:

@@ -151,3 +151,25 @@ def test_many_bad_ndjson_lines_are_all_counted_and_the_first_hundred_listed():
         f"(first {MAX_DETAILS} listed)"
     )
     assert [d.index for d in exc.value.body.details] == list(range(MAX_DETAILS))
+
+
+def test_one_event_with_many_problems_lists_at_most_a_hundred():
+    """The cut-off also holds when the problems are all in the last event of a body."""
+    fat = event(1, **{f"x{n}": n for n in range(300)})
+    for items in ([fat], [event(2), fat]):
+        with pytest.raises(InvalidEvents) as exc:
+            validate_events(items, P)
+        assert len(exc.value.body.details) == MAX_DETAILS
+        assert exc.value.body.error.endswith(
+            f"nothing was accepted (the first {MAX_DETAILS} problems)"
+        )
+
+
+def test_ndjson_lines_end_at_line_feeds_only():
+    """U+2028 and the like may stand raw inside a JSON string; they end no NDJSON line."""
+    items = [event(1, agent="x\u2028y"), event(2, type="call_ended")]
+    text = "\n".join(json.dumps(i, ensure_ascii=False) for i in items)
+    assert parse_body(text.encode()) == items
+    with pytest.raises(InvalidEvents) as exc:  # then refused as the field it is in
+        validate_events(parse_body(text.encode()), P)
+    assert details(exc) == [(0, "agent")]

@@ -263,7 +263,7 @@ def test_bodies_over_the_limit_get_413_by_header_and_by_bytes_read(worker, token
     status, _, error = post(worker, practice, body, token)
     assert status == 413
     assert error["error"] == (
-        f"{len(body)} bytes is over the limit of {MAX_BODY} bytes; "
+        f"{len(body):,} bytes is over the limit of {MAX_BODY:,} bytes; "
         "split the events over several requests"
     )
 

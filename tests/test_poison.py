@@ -325,6 +325,9 @@ def test_6_deep_nesting_and_corrupt_gzip_are_client_errors(worker, token_for):
     corrupt = gzip.compress(_json(answered_call(practice, "z")))[:-12] + b"garbage!" * 4
     status, answer = post(worker, practice, corrupt, token, {"Content-Encoding": "gzip"})
     assert 400 <= status < 500, answer
+    for encoding, body in (("gzip", b"\x1f\x8b\x08\x00garbage"), ("deflate", b"notdeflate")):
+        status, answer = post(worker, practice, body, token, {"Content-Encoding": encoding})
+        assert status == 400, (encoding, answer)  # was 500 "resend later"
     # a body that is gzip indeed is read as such
     good = gzip.compress(_json(answered_call(practice, "gz")))
     status, answer = post(worker, practice, good, token, {"Content-Encoding": "gzip"})

@@ -9,6 +9,7 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from models.events import CallEvent, PseudonymisedEvent
 from streams.core.pseudonymise import (
@@ -132,6 +133,7 @@ def test_pseudonymised_event_equals_a_validated_one() -> None:
         {"type": "ivr_option", "option": "770090012a" * 5, "request_type": "admin"},
         {"type": "queue_joined", "queue": "770090012a" * 20, "event_id": "1" * 200},
         {"type": "answered", "team": "07700 900123", "agent": "07700900123"},
+        {"type": "answered", "team": "reception", "agent": "770090012a" * 6 + "0770"},
         {"type": "call_started", "caller": "withheld", "direction": "outbound"},
     ],
 )
@@ -155,3 +157,23 @@ def test_a_team_that_is_a_phone_number_leaves_the_first_hop_as_unknown() -> None
     assert pseudonymise(answered("07700 900123"), KEY).team == "unknown"
     assert pseudonymise(answered("201"), KEY).team == "201"
     assert pseudonymise(answered("reception"), KEY).role is None
+
+
+@pytest.mark.parametrize("agent", ["07700/900/407", "07700_900_408", "+44|7700|900|409"])
+def test_an_agent_spelt_as_a_phone_number_leaves_the_first_hop_masked(agent: str) -> None:
+    """Who answered is an extension or an id; a number in any spelling the masking rule
+    knows goes no further than the raw topic (it reached the warehouse's first_agent)."""
+    fields = {"practice": "A12345", "call_id": "c", "event_id": "e", "type": "answered"}
+    event = CallEvent(**fields, at="2026-08-03T08:30:00Z", team="reception", agent=agent)
+    safe = pseudonymise(event, KEY)
+    assert safe.agent is None or not any(ch.isdigit() for ch in safe.agent)
+    assert (
+        pseudonymise(CallEvent(**fields | {"agent": "201"}, at=event.at, team="r"), KEY).agent
+        == "201"
+    )
+
+
+def test_an_agent_with_control_characters_is_refused_naming_it() -> None:
+    fields = {"practice": "A12345", "call_id": "c", "event_id": "e", "type": "answered"}
+    with pytest.raises(ValidationError, match="agent"):
+        CallEvent(**fields, at="2026-08-03T08:30:00Z", team="r", agent="ext\u202e102\x1b[31m")

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 DEV_KEY_FILE = "pseudonymisation.dev.key"
 #: Event fields a phone system fills with its own text: numbers in them are masked.
-FREE_TEXT = ("call_id", "event_id", "option", "queue", "team")
+FREE_TEXT = ("call_id", "event_id", "option", "queue", "team", "agent")
 _SPELLING = re.compile(r"[\s\-().]")
 #: 0 or +44, then a 10-digit national number that GB's numbering plan allows.
 _UK_NUMBER = re.compile(r"^(?:0|\+44)([1-357-9]\d{9})$")

@@ -96,7 +96,9 @@ def _parse_ndjson(text: str) -> list[Any]:
     items: list[Any] = []
     details: list[ErrorDetail] = []
     bad = 0
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Lines end at LF (CRLF's CR is JSON whitespace): str.splitlines would also split at
+    # U+2028 and other characters a JSON string may hold raw.
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -141,10 +143,11 @@ def validate_events(items: list[Any], practice: str) -> list[CallEvent]:
                     )
                 )
     if bad:
+        listed = "" if len(details) <= MAX_DETAILS else f" (the first {MAX_DETAILS} problems)"
         raise InvalidEvents(
             ErrorBody(
-                error=f"{bad} of {len(items)} events are invalid; nothing was accepted",
-                details=details,
+                error=f"{bad} of {len(items)} events are invalid; nothing was accepted{listed}",
+                details=details[:MAX_DETAILS],
             )
         )
     return events

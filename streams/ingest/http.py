@@ -23,6 +23,7 @@ from typing import Any
 import faust
 import yaml
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 from faust.types import TopicT
@@ -85,7 +86,7 @@ class Ingest:
             return _error(
                 408, f"the body did not arrive within {BODY_TIMEOUT_S:.0f} s; send it again"
             )
-        except HttpProcessingError as exc:  # e.g. corrupt gzip under Content-Encoding
+        except (HttpProcessingError, RequestPayloadError) as exc:  # e.g. corrupt gzip
             return _error(
                 400,
                 f"the body cannot be decoded ({type(exc).__name__}); send it again, compressed "
@@ -163,10 +164,11 @@ class Ingest:
         return None
 
     def _too_large(self, declared: int | None) -> Answer:
-        size = f"{declared} bytes" if declared is not None else "the body"
+        # Thousands separated: a 9-digit size would otherwise be masked as a phone number.
+        size = f"{declared:,} bytes" if declared is not None else "the body"
         return _error(
             413,
-            f"{size} is over the limit of {self.settings.max_body_bytes} bytes; "
+            f"{size} is over the limit of {self.settings.max_body_bytes:,} bytes; "
             "split the events over several requests",
         )
 

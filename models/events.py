@@ -223,6 +223,7 @@ class PseudonymisedEvent(_EventFields):
     option: str | None = Field(None, max_length=100)
     queue: str | None = Field(None, max_length=400)
     team: str | None = Field(None, max_length=400)
+    agent: str | None = Field(None, max_length=128)
     schema_version: int = SCHEMA_VERSION
     caller_key: str | None = None
     caller_withheld: bool = False

@@ -133,7 +133,7 @@ def test_pseudonymised_event_equals_a_validated_one() -> None:
         {"type": "ivr_option", "option": "770090012a" * 5, "request_type": "admin"},
         {"type": "queue_joined", "queue": "770090012a" * 20, "event_id": "1" * 200},
         {"type": "answered", "team": "07700 900123", "agent": "07700900123"},
-        {"type": "answered", "team": "reception", "agent": "770090012a" * 6 + "0770"},
+        {"type": "answered", "team": "reception", "agent": "1234/5678/9x" * 5 + "1234"},
         {"type": "call_started", "caller": "withheld", "direction": "outbound"},
     ],
 )

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 from analyst_support import build, call
 from click.testing import CliRunner
 from dashboards_support import TODAY, build_week
 
 from streams.cli import cli
-from streams.outputs.dashboards.build import BuildError, build_site
+from streams.outputs.dashboards.build import BuildError, build_site, organisations
 from streams.outputs.dashboards.serve import DashboardServer, DashboardSite
 from streams.outputs.dashboards.spec import DASHBOARDS_DIR, Dashboard, dates_for, load_dashboards
 from streams.settings import Settings, get_settings
@@ -266,3 +267,118 @@ def test_loaded_dashboards_match_the_site_tabs(site: Path) -> None:
     assert icb_level == re.findall(r">([^<>]+)</a></li>", tabs)
     assert "Staffing the morning" not in icb_level  # practices and PCNs only
     assert date(2026, 8, 12) == TODAY
+
+
+def test_names_are_title_cased_keeping_apostrophes_ordinals_and_acronyms() -> None:
+    frame = pl.DataFrame(
+        {
+            "practice": ["A81001"],
+            "practice_name": ["ST JOHN'S MEDICAL CENTRE"],
+            "pcn_code": ["U00351"],
+            "pcn_name": ["1ST AVENUE O'BRIEN PCN"],
+            "icb_code": ["QHM"],
+            "icb_name": ["NHS STOCKTON-ON-TEES ICB"],
+        }
+    )
+    names = {(o.level, o.code): o.name for o in organisations(frame)}
+    assert names[("practice", "A81001")] == "St John's Medical Centre"
+    assert names[("pcn", "U00351")] == "1st Avenue O'Brien PCN"
+    assert names[("icb", "QHM")] == "NHS Stockton-On-Tees ICB"
+
+
+def test_comparison_pages_use_the_tidied_practice_names(site: Path) -> None:
+    html = (site / "icb/QHM/comparison.html").read_text()
+    assert "A81001 The Densham Surgery" in html
+    assert "THE DENSHAM SURGERY" not in html and "DENSHAM SURGERY" not in html.replace(
+        "\\u003c", ""
+    )
+
+
+def test_cli_names_codes_not_found_and_the_level_of_a_code(
+    week: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLSTREAM_DATA_DIR", str(week.data_dir))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    out = tmp_path / "o"
+    try:
+        missing = runner.invoke(
+            cli, ["dashboards", "build", "--out", str(out), "--org", "A81001", "--org", "NOPE"]
+        )
+        wrong_level = runner.invoke(
+            cli, ["dashboards", "build", "--out", str(out), "--org", "A81001", "--level", "icb"]
+        )
+        assert not out.exists()
+        one = runner.invoke(cli, ["dashboards", "build", "--out", str(out), "--org", "A81002"])
+    finally:
+        get_settings.cache_clear()
+    assert missing.exit_code == 1 and missing.output.count("\n") == 1, missing.output
+    assert "NOPE" in missing.output and "A81001" not in missing.output
+    assert wrong_level.exit_code == 1 and wrong_level.output.count("\n") == 1
+    assert "A81001 is a practice" in wrong_level.output
+    assert "--level practice" in wrong_level.output
+    assert one.exit_code == 0, one.output
+    opened = re.search(r"Open (\S+)", one.output).group(1)
+    assert Path(opened) == out / "practice/A81002/index.html" and Path(opened).is_file()
+    assert not (out / "index.html").exists()
+
+
+ESCAPING = "../../../escaped"
+
+
+@pytest.fixture
+def escaping(data_dir: Path) -> Settings:
+    """A warehouse loaded before codes were checked: A81002's PCN code climbs out of a folder."""
+    settings = Settings(data_dir=data_dir)
+    build(
+        settings,
+        [call("c1", "2026-08-12 08:05"), call("c2", "2026-08-12 08:10", practice="A81002")],
+    )
+    with Warehouse.open(settings) as warehouse:
+        warehouse.write_transaction(
+            lambda conn: conn.execute(
+                "UPDATE practice_mappings SET pcn_code = ? WHERE practice = 'A81002'", [ESCAPING]
+            )
+        )
+    return settings
+
+
+def test_an_organisation_whose_code_leaves_the_folder_is_skipped(
+    escaping: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "a" / "b" / "out"
+    with caplog.at_level("WARNING"):
+        result = build_site(escaping, out)
+    written = list(tmp_path.rglob("*.html"))
+    assert written and all(p.is_relative_to(out) for p in written)
+    assert result.skipped == (f"PCN {ESCAPING}",)
+    assert ESCAPING in caplog.text
+    assert (out / "practice/A81002/practice_today.html").is_file()
+    for page in out.rglob("*.html"):
+        for link in re.findall(r'(?:src|href)="([^"]+)"', page.read_text()):
+            if not link.startswith("#"):
+                assert (page.parent / link).resolve().is_file(), (page, link)
+
+
+def test_cli_refuses_an_organisation_whose_code_leaves_the_folder(
+    escaping: Settings, tmp_path: Path
+) -> None:
+    out = tmp_path / "a" / "b" / "out"
+    args = ["dashboards", "build", "--out", str(out), "--org", ESCAPING, "--level", "pcn"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert f"PCN {ESCAPING}" in result.output
+    assert not list(tmp_path.rglob("*.html")) and not out.exists()
+
+
+def test_build_refuses_a_page_path_resolving_outside_out(
+    escaping: Settings, tmp_path: Path
+) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "practice").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(BuildError, match=r"Practice A81001.*outside") as raised:
+        build_site(escaping, out, orgs={"A81001"})
+    assert "\n" not in str(raised.value)
+    assert not list(elsewhere.iterdir()) and not (out / "assets").exists()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, date, datetime
+from html.parser import HTMLParser
 
 import polars as pl
 
@@ -70,9 +72,7 @@ def plotly_data(html: str) -> list[list[dict]]:
 
 def test_page_says_data_as_of_filters_and_exact_numbers() -> None:
     html = page(FRAME)
-    assert "Data as of</dt><dd>Wednesday 12 August 2026, 10:30:05 UTC (warehouse snapshot 42)" in (
-        html
-    )
+    assert "Data as of</dt><dd>Wednesday 12 August 2026, 11:30:05 (warehouse snapshot 42)" in html
     assert "PCN U00351 (2 practices)" in html
     assert "Dates: some dates" in html
     assert '<td data-column="inbound">1,001</td>' in html
@@ -125,3 +125,65 @@ def test_index_groups_icb_pcn_practice() -> None:
 def test_plotly_js_is_the_packaged_library() -> None:
     js = render.plotly_js()
     assert len(js) > 1_000_000 and "newPlot" in js
+
+
+class _Attributes(HTMLParser):
+    """Every attribute of every start tag, as a browser's parser reads them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.extend((tag, name, value) for name, value in attrs)
+
+
+def attributes(html: str) -> list[tuple[str, str, str | None]]:
+    parser = _Attributes()
+    parser.feed(html)
+    return parser.found
+
+
+HOSTILE = 'U1" onmouseover="alert(1)'
+
+
+def test_codes_in_links_cannot_add_attributes_or_path_steps() -> None:
+    context = dataclasses.replace(
+        CONTEXT, code=HOSTILE, parents=(("icb", "../Q'><script>x()</script>", "North East"),)
+    )
+    panels = [render.PanelData(p, FRAME, "some dates") for p in DASHBOARD.panels]
+    html = render.render_dashboard(context, DASHBOARD, [DASHBOARD], panels)
+    found = attributes(html)
+    assert not [name for _, name, _ in found if name.startswith("on")]
+    assert "<script>x()" not in html
+    hrefs = [value for _, name, value in found if name == "href"]
+    assert "../../pcn/U1%22%20onmouseover%3D%22alert%281%29/today.html" in hrefs
+    assert "../../icb/..%2FQ%27%3E%3Cscript%3Ex%28%29%3C%2Fscript%3E/index.html" in hrefs
+    assert render.org_url("pcn", "a/../b", "index.html") == "pcn/a%2F..%2Fb/index.html"
+
+
+def test_index_links_escaped_and_unlinkable_orgs_listed_as_text() -> None:
+    practice = render.OrgLink(
+        "practice", "A81001", "Densham", render.org_url("practice", "A81001", "index.html")
+    )
+    pcn = render.OrgLink("pcn", "../x", 'Bad" onclick="y', None, [practice])
+    icb = render.OrgLink("icb", "QHM", "North East", "icb/QHM/index.html", [pcn])
+    html = render.render_index([icb], 42, CONTEXT.snapshot_time, TODAY)
+    assert not [name for _, name, _ in attributes(html) if name.startswith("on")]
+    hrefs = [value for _, name, value in attributes(html) if name == "href"]
+    assert "practice/A81001/index.html" in hrefs and not [h for h in hrefs if "x/" in h]
+    assert "PCN ../x Bad&quot; onclick=&quot;y" in html
+
+
+def test_data_as_of_is_uk_local_time_like_today() -> None:
+    winter = dataclasses.replace(
+        CONTEXT, snapshot_time=datetime(2026, 12, 2, 21, 44, 58, tzinfo=UTC)
+    )
+    panels = [render.PanelData(p, FRAME, "some dates") for p in DASHBOARD.panels]
+    html = render.render_dashboard(winter, DASHBOARD, [DASHBOARD], panels)
+    assert "<dd>Wednesday 2 December 2026, 21:44:58 (warehouse snapshot 42)</dd>" in html
+    summer = page(FRAME)  # 10:30:05 UTC is 11:30:05 in London (BST)
+    assert "<dd>Wednesday 12 August 2026, 11:30:05 (warehouse snapshot 42)</dd>" in summer
+    assert "UTC" not in summer
+    index = render.render_index([], 7, winter.snapshot_time, TODAY)
+    assert "Wednesday 2 December 2026, 21:44:58 (warehouse snapshot 7)" in index

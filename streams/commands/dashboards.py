@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from streams.settings import get_settings
+
+if TYPE_CHECKING:
+    from streams.outputs.dashboards.build import BuildResult
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -88,8 +92,14 @@ def build(out: Path, day: datetime | None, orgs: tuple[str, ...], levels: tuple[
     click.echo(
         f"Wrote {len(result.pages)} pages to {out} (today = {result.today}, data as of "
         f"snapshot {result.snapshot.id}, {result.snapshot.time:%Y-%m-%d %H:%M:%S} UTC) "
-        f"in {result.seconds:.1f} s. Open {out / 'index.html'}"
+        f"in {result.seconds:.1f} s.{_open(result)}"
     )
+    if result.skipped:
+        click.echo(
+            f"Skipped {len(result.skipped)} organisation(s) whose code cannot be a folder "
+            f"name: {', '.join(result.skipped)}",
+            err=True,
+        )
 
 
 @command.command(
@@ -157,6 +167,15 @@ def serve(port: int | None, every: float | None, day: datetime | None, root: Pat
     finally:
         refresher.stop()
         server.server_close()
+
+
+def _open(result: BuildResult) -> str:
+    """What to open: a partial build writes no front page, so name the page it did write."""
+    if result.entry is None:
+        return ""
+    if result.organisations > 1 and "index.html" not in result.pages:
+        return f" Open {result.entry} (the first of {result.organisations} organisations)"
+    return f" Open {result.entry}"
 
 
 def _day(value: datetime | None) -> date | None:

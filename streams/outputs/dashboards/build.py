@@ -6,6 +6,7 @@ so the "data as of" line is true of every number on the site even while the work
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -46,8 +47,13 @@ _COMBINED_SCHEMA = {
     for name in COMBINED_COLUMNS
 }
 _ACRONYMS = re.compile(r"\b(Pcn|Icb|Nhs|Gp|Ccg)\b")
+#: A word of a name: letters and digits, joined by apostrophes ("JOHN'S" is one word).
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_APOSTROPHE = re.compile(r"(['’])")
+_A_LEVEL = {"practice": "a practice", "pcn": "a PCN", "icb": "an ICB"}
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger("callstream.dashboards")
 
 
 class BuildError(Exception):
@@ -74,6 +80,11 @@ class BuildResult:
     snapshot: Snapshot
     today: date
     seconds: float
+    #: Organisations left out because their code cannot be a folder name ("PCN ../x").
+    skipped: tuple[str, ...] = ()
+    #: The page to open: the front page of a whole site, else the first organisation's.
+    entry: Path | None = None
+    organisations: int = 0
 
 
 def organisations(frame: pl.DataFrame) -> list[Org]:
@@ -158,7 +169,7 @@ class SiteBuilder:
                 ) from None
             if panel.compute == "staffing":
                 frame = self._staffing(dashboard, panel, frame)
-            self._cache[key] = frame
+            self._cache[key] = _tidy_labels(frame)
         frame = self._cache[key]
         if panel.between and panel.x in frame.columns:
             low, high = panel.between
@@ -201,7 +212,7 @@ class SiteBuilder:
             today=self.today,
             snapshot_id=self.snapshot.id,
             snapshot_time=self.snapshot.time,
-            parents=org.parents,
+            parents=tuple(p for p in org.parents if folder_safe(p[1])),  # skipped: no page
         )
         try:
             panels = [self.panel_data(dashboard, panel, org) for panel in dashboard.panels]
@@ -241,12 +252,23 @@ class Site:
             self.warehouse.conn.execute(sqlfiles.read("dashboards/pin_snapshot.sql"))
             latest = self.warehouse.query(sqlfiles.read("dashboards/latest_date.sql"))["latest"][0]
             self.today: date = day or latest or date.today()
-            self.orgs = organisations(
+            everyone = organisations(
                 self.warehouse.query(sqlfiles.read("dashboards/organisations.sql"))
             )
         except BaseException:
             self.warehouse.close()
             raise
+        # Reference data loaded before codes were checked may hold "../x": such an
+        # organisation gets no pages (they would land outside the site), not a failed build.
+        self.orgs = [o for o in everyone if folder_safe(o.code)]
+        self.skipped = tuple(o for o in everyone if not folder_safe(o.code))
+        for org in self.skipped:
+            log.warning(
+                "no dashboard pages for %s %r: its code cannot be a folder name (/ or ..)",
+                render.LEVEL_NAMES[org.level],
+                org.code,
+            )
+        self._listed = everyone
         self.builder = SiteBuilder(self.warehouse, self.dashboards, self.today)
         by_path: dict[str, tuple[Org, Dashboard]] = {}
         for org in self.orgs:
@@ -269,7 +291,7 @@ class Site:
         return self.builder.page(*job) if job else None
 
     def index_html(self) -> str:
-        links = _index_links(self.orgs, self.dashboards)
+        links = _index_links(self._listed)
         return render.render_index(links, self.snapshot.id, self.snapshot.time, self.today)
 
     def close(self) -> None:
@@ -301,37 +323,90 @@ def build_site(
     started = time.monotonic()
     site = Site(settings, day, dashboards)
     try:
-        chosen = [
-            o
-            for o in site.orgs
-            if (not orgs or o.code in orgs) and (not levels or o.level in levels)
-        ]
-        if orgs and not chosen:
-            raise BuildError(f"no organisation with calls has the code {', '.join(sorted(orgs))}")
-        jobs = [(o, d) for o in chosen for d in site.dashboards if o.level in d.levels]
+        chosen = _chosen(site, orgs, levels, out)
+        jobs = []
+        for org in chosen:
+            first = _first_tab(site.dashboards, org.level)
+            for dashboard in (d for d in site.dashboards if org.level in d.levels):
+                relatives = [render.page_path(org.level, org.code, dashboard.slug)]
+                if dashboard.slug == first:
+                    relatives.append(f"{org.level}/{org.code}/index.html")
+                jobs.append((org, dashboard, relatives))
+        whole = not orgs and not levels
+        for org, _, relatives in jobs:  # refuse before writing anything, not half-way
+            for relative in relatives:
+                _inside(out, relative, _describe(org))
         out.mkdir(parents=True, exist_ok=True)
         write_asset(out)
         pages: list[str] = []
-        for done, (org, dashboard) in enumerate(jobs, start=1):
-            relative = render.page_path(org.level, org.code, dashboard.slug)
+        for done, (org, dashboard, relatives) in enumerate(jobs, start=1):
             html = site.builder.page(org, dashboard)
-            _write(out / relative, html)
-            pages.append(relative)
-            if dashboard.slug == _first_tab(site.dashboards, org.level):
-                _write(out / org.level / org.code / "index.html", html)
+            for relative in relatives:
+                _write(out, relative, html, _describe(org))
+            pages.append(relatives[0])
             if progress:
                 progress(done, len(jobs))
-        if not orgs and not levels:
-            _write(out / "index.html", site.index_html())
+        entry = None
+        if whole:
+            entry = _write(out, "index.html", site.index_html(), "the front page")
             pages.append("index.html")
+        elif jobs:
+            org = jobs[0][0]
+            entry = out / org.level / org.code / "index.html"
     finally:
         site.close()
-    return BuildResult(out, tuple(pages), site.snapshot, site.today, time.monotonic() - started)
+    return BuildResult(
+        out,
+        tuple(pages),
+        site.snapshot,
+        site.today,
+        time.monotonic() - started,
+        skipped=tuple(_describe(o) for o in site.skipped),
+        entry=entry,
+        organisations=len(chosen),
+    )
 
 
-def _index_links(orgs: list[Org], dashboards: list[Dashboard]) -> list[render.OrgLink]:
-    def href(org: Org) -> str:  # the organisation's own address, the page to bookmark
-        return f"{org.level}/{org.code}/index.html"
+def folder_safe(code: str) -> bool:
+    """Whether a code can be one folder name of the site: no path separator, no ``..``."""
+    return bool(code) and code != "." and not any(s in code for s in ("/", "\\", "..", "\0"))
+
+
+def _chosen(site: Site, orgs: set[str] | None, levels: set[str] | None, out: Path) -> list[Org]:
+    """The organisations to build; every code asked for must name one, else a BuildError
+    (one line) before anything is written: a typo must not pass for a finished build."""
+    wanted = [o for o in site.orgs if not levels or o.level in levels]
+    if not orgs:
+        return wanted
+    chosen = [o for o in wanted if o.code in orgs]
+    missing = sorted(orgs - {o.code for o in chosen})
+    for org in site.skipped:
+        if org.code in missing and (not levels or org.level in levels):
+            raise BuildError(
+                f"refusing to build {_describe(org)}: its code is not a folder name (it has / "
+                f"or ..), so its pages would be written outside {out}"
+            )
+    unknown = [code for code in missing if not any(o.code == code for o in site.orgs)]
+    problems = []
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        problems.append(f"no organisation with calls has the code{plural} {', '.join(unknown)}")
+    for code in (c for c in missing if c not in unknown):
+        found = _in_order({o.level for o in site.orgs if o.code == code})
+        problems.append(
+            f"{code} is {_or(found)}, not {_or(_in_order(levels or set()))} "
+            f"(use --level {found[0]})"
+        )
+    if problems:
+        raise BuildError("; ".join(problems))
+    return chosen
+
+
+def _index_links(orgs: list[Org]) -> list[render.OrgLink]:
+    def href(org: Org) -> str | None:  # the organisation's own address, the page to bookmark
+        if not folder_safe(org.code):
+            return None  # listed (its practices too) but it has no page to link to
+        return render.org_url(org.level, org.code, "index.html")
 
     by_level = {(o.level, o.code): o for o in orgs}
     icbs = []
@@ -362,12 +437,64 @@ def _org_name(level: str, row: dict[str, Any]) -> str:
 
 
 def _tidy(name: str | None) -> str:
-    """NHS reference names are upper case; title case reads better, acronyms kept."""
+    """NHS reference names are upper case; title case reads better, acronyms kept.
+
+    Word by word, not ``str.title`` (which gives "John'S" and "1St"): a word goes on past an
+    apostrophe, capitalised again only after a single letter ("O'Brien").
+    """
     if not name:
         return ""
-    return _ACRONYMS.sub(lambda m: m.group(1).upper(), name.title())
+    return _ACRONYMS.sub(lambda m: m.group(1).upper(), _WORD.sub(_capitalise, name))
 
 
-def _write(path: Path, text: str) -> None:
+def _capitalise(word: re.Match[str]) -> str:
+    parts = _APOSTROPHE.split(word.group(0))  # text, apostrophe, text, ...
+    cased = [parts[0].capitalize()]
+    for n in range(2, len(parts), 2):
+        after = parts[n].capitalize() if len(parts[n - 2]) == 1 else parts[n].lower()
+        cased.extend((parts[n - 1], after))
+    return "".join(cased)
+
+
+def _tidy_labels(frame: pl.DataFrame) -> pl.DataFrame:
+    """``practice_label`` (code and reference name, from SQL) with the name tidied as on every
+    other page."""
+    if "practice_label" not in frame.columns or "practice" not in frame.columns:
+        return frame
+    labels = [
+        f"{code} {_tidy(label[len(code) + 1 :])}"
+        if code and label and label.startswith(f"{code} ")
+        else label
+        for code, label in zip(frame["practice"], frame["practice_label"], strict=True)
+    ]
+    return frame.with_columns(pl.Series("practice_label", labels, dtype=pl.String))
+
+
+def _describe(org: Org) -> str:
+    return f"{render.LEVEL_NAMES[org.level]} {org.code}"
+
+
+def _in_order(levels: set[str]) -> list[str]:
+    return [level for level in _A_LEVEL if level in levels]
+
+
+def _or(levels: list[str]) -> str:
+    return " or ".join(_A_LEVEL[level] for level in levels)
+
+
+def _inside(out: Path, relative: str, owner: str) -> Path:
+    """Where a page of ``owner`` goes; a BuildError if that resolves outside ``out`` (a code
+    with ``..`` or a symlink in the folder), so nothing is ever written elsewhere."""
+    root = out.resolve()
+    path = (root / relative).resolve()
+    if path == root or not path.is_relative_to(root):
+        raise BuildError(f"refusing to write the pages of {owner}: {relative} is outside {out}")
+    return path
+
+
+def _write(out: Path, relative: str, text: str, owner: str) -> Path:
+    """The one place pages are written, each checked to stay inside ``out``."""
+    path = _inside(out, relative, owner)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    return out / relative

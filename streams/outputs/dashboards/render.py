@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
 # plotly imports its HTML and JSON writers on the first chart it draws (0.15-0.4 s here):
 # imported with this module instead, so no request to `dashboards serve` waits for them.
@@ -21,6 +22,7 @@ import polars as pl
 from plotly.io import to_html
 from plotly.offline import get_plotlyjs
 
+from streams.core.nhs_time import to_london
 from streams.outputs.dashboards.spec import Dashboard, Panel
 
 PLOTLY_ASSET = "assets/plotly.min.js"
@@ -110,18 +112,27 @@ class PanelData:
 
 @dataclass
 class OrgLink:
-    """An entry of the index page."""
+    """An entry of the index page; ``href`` (from ``org_url``) is None for an organisation
+    that has no pages (listed as text so its practices still show under it)."""
 
     level: str
     code: str
     name: str
-    href: str
+    href: str | None
     children: list[OrgLink] = field(default_factory=list)
 
 
 def page_path(level: str, code: str, slug: str) -> str:
-    """Where a dashboard page for an organisation lives, relative to the site root."""
+    """Where a dashboard page for an organisation lives, relative to the site root (a file
+    path: links to it go through ``org_url``)."""
     return f"{level}/{code}/{slug}.html"
+
+
+def org_url(level: str, code: str, page: str) -> str:
+    """The URL of an organisation's page relative to the site root. Codes come from reference
+    data: each segment is percent-quoted so a code can neither leave the attribute nor add a
+    path step (``/``, ``..``)."""
+    return "/".join(quote(part, safe="") for part in (level, code, page))
 
 
 def render_dashboard(
@@ -129,7 +140,7 @@ def render_dashboard(
 ) -> str:
     """The page of one dashboard for one practice, PCN or ICB."""
     nav = "".join(
-        f'<li><a href="{context.root}{page_path(context.level, context.code, d.slug)}"'
+        f"<li><a {_href(context.root + org_url(context.level, context.code, d.slug + '.html'))}"
         f"{' aria-current=page' if d.slug == dashboard.slug else ''}>{_e(d.title)}</a></li>"
         for d in tabs
     )
@@ -157,16 +168,14 @@ def render_index(
         pcns = []
         for pcn in icb.children:
             practices = "".join(
-                f'<li><a href="{_e(p.href)}">{_e(p.code)} {_e(p.name)}</a></li>'
-                for p in pcn.children
+                f"<li>{_link(p.href, f'{p.code} {p.name}')}</li>" for p in pcn.children
             )
             pcns.append(
-                f'<h3><a href="{_e(pcn.href)}">PCN {_e(pcn.code)} {_e(pcn.name)}</a></h3>'
-                f"<ul>{practices}</ul>"
+                f"<h3>{_link(pcn.href, f'PCN {pcn.code} {pcn.name}')}</h3><ul>{practices}</ul>"
             )
         parts.append(
-            f'<section class="panel orgs"><h2><a href="{_e(icb.href)}">ICB {_e(icb.code)} '
-            f"{_e(icb.name)}</a></h2>{''.join(pcns)}</section>"
+            f'<section class="panel orgs"><h2>{_link(icb.href, f"ICB {icb.code} {icb.name}")}'
+            f"</h2>{''.join(pcns)}</section>"
         )
     if not parts:
         parts.append('<p class="empty">The warehouse has no inbound calls yet.</p>')
@@ -190,17 +199,17 @@ def plotly_js() -> str:
 
 
 def _page(title: str, heading: str, context: PageContext, meta: str, body: str) -> str:
-    crumbs = [f'<a href="{context.root}index.html">All organisations</a>']
+    crumbs = [_link(f"{context.root}index.html", "All organisations")]
     for level, code, name in context.parents:
-        href = f"{context.root}{level}/{code}/index.html"
-        crumbs.append(f'<a href="{href}">{LEVEL_NAMES[level]} {_e(code)} {_e(name)}</a>')
+        href = context.root + org_url(level, code, "index.html")
+        crumbs.append(_link(href, f"{LEVEL_NAMES[level]} {code} {name}"))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{_e(title)}</title><style>{CSS}</style>"
-        f'<script src="{context.root}{PLOTLY_ASSET}"></script></head><body>'
-        '<a class="skip" href="#main">Skip to content</a>'
-        f'<header><a href="{context.root}index.html">callstream · GP practice telephony</a>'
+        f'<script src="{_e(context.root + PLOTLY_ASSET)}"></script></head><body>'
+        f'<a class="skip" {_href("#main")}>Skip to content</a>'
+        f"<header>{_link(f'{context.root}index.html', 'callstream · GP practice telephony')}"
         f'<div class="crumbs">{" › ".join(crumbs)}</div></header>{BANNER_MARK}'
         f'<main id="main"><h1>{_e(heading)}</h1>{meta}{body}'
         "<footer>Figures follow NHS England's cloud-based telephony (CBT) definitions; "
@@ -420,7 +429,10 @@ def _text(value: Any) -> str:
 
 
 def _as_of(snapshot_id: int, when: datetime) -> str:
-    return f"{when:%A %d %B %Y, %H:%M:%S} UTC (warehouse snapshot {snapshot_id})"
+    """The snapshot's time as a clock in England shows it: the footer says times are UK
+    local time (DuckLake records UTC; a naive time is taken as UTC)."""
+    local = to_london(when if when.tzinfo else when.replace(tzinfo=UTC))
+    return f"{_long_date(local)}, {local:%H:%M:%S} (warehouse snapshot {snapshot_id})"
 
 
 def _long_date(day: date) -> str:
@@ -429,3 +441,14 @@ def _long_date(day: date) -> str:
 
 def _e(text: str) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _href(url: str) -> str:
+    """The one way a link's address enters the page: HTML-escaped inside quotes (the URL
+    itself built by ``org_url`` where it holds a code)."""
+    return f'href="{_e(url)}"'
+
+
+def _link(url: str | None, text: str) -> str:
+    """A link to ``url`` reading ``text``; the text alone when there is nowhere to go."""
+    return f"<a {_href(url)}>{_e(text)}</a>" if url is not None else _e(text)

@@ -261,6 +261,9 @@ def register(app: faust.App, raw_topic: TopicT, settings: Settings | None = None
         async def post(self, request: Request, ods: str) -> Response:
             try:
                 answer = await ingest.post_events(request, ods)
+            except ConnectionResetError:  # the client went away mid-body: nothing produced
+                log.info("ingest %s: the client closed the connection mid-body", masked(ods))
+                answer = _error(400, "the connection closed before the whole body arrived")
             except Exception as exc:  # answer in JSON; log no request data
                 log.error("ingest %s: internal error %s", masked(ods), type(exc).__name__)
                 answer = _error(500, "internal error in callstream; resend the whole body later")

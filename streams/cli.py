@@ -17,6 +17,7 @@ import sys
 import click
 
 from streams.core.redact import mask_log_records, masked
+from streams.settings import SettingsError
 
 COMMANDS: dict[str, str] = {
     "broker": "Start, stop or inspect the local Apache Kafka broker.",
@@ -105,6 +106,9 @@ def run(command: click.Command) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except SettingsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
     except Exception as exc:  # last resort: one line for people, traceback on request
         if os.environ.get("CALLSTREAM_DEBUG"):
             raise

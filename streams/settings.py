@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 if TYPE_CHECKING:
     from models.events import EventBounds
@@ -266,7 +266,11 @@ class Settings(BaseModel):
         0.8, gt=0, lt=1, description="Service target: share of calls answered within the time."
     )
     staffing_within_s: int = Field(
-        120, gt=0, description="Service target: seconds within which calls should be answered."
+        120,
+        gt=0,
+        le=3600,  # streams.core.rules.LONGEST_WITHIN_S (a test keeps them equal)
+        description="Service target: seconds within which calls should be answered (at most "
+        "an hour).",
     )
     staffing_shrinkage: float = Field(
         0.3, ge=0, lt=1, description="Share of rota time off the phones (breaks, training, leave)."
@@ -281,7 +285,25 @@ class Settings(BaseModel):
         return self.data_dir / "broker"
 
 
+class SettingsError(ValueError):
+    """A ``CALLSTREAM_*`` variable has a value callstream cannot use; the message names the
+    variable and what it needs, in one line (never the value: it may be a key)."""
+
+
+def settings_error(error: ValidationError) -> SettingsError:
+    """One line naming each variable that is wrong, as the operator set it."""
+    from streams.core.errors import problems
+
+    named = [
+        f"{PREFIX}{(problem.field or '').upper()}: {problem.message}" for problem in problems(error)
+    ]
+    return SettingsError("; ".join(named) + " (see `callstream --help` for every setting)")
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The settings of this process, read once from the environment."""
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise settings_error(exc) from None

@@ -73,8 +73,15 @@ def test_records_are_listed_per_practice(store):
 def test_a_damaged_store_is_a_clear_error(store):
     store.create("A81001")
     store.path.write_text("{not json")
-    with pytest.raises(TokenError, match="is damaged"):
+    with pytest.raises(TokenError, match="is damaged") as damaged:
         store.records()
+    assert "\n" not in str(damaged.value) and "move it aside" in str(damaged.value)
+    store.path.write_text('{"tokens": [{"practice": "07700900123 secret-ish"}]}')
+    with pytest.raises(TokenError, match="is damaged") as damaged:
+        store.records()
+    message = str(damaged.value)
+    assert "\n" not in message and "07700900123" not in message and "secret-ish" not in message
+    assert "tokens.0" in message
 
 
 def test_cli_prints_the_token_once_lists_without_secrets_and_revokes(data_dir: Path):

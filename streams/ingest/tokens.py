@@ -27,9 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from models.events import ODS_PATTERN
+from streams.core.errors import one_line
 
 PREFIX = "cst"
 STORE_NAME = "ingest_tokens.json"
@@ -199,8 +200,11 @@ class TokenStore:
             return _StoreFile()
         try:
             return _StoreFile.model_validate_json(text)
-        except ValueError as exc:
-            raise TokenError(f"token store {self.path} is damaged: {exc}") from exc
+        except ValidationError as exc:
+            raise TokenError(
+                f"token store {self.path} is damaged ({one_line(exc)}): restore it from a "
+                "backup, or move it aside and issue the tokens again"
+            ) from None
 
     @contextmanager
     def _locked(self) -> Iterator[_StoreFile]:

@@ -1,0 +1,42 @@
+"""A ``CALLSTREAM_*`` variable callstream cannot use stops any command with one line that
+names the variable and what it needs: no pydantic dump, no internal field name, no value."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def callstream(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("CALLSTREAM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env=kept | {"CALLSTREAM_DATA_DIR": str(tmp_path)} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_bad_setting_is_named_in_one_line_without_its_value(tmp_path: Path) -> None:
+    done = callstream(
+        tmp_path,
+        "sql",
+        "SELECT 1",
+        CALLSTREAM_WEB_PORT="port-6066-secret",
+        CALLSTREAM_STAFFING_TARGET="nan",
+    )
+    assert done.returncode == 2, done
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith("Error: CALLSTREAM_WEB_PORT: Input should be a valid integer")
+    assert "CALLSTREAM_STAFFING_TARGET: Input should be less than 1" in line
+    assert "secret" not in line and "validation error" not in line and "pydantic" not in line
+
+
+def test_settings_in_range_reach_the_command(tmp_path: Path) -> None:
+    done = callstream(tmp_path, "sql", "SELECT 1", CALLSTREAM_STAFFING_TARGET="0.9")
+    assert done.returncode == 1, done
+    assert done.stderr.startswith("Error: no warehouse at"), done.stderr

@@ -167,3 +167,31 @@ def test_same_weekdays_leave_bank_holidays_out() -> None:
     # Monday 31 August 2026 is the summer bank holiday.
     assert same_weekdays(date(2026, 9, 7), 3) == [date(2026, 8, 24), date(2026, 9, 7)]
     assert same_weekdays(date(2026, 8, 12), 2) == [date(2026, 8, 5), date(2026, 8, 12)]
+
+
+def test_a_target_is_a_share_within_an_hour_everywhere_it_is_set(tmp_path: Path) -> None:
+    """The command, the rules file and the settings refuse what Erlang C cannot plan: a
+    share that is NaN, and an answer-within time past an hour (it overflowed before)."""
+    from click.testing import CliRunner
+
+    from streams.commands.staffing import command
+    from streams.core.rules import LONGEST_WITHIN_S
+    from streams.settings import Settings
+
+    longest = plan_quarter(demand(40, 180.0), TARGET.model_copy(update={"within_s": 3600}))
+    assert longest.needed is not None and longest.share_in_time_needed == pytest.approx(1.0)
+    base = ["--practice", "A81001", "--weekday", "monday"]
+    for option, value, error in (
+        ("--target", "nan", "'nan' is not a number from 0 to 1"),
+        ("--shift-demand", "nan", "'nan' is not a number from 0 to 1"),
+        ("--within", "10000000", "10000000 is not in the range 1<=x<=3600"),
+    ):
+        result = CliRunner().invoke(command, [*base, option, value])
+        assert result.exit_code == 2 and error in result.output, result.output
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: t1\nstaffing:\n  A81001: {within_s: 3601}\n")
+    with pytest.raises(ValueError, match=r"field 'staffing\.A81001\.within_s'"):
+        load_rules(rules)
+    with pytest.raises(ValueError, match="staffing_within_s"):
+        Settings(staffing_within_s=LONGEST_WITHIN_S + 1)
+    assert Settings(staffing_within_s=LONGEST_WITHIN_S).staffing_within_s == LONGEST_WITHIN_S

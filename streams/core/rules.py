@@ -83,6 +83,11 @@ class PhoneSystem(BaseModel):
         return value
 
 
+#: Longest answer-within time a staffing target may have: an hour (Erlang C plans quarter
+#: hours; past an hour its figures overflow and mean nothing).
+LONGEST_WITHIN_S = 3600
+
+
 class StaffingTarget(BaseModel):
     """A practice's own service target for the staffing model (docs/staffing.md); a field
     left out keeps the ``CALLSTREAM_STAFFING_*`` setting."""
@@ -90,7 +95,7 @@ class StaffingTarget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     target: float | None = Field(None, gt=0, lt=1)
-    within_s: int | None = Field(None, gt=0)
+    within_s: int | None = Field(None, gt=0, le=LONGEST_WITHIN_S)
     shrinkage: float | None = Field(None, ge=0, lt=1)
 
 

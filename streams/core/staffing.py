@@ -19,7 +19,7 @@ from datetime import time
 from pydantic import BaseModel, ConfigDict, Field
 from pyworkforce.queuing import ErlangC
 
-from streams.core.rules import StaffingTarget
+from streams.core.rules import LONGEST_WITHIN_S, StaffingTarget
 
 QUARTER_MINUTES = 15
 #: The quarter hours a demand shift takes calls from (the 8am scramble: 08:00 to 08:30).
@@ -47,7 +47,7 @@ class Target(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     level: float = Field(gt=0, lt=1)
-    within_s: int = Field(gt=0)
+    within_s: int = Field(gt=0, le=LONGEST_WITHIN_S)
     shrinkage: float = Field(0.0, ge=0, lt=1)
 
     def overridden(self, own: StaffingTarget | None) -> Target:

@@ -12,10 +12,11 @@ from streams.core import cbt_publication as nhs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "analysts.md"
 AUGUST = date(2026, 8, 1)
+LATEST = date(2026, 9, 30)
 
 
 def read(name: str, text: str) -> tuple[nhs.ParsedCsv, list[dict[str, list]]]:
-    parsed, batches = nhs.read_csv(name, iter(text.splitlines(keepends=True)))
+    parsed, batches = nhs.read_csv(name, iter(text.splitlines(keepends=True)), LATEST)
     return parsed, list(batches)
 
 
@@ -82,6 +83,18 @@ def test_reads_nhs_englands_forms_of_a_file() -> None:
         ("2026-08-03,Y56,Q,9,U,F84001,CBT001,08:00-09:59,-1", "Value '-1' is not a count"),
         ("2026-08-03,Y56,Q,9,U,F84001,CBT001,08:00-09:59,x", "Value 'x' is not a number"),
         ("2026-08-03,Y56,Q,9,U,F84001,CBT001,08:00-09:59", "has 8 fields, the header 9"),
+        ("2026-08-03,Y56,Q,9,U,F84001,CBT001,08:00-09:59,1e19", "Value '1e19' is more than 1,0"),
+        # 2**53 + 1: a float would round it to 2**53 and load it without a word
+        ("2026-08-03,Y56,Q,9,U,F84001,CBT001,08:00-09:59,9007199254740993", "Value '9007"),
+        ("2026-08-03,Y56,Q,9,U,F84001,CBT001,08:00-09:59,nan", "Value 'nan' is not a count"),
+        ("2026-08-03,Y56,Q,9,U,F84001,CBT001,08:00-09:59,inf", "Value 'inf' is not a count"),
+        ("2025-09-30,Y56,Q,9,U,F84001,CBT001,08:00-09:59,1", "Date '2025-09-30' is before October"),
+        ("1999-08-03,Y56,Q,9,U,F84001,CBT001,08:00-09:59,1", "Date '1999-08-03' is before October"),
+        ("2026-10-01,Y56,Q,9,U,F84001,CBT001,08:00-09:59,1", "Date '2026-10-01' is after today"),
+        (
+            '2026-08-03,Y56,Q,9,U,F84001,CBT001,"' + "x" * 140_000 + '",1',
+            "is not CSV (field larger",
+        ),
     ],
 )
 def test_a_bad_line_names_file_line_and_field(line: str, error: str) -> None:
@@ -97,3 +110,35 @@ def test_a_header_only_csv_has_no_month_and_an_empty_file_is_refused() -> None:
     assert (parsed.kind, batches, parsed.month) == (nhs.FileKind.answered, [], None)
     with pytest.raises(nhs.PublishedFileError, match="e.csv: the file is empty"):
         read("e.csv", "")
+
+
+@pytest.mark.parametrize(
+    ("kind", "line", "error"),
+    [
+        (
+            nhs.FileKind.answered,
+            "CBT004,0_60,Core_8_10,1",
+            "Indicator 'CBT004' is not in the Cloud",
+        ),
+        (nhs.FileKind.durations, "CBT001,0_60,1", "Duration '0_60' for CBT001: it is TOTAL"),
+        (nhs.FileKind.durations, "CBT003,TOTAL,1", "Duration 'TOTAL' for CBT003: it is a wait"),
+        (nhs.FileKind.durations, "CBT007,TOTAL,1", "Duration 'TOTAL' for CBT007: it is a wait"),
+    ],
+)
+def test_an_indicator_only_where_its_file_carries_it(
+    kind: nhs.FileKind, line: str, error: str
+) -> None:
+    """The answered file is CBT003's only; the durations file has TOTAL for the untimed
+    indicators and a range for the timed ones (a TOTAL there would be counted beside them)."""
+    header = ",".join(nhs.LAYOUTS[kind].header)
+    with pytest.raises(nhs.PublishedFileError, match=re.escape(f"f.csv, line 2: {error}")):
+        read("f.csv", f"{header}\n2026-08-03,Y56,Q,9,U,F84001,{line}\n")
+
+
+def test_blank_lines_are_skipped_but_not_without_end() -> None:
+    header = ",".join(nhs.LAYOUTS[nhs.FileKind.day_time].header)
+    good = "2026-08-03,Y56,Q,9,U,F84001,CBT001,08:00-09:59,1\n"
+    parsed, _ = read("f.csv", header + "\n" + "\n" * nhs.MAX_BLANK_LINES + good)
+    assert parsed.rows == 1 and parsed.regions == {"Y56"}
+    with pytest.raises(nhs.PublishedFileError, match=r"f.csv, line 1002: more than 1,000 blank"):
+        read("f.csv", header + "\n" + " ,\n" * (nhs.MAX_BLANK_LINES + 1) + good)

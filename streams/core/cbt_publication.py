@@ -13,11 +13,11 @@ each one.
 from __future__ import annotations
 
 import csv
-import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from models.classified import DURATION_BUCKETS, TIME_BANDS, WAIT_BUCKETS
@@ -55,6 +55,13 @@ REGIONS = ("Y56", "Y58", "Y59", "Y60", "Y61", "Y62", "Y63")
 UNTIMED = ("CBT001", "CBT002", "CBT005", "CBT006")
 BY_WAIT = ("CBT003", "CBT004")
 BY_DURATION = ("CBT007",)
+#: The first month NHS England published (October 2025): no file holds an earlier date.
+FIRST_MONTH = date(2025, 10, 1)
+#: Largest Value a row may hold: England's practices take about 30 million calls a month, so
+#: a billion in one row is a damaged file (and sums of rows stay exact in 64-bit integers).
+MAX_VALUE = 1_000_000_000
+#: Blank lines in a row a file may have before it is refused as not a CBT file.
+MAX_BLANK_LINES = 1_000
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,7 @@ class ParsedCsv:
     kind: FileKind
     member: str
     months: dict[date, int] = field(default_factory=dict)  # month -> first line with it
+    regions: set[str] = field(default_factory=set)  # REGION_CODE values the rows hold
     rows: int = 0
     value_total: int = 0
 
@@ -299,22 +307,25 @@ def member_of(name: str) -> str:
 
 
 def read_csv(
-    source: str, lines: Iterable[str], batch_rows: int = 100_000
+    source: str, lines: Iterable[str], latest: date, batch_rows: int = 100_000
 ) -> tuple[ParsedCsv, Iterator[dict[str, list]]]:
     """Start reading one CSV of the publication: its header says which file it is.
 
     Returns the file's description (months, rows and totals fill in as the batches are
     consumed) and the batches of rows as columns. Anything that does not parse raises
-    PublishedFileError naming ``source``, the line and the field.
+    PublishedFileError naming ``source``, the line and the field; so does a Date before
+    ``FIRST_MONTH`` or after ``latest`` (today: no file holds a day still to come).
     """
     reader = csv.reader(_without_bom(iter(lines)))
     try:
         header = [cell.strip() for cell in next(reader)]
     except StopIteration:
         raise PublishedFileError(f"{source}: the file is empty") from None
+    except csv.Error as exc:
+        raise PublishedFileError(f"{source}, line 1: is not CSV ({exc})") from None
     kind = _kind_of(source, header)
     parsed = ParsedCsv(source, kind, member_of(source))
-    return parsed, _batches(parsed, reader, header, batch_rows)
+    return parsed, _batches(parsed, reader, header, (FIRST_MONTH, latest), batch_rows)
 
 
 def _kind_of(source: str, header: list[str]) -> FileKind:
@@ -331,7 +342,11 @@ def _kind_of(source: str, header: list[str]) -> FileKind:
 
 
 def _batches(
-    parsed: ParsedCsv, reader: Iterator[list[str]], header: list[str], batch_rows: int
+    parsed: ParsedCsv,
+    reader: Iterator[list[str]],
+    header: list[str],
+    span: tuple[date, date],
+    batch_rows: int,
 ) -> Iterator[dict[str, list]]:
     layout = LAYOUTS[parsed.kind]
     position = {name.casefold(): i for i, name in enumerate(header)}
@@ -341,16 +356,26 @@ def _batches(
     allowed = _allowed_labels()
     dates: dict[str, date] = {}
     batch: dict[str, list] = {name: [] for name in ROW_COLUMNS}
-    for cells in reader:
-        line = reader.line_num  # type: ignore[attr-defined]
+    blank = 0
+    for line, cells in _rows(parsed, reader):
         if not any(cell.strip() for cell in cells):
+            blank += 1
+            if blank > MAX_BLANK_LINES:
+                raise _error(
+                    parsed,
+                    line,
+                    None,
+                    f"more than {MAX_BLANK_LINES:,} blank lines in a row: "
+                    "not a CBT publication file",
+                )
             continue
+        blank = 0
         if len(cells) != width:
             raise _error(parsed, line, None, f"has {len(cells)} fields, the header {width}")
         text = cells[index["Date"]].strip()
         day = dates.get(text)
         if day is None:
-            day = dates[text] = _parse_date(parsed, line, text)
+            day = dates[text] = _parse_date(parsed, line, text, span)
         month = day.replace(day=1)
         parsed.months.setdefault(month, line)
         batch["local_date"].append(day)
@@ -363,9 +388,18 @@ def _batches(
                     parsed, line, name, f"{value!r} is not an ODS practice code or {UNASSIGNED}"
                 )
             batch[_COLUMN_OF[name]].append(value)
+        parsed.regions.add(batch["region_code"][-1])
         indicator = cells[index["Indicator"]].strip()
         if indicator not in INDICATORS:
             raise _error(parsed, line, "Indicator", f"{indicator!r} is not one of CBT001-CBT007")
+        if indicator not in layout.indicators:
+            raise _error(
+                parsed,
+                line,
+                "Indicator",
+                f"{indicator!r} is not in the {layout.title} file "
+                f"(it carries {', '.join(layout.indicators)} only)",
+            )
         batch["indicator"].append(indicator)
         for name in ("Time_Category", "Duration", "Wait_Time", "Core_Category"):
             if name not in categories:
@@ -376,6 +410,9 @@ def _batches(
                 name == "Duration" and _SECONDS_LABEL.match(label)
             ):
                 raise _error(parsed, line, name, f"{label!r} is not a published {name} label")
+            if name == "Duration" and (label == TOTAL) != (indicator in UNTIMED):
+                wanted = TOTAL if indicator in UNTIMED else "a wait or talk time range"
+                raise _error(parsed, line, name, f"{label!r} for {indicator}: it is {wanted}")
             batch[_COLUMN_OF[name]].append(label)
         value = _parse_count(parsed, line, cells[index["Value"]].strip())
         batch["value"].append(value)
@@ -390,6 +427,19 @@ def _batches(
     parsed.month  # noqa: B018 - one month per file: checked once every line is read
 
 
+def _rows(parsed: ParsedCsv, reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each row; a line the csv module cannot split is an error."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = reader.line_num  # type: ignore[attr-defined]
+            raise _error(parsed, line, None, f"is not CSV ({exc})") from None
+        yield reader.line_num, cells  # type: ignore[attr-defined]
+
+
 def _allowed_labels() -> dict[str, set[str]]:
     allowed: dict[str, set[str]] = {}
     for row in label_rows():
@@ -398,21 +448,30 @@ def _allowed_labels() -> dict[str, set[str]]:
     return allowed
 
 
-def _parse_date(parsed: ParsedCsv, line: int, text: str) -> date:
+def _parse_date(parsed: ParsedCsv, line: int, text: str, span: tuple[date, date]) -> date:
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(text.title() if "%b" in fmt else text, fmt).date()
+            day = datetime.strptime(text.title() if "%b" in fmt else text, fmt).date()
         except ValueError:
             continue
+        if day < span[0]:
+            reason = f"is before {month_title(span[0])}, when NHS England began publishing"
+            raise _error(parsed, line, "Date", f"{text!r} {reason}")
+        if day > span[1]:
+            raise _error(parsed, line, "Date", f"{text!r} is after today ({span[1]:%Y-%m-%d})")
+        return day
     raise _error(parsed, line, "Date", f"{text!r} is not a date (e.g. 2026-08-03)")
 
 
 def _parse_count(parsed: ParsedCsv, line: int, text: str) -> int:
+    """A count written as 12, 12.0 or 1.2e1, read exactly (a float would round past 2**53)."""
     try:
-        number = float(text)
-    except ValueError:
+        number = Decimal(text)
+    except InvalidOperation:
         raise _error(parsed, line, "Value", f"{text!r} is not a number") from None
-    if not math.isfinite(number) or number < 0 or number != int(number):
+    if number.is_finite() and number > MAX_VALUE:
+        raise _error(parsed, line, "Value", f"{text!r} is more than {MAX_VALUE:,}: not a count")
+    if not number.is_finite() or number < 0 or number != number.to_integral_value():
         raise _error(parsed, line, "Value", f"{text!r} is not a count (a whole number, 0 or more)")
     return int(number)
 

@@ -224,6 +224,14 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(5 * 1024 * 1024, description="Largest accepted HTTP body.")
     rate_limit_per_minute: int = Field(600, description="Requests per minute per ingest token.")
 
+    # --- NHS England's files (`callstream nhs load`) ---
+    nhs_max_csv_mb: int = Field(
+        2048,
+        gt=0,
+        description="Largest CSV `nhs load` reads, as a zip declares it or as read (a whole "
+        "national month is about 400 MB by its row count): a zip bomb stops here.",
+    )
+
     # --- alerts (streams/core/alerts.py, docs/operations.md) ---
     alert_rules_file: Path | None = Field(
         None, description="Alert rules YAML; unset: the packaged defaults (core/rules/alerts.yaml)."

@@ -211,3 +211,123 @@ def test_compare_without_published_files_says_what_to_do(
     code, output = run("export", "cbt", "--month", "2026-07", "--compare")
     assert code == 1
     assert "no NHS England CBT files for 2026-07 are loaded: `callstream nhs load" in output
+
+
+def write_zip(path: Path, members: dict[str, bytes], encrypted: bool = False) -> Path:
+    """A zip of ``members``; ``encrypted`` marks every member so (zipfile cannot encrypt, so
+    the flag bit is set in the local and central headers, as an encrypting tool would)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    if encrypted:
+        data = bytearray(path.read_bytes())
+        for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            start = data.find(signature)
+            while start >= 0:
+                data[start + flag_at] |= 0x1
+                start = data.find(signature, start + 4)
+        path.write_bytes(bytes(data))
+    return path
+
+
+def zip_members(lake: tuple[Path, Path, Path], kind: str) -> dict[str, bytes]:
+    with zipfile.ZipFile(lake[1] / f"{ZIPS[kind]}.zip") as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_a_repeated_row_or_region_is_refused_naming_both(
+    settings: Settings, lake: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """The same figure twice would be counted twice: refused, and nothing is loaded."""
+    assert run("nhs", "load", *zip_paths(lake[1]))[0] == 0
+    before = query(settings, "SELECT * FROM nhs_cbt_published_files ORDER BY ALL")
+    title = ZIPS["day_time"]
+    members = zip_members(lake, "day_time")
+    y63 = f"{title}_Y63.csv"
+    text = members[y63].decode()
+    repeated = write_zip(
+        tmp_path / f"{title}.zip", members | {y63: (text + text.splitlines()[3] + "\n").encode()}
+    )
+    code, output = run("nhs", "load", str(repeated))
+    assert code == 1
+    lines = len(text.splitlines())
+    assert f"{title}.zip/{y63}, line {lines + 1}: the same row as {title}.zip/{y63}, line 4 (" in (
+        output
+    )
+    assert "a file holds each figure once" in output
+    twice = write_zip(tmp_path / f"{title}.zip", members | {f"copy/{y63}": members[y63]})
+    code, output = run("nhs", "load", str(twice))
+    assert code == 1
+    assert f"holds two CSVs of Y63 ({title}.zip/{y63} and {title}.zip/copy/{y63})" in output
+    assert query(settings, "SELECT * FROM nhs_cbt_published_files ORDER BY ALL") == before
+
+
+def test_a_csv_replaces_only_the_regions_it_has_rows_for(
+    settings: Settings, lake: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """A region's CSV saved under any name replaces that region, never the month's others."""
+    assert run("nhs", "load", *zip_paths(lake[1]))[0] == 0
+    title = ZIPS["day_time"]
+    renamed = tmp_path / "day time Y63 from the ICB.csv"
+    renamed.write_bytes(zip_members(lake, "day_time")[f"{title}_Y63.csv"])
+    code, output = run("nhs", "load", str(renamed))
+    assert code == 0, output
+    files = query(
+        settings,
+        "SELECT member, rows FROM nhs_cbt_published_files WHERE file_kind = 'day_time' "
+        "ORDER BY ALL",
+    )
+    assert files == [{"member": "ALL", "rows": 10}, {"member": "Unmapped", "rows": 3}]
+    assert query(settings, FIGURES) == HAND_FIGURES
+
+
+def test_hostile_zips_are_refused_in_bounded_time_and_memory(
+    settings: Settings,
+    lake: tuple[Path, Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    title = ZIPS["durations"]
+    members = zip_members(lake, "durations")
+    y63 = f"{title}_Y63.csv"
+    mac = write_zip(
+        tmp_path / "mac.zip",
+        members | {f"__MACOSX/._{y63}": b"\x00\x05\x16\x07\xff", f"._{y63}": b"\xff\xfe"},
+    )
+    code, output = run("nhs", "load", str(mac))
+    assert code == 0 and "durations file of August 2026, 8 CSV(s)" in output, output
+    before = query(settings, "SELECT * FROM nhs_cbt_published_files ORDER BY ALL")
+    header = members[y63].decode().splitlines()[0]
+    members_sorted = sorted(members)
+    cases = {
+        "encrypted.zip": (members, True, f"encrypted.zip/{members_sorted[0]}: is encrypted"),
+        "bomb.zip": (
+            {y63: (header + "\n" + "," * 5000 + "\n").encode()},
+            False,
+            f"bomb.zip/{y63}, line 2: longer than 4,096 characters",
+        ),
+        "latin1.zip": (
+            {y63: members[y63] + "2026-08-03,Y63,Q,1,U,A81001,CBT001,Café".encode("cp1252")},
+            False,
+            f"latin1.zip/{y63}, line {len(members[y63].splitlines()) + 1}: not UTF-8 text",
+        ),
+    }
+    for name, (content, encrypted, error) in cases.items():
+        code, output = run("nhs", "load", str(write_zip(tmp_path / name, content, encrypted)))
+        assert code == 1 and error in output, (name, output)
+    monkeypatch.setenv("CALLSTREAM_NHS_MAX_CSV_MB", "1")
+    get_settings.cache_clear()
+    big = write_zip(tmp_path / "big.zip", {y63: (header + "\n").encode() + b"\n" * 1_100_000})
+    code, output = run("nhs", "load", str(big))
+    assert code == 1
+    assert f"big.zip/{y63}: 1 MB is larger than a CBT CSV can be (CALLSTREAM_NHS_MAX_CSV_MB=1)" in (
+        output
+    )
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes((header + "\n").encode() + b"\n" * 1_100_000)
+    code, output = run("nhs", "load", str(plain))
+    assert code == 1 and "plain.csv: 1 MB is larger than a CBT CSV can be" in output, output
+    monkeypatch.delenv("CALLSTREAM_NHS_MAX_CSV_MB")
+    get_settings.cache_clear()
+    assert query(settings, "SELECT * FROM nhs_cbt_published_files ORDER BY ALL") == before
+    assert not list((settings.warehouse_dir / "staging").glob("nhs-load-*"))

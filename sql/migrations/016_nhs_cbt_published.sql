@@ -6,8 +6,8 @@
 --   nhs_cbt_labels: the publication's labels (streams/core/cbt_publication.py label_rows),
 --   category x indicator x ours, rewritten by every load so view cbt_reconciliation can put
 --   callstream's bands and buckets beside the published ones.
--- Loading a file again replaces its rows (same month, file kind and member; a zip or a
---   whole-month CSV replaces every member of its month and kind).
+-- Loading a file again replaces its rows (same month and file kind; a zip every region, a
+--   CSV the regions it has rows for, by region_code).
 -- Columns: nhs_cbt_published: month (first day), file_kind (day_time, durations, answered),
 --   member (region code of the CSV, or ALL), local_date, region_code, icb_code, sub_icb_code,
 --   pcn_code, practice (ODS code, or Unassigned: a phone account shared by several

@@ -1,9 +1,10 @@
 """NHS England's published CBT files into the warehouse (the DuckDB side of `nhs load`).
 
 The parsing is ``streams.core.cbt_publication`` (pure). Here the parsed batches are staged as
-Parquet, then each file given to the command replaces, in one transaction, the rows of the
-loads it supersedes (same month and file kind: every member for a zip or a whole-month CSV,
-else the same region's), so loading a file twice changes nothing.
+Parquet and checked (no row twice), then each file given to the command replaces, in one
+transaction, the rows of the loads it supersedes (same month and file kind: every region
+for a zip, else the regions the CSV has rows for, by REGION_CODE), so loading a file twice
+changes nothing and a CSV never removes a region it does not hold.
 """
 
 from __future__ import annotations
@@ -35,9 +36,14 @@ class LoadUnit:
     """One file given to `nhs load`: a zip (all its CSVs) or one CSV, parsed and staged."""
 
     source: str
-    whole: bool  # replaces every member of its month and kind (a zip, or an ALL CSV)
+    whole: bool  # replaces every region of its month and kind (a zip)
     parts: list[nhs.ParsedCsv]
     staged: list[Path]
+
+    @property
+    def regions(self) -> list[str]:
+        """The REGION_CODE values of its rows: what a CSV (not a zip) replaces."""
+        return sorted(set().union(*(part.regions for part in self.parts)))
 
     @property
     def kind(self) -> nhs.FileKind:
@@ -78,8 +84,37 @@ def unit(source: str, whole: bool, parts: list[nhs.ParsedCsv], staged: list[Path
     if len(months) > 1:
         listed = ", ".join(nhs.month_title(m) for m in sorted(months))
         raise nhs.PublishedFileError(f"{source}: mixes months ({listed}): one month per zip")
-    whole = whole or any(part.member == nhs.ALL_REGIONS for part in parts)
+    seen: dict[str, str] = {}
+    for part in parts:
+        if part.member != nhs.ALL_REGIONS and part.member in seen:
+            raise nhs.PublishedFileError(
+                f"{source}: holds two CSVs of {part.member} ({seen[part.member]} and "
+                f"{part.source}): one per region"
+            )
+        seen[part.member] = part.source
+    _refuse_repeated_rows(staged)
     return LoadUnit(source, whole, parts, staged)
+
+
+def _refuse_repeated_rows(staged: list[Path]) -> None:
+    """A file holds each figure once: the same practice, day, indicator and category on two
+    rows would be counted twice, so it is refused, naming both lines."""
+    if not staged:
+        return
+    with duckdb.connect() as conn:
+        conn.execute(f"CREATE VIEW published_rows AS {_staged_rows(staged)}")
+        twice = conn.execute(sqlfiles.read("published/repeated_rows.sql")).fetchone()
+    if twice is not None:
+        first, second, practice, day, indicator = twice
+        raise nhs.PublishedFileError(
+            f"{second}: the same row as {first} ({practice}, {day:%Y-%m-%d}, {indicator}): "
+            "a file holds each figure once"
+        )
+
+
+def _staged_rows(staged: list[Path]) -> str:
+    files = "[" + ", ".join(quote(str(path)) for path in staged) + "]"
+    return f"SELECT * FROM read_parquet({files}, union_by_name = true)"
 
 
 def prepare_labels(conn: duckdb.DuckDBPyConnection) -> None:
@@ -93,7 +128,7 @@ def load(warehouse: Warehouse, loaded: LoadUnit) -> int:
     params = {
         "month": loaded.month,
         "kind": loaded.kind.value,
-        "members": sorted({part.member for part in loaded.parts}),
+        "regions": loaded.regions,
         "whole": loaded.whole,
     }
     warehouse.write_transaction(lambda conn: _replace(conn, loaded.staged, params))
@@ -103,11 +138,7 @@ def load(warehouse: Warehouse, loaded: LoadUnit) -> int:
 def _replace(conn: duckdb.DuckDBPyConnection, staged: list[Path], params: dict) -> None:
     """The statements of one load: drop what it supersedes, insert its rows, relabel, and
     recompute the month's published figures and medians."""
-    files = "[" + ", ".join(quote(str(path)) for path in staged) + "]"
-    conn.execute(
-        "CREATE OR REPLACE TEMP VIEW published_rows AS "
-        f"SELECT * FROM read_parquet({files}, union_by_name = true)"
-    )
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW published_rows AS {_staged_rows(staged)}")
     conn.execute(sqlfiles.read("published/delete_published.sql"), params)
     conn.execute(
         sqlfiles.read("published/insert_published.sql"),

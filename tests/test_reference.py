@@ -254,3 +254,40 @@ def test_reference_loads_while_the_worker_writes_calls(data_dir: Path) -> None:
         assert warehouse.query("SELECT count(*) FROM calls").item() == 15 * 20
         extracts = warehouse.query("SELECT count(*) FROM reference_extracts").item()
     assert extracts == 3
+
+
+def test_hostile_reference_lines_are_rejected_not_the_file(data_dir: Path, tmp_path: Path) -> None:
+    """A list size past INTEGER (it failed the whole file in DuckDB), a damaged first epraccur
+    line (it hid the file's kind), a future extract date (it would be 'latest' for ever),
+    and two files of one extract in one command (the last replaced the first unseen)."""
+    huge = LIST_SIZES.read_text().replace(",4210", ",2147483648", 1)
+    assert ",2147483648" in huge
+    extract = reference.parse(huge)
+    assert "A81001" not in {row.practice for row in extract.rows}
+    assert [(r.field, r.reason) for r in extract.rejects if r.line == 2] == [
+        ("NUMBER_OF_PATIENTS", "'<digits masked>': Input should be less than or equal to 10000000")
+    ]
+    damaged = EPRACCUR_ROW.replace('"B82005"', '"B82004"') + ',"extra"'
+    extract = reference.parse(damaged + "\n" + EPRACCUR_ROW + "\n", date(2026, 8, 1))
+    assert [row.practice for row in extract.rows] == ["B82005"]
+    assert [(r.line, r.reason) for r in extract.rejects] == [(1, "has 28 columns, epraccur has 27")]
+    with pytest.raises(ReferenceError, match="extract date 2026-12-01 is after today"):
+        reference.parse(EPRACCUR_ROW + "\n", date(2026, 12, 1), latest=date(2026, 11, 30))
+    runner = CliRunner()
+    future = tmp_path / "epraccur_20990101.csv"
+    future.write_text(EPRACCUR_ROW + "\n", encoding="utf-8")
+    result = runner.invoke(cli, ["reference", "load", str(future)])
+    assert result.exit_code == 1
+    assert "epraccur_20990101.csv: the extract date 2099-01-01 is after today" in result.output
+    sizes = tmp_path / "sizes.csv"
+    sizes.write_text(huge)
+    result = runner.invoke(cli, ["reference", "load", str(sizes), str(LIST_SIZES)])
+    assert result.exit_code == 1
+    assert "sizes.csv and gp-reg-pat-prac-all.csv are both the list_size extract of 2026-08-01" in (
+        result.output
+    )
+    result = runner.invoke(cli, ["reference", "load", str(sizes)])
+    assert result.exit_code == 1 and "2 practices loaded, 2 rejected" in result.output
+    with Warehouse.open(Settings(data_dir=data_dir), read_only=True) as warehouse:
+        loaded = warehouse.query("SELECT practice, list_size FROM practice_list_sizes").rows()
+    assert sorted(loaded) == [("A81002", 12604), ("A81004", 10125)]

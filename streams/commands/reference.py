@@ -47,12 +47,16 @@ def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from streams.core import reference
+    from streams.core.nhs_time import LONDON
     from streams.warehouse import reference_store
     from streams.warehouse.connect import WarehouseError
     from streams.warehouse.store import Warehouse
 
     settings = get_settings()
-    parsed = [(path, _parse(path, extract_date.date() if extract_date else None)) for path in files]
+    today = datetime.now(LONDON).date()
+    given = extract_date.date() if extract_date else None
+    parsed = [(path, _parse(path, given, today)) for path in files]
+    _refuse_same_extract(parsed)
     try:
         warehouse = Warehouse.open(settings)
     except WarehouseError as exc:
@@ -90,14 +94,29 @@ def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
         raise click.ClickException(f"some lines were rejected (valid ones loaded): see {listed}")
 
 
-def _parse(path: Path, extract_date: date | None) -> Extract:
+def _parse(path: Path, extract_date: date | None, today: date) -> Extract:
     from streams.core import reference
 
     try:
         text = _read_text(path)
-        return reference.parse(text, extract_date or reference.date_from_name(path.name))
+        return reference.parse(text, extract_date or reference.date_from_name(path.name), today)
     except reference.ReferenceError as exc:
         raise click.ClickException(f"{path.name}: {exc}") from exc
+
+
+def _refuse_same_extract(parsed: list[tuple[Path, Extract]]) -> None:
+    """Two files of one command that are the same kind and extract date would replace each
+    other (the last one wins unseen): refuse before loading either."""
+    seen: dict[tuple[str, date], Path] = {}
+    for path, extract in parsed:
+        key = (extract.kind.value, extract.extract_date)
+        if key in seen:
+            raise click.ClickException(
+                f"{seen[key].name} and {path.name} are both the {key[0]} extract of "
+                f"{key[1].isoformat()}: load the one you mean (a later load of the same extract "
+                "replaces it)"
+            )
+        seen[key] = path
 
 
 def _read_text(path: Path) -> str:

@@ -29,9 +29,15 @@ from typing import Annotated, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models.events import ODS_PATTERN
+from streams.core.redact import masked
 
 EPRACCUR_COLUMNS = 27
 GP_PRACTICE_ROLE = "RO76"
+#: Largest list size read: England's largest practices have a few hundred thousand patients,
+#: so more than ten million is a damaged line (and would overflow the table's INTEGER).
+MAX_LIST_SIZE = 10_000_000
+#: Lines an epraccur file is recognised by: a damaged first line does not hide the rest.
+KIND_LINES = 10
 _ODS = re.compile(ODS_PATTERN)
 _DATE_IN_NAME = re.compile(r"(20\d{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
 
@@ -89,7 +95,7 @@ class PracticeMapping(_Row):
 class PracticeListSize(_Row):
     """Registered patients of a practice (all sexes, all ages)."""
 
-    list_size: int = Field(ge=0)
+    list_size: int = Field(ge=0, le=MAX_LIST_SIZE)
 
 
 RowT = TypeVar("RowT", bound=_Row)
@@ -151,14 +157,20 @@ EPRACCUR_FIELDS: dict[int, str] = {
 
 
 def detect_kind(text: str) -> Kind:
-    """Which reference file this is, from its first line."""
-    first = next(csv.reader(io.StringIO(_first_line(text))), [])
+    """Which reference file this is: the mapping and list sizes by their header, epraccur
+    (no header) by a practice row among its first ``KIND_LINES`` lines, so one damaged first
+    line is rejected as a row rather than refusing the file."""
+    lines = _first_lines(text)
+    first = next(csv.reader(io.StringIO(lines[0])), [])
     header = {cell.strip().upper() for cell in first}
     if all(col in header for col in _MAPPING_REQUIRED):
         return Kind.mapping
     if all(col in header for col in _LIST_SIZE_REQUIRED):
         return Kind.list_size
-    if len(first) == EPRACCUR_COLUMNS and _ODS.match(first[0].strip()):
+    if _ODS.match(first[0].strip() if first else "") and any(
+        len(cells) == EPRACCUR_COLUMNS and _ODS.match(cells[0].strip())
+        for cells in csv.reader(io.StringIO("\n".join(lines)))
+    ):
         return Kind.epraccur
     raise ReferenceError(
         "not a known NHS reference file: expected ODS epraccur (27 columns, no header), the "
@@ -189,9 +201,11 @@ def parse_extract_date(value: str) -> date:
     raise ValueError(f"'{value}' is not a date (expected e.g. 01AUG2026 or 2026-08-01)")
 
 
-def parse(text: str, extract_date: date | None = None) -> Extract:
+def parse(text: str, extract_date: date | None = None, latest: date | None = None) -> Extract:
     """Parse a reference file of any kind; ``extract_date`` is required for epraccur and
-    overrides the file's own EXTRACT_DATE otherwise."""
+    overrides the file's own EXTRACT_DATE otherwise. An extract dated after ``latest``
+    (today, when loading) is refused: the views take the latest extract, so a future date
+    would win over every real one to come."""
     kind = detect_kind(text)
     if kind is Kind.epraccur:
         if extract_date is None:
@@ -199,10 +213,17 @@ def parse(text: str, extract_date: date | None = None) -> Extract:
                 "an epraccur file has no extract date: put it in the file name "
                 "(epraccur_20260801.csv) or pass --extract-date YYYY-MM-DD"
             )
-        return parse_epraccur(text, extract_date)
-    if kind is Kind.mapping:
-        return parse_mapping(text, extract_date)
-    return parse_list_sizes(text, extract_date)
+        extract = parse_epraccur(text, extract_date)
+    elif kind is Kind.mapping:
+        extract = parse_mapping(text, extract_date)
+    else:
+        extract = parse_list_sizes(text, extract_date)
+    if latest is not None and extract.extract_date > latest:
+        raise ReferenceError(
+            f"the extract date {extract.extract_date.isoformat()} is after today "
+            f"({latest.isoformat()}): check the file name, EXTRACT_DATE or --extract-date"
+        )
+    return extract
 
 
 def parse_epraccur(text: str, extract_date: date) -> Extract:
@@ -315,11 +336,17 @@ def parse_list_sizes(text: str, extract_date: date | None = None) -> Extract:
     )
 
 
-def _first_line(text: str) -> str:
+def _first_lines(text: str) -> list[str]:
+    """The first ``KIND_LINES`` lines that are not blank."""
+    lines: list[str] = []
     for line in text.lstrip("\ufeff").splitlines():
         if line.strip():
-            return line
-    raise ReferenceError("the file is empty")
+            lines.append(line)
+            if len(lines) == KIND_LINES:
+                break
+    if not lines:
+        raise ReferenceError("the file is empty")
+    return lines
 
 
 def _records(reader: Iterable[list[str]]) -> Iterable[tuple[int, list[str]]]:
@@ -382,7 +409,9 @@ def _validate(
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or None
         shown = values.get(field) if field else None
-        reason = f"'{shown}': {error['msg']}" if shown not in (None, "") else error["msg"]
+        reason = (
+            f"'{masked(str(shown))}': {error['msg']}" if shown not in (None, "") else error["msg"]
+        )
         rejects.append(Reject(line=line, field=_source_name(model, field), reason=reason, raw=raw))
         return None
 

@@ -93,6 +93,13 @@ def test_practice_values_from_a_snapshot():
         ({"name": "x", "when": "queue_length >= 3", "for": "soon"}, "'soon' is not a duration"),
         ({"name": "x", "when": "queue_length about 3"}, "is not a condition"),
         ({"name": "x", "when": "queue_length >= 3", "during": "lunch"}, "during"),
+        # each would load, then stop the worker's timer (float('1.2.3')) or never fire
+        ({"name": "x", "when": "queue_length >= 1.2.3"}, "is not a condition"),
+        ({"name": "x", "when": "dead_letters_10m > 5..0"}, "is not a condition"),
+        ({"name": "x", "when": "queue_length >= ."}, "is not a condition"),
+        ({"name": "x", "when": "queue_length >= 10m"}, "'queue_length' is a count, not a time"),
+        ({"name": "x", "when": "queue_length >= " + "9" * 400}, "too large a number"),
+        ({"name": "x", "when": "queue_length >= 3", "for": ".inf"}, "is not a duration"),
     ],
 )
 def test_a_bad_rule_is_refused_naming_what_is_wrong(tmp_path: Path, rule: dict, named: str):
@@ -136,3 +143,34 @@ def test_after_a_rebalance_the_record_decides_the_practices_and_not_the_worker_r
     assert kinds(alerting, None, {"dead_letters_10m": 60}, t + 10) == []  # still its own
     assert kinds(alerting, None, {"dead_letters_10m": 0}, t + 20) == []
     assert kinds(alerting, None, {"dead_letters_10m": 0}, t + 320) == ["dead:recovered"]
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (
+            "default:\n  - {name: a, when: queue_length >= 3}\n"
+            "  - {name: a, when: longest_wait_s > 300, for: 2m}\n",
+            "two rules are named 'a'",
+        ),
+        (
+            "practices:\n  A81001:\n    - {name: dl, when: dead_letters_10m > 1}\n",
+            "dead_letters_10m is the worker's, not a practice's",
+        ),
+        ("default: [\n  - name: x\n    when: queue_length >= 3\n", "not valid YAML: "),
+    ],
+)
+def test_rules_that_would_silently_never_fire_are_refused_in_one_line(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    """Two rules of one name shared one incident (the second never fired); a worker metric
+    under a practice was dropped unseen; bad YAML was a 7-line parser dump."""
+    path = tmp_path / "alerts.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as caught:
+        load_alert_rules(path)
+    message = str(caught.value)
+    assert named in message and "\n" not in message, message
+    path.write_bytes(b"\xff\xfedefault: []\n")
+    with pytest.raises(ValueError, match=r"alerts.yaml cannot be read: not UTF-8 text \(byte 1\)"):
+        load_alert_rules(path)

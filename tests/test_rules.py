@@ -60,12 +60,16 @@ def test_bad_files_name_the_field(tmp_path: Path, text: str, message: str) -> No
     path.write_text(text)
     with pytest.raises(ValueError, match="bad.yaml") as err:
         load_rules(path)
-    assert message in str(err.value)
+    assert message in str(err.value) and "\n" not in str(err.value)
 
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read rules file"):
         load_rules(tmp_path / "nope.yaml")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("version: a\nteams: {Réception: reception}\n".encode("cp1252"))
+    with pytest.raises(ValueError, match=r"latin.yaml: not UTF-8 text \(byte 21\)"):
+        load_rules(latin)
 
 
 def test_rules_built_in_code() -> None:

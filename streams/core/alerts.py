@@ -26,6 +26,7 @@ takes them back, so a restart neither repeats an alert nor forgets its recovery.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -67,17 +68,22 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "==": operator.eq,
 }
-_WHEN = re.compile(r"^\s*([a-z_0-9]+)\s*(>=|<=|==|>|<)\s*([0-9.]+)\s*([smh]?)\s*$")
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_WHEN = re.compile(rf"^\s*([a-z_0-9]+)\s*(>=|<=|==|>|<)\s*({_NUMBER})\s*([smh]?)\s*$")
+#: The metrics that are times in seconds: only these take a unit (``20m``).
+TIME_METRICS = frozenset({"longest_wait_s", "no_events_for"})
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 DEFAULT_RULES = Path(__file__).with_name("rules") / "alerts.yaml"
 
 
 def seconds(value: Any) -> float:
     """``90``, ``"90s"``, ``"2m"`` or ``"1h"`` in seconds."""
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"'{value}' is not a duration like 90s, 2m or 1h")
         return float(value)
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([smh]?)\s*", str(value))
-    if not match:
+    match = re.fullmatch(rf"\s*({_NUMBER})\s*([smh]?)\s*", str(value))
+    if not match or not math.isfinite(float(match[1])):
         raise ValueError(f"'{value}' is not a duration like 90s, 2m or 1h")
     return float(match[1]) * _UNITS[match[2]]
 
@@ -110,6 +116,12 @@ class AlertRule(BaseModel):
         if match[1] not in PRACTICE_METRICS | WORKER_METRICS:
             known = ", ".join(sorted(PRACTICE_METRICS | WORKER_METRICS))
             raise ValueError(f"unknown metric '{match[1]}': use one of {known}")
+        if match[4] and match[1] not in TIME_METRICS:
+            raise ValueError(
+                f"'{match[1]}' is a count, not a time: write its number without '{match[4]}'"
+            )
+        if not math.isfinite(float(match[3])):
+            raise ValueError(f"'{match[3]}' is too large a number for a rule")
         return value.strip()
 
     @property
@@ -134,6 +146,25 @@ class AlertRules(BaseModel):
     default: list[AlertRule] = []
     practices: dict[Annotated[str, StringConstraints(pattern=ODS_PATTERN)], list[AlertRule]] = {}
 
+    @field_validator("default")
+    @classmethod
+    def _default_names(cls, rules: list[AlertRule]) -> list[AlertRule]:
+        _one_of_each_name(rules)
+        return rules
+
+    @field_validator("practices")
+    @classmethod
+    def _practice_rules(cls, practices: dict[str, list[AlertRule]]) -> dict[str, list[AlertRule]]:
+        for rules in practices.values():
+            _one_of_each_name(rules)
+            for rule in rules:
+                if rule.metric in WORKER_METRICS:
+                    raise ValueError(
+                        f"rule '{rule.name}': {rule.metric} is the worker's, not a practice's: "
+                        "put the rule under default"
+                    )
+        return practices
+
     def for_practice(self, practice: str) -> list[AlertRule]:
         """The practice's rules on its own figures (its own replace defaults of that name)."""
         own = self.practices.get(practice, [])
@@ -143,6 +174,16 @@ class AlertRules(BaseModel):
 
     def for_worker(self) -> list[AlertRule]:
         return [r for r in self.default if r.metric in WORKER_METRICS]
+
+
+def _one_of_each_name(rules: list[AlertRule]) -> None:
+    """Rules are told apart by name (an incident is per rule name): two of one name would
+    share an incident, and one would never fire while the other held."""
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.name in seen:
+            raise ValueError(f"two rules are named '{rule.name}': give each its own name")
+        seen.add(rule.name)
 
 
 def practice_values(snapshot: Snapshot) -> dict[str, float | None]:
@@ -166,12 +207,14 @@ def load_alert_rules(path: Path | None = None) -> AlertRules:
     """The rules of ``path`` (None: the packaged defaults); ``ValueError`` naming the field."""
     source = path or DEFAULT_RULES
     try:
-        raw = yaml.safe_load(source.read_text()) or {}
+        raw = yaml.safe_load(source.read_text("utf-8")) or {}
         return AlertRules.model_validate(raw)
     except ValidationError as exc:
-        raise ValueError(f"alert rules {source}: {errors.one_line(exc)}") from exc
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"alert rules {source} cannot be read: {exc}") from exc
+        raise ValueError(f"alert rules {source}: {errors.one_line(exc)}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(
+            f"alert rules {source} cannot be read: {errors.unreadable_text(exc)}"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,19 @@ def field_name(name: str) -> str:
     """A field name as sent, fit to show: numbers masked, at most ``MAX_FIELD_CHARS``."""
     shown = masked(name)
     return shown if len(shown) <= MAX_FIELD_CHARS else shown[: MAX_FIELD_CHARS - 1] + "…"
+
+
+def unreadable_text(exc: Exception) -> str:
+    """Why a YAML (or any text) file could not be read, in one line: PyYAML's problem and
+    where (``mapping values are not allowed here, line 3, column 9``), or that the text is
+    not UTF-8, or the OS's reason."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start + 1}): save it as UTF-8"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if problem is None:
+        return " ".join(str(exc).split())
+    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML: {problem}{where}"

@@ -187,13 +187,15 @@ def load_rules(path: Path | None = None) -> Rules:
     else:
         try:
             text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise ValueError(f"cannot read rules file {path}: {exc.strerror}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(
+                f"cannot read rules file {path}: {errors.unreadable_text(exc)}"
+            ) from None
         where = str(path)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(f"rules file {where} is not valid YAML: {exc}") from exc
+        raise ValueError(f"rules file {where} is {errors.unreadable_text(exc)}") from None
     if not isinstance(raw, dict):
         raise ValueError(f"rules file {where} must be a YAML mapping with a 'version'")
     if isinstance(raw.get("version"), int | float):

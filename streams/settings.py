@@ -239,7 +239,8 @@ class Settings(BaseModel):
     alert_urls: SecretStr | None = Field(
         None,
         description="Where alerts go: apprise URLs separated by spaces or commas (Teams, "
-        "Slack, mailto://, json:// webhooks); unset: alerts are only recorded in the warehouse.",
+        "Slack, mailto://, json:// webhooks; a comma inside a URL is written %2C); unset: "
+        "alerts are only recorded in the warehouse.",
     )
     alert_every_s: float = Field(15.0, gt=0, description="How often the worker checks the rules.")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+import pytest
+
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -137,3 +139,25 @@ def test_log_records_are_masked_with_their_arguments_and_tracebacks(caplog) -> N
         assert "900241" not in text and text.count(MASK) >= 2
     finally:
         logging.setLogRecordFactory(factory)
+
+
+def test_alert_url_secrets_never_reach_a_log_line(caplog) -> None:
+    """apprise logs the URLs it cannot use, whole or a token of them; the notifier's refusal
+    names only the URL's position and scheme."""
+    from streams.worker.alerts import notifier
+
+    factory = logging.getLogRecordFactory()
+    mask_log_records()
+    caplog.set_level(logging.DEBUG)
+    for url in (
+        "msteams://SECRETGROUP@SECRETTENANT/SECRETA/SECRETB/SECRETC",
+        "slack://TOKENA_SECRET/TOKENB_SECRET/TOKENC_SECRET",
+        "SUPERSECRETnoscheme",
+    ):
+        with pytest.raises(ValueError) as refused:
+            notifier(f"json://localhost/hook {url}")
+        assert "URL 2" in str(refused.value) and "SECRET" not in str(refused.value)
+    assert caplog.records, "apprise logged nothing: the check would prove nothing"
+    logging.setLogRecordFactory(factory)
+    assert "SECRET" not in caplog.text, caplog.text
+    assert "<secret>" in caplog.text

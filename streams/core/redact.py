@@ -128,9 +128,32 @@ def _digits(text: str) -> int:
     return sum(ch.isdecimal() for ch in text)
 
 
+#: Secrets no log line may show (``hide_in_logs``): the pieces of the alert URLs.
+_SECRETS: set[str] = set()
+#: Shortest piece of a secret hidden on its own (shorter ones are common words and ports).
+SECRET_PIECE_CHARS = 4
+
+
+def hide_in_logs(secret: str) -> None:
+    """No log record of this process will show ``secret`` or any piece of it between URL
+    punctuation (a token, a password, a host): a library may log the URL it was given, or a
+    part of it, when it cannot use it (apprise does). Needs ``mask_log_records``."""
+    pieces = re.split(r"[\s,/:@?&=#;]+", secret)
+    _SECRETS.update(piece for piece in pieces if len(piece) >= SECRET_PIECE_CHARS)
+    if len(secret) >= SECRET_PIECE_CHARS:
+        _SECRETS.add(secret)
+
+
+def _unsecret(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "<secret>")
+    return text
+
+
 def mask_log_records() -> None:
     """From now on every log record of this process is masked: message, arguments and
-    traceback (a library may log a value it was given). Idempotent."""
+    traceback (a library may log a value it was given), phone numbers and the secrets given
+    to ``hide_in_logs``. Idempotent."""
     previous = logging.getLogRecordFactory()
     if getattr(previous, "masks_phone_numbers", False):
         return
@@ -141,10 +164,10 @@ def mask_log_records() -> None:
             message = record.getMessage()
         except Exception:  # a bad format string: logging reports that itself
             return record
-        record.msg, record.args = masked(message), ()
+        record.msg, record.args = masked(_unsecret(message)), ()
         if record.exc_info and not record.exc_text:
             lines = traceback.format_exception(*record.exc_info)
-            record.exc_text = masked("".join(lines).rstrip("\n"))
+            record.exc_text = masked(_unsecret("".join(lines).rstrip("\n")))
         return record
 
     factory.masks_phone_numbers = True  # type: ignore[attr-defined]

@@ -29,6 +29,7 @@ from typing import Any
 import apprise
 
 from streams.core.alerts import Alerting, Notice, load_alert_rules, practice_values
+from streams.core.redact import hide_in_logs
 from streams.core.rules import load_rules
 from streams.worker.topology import Pipeline
 
@@ -45,6 +46,7 @@ def notifier(urls: str | None) -> apprise.Apprise:
     position of one apprise does not understand (never the URL: it may hold a secret)."""
     sender = apprise.Apprise()
     for n, url in enumerate(u for u in re.split(r"[\s,]+", urls or "") if u):
+        hide_in_logs(url)
         if not sender.add(url):
             scheme = url.split("://", 1)[0] if "://" in url else "(none)"
             raise ValueError(

@@ -6,7 +6,6 @@ import logging
 import uuid
 
 import pytest
-
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

@@ -404,6 +404,17 @@ def test_cli_help_and_errors(tmp_path: Path) -> None:
     )  # fmt: skip
     assert unwritable.returncode == 1 and "Traceback" not in unwritable.stderr
     assert "cannot write" in unwritable.stderr
+    for args, error in (
+        (["--duplicate-rate", "nan"], "'nan' is not a number from 0 to 1"),
+        (["--out", str(tmp_path / "x"), "--truth", str(tmp_path / "x")], "--out and --truth name"),
+        (["--start", "9999-12-31", "--days", "2"], "run past the year 9999"),
+    ):
+        start = [] if "--start" in args else ["--start", "2026-08-03"]
+        refused = _callstream(env, "simulate", *start, "--practices", "1", *args)
+        assert refused.returncode == 2, refused.stderr
+        [line] = refused.stderr.strip().splitlines()[-1:]
+        assert error in line and "Traceback" not in refused.stderr, refused.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def _callstream(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

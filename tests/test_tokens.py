@@ -82,6 +82,9 @@ def test_a_damaged_store_is_a_clear_error(store):
     message = str(damaged.value)
     assert "\n" not in message and "07700900123" not in message and "secret-ish" not in message
     assert "tokens.0" in message
+    store.path.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(TokenError, match=r"is damaged \(not UTF-8 text\)"):
+        store.records()
 
 
 def test_cli_prints_the_token_once_lists_without_secrets_and_revokes(data_dir: Path):

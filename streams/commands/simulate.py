@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 import click
 
+from streams.commands.params import Share
 from streams.settings import get_settings
 
 
@@ -61,21 +62,21 @@ from streams.settings import get_settings
 )
 @click.option(
     "--duplicate-rate",
-    type=click.FloatRange(0, 1),
+    type=Share(),
     default=0.01,
     show_default=True,
     help="Share of events sent twice (same event_id).",
 )
 @click.option(
     "--shuffle-rate",
-    type=click.FloatRange(0, 1),
+    type=Share(),
     default=0.01,
     show_default=True,
     help="Share of events that arrive late, out of order.",
 )
 @click.option(
     "--incomplete-rate",
-    type=click.FloatRange(0, 1),
+    type=Share(),
     default=0.0,
     show_default=True,
     help="Share of calls whose call_ended never arrives.",
@@ -125,6 +126,13 @@ def command(
     from streams.devtools.simulate_profile import load_profile
     from streams.devtools.simulate_reference import write_reference_files
 
+    _distinct_outputs(out=out, truth=truth, staffing=staffing, list_sizes=list_sizes)
+    try:
+        start + timedelta(days=days)
+    except OverflowError:
+        raise click.BadParameter(
+            "the days simulated run past the year 9999", param_hint="--start"
+        ) from None
     settings = get_settings()
     try:
         rules = load_rules(rules_file or settings.rules_file)
@@ -189,6 +197,19 @@ def command(
         f"{counts['calls']} calls, {counts['events']} events (rules {rules.version})",
         soft_wrap=True,
     )
+
+
+def _distinct_outputs(**paths: Path | None) -> None:
+    """Two outputs on one file would interleave into a file neither reader can use."""
+    seen: dict[Path, str] = {}
+    for option, path in paths.items():
+        if path is None or str(path) == "-":
+            continue
+        where = path.resolve()
+        if where in seen:
+            first, second = (f"--{name.replace('_', '-')}" for name in (seen[where], option))
+            raise click.UsageError(f"{first} and {second} name the same file ({path})")
+        seen[where] = option
 
 
 def _open(stack: ExitStack, path: Path) -> IO[str]:

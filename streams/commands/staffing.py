@@ -9,13 +9,13 @@ are what-ifs. Reads the warehouse read-only, so it runs beside the worker.
 
 from __future__ import annotations
 
-import math
 import re
 
 import click
 
 from models.events import ODS_PATTERN
 from streams.commands.output import FORMATS, print_frame
+from streams.commands.params import Share
 from streams.core.rules import LONGEST_WITHIN_S
 from streams.outputs.staffing import WEEKDAYS
 from streams.settings import get_settings
@@ -38,22 +38,6 @@ COLUMNS = {
 NOW_COLUMNS = ("offered", "needed", "share_in_time_observed")
 
 
-class Share(click.FloatRange):
-    """A share: a number from 0 up to (not including) 1, never NaN (which every range
-    comparison lets through)."""
-
-    name = "share"
-
-    def __init__(self, min_open: bool = False) -> None:
-        super().__init__(0, 1, min_open=min_open, max_open=True)
-
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):
-        share = super().convert(value, param, ctx)
-        if math.isnan(share):
-            self.fail(f"{value!r} is not a number from 0 to 1, e.g. 0.8", param, ctx)
-        return share
-
-
 @click.command(
     help="How many people each quarter hour of a weekday needs on the phones to answer the "
     "target share of calls in time (Erlang C), against how many answered, from the same "
@@ -69,7 +53,7 @@ class Share(click.FloatRange):
 )
 @click.option(
     "--target",
-    type=Share(min_open=True),
+    type=Share(min_open=True, max_open=True),
     default=None,
     help="Share of calls to answer in time, e.g. 0.8 [default: the practice's in the rules "
     "file, else CALLSTREAM_STAFFING_TARGET].",
@@ -83,7 +67,7 @@ class Share(click.FloatRange):
 )
 @click.option(
     "--shift-demand",
-    type=Share(),
+    type=Share(max_open=True),
     default=0.0,
     show_default=True,
     help="What if this share of the 08:00-08:30 calls went elsewhere (e.g. 0.1 to online "

@@ -195,9 +195,14 @@ class TokenStore:
 
     def _read(self) -> _StoreFile:
         try:
-            text = self.path.read_text()
+            text = self.path.read_text("utf-8")
         except FileNotFoundError:
             return _StoreFile()
+        except UnicodeDecodeError:
+            raise TokenError(
+                f"token store {self.path} is damaged (not UTF-8 text): restore it from a "
+                "backup, or move it aside and issue the tokens again"
+            ) from None
         try:
             return _StoreFile.model_validate_json(text)
         except ValidationError as exc:

@@ -277,7 +277,7 @@ def test_an_unforeseen_fault_stays_the_records_own_and_is_not_quoted(monkeypatch
     """The last-resort guard: a fault no check foresaw rejects only its record, naming the
     kind of fault, never the exception's text."""
 
-    def broken(variables: dict) -> str:
+    def broken(variables: dict, voicemail: bool = False) -> str:
         raise fault("07700900555")
 
     monkeypatch.setattr(freeswitch_json, "_bridged_extension", broken)
@@ -340,3 +340,40 @@ def test_a_hangup_cause_that_is_not_a_cause_name_is_counted_as_other() -> None:
     _, tally = _read(text=json.dumps(_bad(hangup_cause="07700900555")) + "\n")
     assert tally["hangup other"] == 1
     assert not any("07700900555" in reason for reason in tally)
+
+
+def test_stock_voicemail_through_a_loopback_bridge_is_missed_not_answered() -> None:
+    """FreeSWITCH's vanilla Local_Extension rings the user, then answers and bridges to
+    ``loopback/app=voicemail``: that bridge (and its DIALSTATUS=SUCCESS) is voicemail
+    taking the call, so the caller was not answered by a person (CBT004, not CBT003)."""
+    record = _bad(
+        dialed_user="3001",
+        DIALSTATUS="SUCCESS",
+        last_app="bridge",
+        last_arg="loopback/app%3Dvoicemail%3Adefault%20gp.example%203001",
+        bridge_channel="loopback/app=voicemail:default gp.example 3001-b",
+        progress_epoch="1785756102",
+        answer_epoch="1785756132",
+        bridge_epoch="1785756133",
+    )
+    out, _ = _read(text=json.dumps(record) + "\n")
+    (events,) = _calls(out).values()
+    assert _kinds(events) == ["call_started", "ringing", "voicemail", "call_ended"]
+    assert events[1].team == "3001"
+    assert _gap(events, "call_started", "voicemail") == 32  # the pickup by voicemail
+
+
+def test_a_ring_group_names_the_phone_that_answered_not_the_last_one_dialled() -> None:
+    """``bridge user/1001,user/1002``: mod_dptools leaves dialed_user at the last user
+    dialled (1002) whoever answers; the answering channel is the bridge's."""
+    record = _bad(
+        dialed_user="1002",
+        bridge_channel="sofia/internal/3001%4010.0.0.5%3A5060",
+        callee_id_number="3001",
+        progress_epoch="1785756101",
+        bridge_epoch="1785756108",
+    )
+    out, _ = _read(text=json.dumps(record) + "\n")
+    (events,) = _calls(out).values()
+    assert _kinds(events) == ["call_started", "ringing", "answered", "call_ended"]
+    assert [e.team for e in events[1:3]] == ["3001", "3001"]

@@ -46,8 +46,13 @@ FORMAT = "freeswitch-json"
 
 #: Variables FreeSWITCH sets on legs it originated (the a-leg holds the call).
 _B_LEG_MARKERS = ("originator", "originating_leg_uuid")
-#: Variables naming what the call was bridged to, most telling first.
-_BRIDGED = ("dialed_user", "dialed_extension", "bridge_channel", "callee_id_number")
+#: Variables naming what the call was bridged to, most telling first: the channel that
+#: answered, then its number; ``dialed_user`` names the *last* user a ring group dialled
+#: (mod_dptools sets it for every ``user/`` dialled), whoever answered.
+_BRIDGED = ("bridge_channel", "callee_id_number", "dialed_user", "dialed_extension")
+#: A bridge to voicemail through a loopback channel (FreeSWITCH's stock Local_Extension:
+#: ``bridge loopback/app=voicemail:default ${domain_name} ${dialed_extension}``).
+_VOICEMAIL_BRIDGE = re.compile(r"^loopback/app=voicemail\b", re.IGNORECASE)
 #: A whole number as FreeSWITCH writes one (a string of ASCII digits): ``int`` would also take
 #: ``1_0``, spaces and digits of other scripts. 40 digits bound the conversion, yet let a long
 #: number in a time field be named as no Unix time rather than as no number.
@@ -282,6 +287,7 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
         yield event("call_ended", end)
         return
     answered_at: float | None = None
+    voicemail = _to_voicemail(variables)
     queue = _var(variables, "cc_queue").split("@")[0]
     if queue:
         joined = _time(variables, "cc_queue_joined")
@@ -290,19 +296,30 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
         if answered_at is not None:
             yield event("answered", answered_at, **team(queue))
     else:
-        answered_at = _person_answered(variables)
+        answered_at = None if voicemail else _person_answered(variables)
         progress = _time(variables, "progress")
         if answered_at is not None or progress is not None:
-            dialled = _bridged_extension(variables) or _last_destination(flows)
+            dialled = _bridged_extension(variables, voicemail) or _last_destination(flows)
             yield event("ringing", progress if progress is not None else start, **team(dialled))
             if answered_at is not None:
                 yield event("answered", answered_at, **team(dialled))
     if answered_at is not None:
         for at, target in _transfers(flows, answered_at):
             yield event("transferred", at, **team(target))
-    if _var(variables, "last_app").lower() == "voicemail" and answered_at is None:
+    if voicemail and answered_at is None:
         yield event("voicemail", _voicemail_at(variables, end))
     yield event("call_ended", end)
+
+
+def _to_voicemail(variables: dict[str, Any]) -> bool:
+    """The call ended in voicemail: the voicemail application, or a bridge to it through a
+    loopback channel (whose bridge and DIALSTATUS=SUCCESS are not a person answering)."""
+    if _var(variables, "last_app").lower() == "voicemail":
+        return True
+    return any(
+        _VOICEMAIL_BRIDGE.match(_var(variables, name).strip())
+        for name in ("last_arg", "bridge_channel")
+    )
 
 
 def _person_answered(variables: dict[str, Any]) -> float | None:
@@ -316,11 +333,16 @@ def _person_answered(variables: dict[str, Any]) -> float | None:
     return None
 
 
-def _bridged_extension(variables: dict[str, Any]) -> str:
-    """The extension the call was put through to, as FreeSWITCH names it ('' if none):
-    ``dialed_user``, or the user in ``bridge_channel`` (``sofia/internal/1002@host``)."""
-    for name in _BRIDGED:
+def _bridged_extension(variables: dict[str, Any], voicemail: bool = False) -> str:
+    """The extension the call was put through to, as FreeSWITCH names it ('' if none): the
+    user in ``bridge_channel`` (``sofia/internal/1002@host``), ``callee_id_number`` or
+    ``dialed_user``; for a call that went to voicemail, the user it rang first (its bridge
+    and callee are voicemail's)."""
+    order = ("dialed_user", "dialed_extension") if voicemail else _BRIDGED
+    for name in order:
         value = _var(variables, name).strip()
+        if name == "bridge_channel" and value.lower().startswith("loopback/"):
+            continue  # voicemail or another application: not who the call rang
         if name == "bridge_channel" and value:
             value = value.rsplit("/", 1)[-1].removeprefix("sip:").split("@", 1)[0]
         if value:

@@ -417,3 +417,60 @@ def test_an_unforeseen_fault_building_an_event_rejects_that_event_only(monkeypat
         (1, "queue_joined event could not be read (ValueError)")
     ]
     assert [e.type.value for e in _by_call(out)["7.1"]] == ["call_started"]
+
+
+FAILOVER = """\
+1785740400|1785740400.11|reception|NONE|ENTERQUEUE||07700900123|1
+1785740520|1785740400.11|reception|NONE|EXITWITHTIMEOUT|1|1|120
+1785740540|1785740540.20|reception|NONE|ENTERQUEUE||07700900124|1
+1785740545|1785740400.11|overflow|NONE|ENTERQUEUE||07700900123|1
+1785740560|1785740400.11|overflow|PJSIP/301|CONNECT|15|1785740560.5|3
+1785740600|1785740540.20|reception|NONE|ABANDON|1|1|60
+1785740700|1785740400.11|overflow|PJSIP/301|COMPLETEAGENT|15|140|1
+"""
+
+
+def test_a_failover_queue_after_other_callers_lines_continues_the_same_call() -> None:
+    """An announcement, then Queue(overflow), 25 s after the timeout, with another caller's
+    lines between: one call, one end, talk = the COMPLETEAGENT calltime (the 10 s grace it
+    had sent the call early, then made a second start and talk 0 of it)."""
+    out, _ = _read(FAILOVER)
+    assert [o.error for o in out if o.error] == []
+    events = _by_call(out)["1785740400.11"]
+    kinds = [e.type.value for e in events]
+    assert kinds.count("call_started") == 1 and kinds.count("call_ended") == 1
+    answered, ended = _first(events, EventType.answered), _first(events, EventType.call_ended)
+    assert _seconds(answered, ended) == 140
+
+
+def test_a_line_of_a_call_sent_long_before_is_rejected_not_a_second_call() -> None:
+    late = FAILOVER + "1785748000|1785740400.11|overflow|NONE|ENTERQUEUE||07700900123|1\n"
+    out, _ = _read(late)
+    errors = [(o.line, o.error) for o in out if o.error]
+    assert errors == [
+        (
+            8,
+            "ENTERQUEUE: call '1785740400.11' ended more than 3600 s before this line and was "
+            "already sent: a line this late cannot join it",
+        )
+    ]
+    kinds = [e.type.value for e in _by_call(out)["1785740400.11"]]
+    assert kinds.count("call_started") == 1
+
+
+def test_callback_keys_come_from_the_practice_rules(tmp_path: Path) -> None:
+    """EXITWITHKEY asks for a callback (CBT005) only with a key the rules list; there was no
+    way to list one, so no queue_log call could ever request a callback."""
+    from streams.core.rules import PhoneSystem
+    from streams.ingest.formats import read_events
+
+    source = tmp_path / "queue_log"
+    source.write_text(
+        "1785740400|9.1|q|NONE|ENTERQUEUE||07700900123|1\n"
+        "1785740430|9.1|q|NONE|EXITWITHKEY|5|1|1|30\n"
+    )
+    offers = RULES.model_copy(update={"phone_system": PhoneSystem(queue_log_callback_keys=("5",))})
+    for rules, expected in ((offers, True), (RULES, False)):
+        out = list(read_events(source, "asterisk-queue-log", PRACTICE, rules))
+        asked = [o.event for o in out if o.event and o.event.type is EventType.callback_requested]
+        assert bool(asked) is expected

@@ -72,6 +72,9 @@ class PhoneSystem(BaseModel):
     extension_pattern: str = r"^[1-9][0-9]{1,4}$"
     asterisk_outbound_contexts: tuple[str, ...] = ("from-internal",)
     freeswitch_outbound_contexts: tuple[str, ...] = ("default",)
+    #: Keys that, pressed while queueing (queue_log EXITWITHKEY), ask for a callback (CBT005);
+    #: none unless the practice's queue offers one (any other key is a missed call).
+    queue_log_callback_keys: tuple[str, ...] = ()
 
     @field_validator("extension_pattern")
     @classmethod

@@ -129,7 +129,10 @@ def _read_queue_log(
     from streams.ingest.adapters.asterisk_queue_log import FORMAT, read_queue_log
 
     tally = Tally()
-    return reported(read_queue_log(lines, practice, rules, tally=tally), tally, FORMAT)
+    keys = rules.phone_system.queue_log_callback_keys
+    return reported(
+        read_queue_log(lines, practice, rules, tally=tally, callback_keys=keys), tally, FORMAT
+    )
 
 
 @register_format("asterisk-cdr")

@@ -35,6 +35,7 @@ from streams.ingest.adapters.asterisk_cdr_rows import (
     read_leg,
 )
 from streams.ingest.adapters.common import (
+    CALL_GRACE_S,
     ROW_FAULTS,
     AdapterLine,
     Tally,
@@ -60,7 +61,7 @@ def read_asterisk_cdr(
     *,
     timezone: str = "Europe/London",
     tally: Tally | None = None,
-    grace_s: float = 3600.0,
+    grace_s: float = CALL_GRACE_S,
 ) -> Iterator[AdapterLine]:
     """Canonical events (or per-row errors) from the lines of a CDR file.
 

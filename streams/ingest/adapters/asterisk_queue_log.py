@@ -5,8 +5,9 @@ reproduce its own numbers through docs/classification.md: the queue join is plac
 ``holdtime`` (CONNECT) or ``waittime`` (ABANDON, EXIT*) before that line, so the wait equals
 Asterisk's; the end of an answered call is ``calltime`` (COMPLETE*, TRANSFER) after the
 answer, so the talk time equals Asterisk's. Each call's events are held until the call has
-ended and no further line for it came within a short grace (a caller sent on to another queue
-continues the same call); calls still open at the end of the file stay incomplete.
+ended and no further line for it came within ``CALL_GRACE_S`` (a caller sent on to another
+queue, after an announcement, continues the same call); calls still open at the end of the
+file stay incomplete. A line for a call already sent is rejected, never a second call.
 docs/formats.md lists the mapping verb by verb.
 
 Every number is checked before it is used in time arithmetic, so a bad line is rejected with
@@ -16,7 +17,7 @@ an error naming its field; whatever else one line may raise is caught for that l
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -25,6 +26,7 @@ from typing import Any
 from streams.core.phone_numbers import UNKNOWN_TEAM
 from streams.core.rules import Rules
 from streams.ingest.adapters.common import (
+    CALL_GRACE_S,
     EPOCH_MAX,
     EPOCH_MIN,
     LONGEST_S,
@@ -109,7 +111,7 @@ def read_queue_log(
     *,
     tally: Tally | None = None,
     callback_keys: Iterable[str] = (),
-    grace_s: float = 10.0,
+    grace_s: float = CALL_GRACE_S,
 ) -> Iterator[AdapterLine]:
     """Canonical events (or per-line errors) from the lines of a queue_log.
 
@@ -137,6 +139,9 @@ class _Reader:
         self.callback_keys = frozenset(callback_keys)
         self.grace_s = grace_s
         self.calls: dict[str, _Call] = {}
+        #: Calls already sent, by call id, with the time they ended (oldest first), kept a
+        #: day so a late line of one is rejected rather than starting a second call.
+        self.sent: OrderedDict[str, float] = OrderedDict()
 
     def run(self, lines: Iterable[str]) -> Iterator[AdapterLine]:
         for line_no, raw in enumerate(lines, start=1):
@@ -152,7 +157,7 @@ class _Reader:
             except ROW_FAULTS as exc:
                 yield AdapterLine(line_no, error=unreadable("queue_log line", exc))
                 continue
-            yield from self._expire(line.epoch, line.call_id)
+            yield from self._expire(line.epoch)
             error = self._guarded(line)
             if error is not None:
                 yield AdapterLine(line_no, error=error)
@@ -188,19 +193,22 @@ class _Reader:
                 self.tally[f"skipped: unknown verb {line.verb}"] += 1
             return
         call = self.calls.get(line.call_id)
+        if call is None and line.call_id in self.sent:
+            raise LineError(
+                f"{line.verb}: call '{line.call_id}' ended more than {self.grace_s:.0f} s "
+                "before this line and was already sent: a line this late cannot join it"
+            )
         if call is None:
             call = _Call(line.call_id)
         handler(self, call, line)
         self.calls[line.call_id] = call  # only once a line of it was read without error
 
-    def _expire(self, epoch: float, current: str) -> Iterator[AdapterLine]:
+    def _expire(self, epoch: float) -> Iterator[AdapterLine]:
         """Flush calls that ended more than the grace before this line's time."""
         done = [
             c
             for c in self.calls.values()
-            if c.ended_epoch is not None
-            and c.call_id != current
-            and epoch - c.ended_epoch > self.grace_s
+            if c.ended_epoch is not None and epoch - c.ended_epoch > self.grace_s
         ]
         for call in done:
             yield from self._flush(call)
@@ -208,6 +216,10 @@ class _Reader:
     def _flush(self, call: _Call) -> Iterator[AdapterLine]:
         """The call's events; a line whose events fail alike is reported once."""
         del self.calls[call.call_id]
+        if call.ended_epoch is not None:
+            self.sent[call.call_id] = call.ended_epoch
+            while self.sent and call.ended_epoch - next(iter(self.sent.values())) > LONGEST_S:
+                self.sent.popitem(last=False)
         reported: set[tuple[int, str]] = set()
         for pending in call.events:
             item = self._event(call, pending)

@@ -69,6 +69,9 @@ EPOCH_MAX = 4_102_444_800  # 2100-01-01T00:00:00Z
 #: holdtime or ring time is a corrupt counter. Far above any real call (``call_max_span_s``,
 #: 4 h by default, still bounds a call's span); this only keeps garbage out of the arithmetic.
 LONGEST_S = 24 * 3600
+#: How long after a call seems to have ended a file's reader holds it for a line that
+#: continues it (another queue after an announcement, a CDR leg written late): an hour.
+CALL_GRACE_S = 3600.0
 
 
 def utc_from_epoch(seconds: float) -> datetime:

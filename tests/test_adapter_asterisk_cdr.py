@@ -5,6 +5,8 @@ Times in the fixture are London summer time (BST, UTC+1): 08:00:00 local is 07:0
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from datetime import UTC, datetime
@@ -65,7 +67,7 @@ def calls() -> dict[str, list[CallEvent]]:
 def test_malformed_rows_are_reported_with_line_and_column() -> None:
     out, tally = _read()
     assert [(o.line, o.error) for o in out if o.error] == [
-        (11, "expected 16, 18, 19 or 21 columns, got 11"),
+        (11, "expected 16, 17, 18, 19, 20 or 21 columns, got 11"),
         (12, "column 'disposition' is not one of ANSWERED, BUSY, CONGESTION, FAILED, NO ANSWER"),
         (13, "column 'start' is not a time like 2026-08-03 08:30:00"),
     ]
@@ -362,3 +364,45 @@ def test_a_fault_no_check_foresaw_costs_its_row_or_its_call_only(
     error = _one_bad_row(_bad())
     assert error.error == "the call starting on this row could not be read (KeyError)"
     assert not re.search(r"\d", error.error)
+
+
+def test_every_cdr_csv_option_mix_reads_the_same_calls() -> None:
+    """cdr_csv adds uniqueid (loguniqueid), userfield (loguserfield) and peeraccount,
+    linkedid, sequence (newcdrcolumns) each on its own: 17 and 20 columns stopped the file.
+    The 17th column is a uniqueid when shaped like one (also after a systemname), else the
+    userfield."""
+    cells = [row for row in csv.reader(FIXTURE.read_text().splitlines()) if len(row) == 21]
+
+    def text(keep: list[int]) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        for row in cells:
+            writer.writerow([row[i] for i in keep])
+        return out.getvalue()
+
+    base = list(range(16))
+    mixes = {
+        "18": base + [16, 17],
+        "17 uniqueid": base + [16],
+        "20 uniqueid": base + [16, 18, 19, 20],
+        "21": list(range(21)),
+    }
+    calls = {name: _calls(_read(text(keep))[0]) for name, keep in mixes.items()}
+    errors = {
+        name: [(o.line, o.error) for o in _read(text(keep))[0] if o.error]
+        for name, keep in mixes.items()
+    }
+    assert len(errors["18"]) == 2  # the fixture's two bad rows, alike in every layout
+    assert all(found == errors["18"] for found in errors.values()), errors
+    for name, same_as in (("17 uniqueid", "18"), ("20 uniqueid", "21")):  # linkedid joins legs
+        assert {k: _kinds(v) for k, v in calls[name].items()} == {
+            k: _kinds(v) for k, v in calls[same_as].items()
+        }
+    userfield = [row[:16] + ["a note"] for row in cells]
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(userfield)
+    read, _ = _read(out.getvalue())
+    assert [(o.line, o.error) for o in read if o.error] == errors["18"]
+    assert all(call_id.startswith("cdr-") for call_id in _calls(read))  # no uniqueid: by row
+    named = text(mixes["17 uniqueid"]).replace('"1785740400.1"', '"gp-pbx-1785740400.1"')
+    assert "gp-pbx-1785740400.1" in _calls(_read(named)[0])

@@ -33,6 +33,7 @@ from streams.ingest.adapters.asterisk_cdr_rows import (
     header_layout,
     local_base,
     read_leg,
+    row_layout,
 )
 from streams.ingest.adapters.common import (
     CALL_GRACE_S,
@@ -140,9 +141,9 @@ class _Reader:
             yield from self._flush(call)
 
     def _layout(self, cells: list[str], header: tuple[str, ...] | None) -> tuple[str, ...]:
-        layout = header or LAYOUTS.get(len(cells))
+        layout = header or row_layout(cells)
         if layout is None or len(layout) != len(cells):
-            expected = len(header) if header else "16, 18, 19 or 21"
+            expected = len(header) if header else "16, 17, 18, 19, 20 or 21"
             raise RowError(f"expected {expected} columns, got {len(cells)}")
         return layout
 

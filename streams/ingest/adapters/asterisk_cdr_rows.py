@@ -1,7 +1,9 @@
 """Rows of an Asterisk CDR file -> legs: the layouts we read, times, channel names.
 
-Asterisk writes CDR files in more than one layout: ``cdr_csv`` (Master.csv, 16 columns, 18
-with ``uniqueid, userfield``, 21 with ``peeraccount, linkedid, sequence``) and ``cdr_custom``,
+Asterisk writes CDR files in more than one layout: ``cdr_csv`` (Master.csv: 16 columns, then
+``uniqueid`` with ``loguniqueid``, ``userfield`` with ``loguserfield``, and ``peeraccount,
+linkedid, sequence`` with ``newcdrcolumns``, each option on its own: 16, 17, 18, 20 or 21
+columns; a 17th column shaped like a uniqueid is one, else it is the userfield) and ``cdr_custom``,
 whose stock mapping (``cdr_custom.conf.sample``) also writes a Master.csv, of 19 columns,
 ``clid`` first. A file with a header row naming the columns is read in any order.
 docs/formats.md lists every layout column by column.
@@ -33,6 +35,13 @@ _LEG = (
 CDR_CSV_16: tuple[str, ...] = ("accountcode", "src", "dst", "dcontext", "clid", *_LEG)
 CDR_CSV_18 = (*CDR_CSV_16, "uniqueid", "userfield")
 CDR_CSV_21 = (*CDR_CSV_18, "peeraccount", "linkedid", "sequence")
+#: ``loguniqueid`` without ``loguserfield`` (or the reverse), with or without newcdrcolumns.
+CDR_CSV_17 = (*CDR_CSV_16, "uniqueid")
+CDR_CSV_17_USERFIELD = (*CDR_CSV_16, "userfield")
+CDR_CSV_20 = (*CDR_CSV_17, "peeraccount", "linkedid", "sequence")
+CDR_CSV_20_USERFIELD = (*CDR_CSV_17_USERFIELD, "peeraccount", "linkedid", "sequence")
+#: An Asterisk uniqueid: ``<epoch>.<n>``, after ``<systemname>-`` when one is set.
+_UNIQUEID = re.compile(r"(?:.+-)?[0-9]{9,}\.[0-9]+")
 #: cdr_custom.conf.sample's Master.csv mapping (Asterisk 1.6 onwards).
 CDR_CUSTOM_19: tuple[str, ...] = (
     *("clid", "src", "dst", "dcontext", *_LEG),
@@ -40,8 +49,10 @@ CDR_CUSTOM_19: tuple[str, ...] = (
 )
 #: Column count -> layout, for files without a header row.
 LAYOUTS: dict[int, tuple[str, ...]] = {
-    len(c): c for c in (CDR_CSV_16, CDR_CSV_18, CDR_CUSTOM_19, CDR_CSV_21)
+    len(c): c for c in (CDR_CSV_16, CDR_CSV_17, CDR_CSV_18, CDR_CUSTOM_19, CDR_CSV_20, CDR_CSV_21)
 }
+#: The other reading of a column count, when the 17th column is no uniqueid.
+_USERFIELD_LAYOUTS = {17: CDR_CSV_17_USERFIELD, 20: CDR_CSV_20_USERFIELD}
 #: Every CDR field a header row may name, and the ones a call needs.
 KNOWN_COLUMNS = frozenset(CDR_CSV_21)
 REQUIRED_COLUMNS = frozenset(CDR_CSV_16) - {"accountcode", "amaflags"}
@@ -56,7 +67,7 @@ _SECONDS = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?")
 #: Asterisk's ``sequence`` is a C int: ``isdigit`` would also take ``²``.
 _SEQUENCE = re.compile(r"-?[0-9]{1,10}")
 LAYOUT_HELP = (
-    "Asterisk CDR layouts read: cdr_csv Master.csv (16, 18 or 21 columns), cdr_custom's "
+    "Asterisk CDR layouts read: cdr_csv Master.csv (16, 17, 18, 20 or 21 columns), cdr_custom's "
     "stock Master.csv mapping (19 columns, clid first), or any layout whose first row is a "
     "header naming the columns; docs/formats.md lists the columns of each"
 )
@@ -98,6 +109,15 @@ class Leg:
         if self.answer is None or self.app == "voicemail":
             return False
         return bool(self.row["dstchannel"]) or self.app in DIALLED_APPS
+
+
+def row_layout(cells: list[str]) -> tuple[str, ...] | None:
+    """The layout of a row without a header, by its column count (None: none we read); 17
+    and 20 columns name their 17th column by its shape (a uniqueid, else the userfield)."""
+    layout = LAYOUTS.get(len(cells))
+    if len(cells) in _USERFIELD_LAYOUTS and not _UNIQUEID.fullmatch(cells[16].strip()):
+        return _USERFIELD_LAYOUTS[len(cells)]
+    return layout
 
 
 def header_layout(cells: list[str]) -> tuple[str, ...] | None:

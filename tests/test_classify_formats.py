@@ -68,7 +68,7 @@ def test_practice_fills_only_when_missing_and_must_agree() -> None:
     assert [p.event.practice if p.event else p.error for p in got] == [
         "A12345",
         "A12345",
-        "field 'practice': String should match pattern '^[A-Z]\\d{5}$'",  # codes are upper case
+        "field 'practice': String should match pattern '^[A-Z][0-9]{5}$'",  # codes are upper case
         "field 'practice': differs from --practice A12345",
     ]
 

@@ -61,6 +61,27 @@ def test_silent_feed_only_in_its_hours_and_worker_rules_only_for_the_worker():
     assert kinds(alerting, None, {"queue_length": 99}, MONDAY_9 + 300) == []
 
 
+def test_a_feed_quiet_since_closing_is_not_stopped_the_moment_the_practice_opens():
+    """Silence under ``during`` hours counts from when they began: at Monday 08:00:05 a
+    feed last heard on Friday evening has been silent 5 s of opening time, not 62 hours;
+    it is stopped 20 minutes after opening if still silent."""
+    friday_18 = datetime.fromisoformat("2026-07-31T17:00:00+00:00").timestamp()
+    monday_8 = datetime.fromisoformat("2026-08-03T07:00:00+00:00").timestamp()  # 08:00 BST
+    for during in ("core_hours", "opening_hours"):
+        rules = AlertRules.model_validate(
+            {"default": [{"name": "feed", "when": "no_events_for >= 20m", "during": during}]}
+        )
+        alerting = Alerting(rules, load_rules(None))
+        for later, expected in ((5, []), (20 * 60 - 1, []), (20 * 60, ["feed:firing"])):
+            now = monday_8 + later
+            assert kinds(alerting, "B81001", {"no_events_for": now - friday_18}, now) == expected
+    always = Alerting(
+        AlertRules.model_validate({"default": [{"name": "f", "when": "no_events_for >= 20m"}]}),
+        load_rules(None),
+    )
+    assert kinds(always, "B81001", {"no_events_for": 3600.0}, monday_8 + 5) == ["f:firing"]
+
+
 def test_practice_values_from_a_snapshot():
     snapshot = Snapshot(
         practice="A81001",

@@ -48,7 +48,7 @@ from pydantic import (
 from models.events import ODS_PATTERN
 from streams.core import errors
 from streams.core.live import Snapshot
-from streams.core.nhs_time import core_category, to_london
+from streams.core.nhs_time import CORE_START, core_category, to_london
 from streams.core.rules import Rules
 
 #: What a rule can test: the practice's live figures (streams.core.live) ...
@@ -72,6 +72,9 @@ _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 _WHEN = re.compile(rf"^\s*([a-z_0-9]+)\s*(>=|<=|==|>|<)\s*({_NUMBER})\s*([smh]?)\s*$")
 #: The metrics that are times in seconds: only these take a unit (``20m``).
 TIME_METRICS = frozenset({"longest_wait_s", "no_events_for"})
+#: Silences: under ``during`` hours they count from when the hours began, so a feed quiet
+#: since last night is not "stopped" the moment the practice opens.
+SILENCES = frozenset({"no_events_for"})
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 DEFAULT_RULES = Path(__file__).with_name("rules") / "alerts.yaml"
 
@@ -262,9 +265,12 @@ class Alerting:
         rules = self.rules.for_worker() if practice is None else self.rules.for_practice(practice)
         notices = []
         for rule in rules:
-            if not self._in_hours(rule, now):
+            opened = self._opened(rule, now)
+            if opened is None:
                 continue
             value = values.get(rule.metric)
+            if rule.metric in SILENCES and value is not None:
+                value = min(value, now - opened)  # a closed night or weekend is no silence
             incident = self.incidents.setdefault((practice, rule.name), _Incident())
             kind = _step(rule, incident, rule.holds(value), now)
             if kind is not None:
@@ -289,16 +295,25 @@ class Alerting:
             if not incident.firing:
                 incident.firing, incident.since = True, None
 
-    def _in_hours(self, rule: AlertRule, now: float) -> bool:
+    def _opened(self, rule: AlertRule, now: float) -> float | None:
+        """When the rule's hours began that are under way at ``now`` (Unix seconds; minus
+        infinity for ``always``), or None outside them."""
         if rule.during == "always":
-            return True
+            return -math.inf
         local = to_london(datetime.fromtimestamp(now, UTC))
+        hours = None
         if rule.during == "opening_hours":
-            day = local.strftime("%A").lower()
-            hours = self.calendar.opening_hours.get(day)  # type: ignore[call-overload]
-            if hours is not None:
-                return hours.open <= local.time() < hours.close
-        return core_category(local) != "Non-Core"
+            hours = self.calendar.opening_hours.get(local.strftime("%A").lower())  # type: ignore[call-overload]
+        if hours is not None:
+            if not hours.open <= local.time() < hours.close:
+                return None
+            start = hours.open
+        elif core_category(local) == "Non-Core":
+            return None
+        else:
+            start = CORE_START
+        began = local.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+        return began.timestamp()
 
 
 def _step(rule: AlertRule, incident: _Incident, holds: bool, now: float) -> str | None:

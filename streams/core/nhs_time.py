@@ -30,6 +30,8 @@ _BAND_STARTS: tuple[time, ...] = (
     time(18, 30),
 )
 _CORE_8 = time(8, 0)
+#: When core hours begin on a working day (Europe/London).
+CORE_START = _CORE_8
 _CORE_10 = time(10, 0)
 _CORE_END = time(18, 30)
 

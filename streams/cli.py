@@ -80,6 +80,10 @@ def cli(verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        # kafka-python logs every failed connection attempt; the command says in one line
+        # what failed and what to do (-v shows the attempts).
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
 def main() -> None:

@@ -7,12 +7,21 @@ never code. ``callstream --help`` and the README list them.
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 if TYPE_CHECKING:
     from models.events import EventBounds
@@ -46,7 +55,9 @@ class Settings(BaseModel):
     # --- contract settings (design.md) ---
     data_dir: Path = Field(Path("./data"), description="All local state: warehouse, broker data.")
     kafka_bootstrap: str | None = Field(
-        None, description="Kafka bootstrap servers; unset: the broker `broker start` recorded."
+        None,
+        description="Kafka bootstrap servers, host:port separated by commas; unset: the broker "
+        "`broker start` recorded.",
     )
     pseudonymisation_key: SecretStr | None = Field(
         None, description="HMAC key for caller pseudonyms; unset: a development key under data_dir."
@@ -251,6 +262,23 @@ class Settings(BaseModel):
         description="Address `dashboards serve` listens on (0.0.0.0 in a container).",
     )
 
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _host_ports(cls, value: str | None) -> str | None:
+        """``host:port[,host:port…]``, checked here: a typo (``kafka://…``, port 99999)
+        otherwise costs a ten-second wait for a broker that cannot exist."""
+        if value is None:
+            return None
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not re.fullmatch(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]", host) or not (
+                port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+            ):
+                raise ValueError(
+                    "expected host:port (e.g. localhost:9092), several separated by commas"
+                )
+        return value
+
     @property
     def event_bounds(self) -> EventBounds:
         """The event times the first hop accepts (``models.events.set_event_bounds``)."""
@@ -306,7 +334,7 @@ def settings_error(error: ValidationError) -> SettingsError:
     named = [
         f"{PREFIX}{(problem.field or '').upper()}: {problem.message}" for problem in problems(error)
     ]
-    return SettingsError("; ".join(named) + " (see `callstream --help` for every setting)")
+    return SettingsError("; ".join(named) + " (the README's Settings table lists every setting)")
 
 
 @lru_cache(maxsize=1)

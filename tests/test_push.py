@@ -94,6 +94,14 @@ def test_clean_file_exits_zero_without_rejects_file(kafka_bootstrap: str, tmp_pa
     assert done.returncode == 0, done.stderr
     assert "3 events sent, 0 rejected" in done.stdout
     assert not (tmp_path / "r.jsonl").exists()
+    (tmp_path / "notes.txt").write_text("not ours\n")  # a named file is never removed
+    done = callstream(env, "push", str(source), "--rejects", str(tmp_path / "notes.txt"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "notes.txt").read_text() == "not ours\n"
+    (tmp_path / "clean.jsonl.rejects.jsonl").write_text("{}\n")  # ours, of an earlier run
+    done = callstream(env, "push", str(source))
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "clean.jsonl.rejects.jsonl").exists()
 
 
 def test_unreachable_broker_is_one_clear_line(tmp_path: Path) -> None:
@@ -103,4 +111,28 @@ def test_unreachable_broker_is_one_clear_line(tmp_path: Path) -> None:
     done = callstream(env, "push", str(source), timeout=120)
     assert done.returncode == 1
     assert "cannot reach Kafka at 127.0.0.1:9" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # not kafka-python's retries
+    env["CALLSTREAM_KAFKA_BOOTSTRAP"] = "kafka://127.0.0.1:9092"
+    done = callstream(env, "push", str(source), timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith(
+        "Error: CALLSTREAM_KAFKA_BOOTSTRAP: expected host:port"
+    ), done.stderr
+
+
+def test_rejects_never_overwrite_the_input_nor_remove_a_file_of_their_own(tmp_path: Path) -> None:
+    """`--rejects` naming the pushed file emptied and then deleted it; a named rejects file
+    of an earlier run was deleted by a run that had none. Both are checked before Kafka."""
+    env = pipeline_env("127.0.0.1:9", tmp_path / "data")
+    source = tmp_path / "same.jsonl"
+    source.write_text(json.dumps(VALID[0]) + "\n")
+    done = callstream(env, "push", str(source), "--rejects", str(source), timeout=120)
+    assert done.returncode == 1 and "is the file being pushed" in done.stderr, done.stderr
+    assert source.read_text() == json.dumps(VALID[0]) + "\n"
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text("an earlier run's rejects\n")
+    done = callstream(env, "push", str(source), "--rejects", str(kept), timeout=120)
+    assert done.returncode == 1 and "cannot reach Kafka" in done.stderr, done.stderr
+    assert kept.read_text() == "an earlier run's rejects\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+    done = callstream(env, "push", str(source), "--rejects", str(tmp_path / "no" / "r.jsonl"))
+    assert done.returncode == 1 and "its folder does not exist" in done.stderr, done.stderr

@@ -41,20 +41,30 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     settings = get_settings()
     set_event_bounds(settings.event_bounds)
-    rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
+    ours = file.with_name(file.name + ".rejects.jsonl")
+    rejects = rejects or ours
+    if rejects.exists() and rejects.resolve() == file.resolve():
+        raise click.ClickException(
+            f"--rejects {rejects} is the file being pushed: name another file for the rejects"
+        )
+    if not rejects.parent.is_dir():
+        raise click.ClickException(f"--rejects {rejects}: its folder does not exist")
+    # Written beside and put in place at the end: an existing file is only ever replaced by
+    # this run's rejects, never emptied or removed by a run that had none.
+    partial = rejects.with_name(f".{rejects.name}.partial")
     console = Console(stderr=True)
     try:
         bootstrap = resolve_bootstrap(settings)
     except Exception as exc:
         raise click.ClickException(f"no Kafka broker to use: {exc}") from exc
     total = _count_lines(file)
-    rejected = 0
+    rejected, finished = 0, False
     try:
         rules = load_rules(settings.rules_file)  # vendor formats map IVR options with them
         ensure_topics(bootstrap, {settings.topic_raw_events: settings.topic_partitions})
         with (
             EventProducer(bootstrap, settings.topic_raw_events) as producer,
-            rejects.open("w", encoding="utf-8") as rejects_out,
+            partial.open("w", encoding="utf-8") as rejects_out,
             Progress(
                 TextColumn("pushing {task.description}"),
                 BarColumn(),
@@ -75,12 +85,22 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
                 progress.update(task, completed=parsed.line)
             producer.flush()
             sent = producer.sent
+        finished = True
     except ProducerError as exc:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:  # unknown format, unreadable file
         raise click.ClickException(str(exc)) from exc
-    if not rejected:
-        rejects.unlink(missing_ok=True)
+    except OSError as exc:
+        raise click.ClickException(
+            f"--rejects {rejects}: cannot write it ({exc.strerror})"
+        ) from exc
+    finally:
+        if not (finished and rejected):
+            partial.unlink(missing_ok=True)
+    if rejected:
+        partial.replace(rejects)
+    elif rejects == ours:
+        ours.unlink(missing_ok=True)  # the last run's rejects of this file: now none
     click.echo(f"{file.name}: {sent} events sent, {rejected} rejected")
     if rejected:
         raise click.ClickException(f"{rejected} line(s) rejected: reasons in {rejects}")

@@ -160,3 +160,16 @@ def test_alert_url_secrets_never_reach_a_log_line(caplog) -> None:
     logging.setLogRecordFactory(factory)
     assert "SECRET" not in caplog.text, caplog.text
     assert "<secret>" in caplog.text
+
+
+def test_an_ipv4_address_is_shown_and_a_dotted_number_is_not() -> None:
+    """An operator must see which broker failed (10.255.255.1:9092 was masked as a number);
+    a phone number spelt with dots still goes (a UK number starts 0: no IPv4 octet does)."""
+    assert masked("cannot reach Kafka at 10.255.255.1:9092") == (
+        "cannot reach Kafka at 10.255.255.1:9092"
+    )
+    assert masked("192.168.10.200:9092,172.16.254.100:9093") == (
+        "192.168.10.200:9092,172.16.254.100:9093"
+    )
+    for number in ("07700.900.123", "077.009.001.23", "+44.7700.900.123", "44.770.090.012"):
+        assert masked(f"caller {number} rang") == f"caller {MASK} rang", number

@@ -406,3 +406,20 @@ def test_every_cdr_csv_option_mix_reads_the_same_calls() -> None:
     assert all(call_id.startswith("cdr-") for call_id in _calls(read))  # no uniqueid: by row
     named = text(mixes["17 uniqueid"]).replace('"1785740400.1"', '"gp-pbx-1785740400.1"')
     assert "gp-pbx-1785740400.1" in _calls(_read(named)[0])
+
+
+def test_a_dial_to_a_divert_number_is_an_ivr_divert_not_an_answer() -> None:
+    """An IVR's "press 3 for NHS 111" dials out: the far end answering is not the practice
+    answering (CBT002, not CBT003), once the rules name the number."""
+    from streams.core.rules import PhoneSystem
+
+    rules = RULES.model_copy(update={"phone_system": PhoneSystem(divert_numbers={"111": "nhs111"})})
+    row = ROW_16.replace('"PJSIP/201-2","Dial","PJSIP/201"', '"PJSIP/t-9","Dial","PJSIP/111@trunk"')
+    tally: Counter[str] = Counter()
+    out = list(read_asterisk_cdr([row + "\n"], PRACTICE, rules, tally=tally))
+    (events,) = _calls(out).values()
+    assert _kinds(events) == ["call_started", "ivr_divert", "call_ended"]
+    assert events[1].target == "nhs111"
+    assert tally["diverted to nhs111 (phone_system.divert_numbers)"] == 1
+    (events,) = _calls(_read(row + "\n")[0]).values()  # without the rule: someone answered
+    assert "answered" in _kinds(events)

@@ -377,3 +377,20 @@ def test_a_ring_group_names_the_phone_that_answered_not_the_last_one_dialled() -
     (events,) = _calls(out).values()
     assert _kinds(events) == ["call_started", "ringing", "answered", "call_ended"]
     assert [e.team for e in events[1:3]] == ["3001", "3001"]
+
+
+def test_a_bridge_to_a_divert_number_is_an_ivr_divert_not_an_answer() -> None:
+    from streams.core.rules import PhoneSystem
+
+    rules = RULES.model_copy(
+        update={"phone_system": PhoneSystem(divert_numbers={"0163 296 0999": "pharmacy"})}
+    )
+    record = _bad(
+        bridge_channel="sofia/gateway/trunk/01632960999",
+        progress_epoch="1785756101",
+        bridge_epoch="1785756105",
+    )
+    out = list(read_freeswitch_json([json.dumps(record) + "\n"], PRACTICE, rules))
+    (events,) = _calls(out).values()
+    assert _kinds(events) == ["call_started", "ivr_divert", "call_ended"]
+    assert events[1].target == "pharmacy"

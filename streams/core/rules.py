@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from models.events import ODS_PATTERN, RequestType, Role
+from models.events import ODS_PATTERN, DivertTarget, RequestType, Role
 from streams.core import errors
 from streams.core.phone_numbers import team_or_unknown
 
@@ -60,6 +60,14 @@ class OpeningHours(BaseModel):
         return self
 
 
+def keys_as_text(value: Any) -> Any:
+    """A mapping's keys as text: YAML reads ``201: reception`` with a number for a key, and
+    extensions and phone numbers are text."""
+    if isinstance(value, dict):
+        return {str(k).strip(): v for k, v in value.items()}
+    return value
+
+
 class PhoneSystem(BaseModel):
     """How the practice's own phone system shows in its files (Asterisk CDR, FreeSWITCH).
 
@@ -75,6 +83,27 @@ class PhoneSystem(BaseModel):
     #: Keys that, pressed while queueing (queue_log EXITWITHKEY), ask for a callback (CBT005);
     #: none unless the practice's queue offers one (any other key is a missed call).
     queue_log_callback_keys: tuple[str, ...] = ()
+    #: Numbers the phone system dials to send a caller to another organisation (an IVR's
+    #: "press 3 for the pharmacy", NHS 111): such a dial is an ``ivr_divert`` (CBT002), not
+    #: someone at the practice answering. Keyed by the number as dialled (digits compared).
+    divert_numbers: dict[str, DivertTarget] = Field(default_factory=dict)
+
+    def divert_for(self, dialled: str | None) -> DivertTarget | None:
+        """The organisation a dialled number diverts to, or None (digits compared, so
+        ``0163 296 0123`` in the rules matches ``PJSIP/01632960123@trunk``'s number)."""
+        digits = re.sub(r"\D", "", dialled or "")
+        if not digits:
+            return None
+        for number, target in self.divert_numbers.items():
+            if re.sub(r"\D", "", number) == digits:
+                return target
+        return None
+
+    @field_validator("divert_numbers", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        # Quote longer numbers in YAML: it reads some with a leading 0 as octal.
+        return keys_as_text(value)
 
     @field_validator("extension_pattern")
     @classmethod
@@ -123,10 +152,7 @@ class Rules(BaseModel):
     @field_validator("extensions", mode="before")
     @classmethod
     def _extensions_as_text(cls, value: Any) -> Any:
-        # YAML reads `201: reception` with a number for a key; extensions are text.
-        if isinstance(value, dict):
-            return {str(k).strip(): v for k, v in value.items()}
-        return value
+        return keys_as_text(value)
 
     @model_validator(mode="after")
     def _index(self) -> Rules:

@@ -30,6 +30,7 @@ from streams.ingest.adapters.asterisk_cdr_rows import (
     RowError,
     channel_extension,
     dial_targets,
+    dialled_number,
     header_layout,
     local_base,
     read_leg,
@@ -285,6 +286,15 @@ class _CallEvents:
             if leg.app == "voicemail":
                 yield leg.line, {"type": "voicemail", "at": leg.answer or leg.start}, leg.source
                 continue
+            divert = self._divert(leg) if first_team is None and queue is None else None
+            if divert is not None:
+                self.tally[f"diverted to {divert} (phone_system.divert_numbers)"] += 1
+                yield (
+                    leg.line,
+                    {"type": "ivr_divert", "at": leg.start, "target": divert},
+                    leg.source,
+                )
+                continue
             if not leg.row["dstchannel"]:
                 continue  # the caller was in the IVR or a queue: nobody's phone rang
             reached = self._reached(leg)
@@ -303,6 +313,17 @@ class _CallEvents:
             elif team != first_team:
                 at = answer["at"]
                 yield leg.line, {"type": "transferred", "at": at, **self._team(team)}, leg.source
+
+    def _divert(self, leg: Leg) -> str | None:
+        """The organisation a ``Dial`` leg sent the caller to (the rules' divert numbers:
+        ``PJSIP/111@trunk`` dials 111), or None."""
+        if leg.app != "dial":
+            return None
+        for target in dial_targets(leg.row["lastdata"]):
+            divert = self.rules.phone_system.divert_for(dialled_number(target))
+            if divert is not None:
+                return divert
+        return None
 
     def _reached(self, leg: Leg) -> list[Leg]:
         """The member legs a leg's dstchannel leads to: the other half of a Local channel

@@ -221,3 +221,9 @@ def channel_extension(channel: str) -> str:
 def dial_targets(lastdata: str) -> list[str]:
     """What a ``Dial`` leg dialled: ``PJSIP/201&PJSIP/202,30,tT`` -> both channels."""
     return [t.strip() for t in lastdata.split(",", 1)[0].split("&") if t.strip()]
+
+
+def dialled_number(target: str) -> str:
+    """The number or extension of a dial target: ``PJSIP/111@trunk``, ``SIP/trunk/111``
+    and ``Local/111@from-internal`` all dial 111."""
+    return target.rsplit("/", 1)[-1].split("@", 1)[0].strip()

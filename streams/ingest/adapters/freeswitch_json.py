@@ -300,9 +300,18 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
         progress = _time(variables, "progress")
         if answered_at is not None or progress is not None:
             dialled = _bridged_extension(variables, voicemail) or _last_destination(flows)
-            yield event("ringing", progress if progress is not None else start, **team(dialled))
-            if answered_at is not None:
-                yield event("answered", answered_at, **team(dialled))
+            rang = progress if progress is not None else start
+            divert = None if voicemail else rules.phone_system.divert_for(dialled)
+            if divert is not None:
+                # A bridge out to another organisation (the rules' divert numbers): no one at
+                # the practice answered, whatever the far end did.
+                tally[f"diverted to {divert} (phone_system.divert_numbers)"] += 1
+                yield event("ivr_divert", rang, target=divert)
+                answered_at = None
+            else:
+                yield event("ringing", rang, **team(dialled))
+                if answered_at is not None:
+                    yield event("answered", answered_at, **team(dialled))
     if answered_at is not None:
         for at, target in _transfers(flows, answered_at):
             yield event("transferred", at, **team(target))

@@ -7,6 +7,7 @@ page asks no host but the worker. The screenshot is kept under test-artifacts/wa
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,8 @@ def test_in_queue_rises_and_falls_on_the_wall_within_2_s_without_reload(worker, 
 
     assert page.evaluate("() => window.notReloaded === true"), "the page reloaded"
     assert text(page, "status").startswith("Live")
+    received = text(page, "last_received_at")  # today's, so the time alone, in UK time
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", received), received
     assert elsewhere == [] and errors == []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "wallboard.png"), full_page=True)

@@ -155,3 +155,19 @@ def test_nul_padding_is_stripped_and_counted(tmp_path: Path, caplog) -> None:
     assert [o.event.type.value for o in out] == ["call_started", "queue_joined", "call_ended"]
     assert "asterisk-queue-log: NUL padding stripped (bytes): 1025" in caplog.messages
     assert "asterisk-queue-log: NUL padding stripped (lines): 3" in caplog.messages
+
+
+def test_a_line_too_long_for_any_record_stops_the_read_naming_it(tmp_path, monkeypatch):
+    """One 200 MB line took 828 MB before it was rejected: lines are read at most
+    MAX_LINE_BYTES at a time, and a longer one is named (the lines before it stand)."""
+    from streams.ingest import formats
+
+    monkeypatch.setattr(formats, "MAX_LINE_BYTES", 64)
+    good = json.dumps({"x": 1})
+    path = tmp_path / "events.jsonl"
+    path.write_text(good + "\n" + '{"a": "' + "x" * 200 + '"}\n' + good + "\n")
+    read = read_events(path, "jsonl", "A81001", load_rules())
+    first = next(read)
+    assert first.line == 1
+    with pytest.raises(ValueError, match="^line 2 is longer than 64 bytes: not a file of call"):
+        next(read)

@@ -173,6 +173,29 @@ def open_lines(source: Path | str | IO[str]) -> Iterator[Iterable[bytes] | Itera
             yield handle
 
 
+#: Longest line read: a FreeSWITCH CDR of one call, its every variable on one line, is tens
+#: of kilobytes; a longer line is no call record, and reading it whole could take gigabytes.
+MAX_LINE_BYTES = 8 * 1024 * 1024
+
+
+def bounded_lines(lines: Iterable[bytes] | Iterable[str]) -> Iterator[bytes | str]:
+    """The lines of an open file, each read at most ``MAX_LINE_BYTES`` at a time; a longer
+    one stops the read with a ``ValueError`` naming it (the lines before it were read)."""
+    readline = getattr(lines, "readline", None)
+    if readline is None:
+        yield from lines
+        return
+    number = 0
+    while line := readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise ValueError(
+                f"line {number} is longer than {MAX_LINE_BYTES:,} bytes: not a file "
+                "of call records (the lines before it were read)"
+            )
+        yield line
+
+
 #: What decoding counts: NUL padding (a crash leaves a block of NUL bytes in a log file).
 NUL_BYTES = "NUL padding stripped (bytes)"
 NUL_LINES = "NUL padding stripped (lines)"
@@ -185,7 +208,7 @@ def decode_lines(lines: Iterable[bytes] | Iterable[str], tally: Tally) -> Iterat
     replaces them in a free-text column (a caller's name) and rejects just that line when
     they are anywhere else. A byte-order mark on the first line is dropped.
     """
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(bounded_lines(lines), start=1):
         text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
         if number == 1:
             text = text.removeprefix("\ufeff")

@@ -195,3 +195,17 @@ def test_rules_that_would_silently_never_fire_are_refused_in_one_line(
     path.write_bytes(b"\xff\xfedefault: []\n")
     with pytest.raises(ValueError, match=r"alerts.yaml cannot be read: not UTF-8 text \(byte 1\)"):
         load_alert_rules(path)
+
+
+def test_a_message_gives_times_as_a_person_reads_them():
+    """`no_events_for >= 20m (now 223205)` mixed units: times read as times."""
+    alerting = Alerting(RULES, load_rules(None))
+    [silent] = alerting.evaluate("B81001", {"no_events_for": 1500.0}, MONDAY_9)
+    assert silent.text == "B81001: silent: no_events_for >= 20m (now 25m)"
+    [queue] = [
+        n
+        for t in (MONDAY_9, MONDAY_9 + 120)
+        for n in alerting.evaluate("B81001", {"queue_length": 11}, t)
+        if n.rule.name == "queue"
+    ]
+    assert queue.text == "B81001: queue: queue_length >= 10 for 2m (now 11)"

@@ -91,6 +91,18 @@ def seconds(value: Any) -> float:
     return float(match[1]) * _UNITS[match[2]]
 
 
+def duration_text(seconds: float) -> str:
+    """``3h 2m``, ``20m 5s``, ``45s``: a time as a person reads it in a message."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
 class AlertRule(BaseModel):
     """One rule: ``when`` is ``<metric> <op> <number>[s|m|h]``."""
 
@@ -233,9 +245,14 @@ class Notice:
     @property
     def text(self) -> str:
         who = self.practice or "callstream worker"
-        now = "no figure" if self.value is None else f"{self.value:g}"
+        if self.value is None:
+            now = "no figure"
+        elif self.rule.metric in TIME_METRICS:
+            now = duration_text(self.value)
+        else:
+            now = f"{self.value:g}"
         if self.kind == "firing":
-            held = f" for {self.rule.hold_s:g} s" if self.rule.hold_s else ""
+            held = f" for {duration_text(self.rule.hold_s)}" if self.rule.hold_s else ""
             return f"{who}: {self.rule.name}: {self.rule.when}{held} (now {now})"
         return f"{who}: recovered: {self.rule.name}: {self.rule.when} no longer holds (now {now})"
 

@@ -277,7 +277,7 @@ def test_an_unforeseen_fault_stays_the_records_own_and_is_not_quoted(monkeypatch
     """The last-resort guard: a fault no check foresaw rejects only its record, naming the
     kind of fault, never the exception's text."""
 
-    def broken(variables: dict, voicemail: bool = False) -> str:
+    def broken(variables: dict, rules: object, voicemail: bool = False) -> str:
         raise fault("07700900555")
 
     monkeypatch.setattr(freeswitch_json, "_bridged_extension", broken)
@@ -376,6 +376,17 @@ def test_a_ring_group_names_the_phone_that_answered_not_the_last_one_dialled() -
     out, _ = _read(text=json.dumps(record) + "\n")
     (events,) = _calls(out).values()
     assert _kinds(events) == ["call_started", "ringing", "answered", "call_ended"]
+    assert [e.team for e in events[1:3]] == ["3001", "3001"]
+    # A WebRTC client registers a random contact user: no extension, so dialed_user stands.
+    webrtc = _bad(
+        dialed_user="3001",
+        bridge_channel="sofia/internal/sip:k8d9s7f3@df7jal23ls0d.invalid;transport=ws",
+        callee_id_number="k8d9s7f3",
+        progress_epoch="1785756101",
+        bridge_epoch="1785756108",
+    )
+    out, _ = _read(text=json.dumps(webrtc) + "\n")
+    (events,) = _calls(out).values()
     assert [e.team for e in events[1:3]] == ["3001", "3001"]
 
 

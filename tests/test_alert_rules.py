@@ -75,6 +75,24 @@ def test_a_feed_quiet_since_closing_is_not_stopped_the_moment_the_practice_opens
         for later, expected in ((5, []), (20 * 60 - 1, []), (20 * 60, ["feed:firing"])):
             now = monday_8 + later
             assert kinds(alerting, "B81001", {"no_events_for": now - friday_18}, now) == expected
+    # A feed that died on Tuesday afternoon: one alert, no recovery at Wednesday's opening.
+    alerting = Alerting(
+        AlertRules.model_validate(
+            {"default": [{"name": "feed", "when": "no_events_for >= 20m", "during": "core_hours"}]}
+        ),
+        load_rules(None),
+    )
+    died = datetime.fromisoformat("2026-08-04T13:00:00+00:00").timestamp()  # Tue 14:00 BST
+    seen = []
+    for now in range(int(died) + 60, int(died) + 26 * 3600, 60):
+        seen += [
+            f"{n.kind}" for n in alerting.evaluate("B81001", {"no_events_for": now - died}, now)
+        ]
+    assert seen == ["firing"]
+    assert kinds(alerting, "B81001", {"no_events_for": 5.0}, died + 26 * 3600) == []
+    assert kinds(alerting, "B81001", {"no_events_for": 5.0}, died + 26 * 3600 + 301) == [
+        "feed:recovered"
+    ]
     always = Alerting(
         AlertRules.model_validate({"default": [{"name": "f", "when": "no_events_for >= 20m"}]}),
         load_rules(None),

@@ -286,9 +286,11 @@ class Alerting:
             if opened is None:
                 continue
             value = values.get(rule.metric)
-            if rule.metric in SILENCES and value is not None:
-                value = min(value, now - opened)  # a closed night or weekend is no silence
             incident = self.incidents.setdefault((practice, rule.name), _Incident())
+            if rule.metric in SILENCES and value is not None and not incident.firing:
+                # A closed night or weekend is no silence; a silence already alerted stays
+                # one until events come again (no false recovery at opening).
+                value = min(value, now - opened)
             kind = _step(rule, incident, rule.holds(value), now)
             if kind is not None:
                 notices.append(Notice(kind, rule, practice, value, now))

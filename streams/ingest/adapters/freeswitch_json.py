@@ -46,10 +46,13 @@ FORMAT = "freeswitch-json"
 
 #: Variables FreeSWITCH sets on legs it originated (the a-leg holds the call).
 _B_LEG_MARKERS = ("originator", "originating_leg_uuid")
-#: Variables naming what the call was bridged to, most telling first: the channel that
-#: answered, then its number; ``dialed_user`` names the *last* user a ring group dialled
-#: (mod_dptools sets it for every ``user/`` dialled), whoever answered.
-_BRIDGED = ("bridge_channel", "callee_id_number", "dialed_user", "dialed_extension")
+#: Variables naming what the call was bridged to, most telling first.
+_BRIDGED = ("dialed_user", "dialed_extension", "bridge_channel", "callee_id_number")
+#: Variables naming the phone that answered, when they name one of the practice's extensions:
+#: they win over ``dialed_user``, which is the *last* user a ring group dialled (mod_dptools
+#: sets it for every ``user/`` dialled), whoever answered. A contact user that is no
+#: extension (a WebRTC client's random one, a mobile through a gateway) is not used so.
+_ANSWERING = ("bridge_channel", "callee_id_number")
 #: A bridge to voicemail through a loopback channel (FreeSWITCH's stock Local_Extension:
 #: ``bridge loopback/app=voicemail:default ${domain_name} ${dialed_extension}``).
 _VOICEMAIL_BRIDGE = re.compile(r"^loopback/app=voicemail\b", re.IGNORECASE)
@@ -299,7 +302,7 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
         answered_at = None if voicemail else _person_answered(variables)
         progress = _time(variables, "progress")
         if answered_at is not None or progress is not None:
-            dialled = _bridged_extension(variables, voicemail) or _last_destination(flows)
+            dialled = _bridged_extension(variables, rules, voicemail) or _last_destination(flows)
             rang = progress if progress is not None else start
             divert = None if voicemail else rules.phone_system.divert_for(dialled)
             if divert is not None:
@@ -342,21 +345,35 @@ def _person_answered(variables: dict[str, Any]) -> float | None:
     return None
 
 
-def _bridged_extension(variables: dict[str, Any], voicemail: bool = False) -> str:
+def _bridged_extension(variables: dict[str, Any], rules: Rules, voicemail: bool = False) -> str:
     """The extension the call was put through to, as FreeSWITCH names it ('' if none): the
-    user in ``bridge_channel`` (``sofia/internal/1002@host``), ``callee_id_number`` or
-    ``dialed_user``; for a call that went to voicemail, the user it rang first (its bridge
-    and callee are voicemail's)."""
-    order = ("dialed_user", "dialed_extension") if voicemail else _BRIDGED
-    for name in order:
-        value = _var(variables, name).strip()
-        if name == "bridge_channel" and value.lower().startswith("loopback/"):
-            continue  # voicemail or another application: not who the call rang
-        if name == "bridge_channel" and value:
-            value = value.rsplit("/", 1)[-1].removeprefix("sip:").split("@", 1)[0]
-        if value:
+    answering phone's (the user in ``bridge_channel`` — ``sofia/internal/1002@host`` — or
+    ``callee_id_number``) when it is one of the practice's extensions, else ``dialed_user``,
+    ``dialed_extension``, then those two as they are. For a call that went to voicemail,
+    the user it rang (its bridge and callee are voicemail's)."""
+    if voicemail:
+        return _bridged_value(variables, "dialed_user") or _bridged_value(
+            variables, "dialed_extension"
+        )
+    for name in _ANSWERING:
+        value = _bridged_value(variables, name)
+        if value and rules.is_extension(value):
+            return value
+    for name in _BRIDGED:
+        if value := _bridged_value(variables, name):
             return value
     return ""
+
+
+def _bridged_value(variables: dict[str, Any], name: str) -> str:
+    """One variable of ``_BRIDGED``: ``bridge_channel`` as the user it names ('' for a
+    loopback channel: voicemail or another application, not who the call rang)."""
+    value = _var(variables, name).strip()
+    if name == "bridge_channel":
+        if value.lower().startswith("loopback/"):
+            return ""
+        value = value.rsplit("/", 1)[-1].removeprefix("sip:").split("@", 1)[0]
+    return value
 
 
 def _last_destination(flows: list[_Flow]) -> str:

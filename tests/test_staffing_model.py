@@ -180,6 +180,11 @@ def test_a_target_is_a_share_within_an_hour_everywhere_it_is_set(tmp_path: Path)
 
     longest = plan_quarter(demand(40, 180.0), TARGET.model_copy(update={"within_s": 3600}))
     assert longest.needed is not None and longest.share_in_time_needed == pytest.approx(1.0)
+    # Fewer people than the load with an hour's target: exp() of a large number overflowed.
+    short = plan_quarter(
+        demand(200, 120.0, observed=3.0), TARGET.model_copy(update={"within_s": 3600})
+    )
+    assert short.share_in_time_observed == 0.0 and short.needed == 28
     base = ["--practice", "A81001", "--weekday", "monday"]
     for option, value, error in (
         ("--target", "nan", "'nan' is not a number from 0 to 1"),

@@ -134,10 +134,10 @@ def plan_quarter(row: QuarterDemand, target: Target, shift_demand: float = 0.0) 
         )
         required = erlang.required_positions(service_level=target.level)
         needed, rostered = required["raw_positions"], required["positions"]
-        at_needed = _share(erlang.service_level(needed))
+        at_needed = _in_time(erlang, needed)
         if row.observed is not None:
             people = math.floor(row.observed + 0.5)
-            at_observed = _share(erlang.service_level(people)) if people > 0 else 0.0
+            at_observed = _in_time(erlang, people) if people > 0 else 0.0
     elif offered == 0:
         needed = rostered = 0
     return QuarterPlan(
@@ -184,8 +184,14 @@ def combine(plans: Iterable[QuarterPlan]) -> list[dict[str, object]]:
     return combined
 
 
-def _share(value: float) -> float:
-    """pyworkforce's service level as a share 0-1 (it is 0 when the queue cannot keep up)."""
+def _in_time(erlang: ErlangC, people: int) -> float:
+    """pyworkforce's service level with ``people`` as a share 0-1. It is 0 when they cannot
+    keep up with the calls (fewer people than the load), and so is the overflow its formula
+    meets there with a long target time (``exp`` of a large positive number)."""
+    try:
+        value = erlang.service_level(people)
+    except OverflowError:
+        return 0.0
     return min(1.0, max(0.0, float(value)))
 
 

@@ -157,9 +157,19 @@ def test_alert_url_secrets_never_reach_a_log_line(caplog) -> None:
             notifier(f"json://localhost/hook {url}")
         assert "URL 2" in str(refused.value) and "SECRET" not in str(refused.value)
     assert caplog.records, "apprise logged nothing: the check would prove nothing"
+    notifier("json://admin:hunter22%2Cpass@alerts.example.org:8443/callstream")
+    logging.getLogger("test.redact").warning(
+        "lag on callstream.events.raw; port 8443; services at alerts.example.org; "
+        "admin said hunter22,pass"
+    )
     logging.setLogRecordFactory(factory)
     assert "SECRET" not in caplog.text, caplog.text
     assert "<secret>" in caplog.text
+    # Plain words, host names and ports stay readable: only credentials and tokens go.
+    assert (
+        "lag on callstream.events.raw; port 8443; services at alerts.example.org; "
+        "admin said <secret>"
+    ) in caplog.text
 
 
 def test_an_ipv4_address_is_shown_and_a_dotted_number_is_not() -> None:

@@ -33,6 +33,7 @@ import logging
 import re
 import traceback
 from typing import Any
+from urllib.parse import unquote
 
 MASK = "<digits masked>"
 KEYED_PREFIX = "tel-"
@@ -132,20 +133,32 @@ def _digits(text: str) -> int:
     return sum(ch.isdecimal() for ch in text)
 
 
-#: Secrets no log line may show (``hide_in_logs``): the pieces of the alert URLs.
+#: Secrets no log line may show (``hide_in_logs``): the alert URLs and their credentials.
 _SECRETS: set[str] = set()
-#: Shortest piece of a secret hidden on its own (shorter ones are common words and ports).
+#: Shortest credential hidden on its own (a shorter one would hide letters of every line).
 SECRET_PIECE_CHARS = 4
+#: Shortest token-like piece of a URL hidden on its own: six characters or more, not a plain
+#: lower-case word or host name (``services``, ``hooks.slack.com`` and port ``8443`` stay).
+_TOKEN_PIECE = re.compile(r"(?![a-z.\-]+$)\S{6,}")
 
 
 def hide_in_logs(secret: str) -> None:
-    """No log record of this process will show ``secret`` or any piece of it between URL
-    punctuation (a token, a password, a host): a library may log the URL it was given, or a
-    part of it, when it cannot use it (apprise does). Needs ``mask_log_records``."""
-    pieces = re.split(r"[\s,/:@?&=#;]+", secret)
-    _SECRETS.update(piece for piece in pieces if len(piece) >= SECRET_PIECE_CHARS)
-    if len(secret) >= SECRET_PIECE_CHARS:
-        _SECRETS.add(secret)
+    """No log record of this process will show ``secret``, its user and password, or a
+    token-like piece of it (``TOKENA_SECRET``, a webhook's ``B07AB3XYZ``): a library may log
+    the URL it was given, or a part of it, when it cannot use it (apprise does). Plain words
+    (``services``, ``callstream``), host names and ports stay readable in every log line.
+    Needs ``mask_log_records``."""
+    found = {secret}
+    netloc = re.split(r"[/?#]", secret.partition("://")[2], maxsplit=1)[0]
+    user, _, password = netloc.rpartition("@")[0].partition(":")
+    found.add(password)
+    found.update(
+        piece
+        for piece in (user, *re.split(r"[\s,/:@?&=#;]+", secret))
+        if _TOKEN_PIECE.fullmatch(piece)
+    )
+    found |= {unquote(piece) for piece in found}
+    _SECRETS.update(piece for piece in found if len(piece) >= SECRET_PIECE_CHARS)
 
 
 def _unsecret(text: str) -> str:

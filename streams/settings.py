@@ -265,19 +265,23 @@ class Settings(BaseModel):
     @field_validator("kafka_bootstrap")
     @classmethod
     def _host_ports(cls, value: str | None) -> str | None:
-        """``host:port[,host:port…]``, checked here: a typo (``kafka://…``, port 99999)
-        otherwise costs a ten-second wait for a broker that cannot exist."""
-        if value is None:
+        """``host[:port][,host[:port]…]`` (Kafka's port 9092 when none is given), checked
+        here: a typo (``kafka://…``, port 99999) otherwise costs a ten-second wait for a
+        broker that cannot exist. Empty means unset."""
+        if value is None or not value.strip():
             return None
-        for server in value.split(","):
-            host, _, port = server.strip().rpartition(":")
+        servers = [server.strip() for server in value.split(",")]
+        for server in servers:
+            host, colon, port = server.rpartition(":") if not server.endswith("]") else ("", "", "")
+            if not colon:
+                host, port = server, "9092"
             if not re.fullmatch(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]", host) or not (
                 port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
             ):
                 raise ValueError(
                     "expected host:port (e.g. localhost:9092), several separated by commas"
                 )
-        return value
+        return ",".join(servers)
 
     @property
     def event_bounds(self) -> EventBounds:

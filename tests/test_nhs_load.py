@@ -260,6 +260,11 @@ def test_a_repeated_row_or_region_is_refused_naming_both(
     assert code == 1
     assert f"holds two CSVs of Y63 ({title}.zip/{y63} and {title}.zip/copy/{y63})" in output
     assert query(settings, "SELECT * FROM nhs_cbt_published_files ORDER BY ALL") == before
+    # Two shared phone accounts in one PCN are two Unassigned rows alike: both are figures.
+    shared = "2026-08-03,Y63,QHM,16C,U00351,Unassigned,CBT001,08:00-09:59,2.0\n"
+    accounts = write_zip(tmp_path / f"{title}.zip", members | {y63: (text + shared * 2).encode()})
+    code, output = run("nhs", "load", str(accounts))
+    assert code == 0, output
 
 
 def test_a_csv_replaces_only_the_regions_it_has_rows_for(

@@ -174,12 +174,18 @@ def test_alert_url_secrets_never_reach_a_log_line(caplog) -> None:
 
 def test_an_ipv4_address_is_shown_and_a_dotted_number_is_not() -> None:
     """An operator must see which broker failed (10.255.255.1:9092 was masked as a number);
-    a phone number spelt with dots still goes (a UK number starts 0: no IPv4 octet does)."""
+    a phone number spelt with dots still goes: only an address with its port is kept."""
     assert masked("cannot reach Kafka at 10.255.255.1:9092") == (
         "cannot reach Kafka at 10.255.255.1:9092"
     )
     assert masked("192.168.10.200:9092,172.16.254.100:9093") == (
         "192.168.10.200:9092,172.16.254.100:9093"
     )
-    for number in ("07700.900.123", "077.009.001.23", "+44.7700.900.123", "44.770.090.012"):
+    for number in (
+        "07700.900.123",
+        "077.009.001.23",
+        "+44.7700.900.123",
+        "44.770.090.012",
+        "91.123.45.67",  # a Madrid number spelt with dots: an IPv4 address, but no port
+    ):
         assert masked(f"caller {number} rang") == f"caller {MASK} rang", number

@@ -63,6 +63,16 @@ def test_bad_files_name_the_field(tmp_path: Path, text: str, message: str) -> No
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+def test_divert_numbers_must_be_quoted(tmp_path: Path) -> None:
+    """YAML reads 07700123456 unquoted as an octal number: another number, silently."""
+    path = tmp_path / "r.yaml"
+    path.write_text("version: a\nphone_system: {divert_numbers: {07700123456: pharmacy}}\n")
+    with pytest.raises(ValueError, match="write each number in quotes"):
+        load_rules(path)
+    path.write_text("version: a\nphone_system: {divert_numbers: {'111': nhs111}}\n")
+    assert load_rules(path).phone_system.divert_for("111") == "nhs111"
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read rules file"):
         load_rules(tmp_path / "nope.yaml")

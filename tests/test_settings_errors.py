@@ -40,3 +40,18 @@ def test_settings_in_range_reach_the_command(tmp_path: Path) -> None:
     done = callstream(tmp_path, "sql", "SELECT 1", CALLSTREAM_STAFFING_TARGET="0.9")
     assert done.returncode == 1, done
     assert done.stderr.startswith("Error: no warehouse at"), done.stderr
+
+
+def test_kafka_bootstrap_is_host_and_port_as_kafka_reads_it() -> None:
+    from streams.settings import Settings
+
+    assert Settings(kafka_bootstrap="").kafka_bootstrap is None  # empty: the local broker
+    assert Settings(kafka_bootstrap="kafka").kafka_bootstrap == "kafka"  # port 9092
+    assert Settings(kafka_bootstrap=" h1:9092, h2:9093 ").kafka_bootstrap == "h1:9092,h2:9093"
+    for bad in ("kafka://h:9092", "h:99999", "h:port", "h 1:9092"):
+        try:
+            Settings(kafka_bootstrap=bad)
+        except ValueError as exc:
+            assert "expected host:port" in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")

@@ -1,5 +1,6 @@
 -- Before a load: the first figure the files being loaded hold twice, if any.
 -- Question: does a row repeat another (same geography, day, indicator and category)?
+--   Unassigned rows are left out: a PCN may hold several shared phone accounts, each its row.
 -- Grain: one row, or none: the repeated figure's first and second line (file, line), its
 --   practice, day and indicator.
 -- Input: view published_rows (the parsed rows: streams/core/cbt_publication.py ROW_COLUMNS,
@@ -9,6 +10,7 @@ WITH repeated AS (
         local_date, region_code, icb_code, sub_icb_code, pcn_code, practice, indicator,
         time_band, duration, wait_time, core_category
     FROM published_rows
+    WHERE practice <> 'Unassigned'
     GROUP BY ALL
     HAVING count(*) > 1
     LIMIT 1

@@ -54,15 +54,15 @@ _LONG_RUN = re.compile(rf"\d(?:{_SEP}\d){{{MIN_DIGITS - 1}}}")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 #: Identifiers, not numbers: UUIDs, hex tokens with a letter (hashes), Asterisk's uniqueid
 #: (Unix seconds, 10 digits from 1 - no UK number starts so - a dot, a sequence), and an IPv4
-#: address as written (four octets of 0-255 without leading zeros: a UK number starts 0, and
-#: so does any dotted spelling of one; an operator must see which broker failed).
+#: address with its port (four octets of 0-255 without leading zeros, then ``:port``: an
+#: operator must see which broker failed; a number spelt with dots has no port after it).
 _PROTECTED = re.compile(
     r"(?<![0-9A-Za-z])(?:"
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|(?=[0-9]*[a-fA-F])[0-9a-fA-F]{16,}"
     r")(?![0-9A-Za-z])"
     r"|(?<![\d+])(?<!\d[\s\-/_|.()])1\d{9}\.\d{1,6}(?![\d.])"
-    rf"|(?<![\d.+]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.])"
+    rf"|(?<![\d.+]){_OCTET}(?:\.{_OCTET}){{3}}:\d{{1,5}}(?![\d.])"
 )
 #: The digits of a run up to its first separator, and that separator.
 _FIRST_GROUP = re.compile(rf"\d+[{SEPARATORS}]{{1,4}}")

@@ -102,7 +102,11 @@ class PhoneSystem(BaseModel):
     @field_validator("divert_numbers", mode="before")
     @classmethod
     def _numbers_as_text(cls, value: Any) -> Any:
-        # Quote longer numbers in YAML: it reads some with a leading 0 as octal.
+        if isinstance(value, dict) and any(not isinstance(key, str) for key in value):
+            raise ValueError(
+                'write each number in quotes ("111": nhs111): YAML reads some numbers '
+                "that start with 0 as another number"
+            )
         return keys_as_text(value)
 
     @field_validator("extension_pattern")

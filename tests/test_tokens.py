@@ -87,6 +87,15 @@ def test_a_damaged_store_is_a_clear_error(store):
         store.records()
 
 
+def test_a_label_is_a_short_note_and_never_keeps_a_number(store):
+    _, record = store.create("A81001", "PBX by Acme, call 07700 900123")
+    assert record.label == "PBX by Acme, call <digits masked>"
+    assert store.records()[0].label == record.label
+    for label in ("x" * 201, "two\nlines"):
+        with pytest.raises(TokenError, match="--label: at most 200 characters on one line"):
+            store.create("A81001", label)
+
+
 def test_cli_prints_the_token_once_lists_without_secrets_and_revokes(data_dir: Path):
     runner = CliRunner()
     created = runner.invoke(command, ["create", "--practice", "a81001", "--label", "Surgery PBX"])

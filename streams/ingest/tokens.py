@@ -31,9 +31,12 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from models.events import ODS_PATTERN
 from streams.core.errors import one_line
+from streams.core.redact import masked
 
 PREFIX = "cst"
 STORE_NAME = "ingest_tokens.json"
+#: Longest token label: a note to tell tokens apart, shown in `tokens list`.
+MAX_LABEL_CHARS = 200
 Scope = Literal["ingest", "wallboard"]
 SCOPES: tuple[Scope, ...] = ("ingest", "wallboard")
 #: Whom a token is for: a practice, or a PCN / ICB (their wallboard roll-up only).
@@ -124,6 +127,10 @@ class TokenStore:
         """A new token for the practice (or PCN, ICB: ``level``) ``code``: (the token, to
         show once; its stored record)."""
         _check_code(code, level)
+        if len(label) > MAX_LABEL_CHARS or any(not ch.isprintable() for ch in label):
+            raise TokenError(
+                f"--label: at most {MAX_LABEL_CHARS} characters on one line, e.g. the PBX supplier"
+            )
         if scope not in SCOPES:
             raise TokenError(f"'{scope}' is not a token scope: use one of {', '.join(SCOPES)}")
         if level != "practice" and scope != "wallboard":
@@ -138,7 +145,7 @@ class TokenStore:
                 level: code,
                 "sha256": hash_token(token),
                 "created_at": datetime.now(UTC),
-                "label": label,
+                "label": masked(label),  # a note, never a number to keep
                 "scope": scope,
             }
         )

@@ -227,3 +227,20 @@ def test_a_message_gives_times_as_a_person_reads_them():
         if n.rule.name == "queue"
     ]
     assert queue.text == "B81001: queue: queue_length >= 10 for 2m (now 11)"
+
+
+def test_the_wallboard_turns_red_where_the_practice_rule_starts():
+    """The queue tile was red from 10 whatever the practice's own long-queue rule said."""
+    assert RULES.queue_alert_at("A81001") == 3  # its own rule: queue_length >= 3
+    assert RULES.queue_alert_at("B81001") == 10  # the default: >= 10
+    assert RULES.queue_alert_at(None) == 10  # a PCN's or ICB's board: the default rules
+    stricter = AlertRules.model_validate(
+        {
+            "default": [
+                {"name": "q", "when": "queue_length > 4.5"},
+                {"name": "w", "when": "queue_length > 7"},
+            ]
+        }
+    )
+    assert stricter.queue_alert_at(None) == 5
+    assert AlertRules().queue_alert_at("A81001") == 10  # no rule watches the queue

@@ -72,6 +72,8 @@ _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 _WHEN = re.compile(rf"^\s*([a-z_0-9]+)\s*(>=|<=|==|>|<)\s*({_NUMBER})\s*([smh]?)\s*$")
 #: The metrics that are times in seconds: only these take a unit (``20m``).
 TIME_METRICS = frozenset({"longest_wait_s", "no_events_for"})
+#: Where a wallboard turns the queue red when no alert rule watches the queue.
+WALLBOARD_QUEUE_ALERT = 10
 #: Silences: under ``during`` hours they count from when the hours began, so a feed quiet
 #: since last night is not "stopped" the moment the practice opens.
 SILENCES = frozenset({"no_events_for"})
@@ -186,6 +188,22 @@ class AlertRules(BaseModel):
         names = {rule.name for rule in own}
         rules = [r for r in self.default if r.name not in names] + own
         return [r for r in rules if r.metric in PRACTICE_METRICS]
+
+    def queue_alert_at(self, practice: str | None) -> int:
+        """The queue length from which a ``queue_length`` rule of the practice (the default
+        rules for None: a PCN's or ICB's board) holds: where its wallboard turns the queue
+        red. ``WALLBOARD_QUEUE_ALERT`` when no rule watches the queue."""
+        rules = self.for_practice(practice) if practice else self.default
+        starts = []
+        for rule in rules:
+            if rule.metric != "queue_length":
+                continue
+            op, threshold = _WHEN.match(rule.when)[2], rule.threshold  # type: ignore[index]
+            if op in (">=", "=="):
+                starts.append(math.ceil(threshold))
+            elif op == ">":
+                starts.append(math.floor(threshold) + 1)
+        return min(starts, default=WALLBOARD_QUEUE_ALERT)
 
     def for_worker(self) -> list[AlertRule]:
         return [r for r in self.default if r.metric in WORKER_METRICS]

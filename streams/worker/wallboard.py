@@ -40,6 +40,7 @@ from aiohttp import web as aioweb
 from faust.web import Request, Response, View
 from yarl import URL
 
+from streams.core.alerts import AlertRules, load_alert_rules
 from streams.core.live import Snapshot, roll_up
 from streams.ingest.tokens import CODE_PATTERNS, Level, TokenError, TokenStore, describe
 from streams.settings import Settings
@@ -219,11 +220,19 @@ def register(app: faust.App, live: Live, settings: Settings, read_members: ReadM
     members = Members(read_members, live.clock)
     board = Board(app, live, settings.topic_partitions, members)
     page = PAGE_FILE.read_text()
+    alerts = load_alert_rules(settings.alert_rules_file)
     for level in LEVEL_PATHS:
-        _routes(app, board, tokens, page, level)
+        _routes(app, board, tokens, page, level, alerts)
 
 
-def _routes(app: faust.App, board: Board, tokens: TokenStore, page: str, level: Level) -> None:
+def _routes(
+    app: faust.App,
+    board: Board,
+    tokens: TokenStore,
+    page: str,
+    level: Level,
+    alerts: AlertRules,
+) -> None:
     kind = LEVEL_PATHS[level]
 
     def refuse(view: View, denied: Denied) -> Response:
@@ -236,7 +245,9 @@ def _routes(app: faust.App, board: Board, tokens: TokenStore, page: str, level: 
                 return refuse(self, Denied(404, f"no such {describe(level, code).split()[0]}"))
             who = "" if level == "practice" else f"{level.upper()} "
             key = code if level == "practice" else f"{level}:{code}"
+            red = alerts.queue_alert_at(code if level == "practice" else None)
             filled = page.replace("{{WHO}}", who).replace("{{KEY}}", key)
+            filled = filled.replace("{{QUEUE_ALERT}}", str(red))
             return self.html(filled.replace("{{ODS}}", code))
 
     @app.page(STATE_PATH.format(kind=kind), name=f"wallboard_{level}_state")

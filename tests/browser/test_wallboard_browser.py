@@ -102,6 +102,8 @@ def test_in_queue_rises_and_falls_on_the_wall_within_2_s_without_reload(worker, 
 
     assert page.evaluate("() => window.notReloaded === true"), "the page reloaded"
     assert text(page, "status").startswith("Live")
+    red_from = page.evaluate("() => document.getElementById('practice').dataset.queueAlert")
+    assert red_from == "10", red_from  # the default long-queue rule: queue_length >= 10
     received = text(page, "last_received_at")  # today's, so the time alone, in UK time
     assert re.fullmatch(r"\d\d:\d\d:\d\d", received), received
     assert elsewhere == [] and errors == []

@@ -52,6 +52,8 @@ def set_event_bounds(bounds: EventBounds) -> EventBounds:
 #: RFC 3339 starts with a full date and hours:minutes; pydantic checks the rest (an offset).
 _RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 _AT_HELP = "must be an RFC 3339 time with offset, e.g. 2026-08-03T07:30:00Z"
+_ASCII_DIGIT = re.compile(r"[0-9]")
+_SPACES = re.compile(r"[\s-]+")
 #: C0 and C1 controls, DEL, line/paragraph separators and bidirectional overrides.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -125,6 +127,17 @@ class _EventFields(BaseModel):
         description="extension or agent id of the person who answered; never a phone number",
     )
 
+    @field_validator("direction", "request_type", "target", "role", "outcome", mode="before")
+    @classmethod
+    def _choice_as_written(cls, value: Any) -> Any:
+        # Phone systems write "" for a field they leave out, and their own case and spaces
+        # ("Care Navigator"): an optional field left blank is absent (role then comes from
+        # the rules, never a rejected event); a value is matched ignoring case and spaces.
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        return _SPACES.sub("_", value.lower()) if value else None
+
     @field_validator("at", mode="before")
     @classmethod
     def _at_is_rfc3339(cls, value: Any) -> Any:
@@ -197,7 +210,11 @@ class CallEvent(_EventFields):
     @field_validator("caller")
     @classmethod
     def _caller_withheld(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().lower() in WITHHELD_SYNONYMS:
+        # Text without a digit ("Number withheld", "Private Number", a SIP name) shows no
+        # number: all of it would otherwise share one pseudonym and count as one repeat caller.
+        if value is None or not value.strip():
+            return value  # required on call_started (_caller_required says so)
+        if value.strip().lower() in WITHHELD_SYNONYMS or not _ASCII_DIGIT.search(value):
             return WITHHELD
         return value
 

@@ -84,6 +84,44 @@ def test_an_answer_with_a_team_and_no_role_is_an_answer():
     ]
 
 
+def test_a_blank_role_is_no_role_and_choices_are_matched_ignoring_case_and_spaces():
+    """design.md: an event is never rejected for want of a role; phone systems write "" for
+    a field they leave out and their own spelling of a choice."""
+    items = [
+        event(1, type="answered", team="reception", role=""),
+        event(2, type="answered", team="reception", role="  "),
+        event(3, type="answered", team="reception", role="Care Navigator"),
+        event(4, type="answered", team="reception", role="GP"),
+        event(5, direction=" Outbound "),
+        event(6, direction=""),
+        event(7, type="ivr_option", option="1", request_type="Appointments"),
+        event(8, type="callback_made", outcome="ANSWERED"),
+    ]
+    events = validate_events(items, P)
+    assert [e.role for e in events[:4]] == [None, None, "care_navigator", "gp"]
+    assert [e.direction for e in events[4:6]] == ["outbound", None]
+    assert events[6].request_type == "appointments" and events[7].outcome == "answered"
+
+
+def test_a_blank_divert_target_is_named_as_missing_and_an_unknown_role_is_refused():
+    items = [
+        event(1, type="ivr_divert", target=""),
+        event(2, type="answered", team="reception", role="receptionist"),
+    ]
+    with pytest.raises(InvalidEvents) as exc:
+        validate_events(items, P)
+    target, role = exc.value.body.details
+    assert "field 'target' is required for a ivr_divert event" in target.message
+    assert role.field == "role" and "'care_navigator'" in role.message
+
+
+@pytest.mark.parametrize("shown", ["Number withheld", "Private Number", "abc", "+", "sip:alice"])
+def test_a_caller_without_a_digit_is_withheld(shown: str) -> None:
+    """Else every such caller shares one pseudonym and they count as one repeat caller."""
+    (started,) = validate_events([event(1, caller=shown)], P)
+    assert started.caller == WITHHELD
+
+
 def test_every_invalid_event_is_named_by_index_and_field_and_none_is_returned():
     items = [
         event(1),

@@ -104,6 +104,12 @@ class Settings(BaseModel):
         description="A closed call is evicted from the worker's state this long after its last "
         "event (late callbacks arrive within it).",
     )
+    callback_retention_s: float = Field(
+        7 * 24 * 3600.0,
+        description="A closed call that requested a callback (CBT005) is kept this long after "
+        "its last event instead, so a callback made after a weekend or a bank holiday still "
+        "counts for CBT006 (a later one is dead-lettered).",
+    )
     sweep_interval_s: float = Field(
         60.0, description="How often the worker looks for calls to time out or evict."
     )
@@ -296,7 +302,8 @@ class Settings(BaseModel):
         from streams.core.assemble import CallSpan
 
         return CallSpan(
-            timedelta(seconds=self.call_max_span_s), timedelta(seconds=self.call_retention_s)
+            timedelta(seconds=self.call_max_span_s),
+            timedelta(seconds=max(self.call_retention_s, self.callback_retention_s)),
         )
 
     # --- staffing (docs/staffing.md) ---

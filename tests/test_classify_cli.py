@@ -201,3 +201,39 @@ def test_one_event_with_a_wrong_clock_costs_itself_in_either_order(
     [c1] = [json.loads(line) for line in done.stdout.splitlines()]
     assert (c1["outcome"], c1["wait_s"], c1["talk_s"], c1["events"]) == ("answered", 30, 90, 4)
     assert (c1["time_band"], c1["request_type"]) == ("08:00-09:59", None)
+
+
+@pytest.mark.parametrize(
+    ("later", "counted"), [("2026-11-09T09:00:00Z", True), ("2026-11-14T09:00:00Z", False)]
+)
+def test_a_callback_after_the_weekend_counts_one_after_a_week_is_refused(
+    tmp_path: Path, later: str, counted: bool
+) -> None:
+    """Friday 16:00 request, rung back Monday 09:00 (65 h): CBT006 counts it. Eight days on
+    it is past CALLSTREAM_CALLBACK_RETENTION_S: refused naming the setting, not counted."""
+    friday = [
+        ("call_started", "2026-11-06T16:00:00Z", {"caller": "withheld"}),
+        ("queue_joined", "2026-11-06T16:00:10Z", {"queue": "main"}),
+        ("callback_requested", "2026-11-06T16:01:10Z", {}),
+        ("call_ended", "2026-11-06T16:01:15Z", {}),
+        ("callback_made", later, {"outcome": "answered"}),
+    ]
+    events = [
+        {
+            "practice": "A12345",
+            "call_id": "f1",
+            "event_id": f"f1-{n}",
+            "type": kind,
+            "at": at,
+            **more,
+        }
+        for n, (kind, at, more) in enumerate(friday)
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text(lines(events))
+    done = run([str(path)], tmp_path)
+    [call] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (call["outcome"], call["callback_made"]) == ("callback_requested", counted)
+    assert done.returncode == (0 if counted else 1)
+    if not counted:
+        assert "callback_retention_s (604800 s)" in done.stderr

@@ -147,7 +147,7 @@ def test_an_event_too_far_from_its_call_is_refused_naming_at() -> None:
     assert len(state.assembly) == 2  # nothing changed
     # a callback the next day is part of the call; one three days on is not
     receive(state, ev(4, EventType.callback_made, 86400, outcome="answered"), 3, SPAN)
-    with pytest.raises(OutsideCall, match="call_retention_s"):
+    with pytest.raises(OutsideCall, match="callback_retention_s"):
         receive(state, ev(5, EventType.callback_made, 3 * 86400, outcome="answered"), 4, SPAN)
 
 

@@ -11,7 +11,7 @@ from models.events import EventType, PseudonymisedEvent
 from streams.core.call_state import CallState, Sweep, receive, sweep
 
 T0 = datetime(2026, 8, 3, 7, 30, tzinfo=UTC)
-TIMEOUT, RETENTION = 100.0, 1000.0
+TIMEOUT, RETENTION, CALLBACK_RETENTION = 100.0, 1000.0, 5000.0
 
 
 def ev(n: int, type_: EventType, seconds: int = 0, **fields: object) -> PseudonymisedEvent:
@@ -23,6 +23,10 @@ def ev(n: int, type_: EventType, seconds: int = 0, **fields: object) -> Pseudony
         at=T0 + timedelta(seconds=seconds),
         **fields,
     )
+
+
+def swept(state: CallState, now: float) -> Sweep:
+    return sweep(state, now, TIMEOUT, RETENTION, CALLBACK_RETENTION)
 
 
 STARTED = ev(1, EventType.call_started, caller_key="k" * 32)
@@ -57,10 +61,8 @@ def test_late_callback_reports_again_and_duplicates_do_not_change_state() -> Non
 def test_call_without_end_closes_after_timeout_then_updates() -> None:
     state, _, _ = receive(None, STARTED, now=0)
     state, _, _ = receive(state, QUEUED, now=50)
-    assert sweep(state, now=50 + TIMEOUT - 1, timeout_s=TIMEOUT, retention_s=RETENTION) is (
-        Sweep.keep
-    )
-    assert sweep(state, now=50 + TIMEOUT, timeout_s=TIMEOUT, retention_s=RETENTION) is Sweep.close
+    assert swept(state, now=50 + TIMEOUT - 1) is Sweep.keep
+    assert swept(state, now=50 + TIMEOUT) is Sweep.close
     state.timed_out = True
     assert state.reportable
     # after closing, a late event is reported straight away
@@ -72,15 +74,28 @@ def test_finished_calls_are_evicted_after_retention() -> None:
     state = None
     for event in (STARTED, ENDED):
         state, _, _ = receive(state, event, now=0)
-    assert sweep(state, now=RETENTION - 1, timeout_s=TIMEOUT, retention_s=RETENTION) is Sweep.keep
-    assert sweep(state, now=RETENTION, timeout_s=TIMEOUT, retention_s=RETENTION) is Sweep.evict
+    assert swept(state, now=RETENTION - 1) is Sweep.keep
+    assert swept(state, now=RETENTION) is Sweep.evict
+
+
+def test_a_call_that_requested_a_callback_is_kept_for_the_callback_retention() -> None:
+    """A Friday afternoon's callback request rung back on Monday still counts (CBT006)."""
+    requested = ev(5, EventType.callback_requested, 30)
+    state = None
+    for event in (STARTED, QUEUED, requested, ENDED):
+        state, _, _ = receive(state, event, now=0)
+    assert swept(state, now=RETENTION) is Sweep.keep
+    assert swept(state, now=CALLBACK_RETENTION - 1) is Sweep.keep
+    state, changed, report = receive(state, CALLBACK, now=CALLBACK_RETENTION - 1)
+    assert (changed, report) == (True, True)
+    assert swept(state, now=2 * CALLBACK_RETENTION - 1) is Sweep.evict
 
 
 def test_callback_for_an_evicted_call_is_an_orphan_never_reported() -> None:
     state, changed, report = receive(None, CALLBACK, now=0)
     assert (changed, report) == (True, False)
     assert state.orphan
-    assert sweep(state, now=TIMEOUT, timeout_s=TIMEOUT, retention_s=RETENTION) is Sweep.orphan
+    assert swept(state, now=TIMEOUT) is Sweep.orphan
     # if the rest of the call turns up in time it is an ordinary call again
     state, _, _ = receive(state, STARTED, now=1)
     state, _, report = receive(state, ENDED, now=2)

@@ -23,7 +23,8 @@ _EVENTS = TypeAdapter(list[PseudonymisedEvent])
 @dataclass(frozen=True)
 class CallSpan:
     """How far apart in event time the events of one call may be (settings
-    ``call_max_span_s`` and, for ``callback_made``, ``call_retention_s``)."""
+    ``call_max_span_s`` and, for ``callback_made``, the longer of ``call_retention_s`` and
+    ``callback_retention_s``)."""
 
     events: timedelta  # between any two events other than callback_made
     callbacks: timedelta  # between any two events, callback_made included
@@ -140,7 +141,7 @@ class CallAssembly:
     def _check_span(self, at: datetime, callback: bool, span: CallSpan) -> None:
         for window, limit, what in (
             (None if callback else self._call, span.events, "call_max_span_s"),
-            (self._all, span.callbacks, "call_retention_s"),
+            (self._all, span.callbacks, "callback_retention_s"),
         ):
             if window is None:
                 continue
@@ -163,6 +164,11 @@ class CallAssembly:
         if self._sorted is None:
             self._sorted = sorted(self._by_id.values(), key=event_sort_key)
         return self._sorted
+
+    @property
+    def callback_requested(self) -> bool:
+        """The caller asked to be called back (the call may still get a ``callback_made``)."""
+        return any(e.type is EventType.callback_requested for e in self._by_id.values())
 
     @property
     def complete(self) -> bool:

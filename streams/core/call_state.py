@@ -13,7 +13,8 @@ Life of a call in the state:
 - a call with no ``call_ended`` for ``timeout_s`` after its last event is closed and
   reported with ``complete = false``; later events update it;
 - ``retention_s`` after its last event a reported call is evicted, so the state stays
-  bounded. A later event for it starts a fresh state. A fresh state holding nothing but
+  bounded (``callback_retention_s``, longer, for a call that requested a callback). A
+  later event for it starts a fresh state. A fresh state holding nothing but
   ``callback_made`` events is an *orphan* (the late callback of an evicted call, or a call
   whose other events never came): it is never reported as a call of its own, because that
   call would be made up; after the timeout it goes to the dead-letter topic instead.
@@ -106,11 +107,19 @@ class Sweep(Enum):
     orphan = "orphan"  # dead-letter its events, then forget
 
 
-def sweep(state: CallState, now: float, timeout_s: float, retention_s: float) -> Sweep:
-    """What the timer does with a call it finds in the state."""
+def sweep(
+    state: CallState, now: float, timeout_s: float, retention_s: float, callback_retention_s: float
+) -> Sweep:
+    """What the timer does with a call it finds in the state. A call that requested a
+    callback is kept ``callback_retention_s`` (when longer): the practice may ring back after
+    a weekend, and that callback counts for CBT006 only while its call is held."""
     idle = now - state.last_seen
     if state.orphan:
         return Sweep.orphan if idle >= timeout_s else Sweep.keep
     if state.assembly.complete or state.timed_out:
-        return Sweep.evict if idle >= retention_s else Sweep.keep
+        if idle < retention_s or (
+            idle < callback_retention_s and state.assembly.callback_requested
+        ):
+            return Sweep.keep
+        return Sweep.evict
     return Sweep.close if idle >= timeout_s else Sweep.keep

@@ -55,7 +55,7 @@ def register(p: Pipeline, bootstrap: str) -> None:
     metrics.gauge(
         "callstream_calls_in_state",
         "Calls this worker holds in its call-state table (open, or ended and kept for late "
-        "callbacks until call_retention_s).",
+        "callbacks until call_retention_s, or callback_retention_s for calls that requested one).",
         lambda: len(p.calls.data),
     )
     metrics.gauge(

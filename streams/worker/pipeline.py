@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 ORPHAN_REASON = (
     "only callback_made event(s) and nothing else for this call within call_timeout_s: the "
-    "late callback of a call evicted after call_retention_s, or the call's other events "
+    "late callback of a call evicted after call_retention_s (callback_retention_s for a "
+    "call that requested one), or the call's other events "
     "were lost; not reported as a call"
 )
 
@@ -157,7 +158,13 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             state = store.get(key)
             if state is None:
                 continue
-            action = sweep(state, now, settings.call_timeout_s, settings.call_retention_s)
+            action = sweep(
+                state,
+                now,
+                settings.call_timeout_s,
+                settings.call_retention_s,
+                settings.callback_retention_s,
+            )
             if action is Sweep.keep:  # most calls: decided without hashing the key
                 continue
             partition = partition_for(key, state)

@@ -610,6 +610,50 @@ CASES: list[tuple[str, str, list, dict[str, Any]]] = [
         [(0, "call_started"), (2, "ivr_option", {"option": "#"}), (8, "call_ended")],
         {"request_type": None},
     ),
+    # ---- the end of the call is its last call_ended (one per leg from some systems) ----
+    (
+        "a leg's end before the transfer's answer",
+        MON,
+        [
+            (0, "call_started"),
+            (5, "queue_joined"),
+            (25, "answered", {"team": "reception"}),
+            (65, "transferred", {"team": "results"}),
+            (65, "call_ended"),
+            (95, "answered", {"team": "results"}),
+            (305, "call_ended"),
+        ],
+        # talk 305 - 25 = 280 s (not 65 - 25 = 40) -> "2 to 5 minutes"
+        {"talk_s": 280, "duration_bucket": "2 to 5 minutes", "routing": "transferred"},
+    ),
+    (
+        "missed, two ends",
+        MON,
+        [(0, "call_started"), (5, "ringing"), (20, "call_ended"), (50, "call_ended")],
+        # the caller hung up at 50: waited 50 - 5 = 45 s -> "31_60"
+        {"outcome": "missed", "wait_s": 45, "wait_bucket": "31_60"},
+    ),
+    # ---- direction: call_started's, else the first event that gives one ----
+    (
+        "every event outbound, no call_started",
+        MON,
+        [
+            (0, "ringing", {"direction": "outbound"}),
+            (5, "answered", {"direction": "outbound"}),
+            (60, "call_ended", {"direction": "outbound"}),
+        ],
+        {"inbound": False, "outcome": None, "wait_s": None, "talk_s": None},
+    ),
+    (
+        "call_started says inbound, a later event outbound",
+        MON,
+        [
+            (0, "call_started", {"direction": "inbound"}),
+            (5, "answered", {"direction": "outbound"}),
+            (60, "call_ended"),
+        ],
+        {"inbound": True, "outcome": "answered"},
+    ),
 ]
 
 

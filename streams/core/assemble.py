@@ -166,6 +166,18 @@ class CallAssembly:
         return self._sorted
 
     @property
+    def inbound(self) -> bool:
+        """The call's direction: its ``call_started``'s; when that says none (or has not
+        come), the first event that does (a phone system that marks every event outbound);
+        else inbound, design.md's default."""
+        events = self.events
+        direction = next(
+            (e.direction for e in events if e.type is EventType.call_started and e.direction),
+            None,
+        ) or next((e.direction for e in events if e.direction), None)
+        return direction != "outbound"
+
+    @property
     def callback_requested(self) -> bool:
         """The caller asked to be called back (the call may still get a ``callback_made``)."""
         return any(e.type is EventType.callback_requested for e in self._by_id.values())

@@ -40,6 +40,7 @@ def classify_assembly(assembly: CallAssembly, rules: Rules) -> ClassifiedCall:
     request_type: str | None = None
     transfers: list[PseudonymisedEvent] = []
     callbacks: list[PseudonymisedEvent] = []
+    ended: PseudonymisedEvent | None = None  # the last: a leg's end is not the call's
     caller_key: str | None = None
     for event in ordered:
         kind = event.type
@@ -54,6 +55,8 @@ def classify_assembly(assembly: CallAssembly, rules: Rules) -> ClassifiedCall:
             transfers.append(event)
         elif kind is EventType.callback_made:
             callbacks.append(event)
+        elif kind is EventType.call_ended:
+            ended = event
         if caller_key is None and event.caller_key is not None:
             caller_key = event.caller_key
 
@@ -61,14 +64,12 @@ def classify_assembly(assembly: CallAssembly, rules: Rules) -> ClassifiedCall:
     if started is not None:
         start = started.at
         caller_key = started.caller_key
-        inbound = started.direction != "outbound"
     else:
         start = ordered[0].at
-        inbound = True
+    inbound = assembly.inbound
     local = to_london(start)
 
     answered = first.get(EventType.answered)
-    ended = first.get(EventType.call_ended)
     requested = first.get(EventType.callback_requested)
 
     outcome: Outcome | None = None
@@ -77,7 +78,7 @@ def classify_assembly(assembly: CallAssembly, rules: Rules) -> ClassifiedCall:
         outcome = _outcome(first)
         # An answer the phone system recorded without its time measures neither wait nor talk.
         timed = answered is None or answered.time_known is not False
-        wait_s = _wait(outcome, first, start) if timed else None
+        wait_s = _wait(outcome, first, ended, start) if timed else None
         if outcome == "answered" and answered is not None and ended is not None and timed:
             talk_s = whole_seconds(answered.at, ended.at)
 
@@ -129,7 +130,10 @@ def _outcome(first: dict[EventType, PseudonymisedEvent]) -> Outcome:
 
 
 def _wait(
-    outcome: Outcome, first: dict[EventType, PseudonymisedEvent], start: datetime
+    outcome: Outcome,
+    first: dict[EventType, PseudonymisedEvent],
+    ended: PseudonymisedEvent | None,
+    start: datetime,
 ) -> int | None:
     """Whole seconds from queue join (else ringing, else call start) to the outcome; a queue
     joined or a line rung after the outcome (answered, then transferred into a queue) is not
@@ -141,7 +145,7 @@ def _wait(
     elif outcome == "callback_requested":
         end = first[EventType.callback_requested]
     else:
-        end = first.get(EventType.voicemail) or first.get(EventType.call_ended)
+        end = first.get(EventType.voicemail) or ended
         if end is None:
             return None  # missed and still going: the wait is not known yet
     until = event_sort_key(end)

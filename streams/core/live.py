@@ -78,11 +78,9 @@ def call_view(assembly: CallAssembly, classified: ClassifiedCall | None = None) 
     if not events:
         raise ValueError("a call needs at least one event to be seen live")
     first: dict[EventType, datetime] = {}
-    inbound = True
+    inbound = assembly.inbound
     for event in events:
         first.setdefault(event.type, event.at)
-        if event.type is EventType.call_started and event.direction == "outbound":
-            inbound = False
     start = first.get(EventType.call_started, events[0].at)
     last_at = max(e.at for e in events)
     try:

@@ -140,8 +140,9 @@ class Settings(BaseModel):
     )
     call_max_span_s: float = Field(
         4 * 3600.0,
-        description="An event more than this from the other events of its call is dead-lettered "
-        "(field at); callback_made may come up to call_retention_s after them.",
+        description="An event more than this before or after its call's call_started is "
+        "dead-lettered (field at), in whatever order they came; callback_made may come up to "
+        "callback_retention_s after it.",
     )
     event_earliest: AwareDatetime = Field(
         datetime(2020, 1, 1, tzinfo=UTC),

@@ -6,6 +6,7 @@ Pure: models, normalise, the call's span, the error formatter. The same rules re
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -142,8 +143,10 @@ def test_an_event_too_far_from_its_call_is_refused_naming_at() -> None:
     state, _, _ = receive(None, ev(1, EventType.call_started, 0), 0, SPAN)
     state, changed, _ = receive(state, ev(2, EventType.call_ended, 4 * 3600), 1, SPAN)
     assert changed
-    with pytest.raises(OutsideCall, match="field 'at': 14401 s from the other events"):
-        receive(state, ev(3, EventType.voicemail, -1), 2, SPAN)
+    with pytest.raises(OutsideCall, match="field 'at': 14401 s from this call's call_started"):
+        receive(state, ev(3, EventType.voicemail, 4 * 3600 + 1), 2, SPAN)
+    with pytest.raises(OutsideCall, match="call_max_span_s \\(14400 s\\)"):
+        receive(state, ev(3, EventType.voicemail, -4 * 3600 - 1), 2, SPAN)
     assert len(state.assembly) == 2  # nothing changed
     # a callback the next day is part of the call; one three days on is not
     receive(state, ev(4, EventType.callback_made, 86400, outcome="answered"), 3, SPAN)
@@ -190,18 +193,58 @@ def test_a_late_callback_stays_when_a_stray_is_set_aside() -> None:
     assert assembly.take_set_aside() == [stray] and _held(assembly) == ["e1", "e5"]
 
 
-def test_a_call_started_with_a_wrong_clock_is_the_one_refused() -> None:
-    """The events that fit each other outnumber it: they stay, it goes."""
-    assembly = CallAssembly()
-    for event in (
-        ev(2, EventType.queue_joined, 10, queue="main"),
-        ev(3, EventType.answered, 40, team="reception"),
-        ev(4, EventType.call_ended, 100),
-    ):
-        assembly.add(event, SPAN)
-    with pytest.raises(OutsideCall):
-        assembly.add(ev(1, EventType.call_started, -6 * 3600), SPAN)
-    assert assembly.take_set_aside() == [] and _held(assembly) == ["e2", "e3", "e4"]
+def _arrive(events: list[PseudonymisedEvent]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The events held, and those refused or set aside, after they come in this order."""
+    assembly, left_out = CallAssembly(), []
+    for event in events:
+        try:
+            assembly.add(event, SPAN)
+        except OutsideCall:
+            left_out.append(event.event_id)
+        left_out += [e.event_id for e in assembly.take_set_aside()]
+    return tuple(_held(assembly)), tuple(sorted(left_out))
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # the call_started's clock 5 h off (design.md: events come in any order)
+        [
+            (0, "call_started"),
+            (-5 * 3600 + 10, "queue_joined"),
+            (-5 * 3600 + 40, "answered"),
+            (-5 * 3600 + 100, "call_ended"),
+        ],
+        # a 4.5-hour call: its end is past the span whether it comes first or last
+        [(0, "call_started"), (10, "queue_joined"), (60, "answered"), (4.5 * 3600, "call_ended")],
+        # strays either side, a callback the next day
+        [
+            (0, "call_started"),
+            (-3 * 3600, "ivr_option"),
+            (3 * 3600, "ringing"),
+            (5 * 3600, "voicemail"),
+            (600, "call_ended"),
+            (86400, "callback_made"),
+        ],
+    ],
+    ids=["start 5 h off", "4.5-hour call", "strays and a callback"],
+)
+def test_which_events_count_does_not_depend_on_the_order_they_came_in(steps: list) -> None:
+    fields = {
+        "queue_joined": {"queue": "main"},
+        "answered": {"team": "reception"},
+        "ringing": {"team": "reception"},
+        "ivr_option": {"option": "1"},
+        "callback_made": {"outcome": "answered"},
+    }
+    events = [
+        ev(n, EventType(kind), at, **fields.get(kind, {})) for n, (at, kind) in enumerate(steps)
+    ]
+    seen = {_arrive(list(order)) for order in itertools.permutations(events)}
+    assert len(seen) == 1, seen
+    [(held, left_out)] = seen
+    assert sorted(held + left_out) == sorted(e.event_id for e in events)  # each one somewhere
+    assert "e0" in held  # the call_started anchors the call
 
 
 def test_without_a_span_anything_goes_and_state_keeps_its_partition() -> None:

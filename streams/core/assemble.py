@@ -40,8 +40,9 @@ def set_aside_reason(count: int, span: CallSpan) -> str:
     """Why ``count`` events ``CallAssembly.add`` set aside are not part of their call."""
     return (
         f"field 'at': {count} event(s) more than call_max_span_s "
-        f"({int(span.events.total_seconds())} s) from this call's call_started, which came "
-        "after them: not part of this call"
+        f"({int(span.events.total_seconds())} s) from this call's call_started (a "
+        f"callback_made: more than callback_retention_s, {int(span.callbacks.total_seconds())}"
+        " s, after it), which came after them: not part of this call"
     )
 
 
@@ -56,7 +57,7 @@ class CallAssembly:
         "_key",
         "_call",
         "_all",
-        "_started",
+        "_start",
         "_set_aside",
     )
 
@@ -68,7 +69,7 @@ class CallAssembly:
         self._key: str | None = None
         self._call: tuple[datetime, datetime] | None = None  # earliest, latest but callbacks
         self._all: tuple[datetime, datetime] | None = None  # earliest, latest of all
-        self._started = False  # a call_started is held
+        self._start: datetime | None = None  # the time of the call_started held
         self._set_aside: list[PseudonymisedEvent] = []
         for event in events:
             self.add(event)
@@ -77,12 +78,14 @@ class CallAssembly:
         """Add an event; False (and nothing changes) when its ``event_id`` was seen before.
 
         Raises ``ValueError`` for an event of another call: mixing calls would make up data;
-        with a ``span``, ``OutsideCall`` for an event that would stretch the call past it
-        (the wait, talk and callback times must be times one call can take). The call's
-        ``call_started`` anchors it: when it comes after events that lie outside the span
-        from it (one event with a wrong clock, sent first), those are set aside instead
-        (``take_set_aside``), unless they outnumber the events that fit, so which events
-        count does not depend on the order they came in.
+        with a ``span``, ``OutsideCall`` for an event too far in time from the call's
+        ``call_started`` (the wait, talk and callback times must be times one call can take).
+        The ``call_started`` anchors the call whenever it comes: the events held before it
+        that lie too far from it are set aside then (``take_set_aside``), as they would have
+        been refused after it, so which events count does not depend on the order they came
+        in. Before it, an event is refused only when no one start could hold it and the
+        events held (more than twice the span apart): a call whose start never comes stays
+        bounded.
         """
         key = event.key
         if self._key is None:
@@ -93,9 +96,12 @@ class CallAssembly:
             return False
         callback = event.type is EventType.callback_made
         if span is not None:
-            if event.type is EventType.call_started and not self._started:
+            if self._start is not None:
+                _check_fits(event.at, callback, self._start, span)
+            elif event.type is EventType.call_started:
                 self._anchor(event.at, span)
-            self._check_span(event.at, callback, span)
+            else:
+                self._check_span(event.at, callback, span)
         self._hold(event)
         return True
 
@@ -110,8 +116,8 @@ class CallAssembly:
         self._sorted = None
         if event.type is EventType.call_ended:
             self._complete = True
-        if event.type is EventType.call_started:
-            self._started = True
+        if event.type is EventType.call_started and self._start is None:
+            self._start = event.at
         if self._last_at is None or event.at > self._last_at:
             self._last_at = event.at
         self._all = _widened(self._all, event.at)
@@ -119,29 +125,23 @@ class CallAssembly:
             self._call = _widened(self._call, event.at)
 
     def _anchor(self, started: datetime, span: CallSpan) -> None:
-        """Set aside the events held that do not fit a call starting at ``started``: the
-        farthest from it first, until the rest lie within the span with it; none when they
-        would be the most of the call (then ``started`` is the odd one out, and is refused)."""
-        kept = sorted(self._by_id.values(), key=event_sort_key)
-        dropped: list[PseudonymisedEvent] = []
-        while kept and not _fits(kept, started, span):
-            calls = [e for e in kept if e.type is not EventType.callback_made]
-            pool = calls if not _fits(calls, started, span) else kept  # a late callback fits
-            far = max(pool, key=lambda e: (abs(e.at - started), e.at < started))
-            kept.remove(far)
-            dropped.append(far)
-        if not dropped or len(dropped) > len(kept) + 1:
+        """Set aside the events held that do not fit a call starting at ``started``."""
+        held = sorted(self._by_id.values(), key=event_sort_key)
+        kept = [e for e in held if _fits(e, started, span)]
+        if len(kept) == len(held):
             return
         self._by_id.clear()
         self._complete, self._last_at, self._call, self._all = False, None, None, None
         for event in kept:
             self._hold(event)
-        self._set_aside = sorted(dropped, key=event_sort_key)
+        self._set_aside = [e for e in held if not _fits(e, started, span)]
 
     def _check_span(self, at: datetime, callback: bool, span: CallSpan) -> None:
+        """Before the call_started: ``at`` and the events held could still share one start
+        (each call event within the span of it, a callback up to ``span.callbacks`` after)."""
         for window, limit, what in (
-            (None if callback else self._call, span.events, "call_max_span_s"),
-            (self._all, span.callbacks, "callback_retention_s"),
+            (None if callback else self._call, 2 * span.events, "twice call_max_span_s"),
+            (self._all, span.events + span.callbacks, "call_max_span_s + callback_retention_s"),
         ):
             if window is None:
                 continue
@@ -206,11 +206,34 @@ class CallAssembly:
         return cls(_EVENTS.validate_python(raw["events"]))
 
 
-def _fits(events: list[PseudonymisedEvent], started: datetime, span: CallSpan) -> bool:
-    """Whether ``events`` and a call start at ``started`` lie within ``span`` together."""
-    every = [started, *(e.at for e in events)]
-    calls = [started, *(e.at for e in events if e.type is not EventType.callback_made)]
-    return max(calls) - min(calls) <= span.events and max(every) - min(every) <= span.callbacks
+def _fits(event: PseudonymisedEvent, started: datetime, span: CallSpan) -> bool:
+    """Whether ``event`` belongs to a call that started at ``started`` (``_check_fits``)."""
+    try:
+        _check_fits(event.at, event.type is EventType.callback_made, started, span)
+    except OutsideCall:
+        return False
+    return True
+
+
+def _check_fits(at: datetime, callback: bool, started: datetime, span: CallSpan) -> None:
+    """An event belongs to the call that started at ``started`` when it is within
+    ``span.events`` of it (before it too: clocks differ), a ``callback_made`` up to
+    ``span.callbacks`` after it. A rule of the event and the start alone, so the order the
+    events come in cannot change which ones count."""
+    later = span.callbacks if callback else span.events
+    after = at - started  # a difference, never a date: year 1 and 9999 have no room around
+    if -span.events <= after <= later:
+        return
+    apart = int(abs(after.total_seconds()))
+    what, limit = (
+        ("callback_retention_s", span.callbacks)
+        if callback and at > started
+        else ("call_max_span_s", span.events)
+    )
+    raise OutsideCall(
+        f"field 'at': {apart} s from this call's call_started, more than {what} "
+        f"({int(limit.total_seconds())} s) allows: not part of this call"
+    )
 
 
 def _widened(window: tuple[datetime, datetime] | None, at: datetime) -> tuple[datetime, datetime]:

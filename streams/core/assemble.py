@@ -22,12 +22,12 @@ _EVENTS = TypeAdapter(list[PseudonymisedEvent])
 
 @dataclass(frozen=True)
 class CallSpan:
-    """How far apart in event time the events of one call may be (settings
-    ``call_max_span_s`` and, for ``callback_made``, the longer of ``call_retention_s`` and
-    ``callback_retention_s``)."""
+    """How far in event time the events of one call may be from its ``call_started``
+    (settings ``call_max_span_s`` and, for ``callback_made``, the longer of
+    ``call_retention_s`` and ``callback_retention_s``)."""
 
-    events: timedelta  # between any two events other than callback_made
-    callbacks: timedelta  # between any two events, callback_made included
+    events: timedelta  # any event, before or after the call_started
+    callbacks: timedelta  # a callback_made, after the call_started
 
 
 class OutsideCall(ValueError):

@@ -144,6 +144,16 @@ class Settings(BaseModel):
         "dead-lettered (field at), in whatever order they came; callback_made may come up to "
         "callback_retention_s after it.",
     )
+    call_max_events: int = Field(
+        600,
+        ge=10,
+        le=700,
+        description="The most events one call holds (then one more of each type it has none "
+        "of, such as its end); more are dead-lettered (field call_id). From half of it, a later "
+        "ringing, queue join or answer than the call's first is not kept (it changes nothing). "
+        "The call's state is one Kafka message: 711 events of the largest fields allowed stay "
+        "under Kafka's default 1 MB.",
+    )
     event_earliest: AwareDatetime = Field(
         datetime(2020, 1, 1, tzinfo=UTC),
         description="Events before this time are rejected (field at).",
@@ -305,6 +315,7 @@ class Settings(BaseModel):
         return CallSpan(
             timedelta(seconds=self.call_max_span_s),
             timedelta(seconds=max(self.call_retention_s, self.callback_retention_s)),
+            self.call_max_events,
         )
 
     # --- staffing (docs/staffing.md) ---

@@ -17,8 +17,10 @@ from models.events import CallEvent, EventBounds, EventType, PseudonymisedEvent,
 from streams.core import errors
 from streams.core.assemble import CallAssembly, CallSpan, OutsideCall
 from streams.core.call_state import CallState, receive
+from streams.core.classify import classify_call
 from streams.core.normalise import Rejected, normalise
 from streams.core.pseudonymise import pseudonymise
+from streams.core.rules import load_rules
 from streams.settings import Settings
 
 KEY = b"test-key"
@@ -126,6 +128,7 @@ def test_free_text_is_masked_at_the_first_hop_with_distinct_masks() -> None:
 
 T0 = datetime(2026, 8, 3, 7, 30, tzinfo=UTC)
 SPAN = CallSpan(events=timedelta(hours=4), callbacks=timedelta(hours=48))
+RULES = load_rules()
 
 
 def ev(n: int, kind: EventType, seconds: float, **fields: object) -> PseudonymisedEvent:
@@ -254,3 +257,63 @@ def test_without_a_span_anything_goes_and_state_keeps_its_partition() -> None:
     old = json.loads(state.to_bytes())
     del old["p"]  # a state written before partitions were kept
     assert CallState.from_bytes(json.dumps(old).encode()).partition is None
+
+
+def test_a_long_ring_group_call_keeps_what_changes_it_and_stays_bounded() -> None:
+    """Half full, a later ringing or queue join than the first changes nothing and is not
+    kept; full, only the first of a kind (the end) still gets in, and the call classifies
+    as it would with every event."""
+    span = CallSpan(events=timedelta(hours=4), callbacks=timedelta(hours=48), most_events=20)
+    rings = [ev(100 + n, EventType.ringing, 20 + n, team="reception") for n in range(200)]
+    events = [
+        ev(1, EventType.call_started, 0, caller_key="k" * 32),
+        ev(2, EventType.queue_joined, 10, queue="main"),
+        *rings,
+        ev(3, EventType.answered, 400, team="reception"),
+        *[ev(300 + n, EventType.transferred, 410 + n, team=f"team{n}") for n in range(30)],
+        ev(4, EventType.call_ended, 900),
+    ]
+    assembly, refused = CallAssembly(), []
+    for event in events:
+        try:
+            assembly.add(event, span)
+        except OutsideCall as exc:
+            refused.append((event.event_id, exc.field))
+    assert len(assembly) == 21 and assembly.absorbed == 200 - (10 - 2)
+    assert assembly.complete  # the end, the first of its kind, had room
+    assert refused == [(f"e{300 + n}", "call_id") for n in range(9, 30)]
+    # an earlier ringing than the first held would change the wait: not absorbed, refused
+    with pytest.raises(OutsideCall, match="call_max_events"):
+        assembly.add(ev(99, EventType.ringing, 5, team="reception"), span)
+    whole = classify_call([e for e in events if e.event_id not in dict(refused)], RULES)
+    capped = classify_call(assembly.events, RULES)
+    assert capped.model_copy(update={"events": whole.events}) == whole
+
+
+def test_the_largest_call_state_fits_one_kafka_message() -> None:
+    """call_max_events at its highest, the largest fields the contract allows, one of each
+    type more: under the broker's default message.max.bytes (1,048,588) with its key."""
+    [most] = [m.le for m in Settings.model_fields["call_max_events"].metadata if hasattr(m, "le")]
+    widest = {
+        "practice": "A81001",
+        "call_id": "c" * 200,
+        "at": datetime(2026, 12, 3, 9, 40, 0, 123456, tzinfo=UTC),
+        "team": "t" * 200,
+        "queue": "q" * 200,
+        "option": "o" * 50,
+        "agent": "a" * 64,
+        "role": "care_navigator",
+        "request_type": "prescriptions",
+        "direction": "outbound",
+        "target": "online_consultation",
+        "outcome": "unanswered",
+        "time_known": False,
+        "caller_key": "k" * 32,
+        "caller_withheld": False,
+    }
+    events = [
+        PseudonymisedEvent(**widest, event_id=f"{n:06d}".ljust(200, "e"), type=kind)
+        for n, kind in enumerate([EventType.transferred] * most + list(EventType))
+    ]
+    state = CallState(CallAssembly(events), 1e12, True, 99)
+    assert len(state.to_bytes()) + len(events[0].key) < 1_000_000

@@ -244,6 +244,46 @@ def test_2_a_call_that_cannot_be_classified_is_set_aside_alone(worker):
     worker.assert_alive()
 
 
+# --- case 8: one call's state grew past Kafka's message size and stopped the pipeline ---
+
+
+def test_8_a_call_of_thousands_of_events_neither_stops_the_worker_nor_takes_other_calls(worker):
+    """A ring group ringing all through a long wait (1,500 ringing events, the largest
+    fields allowed), then answered; and a phone system that repeats transfers without end.
+    Each call's state is one Kafka message: it must stay under the broker's 1 MB."""
+    practice = "P10008"
+    big_id = "big" + "x" * 190  # its events' ids are the call's and "-1" .. "-4"
+    wide = {"team": "t" * 200, "agent": "a" * 64}
+    rings = [
+        {**event(practice, big_id, 10 + n, "ringing", "07:30:20", **wide),
+         "event_id": f"{n:06d}" + "r" * 194}
+        for n in range(1500)
+    ]  # fmt: skip
+    big = answered_call(practice, big_id)
+    loop = answered_call(practice, "loop")
+    transfers = [
+        event(practice, "loop", 10 + n, "transferred", "07:31:30", team=f"team{n}")
+        for n in range(700)
+    ]
+    raw(worker, [*big[:2], *rings, *big[2:], *answered_call(practice, "after"),
+                 *loop[:3], *transfers, loop[3]])  # fmt: skip
+    worker.wait_for_calls(3, f"practice = '{practice}'")
+    calls = calls_of(worker, practice)
+    assert (calls[big_id]["outcome"], calls[big_id]["wait_s"], calls[big_id]["talk_s"]) == (
+        "answered", 50, 120,
+    )  # fmt: skip
+    assert calls["after"]["outcome"] == "answered"
+    assert calls["loop"]["outcome"] == "answered" and calls["loop"]["complete"]
+    # the loop's transfers past the call's room are dead-lettered, naming call_id; its end
+    # (the first of its kind) still has room
+    letters = wait_for_dead_letters(worker, of_practice(practice), 700 - (600 - 3))
+    assert {(letter["source_key"], letter["field"]) for letter in letters} == {
+        (f"{practice}:loop", "call_id")
+    }
+    assert "call_max_events" in letters[0]["reason"]
+    worker.assert_alive()
+
+
 # --- case 3: a digit string was read as a Unix time ---
 
 

@@ -113,6 +113,7 @@ class ClassifyRun:
     calls: dict[str, CallAssembly] = field(default_factory=dict)
     events: int = 0
     duplicates: int = 0
+    absorbed: int = 0
     invalid: int = 0
 
     def take(self, parsed: LineResult) -> str | None:
@@ -125,13 +126,16 @@ class ClassifyRun:
         assembly = self.calls.get(safe.key)
         if assembly is None:
             assembly = self.calls[safe.key] = CallAssembly()
+        absorbed = assembly.absorbed
         try:
             added = assembly.add(safe, self.span)
         except OutsideCall as exc:  # as the worker does: the event is not part of its call
             self.invalid += 1
             return str(exc)
         self.events += 1
-        if not added:
+        if assembly.absorbed > absorbed:
+            self.absorbed += 1
+        elif not added:
             self.duplicates += 1
         set_aside = assembly.take_set_aside()
         if set_aside and self.span is not None:  # earlier lines' events, out of the call now
@@ -160,6 +164,11 @@ class ClassifyRun:
             f"{self.events} events read ({self.duplicates} repeated event_ids ignored)",
             f"{self.invalid} invalid lines",
         ]
+        if self.absorbed:
+            parts.append(
+                f"{self.absorbed} later ringing/queue/answer events of calls already that long "
+                "not kept (they change nothing)"
+            )
         if orphans:
             parts.append(f"{orphans} calls with only callback_made events not classified")
         return ", ".join(parts)

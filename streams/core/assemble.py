@@ -28,12 +28,36 @@ class CallSpan:
 
     events: timedelta  # any event, before or after the call_started
     callbacks: timedelta  # a callback_made, after the call_started
+    #: The most events one call holds (settings ``call_max_events``): its state is one Kafka
+    #: message. From half of it, an event that cannot change the call is not kept
+    #: (``CallAssembly.add``).
+    most_events: int = 600
 
 
 class OutsideCall(ValueError):
     """An event too far in time from the other events of its call to be part of it."""
 
     field = "at"
+
+
+class CallFull(OutsideCall):
+    """An event of a call that holds ``CallSpan.most_events`` already."""
+
+    field = "call_id"
+
+
+#: Event types of which a call uses only the first (classification, the live view): a later
+#: one changes nothing.
+_FIRST_ONLY = frozenset(
+    {
+        EventType.call_started,
+        EventType.queue_joined,
+        EventType.ringing,
+        EventType.answered,
+        EventType.voicemail,
+        EventType.callback_requested,
+    }
+)
 
 
 def set_aside_reason(count: int, span: CallSpan) -> str:
@@ -59,6 +83,7 @@ class CallAssembly:
         "_all",
         "_start",
         "_set_aside",
+        "_absorbed",
     )
 
     def __init__(self, events: Iterable[PseudonymisedEvent] = ()) -> None:
@@ -71,6 +96,7 @@ class CallAssembly:
         self._all: tuple[datetime, datetime] | None = None  # earliest, latest of all
         self._start: datetime | None = None  # the time of the call_started held
         self._set_aside: list[PseudonymisedEvent] = []
+        self._absorbed = 0
         for event in events:
             self.add(event)
 
@@ -85,7 +111,10 @@ class CallAssembly:
         been refused after it, so which events count does not depend on the order they came
         in. Before it, an event is refused only when no one start could hold it and the
         events held (more than twice the span apart): a call whose start never comes stays
-        bounded.
+        bounded. A call holds at most ``span.most_events``, and then one more of each type
+        it has none of (its end, a callback): ``CallFull`` after that. Once it holds half as
+        many, an event that cannot change it is not kept (False, as for a repeat), so a phone
+        system that repeats ringing all through a long wait never fills it.
         """
         key = event.key
         if self._key is None:
@@ -96,6 +125,15 @@ class CallAssembly:
             return False
         callback = event.type is EventType.callback_made
         if span is not None:
+            if len(self._by_id) >= span.most_events // 2 and self._changes_nothing(event):
+                self._absorbed += 1
+                return False
+            if len(self._by_id) >= span.most_events and self._holds(event.type):
+                raise CallFull(
+                    f"field 'call_id': this call holds {len(self._by_id)} events already, the "
+                    "most one call may (call_max_events): a phone system repeating events? "
+                    "not part of this call"
+                )
             if self._start is not None:
                 _check_fits(event.at, callback, self._start, span)
             elif event.type is EventType.call_started:
@@ -104,6 +142,22 @@ class CallAssembly:
                 self._check_span(event.at, callback, span)
         self._hold(event)
         return True
+
+    def _changes_nothing(self, event: PseudonymisedEvent) -> bool:
+        """A later copy of what the call uses only the first of (a ring group ringing every
+        phone every 15 s for half an hour): the call is the same with it or without it."""
+        if event.type not in _FIRST_ONLY:
+            return False
+        held = next((e for e in self.events if e.type is event.type), None)
+        return held is not None and event_sort_key(held) <= event_sort_key(event)
+
+    def _holds(self, kind: EventType) -> bool:
+        return any(e.type is kind for e in self._by_id.values())
+
+    @property
+    def absorbed(self) -> int:
+        """Events ``add`` did not keep because they could not change the call (above)."""
+        return self._absorbed
 
     def take_set_aside(self) -> list[PseudonymisedEvent]:
         """The events the last ``add`` set aside (see there), once: the caller dead-letters
@@ -180,7 +234,7 @@ class CallAssembly:
     @property
     def callback_requested(self) -> bool:
         """The caller asked to be called back (the call may still get a ``callback_made``)."""
-        return any(e.type is EventType.callback_requested for e in self._by_id.values())
+        return self._holds(EventType.callback_requested)
 
     @property
     def complete(self) -> bool:

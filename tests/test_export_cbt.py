@@ -223,10 +223,55 @@ def test_an_answered_call_not_ended_fails_reconciliation_and_writes_nothing(
     build(Settings(data_dir=data_dir), [*HAND_CALLS, open_call])
     code, output = export(tmp_path / "out")
     assert code == 1
-    assert "CBT007 total 4 != CBT003 total 5 (1 answered calls have not ended" in output
+    assert "CBT007 total 4 != CBT003 total 5" in output
+    assert "1 calls have not ended (1 answered) at 1 practices: A81001 1 on 2026-08-03" in output
     assert "A81001:open1" in output and "Traceback" not in output
     assert "send the phone system's events for those days again" in output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_an_answer_whose_time_was_not_recorded_is_counted_and_left_out_of_the_timed_files(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A CDR queue call without its member's leg: answered (CBT001, CBT003 in the day and
+    time file) but neither wait nor talk is known, so neither the answered file (by wait)
+    nor the durations file (CBT007 by talk) can hold it. The month still exports; it did
+    not, with a message that said the call had not ended, which resending could never fix."""
+    untimed = call("u1", "2026-08-03 11:00", wait_s=None, wait_bucket=None, talk_s=None)
+    untimed = untimed.model_copy(update={"duration_bucket": None})
+    build(Settings(data_dir=data_dir), [*HAND_CALLS, untimed])
+    code, output = export(tmp_path / "out")
+    assert code == 0, output
+    day_time = members(tmp_path / "out" / f"{ZIPS['day_time']}.zip")[f"{ZIPS['day_time']}_Y63.csv"]
+    assert f"2026-08-03,{A},CBT003,10:00-11:59,2.0" in day_time  # c6 and u1
+    assert f"2026-08-03,{A},CBT007,10:00-11:59,2.0" in day_time  # equals CBT003 in count
+    for kind in ("answered", "durations"):  # as without u1, but for CBT001's TOTAL
+        text = members(tmp_path / "out" / f"{ZIPS[kind]}.zip")[f"{ZIPS[kind]}_Y63.csv"]
+        rows = ROWS[(kind, "Y63")].replace(f"{A},CBT001,TOTAL,6.0", f"{A},CBT001,TOTAL,7.0")
+        assert text == HEADERS[kind] + rows
+    manifest = json.loads((tmp_path / "out" / "cbt_2026-08_manifest.json").read_text())
+    assert manifest["answered_time_unknown"] == 1
+
+
+def test_the_calls_that_have_not_ended_are_named_by_practice_and_day_most_first() -> None:
+    unended = pl.DataFrame(
+        {
+            "practice": ["A81001", "F84003", "F84003", "F84003"],
+            "call_id": ["a1", "f1", "f2", "f3"],
+            "local_date": [date(2026, 8, 10), date(2026, 8, 11), date(2026, 8, 11),
+                           date(2026, 8, 21)],
+            "outcome": ["answered", "answered", "missed", "answered"],
+        }
+    )  # fmt: skip
+    with pytest.raises(ReconciliationError) as caught:
+        reconcile(
+            _check([GOOD | {"cbt007_by_duration": 1, "cbt004_by_wait": 0}]), NO_LABELS, unended
+        )
+    assert (
+        "4 calls have not ended (3 answered, 1 missed) at 2 practices: "
+        "F84003 3 on 2026-08-11, 2026-08-21 (e.g. F84003:f1); "
+        "A81001 1 on 2026-08-10 (e.g. A81001:a1)"
+    ) in str(caught.value)
 
 
 def test_bad_month_and_missing_warehouse_are_one_line_errors(
@@ -254,7 +299,7 @@ def _check(rows: list[dict[str, int]]) -> pl.DataFrame:
 
 
 GOOD = dict(cbt001=4, cbt002=1, cbt003=2, cbt004=1, cbt005=0, cbt006=0, cbt007=2, incomplete=0)
-GOOD |= dict(cbt003_by_wait=2, cbt004_by_wait=1, cbt007_by_duration=2)
+GOOD |= dict(cbt003_by_wait=2, cbt004_by_wait=1, cbt007_by_duration=2, cbt003_time_unknown=0)
 NO_LABELS = pl.DataFrame(
     schema={"category": pl.String, "indicator": pl.String, "label": pl.String, "calls": pl.Int64}
 )

@@ -7,7 +7,8 @@
 --   region code, the CSV its rows go in; $unmapped when none),
 --   cbt001 ... cbt007, incomplete (inbound calls without call_ended yet), cbt003_by_wait,
 --   cbt004_by_wait, cbt007_by_duration (the calls with a bucket: what the durations and
---   calls answered files hold).
+--   calls answered files hold), cbt003_time_unknown (answered calls whose answer the phone
+--   system recorded without its time: no wait and no talk, so in neither of those files).
 WITH daily AS (
     SELECT
         practice,
@@ -28,11 +29,13 @@ bucketed AS (
     SELECT
         practice,
         local_date,
-        sum(value) FILTER (WHERE indicator = 'CBT003') AS cbt003_by_wait,
-        sum(value) FILTER (WHERE indicator = 'CBT004') AS cbt004_by_wait,
-        sum(value) FILTER (WHERE indicator = 'CBT007') AS cbt007_by_duration
+        sum(value) FILTER (WHERE indicator = 'CBT003' AND bucket IS NOT NULL) AS cbt003_by_wait,
+        sum(value) FILTER (WHERE indicator = 'CBT004' AND bucket IS NOT NULL) AS cbt004_by_wait,
+        sum(value) FILTER (WHERE indicator = 'CBT007' AND bucket IS NOT NULL)
+            AS cbt007_by_duration,
+        sum(value) FILTER (WHERE indicator = 'CBT003' AND bucket IS NULL) AS cbt003_time_unknown
     FROM cbt_bucket_facts
-    WHERE local_date >= $month_start AND local_date < $month_end AND bucket IS NOT NULL
+    WHERE local_date >= $month_start AND local_date < $month_end
     GROUP BY practice, local_date
 )
 SELECT
@@ -50,7 +53,8 @@ SELECT
     coalesce(d.incomplete, 0)::BIGINT AS incomplete,
     coalesce(b.cbt003_by_wait, 0)::BIGINT AS cbt003_by_wait,
     coalesce(b.cbt004_by_wait, 0)::BIGINT AS cbt004_by_wait,
-    coalesce(b.cbt007_by_duration, 0)::BIGINT AS cbt007_by_duration
+    coalesce(b.cbt007_by_duration, 0)::BIGINT AS cbt007_by_duration,
+    coalesce(b.cbt003_time_unknown, 0)::BIGINT AS cbt003_time_unknown
 FROM daily AS d
 LEFT JOIN bucketed AS b ON b.practice = d.practice AND b.local_date = d.local_date
 LEFT JOIN practice_hierarchy AS h ON h.practice = d.practice

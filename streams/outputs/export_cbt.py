@@ -27,7 +27,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -108,11 +108,13 @@ def export_params(month: str) -> dict[str, Any]:
 
 
 def reconcile(
-    check: pl.DataFrame, unknown: pl.DataFrame, open_answered: Sequence[str] = ()
+    check: pl.DataFrame, unknown: pl.DataFrame, unended: pl.DataFrame | None = None
 ) -> None:
     """Check the month adds up (``sql/export/cbt_month_check.sql`` rows, labels outside the
-    publication's); raise ReconciliationError listing what does not. ``open_answered``:
-    the answered calls not yet ended (``practice:call_id``), why CBT007 may fall short."""
+    publication's); raise ReconciliationError listing what does not. ``unended``: the calls
+    not yet ended (``sql/export/cbt_unended_calls.sql``), why CBT007 or CBT004 by wait may
+    fall short. Answered calls whose answer time was not recorded have neither a wait nor
+    a talk bucket: the answered and durations files leave them out, by design."""
     problems: list[str] = []
     for row in unknown.iter_rows(named=True):
         problems.append(
@@ -133,23 +135,22 @@ def reconcile(
             f"CBT005 {row['cbt005']}"
         )
     totals = {name: int(check[name].sum()) for name in check.columns if name.startswith("cbt")}
-    if totals.get("cbt007_by_duration", 0) != totals.get("cbt003", 0):
-        examples = ", ".join(open_answered[:MAX_LISTED])
-        why = (
-            f" ({len(open_answered)} answered calls have not ended, e.g. {examples})"
-            if open_answered
-            else ""
-        )
+    answered = totals.get("cbt003", 0)
+    untimed = totals.get("cbt003_time_unknown", 0)
+    less = f" less {untimed} answered at a time not recorded" if untimed else ""
+    unended_problem = False
+    if totals.get("cbt007_by_duration", 0) != answered - untimed:
+        unended_problem = True
         problems.append(
-            f"CBT007 total {totals.get('cbt007_by_duration', 0)} != CBT003 total "
-            f"{totals.get('cbt003', 0)}{why}"
+            f"CBT007 total {totals.get('cbt007_by_duration', 0)} != CBT003 total {answered}{less}"
         )
-    if totals.get("cbt003_by_wait", 0) != totals.get("cbt003", 0):
+    if totals.get("cbt003_by_wait", 0) != answered - untimed:
         problems.append(
             f"answered file total {totals.get('cbt003_by_wait', 0)} != CBT003 total "
-            f"{totals.get('cbt003', 0)}"
+            f"{answered}{less}"
         )
     if totals.get("cbt004_by_wait", 0) != totals.get("cbt004", 0):
+        unended_problem = True
         missing = totals.get("cbt004", 0) - totals.get("cbt004_by_wait", 0)
         problems.append(
             f"CBT004 by wait total {totals.get('cbt004_by_wait', 0)} != CBT004 total "
@@ -159,19 +160,41 @@ def reconcile(
         listed = min(len(unbalanced), MAX_LISTED) + min(len(over), MAX_LISTED)
         more = len(unbalanced) + len(over) - listed
         tail = f"; and {more} more practice-days" if more > 0 else ""
-        unended = totals.get("cbt007_by_duration", 0) != totals.get("cbt003", 0) or totals.get(
-            "cbt004_by_wait", 0
-        ) != totals.get("cbt004", 0)
-        hint = (
-            ". Calls with no end never had their call_ended reach callstream: send the phone "
-            "system's events for those days again, whole (`callstream push`, or the HTTP API; "
-            "calls already right stay unchanged) and export again"
-            if unended
-            else ""
-        )
+        hint = ""
+        if unended_problem:
+            where = unended_summary(unended) if unended is not None and len(unended) else ""
+            hint = (
+                f"; {where}. Calls with no end never had their call_ended reach callstream: "
+                "send the phone system's events for those days again, whole (`callstream "
+                "push`, or the HTTP API; calls already right stay unchanged) and export again"
+            )
         raise ReconciliationError(
             "the month does not reconcile, nothing written: " + "; ".join(problems) + tail + hint
         )
+
+
+def unended_summary(unended: pl.DataFrame) -> str:
+    """Which practices and days hold the calls that have not ended, most calls first, so
+    each practice manager involved finds their own (``sql/export/cbt_unended_calls.sql``)."""
+    by_outcome = Counter(unended["outcome"].to_list())
+    kinds = ", ".join(f"{n} {outcome}" for outcome, n in sorted(by_outcome.items()))
+    groups = sorted(
+        unended.group_by("practice", maintain_order=True), key=lambda g: (-len(g[1]), g[0][0])
+    )
+    parts = []
+    for (practice,), calls in groups[:MAX_LISTED]:
+        days = sorted({d.isoformat() for d in calls["local_date"].to_list()})
+        shown = ", ".join(days[:MAX_LISTED]) + (
+            f" and {len(days) - MAX_LISTED} more days" if len(days) > MAX_LISTED else ""
+        )
+        parts.append(f"{practice} {len(calls)} on {shown} (e.g. {practice}:{calls['call_id'][0]})")
+    others = len(groups) - MAX_LISTED
+    more = f"; and {others} more practices" if others > 0 else ""
+    return (
+        f"{len(unended)} calls have not ended ({kinds}) at {len(groups)} practices: "
+        + "; ".join(parts)
+        + more
+    )
 
 
 def export_month(
@@ -185,11 +208,13 @@ def export_month(
         sqlfiles.read("export/cbt_month_check.sql"), month_only | {"unmapped": nhs.UNMAPPED}
     )
     unknown = warehouse.query(sqlfiles.read("export/cbt_unknown_labels.sql"), month_only)
-    open_calls: list[str] = []
-    if int(check["cbt007_by_duration"].sum()) != int(check["cbt003"].sum()):  # say why
-        frame = warehouse.query(sqlfiles.read("export/cbt_open_answered_calls.sql"), month_only)
-        open_calls = [f"{r['practice']}:{r['call_id']}" for r in frame.iter_rows(named=True)]
-    reconcile(check, unknown, open_calls)
+    unended = None
+    untimed = int(check["cbt003_time_unknown"].sum())
+    if int(check["cbt007_by_duration"].sum()) != int(check["cbt003"].sum()) - untimed or int(
+        check["cbt004_by_wait"].sum()
+    ) != int(check["cbt004"].sum()):  # say which calls, where
+        unended = warehouse.query(sqlfiles.read("export/cbt_unended_calls.sql"), month_only)
+    reconcile(check, unknown, unended)
     snapshot = warehouse.snapshot()
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".cbt-{month}-", dir=out_dir))
@@ -226,6 +251,7 @@ def export_month(
         "files": entries,
         "inbound_calls": inbound,
         "incomplete_calls": int(check["incomplete"].sum()),
+        "answered_time_unknown": int(check["cbt003_time_unknown"].sum()),
         "practices": check["practice"].n_unique(),
         "unmapped_practices": check.filter(~pl.col("mapped"))["practice"].n_unique(),
         "rules_versions": rules["rules_versions"].to_list()[0] or [],
@@ -235,7 +261,9 @@ def export_month(
         ],
         "layout_choices": {choice.name: choice.writes for choice in nhs.CHOICES},
         "reconciliation": "CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; "
-        "CBT006 <= CBT005; CBT003, CBT004 and CBT007 by bucket = their totals: passed",
+        "CBT006 <= CBT005; CBT004 by bucket = its total; CBT003 and CBT007 by bucket = CBT003 "
+        "less the answered_time_unknown calls (no wait, no talk: in neither the answered nor "
+        "the durations file): passed",
     }
     manifest_path = out_dir / manifest_name(month)
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

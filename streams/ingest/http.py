@@ -42,8 +42,12 @@ EVENTS_PATH = "/v1/practices/{ods}/events"
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 #: Longest a client may take to send its body (a stalled upload must not hold a connection).
 BODY_TIMEOUT_S = 60.0
-#: Longest a request waits for Kafka to acknowledge its events before answering 503.
+#: Longest a request waits for Kafka to acknowledge its events before answering 503: this,
+#: and ``DELIVERY_S_PER_EVENT`` more for each event. One worker has Kafka acknowledge about
+#: 1,500-1,800 events a second on 2 cores (bench/ingest_http_bench.py), so a body at the size
+#: limit (some 50,000 small events) needs about 30 s: a fixed 30 s answered it 503 every time.
 DELIVERY_TIMEOUT_S = 30.0
+DELIVERY_S_PER_EVENT = 0.002
 #: Longest /health waits for a broker's answer (twice this over all bootstrap servers).
 HEALTH_TIMEOUT_S = 2.0
 _READ_CHUNK = 64 * 1024
@@ -95,7 +99,7 @@ class Ingest:
         if body is None:
             return self._too_large(None)
         try:
-            # In a thread: a full body takes ~0.4 s of CPU, which would stall the agents.
+            # In a thread: a full body takes seconds of CPU, which would stall the agents.
             records = await asyncio.to_thread(_records, body, ods)
         except MalformedBody as exc:
             return Answer(400, exc.body.model_dump())
@@ -174,7 +178,7 @@ class Ingest:
 
     async def _produce(self, records: list[tuple[bytes, bytes]]) -> None:
         """Send every record and wait until Kafka has acknowledged each (acks=all)."""
-        await asyncio.wait_for(self._send_all(records), DELIVERY_TIMEOUT_S)
+        await asyncio.wait_for(self._send_all(records), delivery_timeout(len(records)))
 
     async def _send_all(self, records: list[tuple[bytes, bytes]]) -> None:
         # send() returns once the record is queued, with the delivery future to await.
@@ -203,6 +207,11 @@ class Ingest:
         finally:
             await client.close()
         return Answer(200, {"status": "ok", "broker": "reachable"})
+
+
+def delivery_timeout(events: int) -> float:
+    """How long a body of ``events`` may wait for Kafka before the answer is 503."""
+    return DELIVERY_TIMEOUT_S + DELIVERY_S_PER_EVENT * events
 
 
 def _records(body: bytes, ods: str) -> list[tuple[bytes, bytes]]:

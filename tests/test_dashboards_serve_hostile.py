@@ -78,6 +78,48 @@ def test_a_bookmark_without_its_slash_is_redirected(served: tuple[DashboardSite,
     assert request(port, "/practice/Z99999")[0] == 404
 
 
+def test_a_broken_request_line_is_answered_and_a_doubled_slash_stays_on_the_site(
+    served: tuple[DashboardSite, int],
+) -> None:
+    """A request line the server refuses got no answer and a traceback; '//practice/…' in a
+    redirect's Location is the host 'practice' to a browser."""
+    _, port = served
+    for line, status in [
+        (b"GET / HTTP/9.9", b"505"),  # answered as HTTP/0.9: the bare page
+        (b"GARBAGE", b"400"),
+        (b"GET / HTTP/1.1 extra", b"400"),
+    ]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(line + b"\r\n\r\n")
+            answer = conn.recv(4096)
+        assert status in answer, (line, answer)
+    status_code, headers, _ = request(port, "/%2fpractice/A81001")
+    assert status_code == 301 and headers["Location"] == "/practice/A81001/"
+    assert request(port, "/health")[0] == 200
+
+
+def test_a_client_gone_mid_answer_is_not_a_traceback(
+    served: tuple[DashboardSite, int], capsys: pytest.CaptureFixture[str], caplog
+) -> None:
+    site, _ = served
+    server = DashboardServer(site, 0)
+    try:
+        for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise gone
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 5555))
+        try:
+            raise ValueError("unexpected\nsecond line")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 5555))
+    finally:
+        server.server_close()
+    assert capsys.readouterr().err == ""  # the library printed a traceback per client
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["a request from 127.0.0.1 failed: ValueError: unexpected"]
+
+
 def test_the_chart_library_is_cached_and_pages_are_not(served: tuple[DashboardSite, int]) -> None:
     _, port = served
     status, headers, _ = request(port, "/assets/plotly.min.js")

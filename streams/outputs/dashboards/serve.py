@@ -16,6 +16,7 @@ import html
 import json
 import logging
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -259,6 +260,23 @@ class DashboardServer(ThreadingHTTPServer):
         self.client_timeout = site.settings.web_header_timeout_s
         super().__init__((host, port), _Handler)
 
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """One line, not the library's traceback on stderr: a browser that closes a tab
+        mid-answer (a broken pipe) is routine; anything else is a warning to look at."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("client %s went away: %s", client_address[0], type(exc).__name__)
+            return
+        if exc is None:
+            return
+        log.warning(
+            "a request from %s failed: %s: %s",
+            client_address[0],
+            type(exc).__name__,
+            _one_line(exc),
+        )
+        log.debug("the failed request's traceback", exc_info=exc)
+
 
 #: A plain NHS-blue square: the tab icon, served so browsers' favicon request is not a 404.
 FAVICON = (
@@ -304,7 +322,8 @@ class _Handler(SimpleHTTPRequestHandler):
             ).encode()
             return self._send(HTTPStatus.SERVICE_UNAVAILABLE, "text/html; charset=utf-8", body)
         if not path.endswith("/") and site.folder_page(path.lstrip("/")):
-            return self._redirect(path + "/")  # a bookmark without its slash
+            # a bookmark without its slash; one leading slash ("//x" is another host)
+            return self._redirect("/" + path.lstrip("/") + "/")
         if path.endswith("/"):
             path += "index.html"
         if not path.endswith(".html"):
@@ -335,7 +354,8 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def end_headers(self) -> None:
         # Pages change with every snapshot; the chart library only with callstream itself.
-        static = urlsplit(self.path).path.startswith("/assets/")
+        # No path when the request line itself was refused (400, 505): not a static file.
+        static = urlsplit(getattr(self, "path", "")).path.startswith("/assets/")
         self.send_header("Cache-Control", "public, max-age=86400" if static else "no-store")
         super().end_headers()
 

@@ -372,6 +372,17 @@ def test_6_deep_nesting_and_corrupt_gzip_are_client_errors(worker, token_for):
     good = gzip.compress(_json(answered_call(practice, "gz")))
     status, answer = post(worker, practice, good, token, {"Content-Encoding": "gzip"})
     assert status == 202, answer
+    # cut short (a client that never closed its compressor): refused whole, it was a 202 for
+    # the events before the cut
+    ndjson = b"\n".join(_json(e) for e in answered_call(practice, "cut"))
+    status, answer = post(worker, practice, gzip.compress(ndjson)[:-8], token,
+                          {"Content-Encoding": "gzip"})  # fmt: skip
+    assert status == 400 and "cut short" in answer["error"], answer
+    # an encoding not read here: JSON, and only after the token
+    status, answer = post(worker, practice, b"x", token, {"Content-Encoding": "br"})
+    assert status == 415 and "'br' is not read here" in answer["error"], answer
+    status, answer = post(worker, practice, b"x", "not-a-token", {"Content-Encoding": "br"})
+    assert status == 401, answer
 
 
 # --- case 7: open to the network, debug pages without a token, slow clients, file modes ---

@@ -31,6 +31,7 @@ from faust.web import Request, Response, View
 
 from streams.core.redact import masked, masked_json
 from streams.ingest.body import ErrorBody, InvalidEvents, MalformedBody, parse_body, validate_events
+from streams.ingest.content_encoding import TooLarge, UnsupportedEncoding, decoded
 from streams.ingest.producer import encode_event
 from streams.ingest.rate_limit import RateLimiter
 from streams.ingest.tokens import TokenError, TokenStore
@@ -98,9 +99,14 @@ class Ingest:
             )
         if body is None:
             return self._too_large(None)
+        encoding = request.headers.get("Content-Encoding", "")
         try:
             # In a thread: a full body takes seconds of CPU, which would stall the agents.
-            records = await asyncio.to_thread(_records, body, ods)
+            records = await asyncio.to_thread(_records, body, encoding, limit, ods)
+        except UnsupportedEncoding as exc:
+            return _error(415, str(exc))
+        except TooLarge:
+            return self._too_large(None)
         except MalformedBody as exc:
             return Answer(400, exc.body.model_dump())
         except InvalidEvents as exc:
@@ -214,8 +220,9 @@ def delivery_timeout(events: int) -> float:
     return DELIVERY_TIMEOUT_S + DELIVERY_S_PER_EVENT * events
 
 
-def _records(body: bytes, ods: str) -> list[tuple[bytes, bytes]]:
+def _records(raw: bytes, encoding: str, limit: int, ods: str) -> list[tuple[bytes, bytes]]:
     """The (key, value) of every event of a valid body, as ``callstream push`` writes them."""
+    body = decoded(raw, encoding, limit)
     return [encode_event(event) for event in validate_events(parse_body(body), ods)]
 
 

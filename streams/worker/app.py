@@ -48,7 +48,12 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
         # A client that never finishes its headers is dropped after this (aiohttp closes
         # a connection that has sent no complete request within its keep-alive time).
         web_application_options={
-            "handler_args": {"keepalive_timeout": settings.web_header_timeout_s}
+            "handler_args": {
+                "keepalive_timeout": settings.web_header_timeout_s,
+                # Bodies are inflated by streams.ingest.content_encoding, which refuses a
+                # gzip stream cut short (aiohttp's inflater read it as the events before the cut).
+                "auto_decompress": False,
+            }
         },
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1,

@@ -1,0 +1,64 @@
+"""A body's Content-Encoding undone whole or refused whole (streams.ingest.content_encoding)."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+
+from streams.ingest.body import MalformedBody
+from streams.ingest.content_encoding import TooLarge, UnsupportedEncoding, decoded
+
+LINES = b"".join(b'{"event_id": "e%d"}\n' % n for n in range(200))
+LIMIT = 1_000_000
+
+
+def test_gzip_deflate_raw_deflate_and_several_gzip_members_decode() -> None:
+    assert decoded(gzip.compress(LINES), "gzip", LIMIT) == LINES
+    assert decoded(gzip.compress(LINES), " GZIP ", LIMIT) == LINES
+    assert decoded(zlib.compress(LINES), "deflate", LIMIT) == LINES
+    raw = zlib.compressobj(wbits=-15)
+    assert decoded(raw.compress(LINES) + raw.flush(), "deflate", LIMIT) == LINES
+    two = gzip.compress(LINES[:100]) + gzip.compress(LINES[100:])
+    assert decoded(two, "gzip", LIMIT) == LINES
+    assert decoded(gzip.compress(gzip.compress(LINES)), "gzip, gzip", LIMIT) == LINES
+    assert decoded(LINES, "", LIMIT) == decoded(LINES, "identity", LIMIT) == LINES
+
+
+@pytest.mark.parametrize("cut", [8, 4, 200])
+def test_a_gzip_stream_cut_short_is_refused_whole(cut: int) -> None:
+    """Without its end (the checksum, or a flushed stream never closed) the body was read as
+    the events before the cut, answered 202, and the rest lost."""
+    whole = gzip.compress(LINES)
+    with pytest.raises(MalformedBody, match="cut short"):
+        decoded(whole[:-cut], "gzip", LIMIT)
+
+
+def test_a_sync_flushed_stream_never_closed_is_refused() -> None:
+    compressor = zlib.compressobj(wbits=31)
+    flushed = compressor.compress(LINES[:300]) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    with pytest.raises(MalformedBody, match="cut short"):
+        decoded(flushed, "gzip", LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("body", "coding"),
+    [(b"\x1f\x8b\x08\x00garbage", "gzip"), (b"notdeflate", "deflate"), (LINES, "gzip")],
+)
+def test_bytes_that_are_not_the_coding_are_a_400(body: bytes, coding: str) -> None:
+    with pytest.raises(MalformedBody, match=f"Content-Encoding \\({coding}\\)"):
+        decoded(body, coding, LIMIT)
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "xyz", "gzip, br"])
+def test_an_encoding_not_read_here_is_named(coding: str) -> None:
+    with pytest.raises(UnsupportedEncoding, match="is not read here"):
+        decoded(LINES, coding, LIMIT)
+
+
+def test_a_bomb_stops_at_the_limit() -> None:
+    bomb = gzip.compress(b"0" * 50_000_000)
+    with pytest.raises(TooLarge):
+        decoded(bomb, "gzip", LIMIT)
+    assert len(decoded(gzip.compress(b"0" * LIMIT), "gzip", LIMIT)) == LIMIT

@@ -28,7 +28,19 @@ def test_the_document_is_openapi_3_1_with_every_route_the_worker_serves():
         "/v1/openapi.json",
     }
     responses = SPEC["paths"][ingest_http.EVENTS_PATH]["post"]["responses"]
-    assert set(responses) == {"202", "400", "401", "403", "408", "413", "422", "429", "500", "503"}
+    assert set(responses) == {
+        "202",
+        "400",
+        "401",
+        "403",
+        "408",
+        "413",
+        "415",
+        "422",
+        "429",
+        "500",
+        "503",
+    }
 
 
 def _refs(node: object) -> list[str]:

@@ -285,6 +285,20 @@ def test_bad_month_and_missing_warehouse_are_one_line_errors(
     assert code == 2 and "give --out DIR" in output
 
 
+def test_a_month_not_begun_or_not_plainly_written_is_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A future month wrote a full publication of nothing (exit 0); 9999-12 ended in a raw
+    'year 10000 is out of range'; full-width digits named the files with them."""
+    build(Settings(data_dir=data_dir), HAND_CALLS)
+    code, output = export(tmp_path / "out", month="2099-12")
+    assert code == 1 and "--month 2099-12 has not begun" in output, output
+    assert not (tmp_path / "out").exists()
+    for month in ("9999-12", "\uff12\uff10\uff12\uff16-08"):
+        code, output = export(tmp_path / "out", month=month)
+        assert code == 1 and "is not a month like 2026-08" in output, output
+
+
 def test_month_range_crosses_the_year() -> None:
     assert [d.isoformat() for d in month_range("2026-12")] == ["2026-12-01", "2027-01-01"]
     with pytest.raises(ExportError):

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from streams.core import cbt_publication as nhs
+from streams.core.nhs_time import to_london
 from streams.warehouse import sqlfiles
 from streams.warehouse.connect import quote
 from streams.warehouse.published_store import prepare_labels
@@ -75,14 +76,26 @@ class ExportResult:
 def month_range(month: str) -> tuple[date, date]:
     """``2026-08`` -> (2026-08-01, 2026-09-01): the month's first day and the next month's."""
     try:
-        # strptime also takes 2026-8, which would name the files and manifest "2026-8"
-        if not re.fullmatch(r"\d{4}-\d{2}", month):
+        # strptime also takes 2026-8 and full-width digits, which would name the files and
+        # the manifest so; December 9999 has no next month to end it
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month) or month == "9999-12":
             raise ValueError(month)
         start = datetime.strptime(month, "%Y-%m").date()
     except ValueError:
         raise ExportError(f"--month '{month}' is not a month like 2026-08") from None
     end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
     return start, end
+
+
+def require_begun(month: str, today: date) -> None:
+    """A month after ``today``'s (UK) has no calls yet: its files would be a publication of
+    nothing that looks like NHS England's."""
+    start, _ = month_range(month)
+    if start > today.replace(day=1):
+        raise ExportError(
+            f"--month {month} has not begun: the latest month to export is "
+            f"{today:%Y-%m} (this month so far)"
+        )
 
 
 def flat_name(kind: nhs.FileKind, month: str) -> str:
@@ -201,6 +214,7 @@ def export_month(
     warehouse: Warehouse, month: str, out_dir: Path, flat: bool = False
 ) -> ExportResult:
     """Reconcile and write one month's files from an open Warehouse."""
+    require_begun(month, to_london(datetime.now(UTC)).date())
     params = export_params(month)
     prepare_labels(warehouse.conn)
     month_only = {"month_start": params["month_start"], "month_end": params["month_end"]}

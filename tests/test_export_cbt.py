@@ -299,6 +299,18 @@ def test_a_month_not_begun_or_not_plainly_written_is_refused(
         assert code == 1 and "is not a month like 2026-08" in output, output
 
 
+def test_a_folder_in_the_way_stops_the_export_before_any_file_is_moved(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """It moved the zips into place and then failed on the manifest: zips with no manifest,
+    or an older manifest describing other files."""
+    build(Settings(data_dir=data_dir), HAND_CALLS)
+    (tmp_path / "out" / "cbt_2026-08_manifest.json").mkdir(parents=True)
+    code, output = export(tmp_path / "out")
+    assert code == 1 and "cbt_2026-08_manifest.json: a folder of that name is in the way" in output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cbt_2026-08_manifest.json"]
+
+
 def test_month_range_crosses_the_year() -> None:
     assert [d.isoformat() for d in month_range("2026-12")] == ["2026-12-01", "2027-01-01"]
     with pytest.raises(ExportError):

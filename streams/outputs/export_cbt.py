@@ -230,6 +230,13 @@ def export_month(
         unended = warehouse.query(sqlfiles.read("export/cbt_unended_calls.sql"), month_only)
     reconcile(check, unknown, unended)
     snapshot = warehouse.snapshot()
+    names = [*(_file_name(kind, params, flat) for kind in nhs.FileKind), manifest_name(month)]
+    for name in names:  # found after the files were moved, it left some without a manifest
+        if (out_dir / name).is_dir():
+            raise ExportError(
+                f"cannot write {out_dir / name}: a folder of that name is in the way; move it "
+                "and export again"
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".cbt-{month}-", dir=out_dir))
     totals = value_totals(check)
@@ -243,45 +250,55 @@ def export_month(
         ]
         for entry in entries:
             entry["value_total"] = totals[nhs.FileKind(entry.pop("kind"))]
-        files = []
-        for entry in entries:
-            target = out_dir / entry["name"]
-            (staging / entry["name"]).replace(target)
-            files.append(target)
+        rules = warehouse.query(sqlfiles.read("export/cbt_rules_versions.sql"), month_only)
+        extracts = warehouse.query(sqlfiles.read("export/reference_extracts_in_use.sql")).to_dicts()
+        inbound = int(check["cbt001"].sum())
+        manifest = {
+            "month": month,
+            "layout": "flat CSVs" if flat else "NHS England zips",
+            "snapshot_id": snapshot.id,
+            "snapshot_time": snapshot.time.isoformat(),
+            "reproduce": f"callstream export cbt --month {month} --out DIR --snapshot "
+            f"{snapshot.id}" + (" --flat" if flat else ""),
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "callstream_version": _version(),
+            "files": entries,
+            "inbound_calls": inbound,
+            "incomplete_calls": int(check["incomplete"].sum()),
+            "answered_time_unknown": int(check["cbt003_time_unknown"].sum()),
+            "practices": check["practice"].n_unique(),
+            "unmapped_practices": check.filter(~pl.col("mapped"))["practice"].n_unique(),
+            "rules_versions": rules["rules_versions"].to_list()[0] or [],
+            "reference_extracts": [
+                {
+                    "kind": e["kind"],
+                    "extract_date": e["extract_date"].isoformat(),
+                    "files": e["files"],
+                }
+                for e in extracts
+            ],
+            "layout_choices": {choice.name: choice.writes for choice in nhs.CHOICES},
+            "reconciliation": "CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; "
+            "CBT006 <= CBT005; CBT004 by bucket = its total; CBT003 and CBT007 by bucket = "
+            "CBT003 less the answered_time_unknown calls (no wait, no talk: in neither the "
+            "answered nor the durations file): passed",
+        }
+        (staging / manifest_name(month)).write_text(
+            json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+        )
+        # Moved only once all are written, the manifest last: it describes these files.
+        for name in names:
+            (staging / name).replace(out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    rules = warehouse.query(sqlfiles.read("export/cbt_rules_versions.sql"), month_only)
-    extracts = warehouse.query(sqlfiles.read("export/reference_extracts_in_use.sql")).to_dicts()
-    inbound = int(check["cbt001"].sum())
-    manifest = {
-        "month": month,
-        "layout": "flat CSVs" if flat else "NHS England zips",
-        "snapshot_id": snapshot.id,
-        "snapshot_time": snapshot.time.isoformat(),
-        "reproduce": f"callstream export cbt --month {month} --out DIR --snapshot {snapshot.id}"
-        + (" --flat" if flat else ""),
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "callstream_version": _version(),
-        "files": entries,
-        "inbound_calls": inbound,
-        "incomplete_calls": int(check["incomplete"].sum()),
-        "answered_time_unknown": int(check["cbt003_time_unknown"].sum()),
-        "practices": check["practice"].n_unique(),
-        "unmapped_practices": check.filter(~pl.col("mapped"))["practice"].n_unique(),
-        "rules_versions": rules["rules_versions"].to_list()[0] or [],
-        "reference_extracts": [
-            {"kind": e["kind"], "extract_date": e["extract_date"].isoformat(), "files": e["files"]}
-            for e in extracts
-        ],
-        "layout_choices": {choice.name: choice.writes for choice in nhs.CHOICES},
-        "reconciliation": "CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; "
-        "CBT006 <= CBT005; CBT004 by bucket = its total; CBT003 and CBT007 by bucket = CBT003 "
-        "less the answered_time_unknown calls (no wait, no talk: in neither the answered nor "
-        "the durations file): passed",
-    }
-    manifest_path = out_dir / manifest_name(month)
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return ExportResult(files, manifest_path, snapshot.id, inbound)
+    files = [out_dir / entry["name"] for entry in entries]
+    return ExportResult(files, out_dir / manifest_name(month), snapshot.id, inbound)
+
+
+def _file_name(kind: nhs.FileKind, params: dict[str, Any], flat: bool) -> str:
+    """The name a kind's file is written under (``--flat``: the plain CSV's)."""
+    start = params["month_start"]
+    return flat_name(kind, f"{start:%Y-%m}") if flat else nhs.zip_name(kind, start)
 
 
 def _rows_sql(kind: nhs.FileKind) -> str:

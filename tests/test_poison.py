@@ -27,6 +27,7 @@ from pipeline_support import (
     start_worker,
     topic_values,
     wait_for_dead_letters,
+    wait_until,
 )
 from warehouse_support import make_call
 
@@ -383,6 +384,22 @@ def test_6_deep_nesting_and_corrupt_gzip_are_client_errors(worker, token_for):
     assert status == 415 and "'br' is not read here" in answer["error"], answer
     status, answer = post(worker, practice, b"x", "not-a-token", {"Content-Encoding": "br"})
     assert status == 401, answer
+
+
+def test_6_a_request_the_server_cannot_parse_is_a_400_and_one_log_line(worker):
+    """aiohttp logged each such request as an ERROR with a 20-line traceback."""
+    port = int(worker.env["CALLSTREAM_WEB_PORT"])
+    for head in (b"Content-Length: -1", b"Bad\x01Header: x"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"POST /v1/practices/P10007/events HTTP/1.1\r\nHost: x\r\n"
+                         + head + b"\r\n\r\n")  # fmt: skip
+            assert b" 400 Bad Request" in conn.recv(4096).split(b"\r\n")[0], head
+    wait_until(
+        lambda: worker.tail(200).count("refused a request it could not parse") >= 2,
+        30,
+        "two one-line refusals in the worker's log",
+    )
+    assert "Error handling request" not in worker.tail(200)
 
 
 # --- case 7: open to the network, debug pages without a token, slow clients, file modes ---

@@ -255,6 +255,21 @@ class _NoEventValues(logging.Filter):
         return not str(record.msg).startswith(self.prefix)
 
 
+class _ClientFaultsBrief(logging.Filter):
+    """aiohttp logs a request it cannot parse (a bad Content-Length, a control character in a
+    header, a line too long) as an ERROR with its traceback: a client's fault, answered 400,
+    is one INFO line naming the problem, so an operator's ERRORs stay the worker's own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "refused a request it could not parse: %s (%s)"
+            record.args = (type(exc).__name__, str(exc.message).splitlines()[0][:200])
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def _brokers(app: faust.App) -> list[tuple[str, int]]:
     return [(url.host or "127.0.0.1", url.port or 9092) for url in app.conf.broker]
 
@@ -264,6 +279,7 @@ def register(app: faust.App, raw_topic: TopicT, settings: Settings | None = None
     ingest = Ingest(raw_topic, settings or get_settings())
     for name, prefix in _VALUE_LINES.items():
         logging.getLogger(name).addFilter(_NoEventValues(prefix))
+    logging.getLogger("aiohttp.server").addFilter(_ClientFaultsBrief())
     spec_yaml = OPENAPI_FILE.read_text()
     spec_json = yaml.safe_load(spec_yaml)
 

@@ -70,6 +70,14 @@ def test_bad_ndjson_lines_are_each_named_by_index_and_line():
     ]
 
 
+def test_a_number_too_long_to_read_is_named_as_such_not_with_pythons_advice():
+    for body in (b'[{"a": ' + b"1" * 5000 + b"}]", b'{"a": ' + b"1" * 5000 + b"}"):
+        with pytest.raises(MalformedBody) as exc:
+            parse_body(body)
+        text = exc.value.body.model_dump_json()
+        assert "a number of more than 4,300 digits" in text and "sys.set_int" not in text
+
+
 def test_valid_events_are_call_events_with_withheld_normalised():
     events = validate_events([event(1), event(2, caller="Anonymous")], P)
     assert [e.event_id for e in events] == ["e1", "e2"]

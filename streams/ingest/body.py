@@ -74,6 +74,14 @@ def _loads(text: str) -> Any:
         return json.loads(text)
     except RecursionError:
         raise ValueError("nested too deeply (events are flat objects)") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # Python's own words point at its settings, not at the body
+        if "digits" not in str(exc):
+            raise
+        raise ValueError(
+            "a number of more than 4,300 digits (no event field holds a number that long)"
+        ) from None
 
 
 def _parse_array(text: str) -> list[Any]:

@@ -645,6 +645,18 @@ CASES: list[tuple[str, str, list, dict[str, Any]]] = [
         {"inbound": False, "outcome": None, "wait_s": None, "talk_s": None},
     ),
     (
+        "call_started says nothing, a transfer out says outbound",
+        MON,
+        [
+            (0, "call_started"),
+            (5, "queue_joined"),
+            (10, "answered"),
+            (40, "transferred", {"team": "district nurses", "direction": "outbound"}),
+            (60, "call_ended"),
+        ],
+        {"inbound": True, "outcome": "answered", "wait_s": 5},
+    ),
+    (
         "call_started says inbound, a later event outbound",
         MON,
         [

@@ -221,15 +221,14 @@ class CallAssembly:
 
     @property
     def inbound(self) -> bool:
-        """The call's direction: its ``call_started``'s; when that says none (or has not
-        come), the first event that does (a phone system that marks every event outbound);
-        else inbound, design.md's default."""
+        """The call's direction: its ``call_started``'s (inbound when it says none); when no
+        start has come, the first event that says one (a system that marks every event
+        outbound); else inbound, design.md's default."""
         events = self.events
-        direction = next(
-            (e.direction for e in events if e.type is EventType.call_started and e.direction),
-            None,
-        ) or next((e.direction for e in events if e.direction), None)
-        return direction != "outbound"
+        started = next((e for e in events if e.type is EventType.call_started), None)
+        if started is not None:  # design.md: direction is the start's, inbound by default
+            return started.direction != "outbound"
+        return next((e.direction for e in events if e.direction), None) != "outbound"
 
     @property
     def callback_requested(self) -> bool:

@@ -52,7 +52,7 @@ def set_event_bounds(bounds: EventBounds) -> EventBounds:
 #: RFC 3339 starts with a full date and hours:minutes; pydantic checks the rest (an offset).
 _RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 _AT_HELP = "must be an RFC 3339 time with offset, e.g. 2026-08-03T07:30:00Z"
-_ASCII_DIGIT = re.compile(r"[0-9]")
+_DIGIT = re.compile(r"\d")  # any script's digits: phonenumbers reads full-width ones
 _SPACES = re.compile(r"[\s-]+")
 #: C0 and C1 controls, DEL, line/paragraph separators and bidirectional overrides.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -214,7 +214,7 @@ class CallEvent(_EventFields):
         # number: all of it would otherwise share one pseudonym and count as one repeat caller.
         if value is None or not value.strip():
             return value  # required on call_started (_caller_required says so)
-        if value.strip().lower() in WITHHELD_SYNONYMS or not _ASCII_DIGIT.search(value):
+        if value.strip().lower() in WITHHELD_SYNONYMS or not _DIGIT.search(value):
             return WITHHELD
         return value
 

@@ -180,15 +180,17 @@ class CallAssembly:
 
     def _anchor(self, started: datetime, span: CallSpan) -> None:
         """Set aside the events held that do not fit a call starting at ``started``."""
-        held = sorted(self._by_id.values(), key=event_sort_key)
-        kept = [e for e in held if _fits(e, started, span)]
-        if len(kept) == len(held):
+        kept: list[PseudonymisedEvent] = []
+        dropped: list[PseudonymisedEvent] = []
+        for event in sorted(self._by_id.values(), key=event_sort_key):
+            (kept if _fits(event, started, span) else dropped).append(event)
+        if not dropped:
             return
         self._by_id.clear()
         self._complete, self._last_at, self._call, self._all = False, None, None, None
         for event in kept:
             self._hold(event)
-        self._set_aside = [e for e in held if not _fits(e, started, span)]
+        self._set_aside = dropped
 
     def _check_span(self, at: datetime, callback: bool, span: CallSpan) -> None:
         """Before the call_started: ``at`` and the events held could still share one start

@@ -265,7 +265,9 @@ def test_the_calls_that_have_not_ended_are_named_by_practice_and_day_most_first(
     )  # fmt: skip
     with pytest.raises(ReconciliationError) as caught:
         reconcile(
-            _check([GOOD | {"cbt007_by_duration": 1, "cbt004_by_wait": 0}]), NO_LABELS, unended
+            _check([GOOD | {"cbt007_by_duration": 1, "cbt004_by_wait": 0}]),
+            NO_LABELS,
+            lambda: unended,
         )
     assert (
         "4 calls have not ended (3 answered, 1 missed) at 2 practices: "
@@ -331,10 +333,14 @@ NO_LABELS = pl.DataFrame(
 )
 
 
+def _not_read() -> pl.DataFrame:
+    raise AssertionError("the unended calls were read although the totals agree")
+
+
 def test_reconcile_names_the_practice_day_that_does_not_add_up() -> None:
-    reconcile(_check([GOOD]), NO_LABELS)
+    reconcile(_check([GOOD]), NO_LABELS, _not_read)
     with pytest.raises(ReconciliationError, match=r"A81001 2026-08-03: CBT001 5 != .* 1\+2\+1\+0"):
-        reconcile(_check([GOOD | {"cbt001": 5}]), NO_LABELS)
+        reconcile(_check([GOOD | {"cbt001": 5}]), NO_LABELS, _not_read)
     with pytest.raises(ReconciliationError, match="CBT006 1 > CBT005 0"):
         reconcile(_check([GOOD | {"cbt006": 1}]), NO_LABELS)
     with pytest.raises(ReconciliationError, match="answered file total 1 != CBT003 total 2"):

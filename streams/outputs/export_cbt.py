@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -121,13 +122,16 @@ def export_params(month: str) -> dict[str, Any]:
 
 
 def reconcile(
-    check: pl.DataFrame, unknown: pl.DataFrame, unended: pl.DataFrame | None = None
+    check: pl.DataFrame,
+    unknown: pl.DataFrame,
+    unended: Callable[[], pl.DataFrame] | None = None,
 ) -> None:
     """Check the month adds up (``sql/export/cbt_month_check.sql`` rows, labels outside the
-    publication's); raise ReconciliationError listing what does not. ``unended``: the calls
-    not yet ended (``sql/export/cbt_unended_calls.sql``), why CBT007 or CBT004 by wait may
-    fall short. Answered calls whose answer time was not recorded have neither a wait nor
-    a talk bucket: the answered and durations files leave them out, by design."""
+    publication's); raise ReconciliationError listing what does not. ``unended``: reads the
+    calls not yet ended (``sql/export/cbt_unended_calls.sql``), why CBT007 or CBT004 by wait
+    may fall short; called only when they do. Answered calls whose answer time was not
+    recorded have neither a wait nor a talk bucket: the answered and durations files leave
+    them out, by design."""
     problems: list[str] = []
     for row in unknown.iter_rows(named=True):
         problems.append(
@@ -175,7 +179,8 @@ def reconcile(
         tail = f"; and {more} more practice-days" if more > 0 else ""
         hint = ""
         if unended_problem:
-            where = unended_summary(unended) if unended is not None and len(unended) else ""
+            calls = unended() if unended is not None else None
+            where = unended_summary(calls) if calls is not None and len(calls) else ""
             hint = (
                 f"; {where}. Calls with no end never had their call_ended reach callstream: "
                 "send the phone system's events for those days again, whole (`callstream "
@@ -222,13 +227,11 @@ def export_month(
         sqlfiles.read("export/cbt_month_check.sql"), month_only | {"unmapped": nhs.UNMAPPED}
     )
     unknown = warehouse.query(sqlfiles.read("export/cbt_unknown_labels.sql"), month_only)
-    unended = None
-    untimed = int(check["cbt003_time_unknown"].sum())
-    if int(check["cbt007_by_duration"].sum()) != int(check["cbt003"].sum()) - untimed or int(
-        check["cbt004_by_wait"].sum()
-    ) != int(check["cbt004"].sum()):  # say which calls, where
-        unended = warehouse.query(sqlfiles.read("export/cbt_unended_calls.sql"), month_only)
-    reconcile(check, unknown, unended)
+    reconcile(
+        check,
+        unknown,
+        lambda: warehouse.query(sqlfiles.read("export/cbt_unended_calls.sql"), month_only),
+    )
     snapshot = warehouse.snapshot()
     names = [*(_file_name(kind, params, flat) for kind in nhs.FileKind), manifest_name(month)]
     for name in names:  # found after the files were moved, it left some without a manifest

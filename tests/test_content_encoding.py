@@ -62,3 +62,16 @@ def test_a_bomb_stops_at_the_limit() -> None:
     with pytest.raises(TooLarge):
         decoded(bomb, "gzip", LIMIT)
     assert len(decoded(gzip.compress(b"0" * LIMIT), "gzip", LIMIT)) == LIMIT
+
+
+def test_zeros_after_a_gzip_stream_are_padding_and_other_bytes_are_named() -> None:
+    """A writer that pads to a block size leaves zeros after the last member (gzip and
+    Python's gzip skip them); anything else after the end was called "cut short"."""
+    assert decoded(gzip.compress(LINES) + b"\0" * 512, "gzip", LIMIT) == LINES
+    for trailer, coding, body in [
+        (b"\n", "gzip", gzip.compress(LINES)),
+        (b"\0\0junk", "gzip", gzip.compress(LINES)),
+        (b"\n", "deflate", zlib.compress(LINES)),
+    ]:
+        with pytest.raises(MalformedBody, match="bytes that are not part of it follow the end"):
+            decoded(body + trailer, coding, LIMIT)

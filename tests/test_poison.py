@@ -379,11 +379,32 @@ def test_6_deep_nesting_and_corrupt_gzip_are_client_errors(worker, token_for):
     status, answer = post(worker, practice, gzip.compress(ndjson)[:-8], token,
                           {"Content-Encoding": "gzip"})  # fmt: skip
     assert status == 400 and "cut short" in answer["error"], answer
+    # two Content-Encoding headers are one list: the second was not read, and the gzip
+    # body was refused as JSON that does not parse
+    assert _post_encoded_twice(worker, practice, good, token, ("identity", "gzip")) == 202
     # an encoding not read here: JSON, and only after the token
     status, answer = post(worker, practice, b"x", token, {"Content-Encoding": "br"})
     assert status == 415 and "'br' is not read here" in answer["error"], answer
     status, answer = post(worker, practice, b"x", "not-a-token", {"Content-Encoding": "br"})
     assert status == 401, answer
+
+
+def _post_encoded_twice(
+    worker: Worker, practice: str, body: bytes, token: str, codings: tuple[str, str]
+) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", int(worker.env["CALLSTREAM_WEB_PORT"]), 30)
+    try:
+        conn.putrequest("POST", f"/v1/practices/{practice}/events")
+        conn.putheader("Authorization", f"Bearer {token}")
+        for coding in codings:
+            conn.putheader("Content-Encoding", coding)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
 
 
 def test_6_a_request_the_server_cannot_parse_is_a_400_and_one_log_line(worker):

@@ -19,6 +19,8 @@ _GZIP = 16 + zlib.MAX_WBITS
 _ZLIB = zlib.MAX_WBITS
 _RAW_DEFLATE = -zlib.MAX_WBITS
 CODINGS = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": _ZLIB}
+#: The first bytes of every gzip member (RFC 1952).
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class UnsupportedEncoding(Exception):
@@ -31,7 +33,8 @@ class TooLarge(Exception):
 
 def decoded(raw: bytes, content_encoding: str, limit: int) -> bytes:
     """The body with its codings undone, last applied first; raises MalformedBody for one
-    that does not decode or ends early, UnsupportedEncoding, TooLarge."""
+    that does not decode or ends early, UnsupportedEncoding, TooLarge. Several
+    Content-Encoding headers are one list, comma-joined (RFC 9110, 5.3)."""
     codings = [c.strip().lower() for c in content_encoding.split(",")]
     codings = [c for c in codings if c and c != "identity"]
     for coding in codings:
@@ -79,9 +82,16 @@ def _whole(data: bytes, wbits: int, limit: int) -> bytes:
                 )
             )
         rest = inflater.unused_data
-        if not rest or wbits != _GZIP:
+        if wbits == _GZIP and not rest.strip(b"\0"):
+            return b"".join(parts)  # zeros after the last member pad a block: gzip skips them
+        if wbits != _GZIP or not rest.startswith(_GZIP_MAGIC):
             if rest:
-                raise MalformedBody(_cannot("deflate", "bytes follow the end of its stream"))
+                raise MalformedBody(
+                    _cannot(
+                        "gzip" if wbits == _GZIP else "deflate",
+                        f"{len(rest):,} bytes that are not part of it follow the end of its stream",
+                    )
+                )
             return b"".join(parts)
 
 

@@ -99,7 +99,7 @@ class Ingest:
             )
         if body is None:
             return self._too_large(None)
-        encoding = request.headers.get("Content-Encoding", "")
+        encoding = ",".join(request.headers.getall("Content-Encoding", []))
         try:
             # In a thread: a full body takes seconds of CPU, which would stall the agents.
             records = await asyncio.to_thread(_records, body, encoding, limit, ods)

@@ -242,7 +242,7 @@ class PseudonymisedEvent(_EventFields):
     team: str | None = Field(None, max_length=400)
     agent: str | None = Field(None, max_length=128)
     schema_version: int = SCHEMA_VERSION
-    caller_key: str | None = None
+    caller_key: str | None = Field(None, max_length=64)  # a pseudonym: 32 hex digits
     caller_withheld: bool = False
 
     @property

@@ -151,8 +151,16 @@ class Settings(BaseModel):
         description="The most events one call holds (then one more of each type it has none "
         "of, such as its end); more are dead-lettered (field call_id). From half of it, a later "
         "ringing, queue join or answer than the call's first is not kept (it changes nothing). "
-        "The call's state is one Kafka message: 711 events of the largest fields allowed stay "
-        "under Kafka's default 1 MB.",
+        "The call's state is one Kafka message, which kafka_message_max_bytes also bounds.",
+    )
+    kafka_message_max_bytes: int = Field(
+        1_000_000,
+        ge=200_000,
+        description="The largest message the worker writes to Kafka (its producer's "
+        "max.request.size; keep it at most the broker's message.max.bytes). A call's saved "
+        "state stays under it: an event that would take the call past it, less room for one "
+        "event of each type the call lacks, is dead-lettered (field call_id); a dead letter "
+        "larger than it is written in parts.",
     )
     event_earliest: AwareDatetime = Field(
         datetime(2020, 1, 1, tzinfo=UTC),
@@ -310,12 +318,13 @@ class Settings(BaseModel):
     @property
     def call_span(self) -> CallSpan:
         """How far apart a call's events may be (``streams.core.assemble.CallSpan``)."""
-        from streams.core.assemble import CallSpan
+        from streams.core.assemble import CallSpan, state_budget
 
         return CallSpan(
             timedelta(seconds=self.call_max_span_s),
             timedelta(seconds=max(self.call_retention_s, self.callback_retention_s)),
             self.call_max_events,
+            state_budget(self.kafka_message_max_bytes),
         )
 
     # --- staffing (docs/staffing.md) ---

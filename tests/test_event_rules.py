@@ -6,6 +6,7 @@ Pure: models, normalise, the call's span, the error formatter. The same rules re
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
@@ -317,3 +318,62 @@ def test_the_largest_call_state_fits_one_kafka_message() -> None:
     ]
     state = CallState(CallAssembly(events), 1e12, True, 99)
     assert len(state.to_bytes()) + len(events[0].key) < 1_000_000
+
+
+def _wide(n: int, kind: EventType, char: str) -> PseudonymisedEvent:
+    """An event whose text fields are ``char`` to their contract length."""
+    return PseudonymisedEvent(
+        practice="A81001",
+        call_id="c1",
+        event_id=f"{n:06d}".ljust(400, char),
+        type=kind,
+        at=T0 + timedelta(seconds=n),
+        team=char * 400,
+        queue=char * 400,
+        option=char * 100,
+        agent=char * 128,
+        target="other",
+        outcome="answered",
+        caller_key="k" * 32,
+    )
+
+
+@pytest.mark.parametrize("char", ["😀", "界", '"', "é"])
+def test_a_call_of_many_byte_characters_stays_one_kafka_message(char: str) -> None:
+    """600 events of four-byte characters take 2.2 MB saved: the count alone cannot keep a
+    call's state in one message. The bytes do, with room left for the call's end."""
+    span = Settings().call_span
+    assembly, refused = CallAssembly(), []
+    for n in range(1, 601):
+        try:
+            assembly.add(_wide(n, EventType.transferred, char), span)
+        except OutsideCall as exc:
+            refused.append((exc.field, str(exc)))
+    others = [kind for kind in EventType if kind is not EventType.transferred]
+    for n, kind in enumerate(others, start=1000):
+        assembly.add(_wide(n, kind, char), span)  # the first of its kind has room
+    state = CallState(assembly, 1e12, True, 99)
+    assert len(state.to_bytes()) + 4 * len(assembly.key or "") < 1_000_000
+    assert assembly.complete and len(assembly) + len(refused) == 600 + len(others)
+    if char in "😀界":
+        assert refused and {field for field, _ in refused} == {"call_id"}
+        assert "kafka_message_max_bytes" in refused[0][1]
+
+
+def test_the_byte_budget_holds_whatever_order_events_come_in() -> None:
+    """Measured from the events held when it starts to matter, and again after a
+    call_started sets events aside, so no order lets a call past it."""
+    span = Settings().call_span
+    early = [_wide(n, EventType.transferred, "😀") for n in range(1, 700)]
+    far = _wide(0, EventType.ivr_option, "😀").model_copy(update={"at": T0 - timedelta(hours=5)})
+    assembly = CallAssembly()
+    for event in [far, *early[:100]]:
+        assembly.add(event, span)
+    started = _wide(5000, EventType.call_started, "😀").model_copy(update={"at": T0})
+    assembly.add(started, span)  # sets `far` aside
+    assert [e.event_id for e in assembly.take_set_aside()] == [far.event_id]
+    for event in early[100:]:
+        with contextlib.suppress(OutsideCall):
+            assembly.add(event, span)
+    saved = len(CallState(assembly, 1.0).to_bytes())
+    assert span.most_bytes - 6_100 < saved < span.most_bytes + len(assembly) + 100

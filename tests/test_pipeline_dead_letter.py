@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 
-from streams.core.dead_letter import make_dead_letter, redact
+import pytest
+
+from streams.core.dead_letter import in_parts, make_dead_letter, redact
 from streams.core.pseudonymise import caller_key
 from streams.core.redact import mask_phone_numbers, masked
 
@@ -130,3 +132,29 @@ def test_reason_and_field_are_masked() -> None:
     )
     assert "7700900241" not in letter.to_bytes().decode()
     assert letter.reason.endswith(": Extra inputs are not permitted")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps([{"team": '"\\' * 150, "n": n} for n in range(1500)]).encode(),  # escapes
+        ("😀" * 400_000).encode(),  # not JSON: four bytes a character
+        bytes(range(128, 256)) * 9000,  # not UTF-8: base64
+    ],
+)
+def test_a_letter_larger_than_a_kafka_message_is_kept_whole_in_parts(raw: bytes) -> None:
+    letter = make_dead_letter(
+        raw, "call could not be classified", None, topic="raw", partition=0, offset=7,
+        message_key=b"A12345:c1", pseudonym_key=KEY, events=1500,
+    )  # fmt: skip
+    assert len(letter.to_bytes()) > 1_000_000
+    pieces = in_parts(letter, 1_000_000)
+    assert len(pieces) > 1
+    assert all(len(piece.to_bytes()) <= 1_000_000 for piece in pieces)
+    assert [(p.part, p.parts) for p in pieces] == [
+        (n, len(pieces)) for n in range(1, len(pieces) + 1)
+    ]
+    assert "".join(p.original for p in pieces) == letter.original
+    same = {"original", "part", "parts"}
+    assert all(p.model_dump(exclude=same) == letter.model_dump(exclude=same) for p in pieces)
+    assert in_parts(pieces[0], 1_000_000) == [pieces[0]]  # one that fits is itself

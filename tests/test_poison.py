@@ -285,6 +285,55 @@ def test_8_a_call_of_thousands_of_events_neither_stops_the_worker_nor_takes_othe
     worker.assert_alive()
 
 
+def test_8_calls_of_many_byte_characters_stay_under_kafkas_message_limit(worker):
+    """600 transfers whose text is four-byte characters would take 1.6 MB saved: the call
+    keeps what fits in one message (and its end); the rest is dead-lettered. A call of 590
+    events full of quotes that cannot be classified is set aside whole: its dead letter
+    (quotes escaped twice) is 2 MB, so it is kept in parts."""
+    practice = "P10018"
+    wide_id = "w" + "😀" * 199
+    wide = answered_call(practice, wide_id)
+    transfers = [
+        {**event(practice, wide_id, 10 + n, "transferred", "07:31:30", team="😀" * 200),
+         "event_id": f"{n:04d}" + "😀" * 196}
+        for n in range(600)
+    ]  # fmt: skip
+    quoted = [
+        {**event(practice, "y1", 10 + n, "transferred", "0001-01-01T00:00:30Z", team='"' * 200),
+         "event_id": f"{n:04d}" + '"' * 196}
+        for n in range(590)
+    ]  # fmt: skip
+    year_one = [
+        event(practice, "y1", 1, "call_started", "0001-01-01T00:00:00Z", caller="withheld"),
+        *quoted,
+        event(practice, "y1", 2, "call_ended", "0001-01-01T00:01:00Z"),
+    ]
+    raw(worker, [*wide[:3], *transfers, wide[3], *answered_call(practice, "after"), *year_one])
+    worker.wait_for_calls(2, f"practice = '{practice}'")
+    calls = calls_of(worker, practice)
+    assert calls[wide_id]["outcome"] == "answered" and calls[wide_id]["complete"]
+    kept = calls[wide_id]["events"]
+    assert 250 < kept < 400, kept  # 862,866 bytes of ~2.7 KB events, and the end
+    assert calls["after"]["outcome"] == "answered"
+    refused = 604 - kept
+    letters = wait_for_dead_letters(worker, of_practice(practice), refused + 2)
+    full = [letter for letter in letters if letter["source_key"] == f"{practice}:{wide_id}"]
+    assert len(full) == refused and {letter["field"] for letter in full} == {"call_id"}
+    assert "kafka_message_max_bytes" in full[0]["reason"]
+    parts = sorted(
+        (letter for letter in letters if letter["source_key"] == f"{practice}:y1"),
+        key=lambda letter: letter["part"],
+    )
+    assert len(parts) >= 2, parts
+    assert [(p["part"], p["parts"]) for p in parts] == [
+        (n, len(parts)) for n in range(1, len(parts) + 1)
+    ]
+    assert parts[0]["reason"].startswith("call could not be classified: OverflowError")
+    whole = json.loads("".join(letter["original"] for letter in parts))
+    assert len(whole) == 592 and parts[0]["events"] == 592
+    worker.assert_alive()
+
+
 # --- case 3: a digit string was read as a Unix time ---
 
 

@@ -10,14 +10,57 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from annotated_types import MaxLen
 from pydantic import TypeAdapter
 
 from models.events import EventType, PseudonymisedEvent, event_sort_key
 
 _EVENTS = TypeAdapter(list[PseudonymisedEvent])
+_EVENT = TypeAdapter(PseudonymisedEvent)
+
+
+def _event_bytes(event: PseudonymisedEvent) -> int:
+    """The bytes ``event`` takes in a call's saved state (``CallState.to_bytes``)."""
+    return len(_EVENT.dump_json(event))
+
+
+def _largest_event_bytes() -> int:
+    """The most bytes any one event can take in the saved state: every text field at its
+    ``max_length`` of characters JSON writes as six bytes (``\\u0000``)."""
+    widest: dict[str, Any] = {}
+    for name, info in PseudonymisedEvent.model_fields.items():
+        limit = next((m.max_length for m in info.metadata if isinstance(m, MaxLen)), None)
+        if limit is not None:
+            widest[name] = "\x00" * limit
+    event = PseudonymisedEvent.model_construct(
+        practice="A00000",
+        type=max(EventType, key=len),
+        at=datetime(9999, 12, 31, 23, 59, 59, 999999, timezone(-timedelta(hours=23, minutes=59))),
+        direction="outbound",
+        request_type="prescriptions",
+        target="online_consultation",
+        role="care_navigator",
+        outcome="unanswered",
+        time_known=False,
+        **widest,
+    )
+    return _event_bytes(event)
+
+
+#: ``_largest_event_bytes()``: below ``CallSpan.most_bytes`` / this many events, a call's
+#: state cannot reach its byte budget, so its size is not measured (most calls never are).
+LARGEST_EVENT_BYTES = _largest_event_bytes()
+#: Room in one Kafka message for what the saved state holds besides its events, and the key.
+_STATE_OVERHEAD_BYTES = 8192
+
+
+def state_budget(message_max_bytes: int) -> int:
+    """``CallSpan.most_bytes`` for a largest Kafka message of ``message_max_bytes``: a full
+    call may still take one event of each type it lacks (``CallAssembly.add``)."""
+    return message_max_bytes - len(EventType) * LARGEST_EVENT_BYTES - _STATE_OVERHEAD_BYTES
 
 
 @dataclass(frozen=True)
@@ -32,6 +75,9 @@ class CallSpan:
     #: message. From half of it, an event that cannot change the call is not kept
     #: (``CallAssembly.add``).
     most_events: int = 600
+    #: The most bytes the events of one call take saved (``state_budget``): a count of
+    #: events cannot bound it, as a character may take one byte or six.
+    most_bytes: int = state_budget(1_000_000)
 
 
 class OutsideCall(ValueError):
@@ -41,7 +87,7 @@ class OutsideCall(ValueError):
 
 
 class CallFull(OutsideCall):
-    """An event of a call that holds ``CallSpan.most_events`` already."""
+    """An event of a call that holds ``CallSpan.most_events`` (or ``most_bytes``) already."""
 
     field = "call_id"
 
@@ -84,6 +130,7 @@ class CallAssembly:
         "_start",
         "_set_aside",
         "_absorbed",
+        "_bytes",
     )
 
     def __init__(self, events: Iterable[PseudonymisedEvent] = ()) -> None:
@@ -97,6 +144,7 @@ class CallAssembly:
         self._start: datetime | None = None  # the time of the call_started held
         self._set_aside: list[PseudonymisedEvent] = []
         self._absorbed = 0
+        self._bytes: int | None = None  # of the events held; None until it matters
         for event in events:
             self.add(event)
 
@@ -112,7 +160,8 @@ class CallAssembly:
         in. Before it, an event is refused only when no one start could hold it and the
         events held (more than twice the span apart): a call whose start never comes stays
         bounded. A call holds at most ``span.most_events``, and then one more of each type
-        it has none of (its end, a callback): ``CallFull`` after that. Once it holds half as
+        it has none of (its end, a callback): ``CallFull`` after that; the same for the
+        bytes its events take saved (``span.most_bytes``). Once it holds half as
         many, an event that cannot change it is not kept (False, as for a repeat), so a phone
         system that repeats ringing all through a long wait never fills it.
         """
@@ -124,6 +173,7 @@ class CallAssembly:
         if event.event_id in self._by_id:
             return False
         callback = event.type is EventType.callback_made
+        size: int | None = None
         if span is not None:
             if len(self._by_id) >= span.most_events // 2 and self._changes_nothing(event):
                 self._absorbed += 1
@@ -134,6 +184,9 @@ class CallAssembly:
                     "most one call may (call_max_events): a phone system repeating events? "
                     "not part of this call"
                 )
+            size = self._measure(event, span)
+            if size is not None:
+                self._check_room(event.type, size, span)
             if self._start is not None:
                 _check_fits(event.at, callback, self._start, span)
             elif event.type is EventType.call_started:
@@ -141,7 +194,28 @@ class CallAssembly:
             else:
                 self._check_span(event.at, callback, span)
         self._hold(event)
+        if size is not None and self._bytes is not None:
+            self._bytes += size
         return True
+
+    def _measure(self, event: PseudonymisedEvent, span: CallSpan) -> int | None:
+        """The bytes ``event`` takes saved, once the call holds enough events to come near
+        ``span.most_bytes`` (then the events held are measured too); else None."""
+        if (len(self._by_id) + 1) * LARGEST_EVENT_BYTES <= span.most_bytes:
+            return None
+        if self._bytes is None:
+            self._bytes = sum(_event_bytes(e) for e in self._by_id.values())
+        return _event_bytes(event)
+
+    def _check_room(self, kind: EventType, size: int, span: CallSpan) -> None:
+        held = self._bytes or 0
+        if held + size > span.most_bytes and self._holds(kind):
+            raise CallFull(
+                f"field 'call_id': this call's {len(self._by_id)} events take {held:,} bytes "
+                f"saved; with this one's {size:,} they would pass the {span.most_bytes:,} one "
+                "call may hold (kafka_message_max_bytes, less room for its end): a phone "
+                "system repeating events? not part of this call"
+            )
 
     def _changes_nothing(self, event: PseudonymisedEvent) -> bool:
         """A later copy of what the call uses only the first of (a ring group ringing every
@@ -188,6 +262,7 @@ class CallAssembly:
             return
         self._by_id.clear()
         self._complete, self._last_at, self._call, self._all = False, None, None, None
+        self._bytes = None  # measured again when it matters
         for event in kept:
             self._hold(event)
         self._set_aside = dropped

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from streams.core.pseudonymise import caller_key
 from streams.core.redact import MASK, mask_phone_numbers
 
-__all__ = ["MASK", "DeadLetter", "make_dead_letter", "redact"]
+__all__ = ["MASK", "DeadLetter", "in_parts", "make_dead_letter", "redact"]
 
 
 class DeadLetter(BaseModel):
@@ -42,6 +42,10 @@ class DeadLetter(BaseModel):
     dead_at: datetime
     #: Call events the record holds: 1 for a message, all of a call's for a call set aside.
     events: int = 1
+    #: A dead letter larger than one Kafka message is written as ``parts`` records
+    #: (``in_parts``): the same but for ``original``, of which each holds a piece, in order.
+    part: int = 1
+    parts: int = 1
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -146,3 +150,29 @@ def make_dead_letter(
         dead_at=datetime.now(UTC),
         events=events,
     )
+
+
+def in_parts(letter: DeadLetter, max_bytes: int) -> list[DeadLetter]:
+    """``letter`` as records of at most ``max_bytes`` each (``to_bytes``): itself when it
+    fits, else its ``original`` cut into pieces (join them in ``part`` order to read it;
+    base64 too is cut as text). Kafka refuses a larger message, and the letter must be kept.
+    """
+    if len(letter.to_bytes()) <= max_bytes:
+        return [letter]
+    text = letter.original
+    bare = len(letter.model_copy(update={"original": ""}).to_bytes())
+    room = max_bytes - bare - 32  # the part numbers' digits
+    if room < 12:
+        raise ValueError(f"a dead letter needs more than {max_bytes} bytes without its original")
+    count = -(-(len(letter.to_bytes()) - bare) // room)
+    while True:  # a piece's bytes depend on its characters: more pieces until each fits
+        size = -(-len(text) // count)
+        starts = range(0, len(text), size)
+        cut = {"parts": len(starts)}
+        pieces = [
+            letter.model_copy(update={**cut, "original": text[at : at + size], "part": n})
+            for n, at in enumerate(starts, start=1)
+        ]
+        if all(len(piece.to_bytes()) <= max_bytes for piece in pieces):
+            return pieces
+        count = len(starts) + max(1, len(starts) // 4)

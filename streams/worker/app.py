@@ -63,6 +63,7 @@ def create_app(settings: Settings, bootstrap: str, *, with_ingest: bool = True) 
         producer_acks=-1,
         producer_linger_ms=5,
         producer_max_batch_size=512 * 1024,
+        producer_max_request_size=settings.kafka_message_max_bytes,
         stream_recovery_delay=0.2,
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),

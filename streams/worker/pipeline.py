@@ -31,7 +31,6 @@ from streams.core.normalise import Rejected, normalise
 from streams.core.rules import load_rules
 from streams.worker.batches import take_batches
 from streams.worker.changelog import TableWriter, partition_of
-from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
     raw_name = settings.topic_raw_events
     classified_name = settings.topic_classified
     out = TableWriter(p.app, table)
-    dead_letters = DeadLetters(p.dead_letter, pseudonym_key, p.metrics)
+    dead_letters = p.dead_letters()
 
     def partition_for(key: bytes, state: CallState) -> int:
         if state.partition is not None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from faust.types import TopicT
 
 from models.events import PseudonymisedEvent
-from streams.core.dead_letter import make_dead_letter
+from streams.core.dead_letter import in_parts, make_dead_letter
 from streams.core.normalise import Rejected
 from streams.worker.metrics import Metrics
 
@@ -23,10 +23,19 @@ log = logging.getLogger(__name__)
 class DeadLetters:
     """Sends rejected messages to the dead-letter topic, callers pseudonymised."""
 
-    def __init__(self, topic: TopicT, pseudonym_key: bytes, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        topic: TopicT,
+        pseudonym_key: bytes,
+        metrics: Metrics | None = None,
+        *,
+        max_bytes: int = 1_000_000,
+    ) -> None:
         self.topic = topic
         self.pseudonym_key = pseudonym_key
         self.metrics = metrics
+        #: settings ``kafka_message_max_bytes``: a larger letter is sent in parts.
+        self.max_bytes = max_bytes
 
     async def send(
         self,
@@ -52,11 +61,21 @@ class DeadLetters:
             pseudonym_key=self.pseudonym_key,
             events=events,
         )
-        log.warning("dead letter from %s[%d]@%d: %s", topic, partition, offset, letter.reason)
+        shown_key = letter.source_key.encode() if letter.source_key else None
+        # Kafka counts the key and a record's framing (under 100 bytes) against the limit.
+        pieces = in_parts(letter, self.max_bytes - len(shown_key or b"") - 512)
+        log.warning(
+            "dead letter from %s[%d]@%d%s: %s",
+            topic,
+            partition,
+            offset,
+            f" (in {len(pieces)} parts)" if len(pieces) > 1 else "",
+            letter.reason,
+        )
         if self.metrics is not None:
             self.metrics.dead_letter(why.field)
-        shown_key = letter.source_key.encode() if letter.source_key else None
-        await self.topic.send(key=shown_key, value=letter.to_bytes())
+        for piece in pieces:
+            await self.topic.send(key=shown_key, value=piece.to_bytes())
 
     async def send_call(
         self,

@@ -22,6 +22,7 @@ from streams.settings import Settings
 from streams.warehouse.store import Warehouse
 from streams.worker.live import Live
 from streams.worker.metrics import Metrics, Status
+from streams.worker.reject import DeadLetters
 
 CALL_STATE_CODEC = "callstream-call-state"
 TABLE_NAME = "call-state"
@@ -78,6 +79,15 @@ class Pipeline:
     #: Set by the writer: runs a read on its warehouse, on its thread (None: no writer);
     #: ``WarehouseNotOpen`` until the writer has opened it.
     in_warehouse: Callable[[Callable[[Warehouse], Any]], Awaitable[Any]] | None = None
+
+    def dead_letters(self) -> DeadLetters:
+        """How an agent sets a message aside (one shape, one redaction, one size limit)."""
+        return DeadLetters(
+            self.dead_letter,
+            self.pseudonym_key,
+            self.metrics,
+            max_bytes=self.settings.kafka_message_max_bytes,
+        )
 
     async def batch_done(
         self,

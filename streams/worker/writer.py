@@ -45,7 +45,6 @@ from streams.warehouse import maintenance
 from streams.warehouse.connect import is_invalidated
 from streams.warehouse.store import RefusedCalls, Warehouse
 from streams.worker.batches import take_batches
-from streams.worker.reject import DeadLetters
 from streams.worker.topology import Pipeline, WarehouseNotOpen
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def register(p: Pipeline) -> None:
     settings = p.settings
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
     opened: dict[str, Warehouse] = {}
-    dead_letters = DeadLetters(p.dead_letter, p.pseudonym_key, p.metrics)
+    dead_letters = p.dead_letters()
     status = p.status
 
     async def in_db(fn: Callable[..., T], *args: Any) -> T:

@@ -92,6 +92,13 @@ class Settings(BaseModel):
     topic_raw_events: str = Field("callstream.events.raw", description="Raw call events topic.")
     topic_classified: str = Field("callstream.calls.classified", description="Classified calls.")
     topic_dead_letter: str = Field("callstream.events.dead", description="Invalid input, kept.")
+    dead_letter_log_per_minute: int = Field(
+        60,
+        ge=1,
+        description="The most dead letters a worker logs (a WARNING each) per minute, after a "
+        "burst of as many; the next line logged says how many were not. The topic keeps "
+        "every one and callstream_dead_letters_total counts them.",
+    )
     topic_live: str = Field(
         "callstream.live.practices",
         description="Changed calls per practice, for the live state behind the wallboards.",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 
 import pytest
 
 from streams.core.dead_letter import in_parts, make_dead_letter, redact
+from streams.core.normalise import Rejected
 from streams.core.pseudonymise import caller_key
 from streams.core.redact import mask_phone_numbers, masked
+from streams.worker.reject import DeadLetters
 
 KEY = b"test-key"
 
@@ -158,3 +162,39 @@ def test_a_letter_larger_than_a_kafka_message_is_kept_whole_in_parts(raw: bytes)
     same = {"original", "part", "parts"}
     assert all(p.model_dump(exclude=same) == letter.model_dump(exclude=same) for p in pieces)
     assert in_parts(pieces[0], 1_000_000) == [pieces[0]]  # one that fits is itself
+
+
+class _Topic:
+    """Collects what is sent (the dead-letter topic's ``send``, without Kafka)."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    async def send(self, key: bytes | None, value: bytes) -> None:
+        self.sent.append(value)
+
+
+def test_a_flood_of_dead_letters_is_logged_at_a_bounded_rate_and_all_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A phone system sending nothing but bad events wrote a WARNING for each: thousands a
+    minute, burying every other line. Now a burst of 60, then one a second, and the next
+    line says how many were not logged; the topic still gets every one."""
+    now = [0.0]
+    topic = _Topic()
+    letters = DeadLetters(topic, KEY, log_per_minute=60, clock=lambda: now[0])  # type: ignore[arg-type]
+    why = Rejected("field 'at': not a time", "at")
+
+    async def send(count: int) -> None:
+        for n in range(count):
+            await letters.send(b"{}", why, topic="raw", partition=0, offset=n, key=None)
+
+    with caplog.at_level(logging.WARNING, logger="streams.worker.reject"):
+        asyncio.run(send(100))
+        assert len(caplog.records) == 60 and "not logged" not in caplog.text
+        now[0] = 2.0
+        asyncio.run(send(5))
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 62 and len(topic.sent) == 105
+    assert "(40 more dead letters before this one were not logged" in lines[60]
+    assert "not logged" not in lines[61]

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from faust.types import TopicT
 
 from models.events import PseudonymisedEvent
-from streams.core.dead_letter import in_parts, make_dead_letter
+from streams.core.dead_letter import DeadLetter, in_parts, make_dead_letter
 from streams.core.normalise import Rejected
+from streams.ingest.rate_limit import RateLimiter
 from streams.worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -30,12 +32,18 @@ class DeadLetters:
         metrics: Metrics | None = None,
         *,
         max_bytes: int = 1_000_000,
+        log_per_minute: int = 60,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.topic = topic
         self.pseudonym_key = pseudonym_key
         self.metrics = metrics
         #: settings ``kafka_message_max_bytes``: a larger letter is sent in parts.
         self.max_bytes = max_bytes
+        #: settings ``dead_letter_log_per_minute``: a phone system sending nothing but bad
+        #: events must not bury every other log line; the topic and the metric keep them all.
+        self._log_limit = RateLimiter(log_per_minute, clock)
+        self._unlogged = 0
 
     async def send(
         self,
@@ -64,14 +72,7 @@ class DeadLetters:
         shown_key = letter.source_key.encode() if letter.source_key else None
         # Kafka counts the key and a record's framing (under 100 bytes) against the limit.
         pieces = in_parts(letter, self.max_bytes - len(shown_key or b"") - 512)
-        log.warning(
-            "dead letter from %s[%d]@%d%s: %s",
-            topic,
-            partition,
-            offset,
-            f" (in {len(pieces)} parts)" if len(pieces) > 1 else "",
-            letter.reason,
-        )
+        self._log(letter, len(pieces))
         if self.metrics is not None:
             self.metrics.dead_letter(why.field)
         for piece in pieces:
@@ -99,3 +100,22 @@ class DeadLetters:
             key=key,
             events=len(events),
         )
+
+    def _log(self, letter: DeadLetter, parts: int) -> None:
+        if self._log_limit.acquire("dead letters") > 0:
+            self._unlogged += 1
+            return
+        log.warning(
+            "dead letter from %s[%d]@%d%s: %s%s",
+            letter.source_topic,
+            letter.source_partition,
+            letter.source_offset,
+            f" (in {parts} parts)" if parts > 1 else "",
+            letter.reason,
+            f" ({self._unlogged} more dead letters before this one were not logged: over "
+            "dead_letter_log_per_minute; the topic keeps them and "
+            "callstream_dead_letters_total counts them)"
+            if self._unlogged
+            else "",
+        )
+        self._unlogged = 0

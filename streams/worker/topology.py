@@ -87,6 +87,7 @@ class Pipeline:
             self.pseudonym_key,
             self.metrics,
             max_bytes=self.settings.kafka_message_max_bytes,
+            log_per_minute=self.settings.dead_letter_log_per_minute,
         )
 
     async def batch_done(

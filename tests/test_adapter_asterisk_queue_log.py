@@ -474,3 +474,37 @@ def test_callback_keys_come_from_the_practice_rules(tmp_path: Path) -> None:
         out = list(read_events(source, "asterisk-queue-log", PRACTICE, rules))
         asked = [o.event for o in out if o.event and o.event.type is EventType.callback_requested]
         assert bool(asked) is expected
+
+
+def test_a_caller_the_queue_would_not_take_is_a_missed_call_not_dropped() -> None:
+    """JOINEMPTY (no one logged in) and FULL (as many waiting as it holds) were skipped, and
+    with them the call: a caller at 08:00 who found reception not yet logged in vanished
+    from CBT001 and CBT004. Each is a missed call with no wait; one the dialplan then sends
+    to an overflow queue goes on there, waiting from the queue that refused it."""
+    log = (
+        "1754206200|j1|NONE|NONE|DID|01234567890\n"
+        "1754206201|j1|reception|NONE|JOINEMPTY|1|1|0\n"
+        "1754206300|f1|reception|NONE|FULL|\n"
+        "1754206300|f2|reception|NONE|FULL|\n"
+        "1754206310|f2|overflow|NONE|ENTERQUEUE||07700900123|1\n"
+        "1754206340|f2|overflow|NONE|ABANDON|1|1|30\n"
+        "1754206400|x1|NONE|NONE|FULL|\n"
+    )
+    out, tally = _read(log)
+    calls = _by_call(out)
+    for call_id, at in (("j1", 1754206201), ("f1", 1754206300)):
+        events = calls[call_id]
+        assert [e.type for e in events] == [EventType.queue_joined, EventType.call_ended]
+        assert events[0].queue == "reception"
+        assert {e.at for e in events} == {datetime.fromtimestamp(at, UTC)}
+    overflow = calls["f2"]
+    assert [e.type for e in overflow] == [
+        EventType.queue_joined, EventType.call_started, EventType.queue_joined,
+        EventType.call_ended,
+    ]  # fmt: skip
+    started = _first(overflow, EventType.call_started)
+    assert started.at == overflow[0].at == datetime.fromtimestamp(1754206300, UTC)
+    assert _seconds(overflow[0], overflow[-1]) == 40
+    errors = [item.error for item in out if item.error]
+    assert errors == ["FULL: field 'queue' (column 3) is empty"]
+    assert not any("JOINEMPTY" in reason or "FULL" in reason for reason in tally)

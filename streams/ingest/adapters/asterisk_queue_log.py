@@ -68,7 +68,7 @@ SYSTEM_VERBS = frozenset(
 )
 #: Lines about a call that carry nothing the canonical events need.
 INFO_VERBS = frozenset(
-    {"INFO", "AGENTDUMP", "SYSCOMPAT", "JOINEMPTY", "CALLERONHOLD", "HOLD", "UNHOLD"}
+    {"INFO", "AGENTDUMP", "SYSCOMPAT", "CALLERONHOLD", "HOLD", "UNHOLD"}
 )
 #: Call ids that mean "no call" in queue_log.
 NO_CALL_IDS = frozenset({"", "NONE", "REALTIME"})
@@ -448,6 +448,21 @@ def _exit(reader: _Reader, call: _Call, line: _Line) -> None:
     reader.end_call(call, line, None)
 
 
+def _refused(reader: _Reader, call: _Call, line: _Line) -> None:
+    # JOINEMPTY / FULL: the queue would not take the caller (no one logged in, or as many
+    # waiting as it holds). They reached it expecting a person and no one answered: a missed
+    # call with no wait, ended here unless the dialplan sends them to another queue.
+    if not line.queue or line.queue.upper() == "NONE":
+        raise LineError(f"{line.verb}: field 'queue' (column 3) is empty")
+    reader.reopen(call)
+    if call.first_at is None:
+        call.first_at = line.epoch  # a later ENTERQUEUE starts the call here
+    call.join = reader.add(call, line, "queue_joined", line.epoch, queue=line.queue)
+    call.queue = line.queue
+    call.answered = None
+    reader.end_call(call, line, None)
+
+
 def _exit_with_key(reader: _Reader, call: _Call, line: _Line) -> None:
     # key|position|origposition|waittime (1.4: key|position).
     key = line.text_field(0, "key")
@@ -475,4 +490,6 @@ _HANDLERS = {
     "EXITEMPTY": _exit,
     "EXITWITHTIMEOUT": _exit,
     "EXITWITHKEY": _exit_with_key,
+    "JOINEMPTY": _refused,
+    "FULL": _refused,
 }

@@ -12,6 +12,7 @@ from streams.core.assemble import CallAssembly
 from streams.core.classify import classify_call
 from streams.core.live import CallView, Counted, PracticeLive, call_view, roll_up
 from streams.core.rules import load_rules
+from streams.worker.live import live_messages
 
 START = "2026-08-03T07:00:00Z"  # Monday 08:00 in England (BST)
 T0 = datetime.fromisoformat("2026-08-03T07:00:00+00:00").timestamp()
@@ -174,3 +175,29 @@ def test_a_call_with_no_day_in_england_is_refused_by_name_not_crashed_on() -> No
     events = [e.model_copy(update={"at": year_one}) for e in call(START, QUEUED)]
     with pytest.raises(ValueError, match="has no day in England"):
         call_view(CallAssembly(events))
+
+
+def test_a_batch_of_views_too_large_for_one_message_is_split_and_each_applies_alone() -> None:
+    """A batch may end 2,000 calls of one practice: with 400-character call ids (quotes,
+    escaped) the one live message was 2 MB, past Kafka's limit, and stopped the pipeline."""
+    views = {
+        "A12345": [
+            json.dumps(CallView('"' * 390 + f"{n:06d}", "ended", 1.0, 2.0, "2026-08-03",
+                                "missed", None, False).to_json())
+            for n in range(2000)
+        ],
+        "B12345": [json.dumps(CallView("b1", "queued", 1.0, 2.0, "2026-08-03").to_json())],
+    }  # fmt: skip
+    messages = list(live_messages(5.0, views, 100_000))
+    assert len(messages) > 10 and all(len(m) <= 100_000 for m in messages)
+    decoded = [json.loads(m) for m in messages]
+    assert {m["received_at"] for m in decoded} == {5.0}
+    for practice, rows in views.items():
+        sent = [row for m in decoded for row in m["practices"].get(practice, [])]
+        assert sent == [json.loads(row) for row in rows]
+    small = {"B12345": views["B12345"]}
+    [one] = live_messages(5.0, small, 100_000)
+    assert json.loads(one) == {
+        "received_at": 5.0,
+        "practices": {"B12345": [json.loads(r) for r in small["B12345"]]},
+    }

@@ -98,6 +98,36 @@ class _Counted(MutableMapping[str, Counted]):
         return sum(1 for _ in self)
 
 
+def live_messages(
+    received_at: float, practices: Mapping[str, list[str]], max_bytes: int
+) -> Iterator[bytes]:
+    """``{"received_at": ..., "practices": {practice: [view, ...]}}`` for the views (each
+    already JSON), as one message, or as several of at most ``max_bytes`` when they do not
+    fit: one batch may end 2,000 calls of one practice, and a call id may be 400 characters.
+    The live agent applies each message as it comes, so the split changes nothing it keeps.
+    """
+    head = f'{{"received_at": {json.dumps(received_at)}, "practices": {{'
+    message: dict[str, list[str]] = {}
+    size = len(head) + 2
+    for practice, rows in practices.items():
+        name = json.dumps(practice)
+        for row in rows:
+            more = len(row) + 2 + (0 if practice in message else len(name) + 6)
+            if message and size + more > max_bytes:
+                yield _live_message(head, message)
+                message, size = {}, len(head) + 2
+                more = len(row) + 2 + len(name) + 6
+            message.setdefault(practice, []).append(row)
+            size += more
+    if message:
+        yield _live_message(head, message)
+
+
+def _live_message(head: str, message: Mapping[str, list[str]]) -> bytes:
+    body = ", ".join(f"{json.dumps(p)}: [{', '.join(rows)}]" for p, rows in message.items())
+    return (head + body + "}}").encode()
+
+
 class Live:
     """The live state of the practices this worker owns, and how it is fed and read."""
 
@@ -114,6 +144,7 @@ class Live:
         self.calls = calls
         self.partitions = settings.topic_partitions
         self.open_max_s = settings.call_timeout_s
+        self.max_bytes = settings.kafka_message_max_bytes - 1024  # a record's framing
         self.clock = clock
         self._decoded: dict[bytes, tuple[Any, PracticeLive]] = {}
         self._pending: dict[bytes, Any] = {}  # ended calls' entries not yet changelogged
@@ -126,7 +157,7 @@ class Live:
         received_at: float,
     ) -> None:
         """The pipeline's hook, once per batch: the changed calls' views to the live topic."""
-        by_partition: dict[int, dict[str, list[list[Any]]]] = defaultdict(dict)
+        by_partition: dict[int, dict[str, list[str]]] = defaultdict(dict)
         for key, (state, _) in touched.items():
             if not state.assembly.events:
                 continue
@@ -137,10 +168,11 @@ class Live:
                 log.warning("live: a call of %s not shown: %s", practice, exc)
                 continue
             partition = partition_of(practice.encode(), self.partitions)
-            by_partition[partition].setdefault(practice, []).append(view.to_json())
+            row = json.dumps(view.to_json())
+            by_partition[partition].setdefault(practice, []).append(row)
         for partition, practices in by_partition.items():
-            message = {"received_at": received_at, "practices": practices}
-            await self.topic.send(value=json.dumps(message).encode(), partition=partition)
+            for message in live_messages(received_at, practices, self.max_bytes):
+                await self.topic.send(value=message, partition=partition)
 
     def register(self, app: faust.App, settings: Settings) -> None:
         """Add the agent that applies the views to the table, and the timer that forgets

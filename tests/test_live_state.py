@@ -201,3 +201,25 @@ def test_a_batch_of_views_too_large_for_one_message_is_split_and_each_applies_al
         "received_at": 5.0,
         "practices": {"B12345": [json.loads(r) for r in small["B12345"]]},
     }
+
+
+def test_a_practice_state_past_one_message_forgets_its_least_recent_calls_not_its_counts() -> None:
+    """Thousands of calls started and never ended made one practice's state larger than a
+    Kafka message: saving it would stop the worker for every practice."""
+    live = PracticeLive("A12345", day="2026-08-03")
+    live.today.inbound = live.today.answered = 7
+    for n in range(3000):
+        view = CallView(f"open-{n:05d}" + "x" * 300, "queue", n, n, "2026-08-03")
+        live.open[view.call_id] = view
+    for n in range(10):
+        view = CallView(f"ended-{n}", "ended", 5000 + n, 5000 + n, "2026-08-03", "answered")
+        live.recent[view.call_id] = view
+    size = len(json.dumps(live.to_json()))
+    assert size > 900_000
+    dropped = live.shed(size, 500_000)
+    assert len(json.dumps(live.to_json())) <= 500_000
+    assert dropped == 3000 - len(live.open) and len(live.recent) == 10
+    kept = sorted(v.last_at for v in live.open.values())
+    assert kept == list(range(3000 - len(kept), 3000))  # the most recent stay
+    assert live.today.inbound == live.today.answered == 7
+    assert live.shed(100, 500_000) == 0

@@ -17,6 +17,7 @@ clock for "now" and for when the practice's events arrived.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -260,6 +261,22 @@ class PracticeLive:
         old = [k for k, v in self.recent.items() if now - v.last_at > RECENT_WINDOW_S]
         for key in old:
             del self.recent[key]
+
+    def shed(self, size: int, max_bytes: int) -> int:
+        """Forget the least recent calls until the state, ``size`` bytes as JSON now, takes
+        at most ``max_bytes``; how many were forgotten. The state is one Kafka message: a
+        phone system that starts thousands of calls and ends none (or with call ids of
+        hundreds of characters) must cost its own wallboard those calls, not stop the
+        worker for every practice. Today's counters are kept whole."""
+        dropped = 0
+        for views in (self.open, self.recent):
+            for view in sorted(views.values(), key=lambda v: v.last_at):
+                if size <= max_bytes:
+                    return dropped
+                size -= len(json.dumps(view.to_json())) + 2
+                del views[view.call_id]
+                dropped += 1
+        return dropped
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict for the worker's changelog (``from_json`` reads it back)."""

@@ -194,9 +194,9 @@ class Live:
                     views = [CallView.from_json(row) for row in rows]
                     counted = _Counted(self.calls, practice, self._pending)
                     live.apply(views, message["received_at"], now, self.open_max_s, counted)
-                    stored = live.to_json()
+                    stored, encoded = self._encoded(live)
                     partition = partition_of(key, self.partitions)
-                    await states.save(key, stored, json.dumps(stored).encode(), partition)
+                    await states.save(key, stored, encoded, partition)
                     self._decoded[key] = (stored, live)
                 await self._flush(entries)
                 self._changed.set()
@@ -215,6 +215,24 @@ class Live:
                     self._pending[key] = None
             await self._flush(entries)
             swept[:] = [today]
+
+    def _encoded(self, live: PracticeLive) -> tuple[dict[str, Any], bytes]:
+        """The practice's state for its changelog, within one Kafka message (``shed``)."""
+        stored = live.to_json()
+        encoded = json.dumps(stored).encode()
+        if len(encoded) > self.max_bytes:
+            dropped = live.shed(len(encoded), self.max_bytes)
+            log.warning(
+                "live: %s holds more open and recent calls than one message can (%d bytes): "
+                "the %d least recent are no longer shown on its wallboard (today's counts "
+                "are kept); a phone system that starts calls and never ends them?",
+                live.practice,
+                len(encoded),
+                dropped,
+            )
+            stored = live.to_json()
+            encoded = json.dumps(stored).encode()
+        return stored, encoded
 
     async def _flush(self, entries: TableWriter) -> None:
         """The ended calls' entries changed since the last flush, to their changelog."""

@@ -67,9 +67,7 @@ SYSTEM_VERBS = frozenset(
     }
 )
 #: Lines about a call that carry nothing the canonical events need.
-INFO_VERBS = frozenset(
-    {"INFO", "AGENTDUMP", "SYSCOMPAT", "CALLERONHOLD", "HOLD", "UNHOLD"}
-)
+INFO_VERBS = frozenset({"INFO", "AGENTDUMP", "SYSCOMPAT", "CALLERONHOLD", "HOLD", "UNHOLD"})
 #: Call ids that mean "no call" in queue_log.
 NO_CALL_IDS = frozenset({"", "NONE", "REALTIME"})
 #: Columns read as text (the data columns are read field by field).

@@ -293,6 +293,13 @@ class Settings(BaseModel):
         "127.0.0.1",
         description="Address `dashboards serve` listens on (0.0.0.0 in a container).",
     )
+    dashboards_max_clients: int = Field(
+        64,
+        ge=1,
+        description="Connections `dashboards serve` answers at once, a thread each; one more "
+        "is answered 503 at once (try again in a few seconds). Clients that send a byte at a "
+        "time could otherwise hold a thread each without end.",
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

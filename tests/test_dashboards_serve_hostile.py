@@ -161,3 +161,50 @@ def test_a_request_on_a_snapshot_let_go_is_answered_from_the_new_one(
             assert site.refresh()
         statuses = [future.result() for future in pending]
     assert statuses == [200] * 24
+
+
+def test_clients_that_trickle_bytes_hold_at_most_max_clients_threads(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """800 clients sending a byte at a time held 800 threads (each byte restarts the
+    timeout). Past dashboards_max_clients a connection is answered 503 at once; once the
+    tricklers go, pages are served again."""
+    # a trickler sends a byte every 0.1 s: 2 s of silence would let it go, a wide margin
+    settings = Settings(data_dir=data_dir, web_header_timeout_s=2, dashboards_max_clients=3)
+    build(settings, [call("c1", "2026-08-12 08:05")])
+    site = DashboardSite(settings, tmp_path / "served")
+    assert site.refresh()
+    server = DashboardServer(site, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    stop = threading.Event()
+
+    def trickle(conn: socket.socket) -> None:
+        for byte in b"GET /health HTTP/1.1\r\nX-Slow: " + b"a" * 10_000:
+            if stop.wait(0.1):
+                return
+            conn.sendall(bytes([byte]))
+
+    tricklers = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+    threads = [threading.Thread(target=trickle, args=(c,), daemon=True) for c in tricklers]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        seen = None
+        while time.monotonic() < deadline:  # the three are accepted before the fourth
+            seen = request(port, "/health")
+            if seen[0] == 503:
+                break
+        assert seen is not None and seen[0] == 503, f"expected a 503, saw {seen}"
+        assert seen[1]["Retry-After"] == "5" and b"busy" in seen[2]
+    finally:
+        stop.set()
+        for conn in tricklers:
+            conn.close()
+    deadline = time.monotonic() + 10
+    while (status := request(port, "/health")[0]) != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert status == 200, f"still {status} 10 s after the tricklers went"
+    server.shutdown()
+    server.server_close()

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from streams.outputs.dashboards.build import Site, write_asset
@@ -37,6 +38,15 @@ log = logging.getLogger("callstream.dashboards")
 HOST = "127.0.0.1"
 #: Longer request paths are no page of ours (the OS refuses file names over 255 bytes).
 MAX_PATH = 512
+_BUSY_TEXT = b"The dashboards are busy: try again in a few seconds.\n"
+#: The whole answer to a connection over ``dashboards_max_clients``.
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Retry-After: 5\r\nConnection: close\r\nContent-Length: "
+    + str(len(_BUSY_TEXT)).encode()
+    + b"\r\n\r\n"
+    + _BUSY_TEXT
+)
 
 
 @dataclass
@@ -258,7 +268,33 @@ class DashboardServer(ThreadingHTTPServer):
         #: A client silent this long (headers not sent, or idle between requests) is let go,
         #: as the worker's web server does: a thread is not held for ever.
         self.client_timeout = site.settings.web_header_timeout_s
+        #: A thread per connection, at most this many (settings ``dashboards_max_clients``).
+        self._slots = threading.BoundedSemaphore(site.settings.dashboards_max_clients)
         super().__init__((host, port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection while one is free; else a 503 at once, so clients
+        that trickle their requests a byte at a time cannot take every thread there is."""
+        if not self._slots.acquire(blocking=False):
+            log.info("busy: %s answered 503 (dashboards_max_clients)", client_address[0])
+            try:
+                request.settimeout(1.0)
+                request.sendall(BUSY)
+            except OSError:
+                pass  # gone already
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
         """One line, not the library's traceback on stderr: a browser that closes a tab

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from pipeline_support import (
     Worker,
+    metric_samples,
     pipeline_env,
     produce,
     start_worker,
@@ -282,6 +283,13 @@ def test_8_a_call_of_thousands_of_events_neither_stops_the_worker_nor_takes_othe
         (f"{practice}:loop", "call_id")
     }
     assert "call_max_events" in letters[0]["reason"]
+    # from 300 events on, the 1,202 later ringings could not change the call: not kept,
+    # and counted for the on-call engineer (a phone system repeating itself)
+    not_kept = {
+        s.labels["practice"]: s.value
+        for s in metric_samples(worker)["callstream_events_not_kept_total"]
+    }
+    assert not_kept[practice] == 1500 - (300 - 2)
     worker.assert_alive()
 
 

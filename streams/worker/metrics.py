@@ -50,6 +50,14 @@ class Metrics:
             ["practice", "type"],
             registry=r,
         )
+        self.events_not_kept = PromCounter(
+            "callstream_events_not_kept",
+            "Valid events the pipeline did not keep because they could not change their "
+            "call: a repeat of an event_id the call holds, or (once a call holds half of "
+            "call_max_events) a later ringing, queue join or answer than its first.",
+            ["practice"],
+            registry=r,
+        )
         self.dead_letters = PromCounter(
             "callstream_dead_letters",
             "Messages set aside on the dead-letter topic, by the field at fault ('none': "
@@ -109,6 +117,10 @@ class Metrics:
     def count_events(self, tally: Counter[tuple[str, str]]) -> None:
         for (practice, kind), n in tally.items():
             self.events.labels(practice, kind).inc(n)
+
+    def not_kept(self, tally: Counter[str]) -> None:
+        for practice, n in tally.items():
+            self.events_not_kept.labels(practice).inc(n)
 
     def dead_letter(self, field: str | None) -> None:
         self.dead_letters.labels(field or "none").inc()

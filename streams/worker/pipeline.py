@@ -84,6 +84,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
         now: float,
         touched: dict[bytes, tuple[CallState, int]],
         tally: Counter[tuple[str, str]],
+        not_kept: Counter[str],
     ) -> tuple[bytes, CallState, bool, bool, list[PseudonymisedEvent]]:
         """Validate one message and add it to its call (not saved yet); raises to reject.
         Also the events of the call that this one set aside (``CallAssembly.add``)."""
@@ -94,6 +95,8 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
         key = result.key.encode()  # the masked call id: the raw key may hold a number
         current = touched[key][0] if key in touched else table.data.get(key)
         state, changed, report_now = receive(current, result, now, span)
+        if not changed:
+            not_kept[result.practice] += 1
         state.partition = message.partition
         return key, state, changed, report_now, state.assembly.take_set_aside()
 
@@ -109,10 +112,13 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
             touched: dict[bytes, tuple[CallState, int]] = {}
             to_report: dict[bytes, tuple[CallState, int]] = {}
             tally: Counter[tuple[str, str]] = Counter()
+            not_kept: Counter[str] = Counter()  # repeats and events that change nothing
             for event in events:
                 message = event.message
                 try:
-                    key, state, changed, report_now, set_aside = take(message, now, touched, tally)
+                    key, state, changed, report_now, set_aside = take(
+                        message, now, touched, tally, not_kept
+                    )
                 except Exception as exc:  # this event only: set it aside, the others go on
                     await dead_letters.send(
                         message.value,
@@ -144,7 +150,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                     reported[key] = call
                 else:  # set aside whole, out of the state: nothing of it is live either
                     touched.pop(key, None)
-            await p.batch_done(touched, reported, tally, now)  # live state and metrics
+            await p.batch_done(touched, reported, tally, not_kept, now)  # live and metrics
 
     @p.app.timer(interval=settings.sweep_interval_s)
     async def sweep_calls() -> None:

@@ -95,9 +95,12 @@ class Pipeline:
         touched: Mapping[bytes, tuple[CallState, int]],
         reported: Mapping[bytes, ClassifiedCall],
         tally: Counter[tuple[str, str]],
+        not_kept: Counter[str],
         now: float,
     ) -> None:
-        """The pipeline's one hook per batch: the calls it changed or reported, and the
-        events it accepted by (practice, type), to the live state and the metrics."""
+        """The pipeline's one hook per batch: the calls it changed or reported, the events
+        it accepted by (practice, type) and those it did not keep by practice, to the live
+        state and the metrics."""
         self.metrics.count_events(tally)
+        self.metrics.not_kept(not_kept)
         await self.live.observe(touched, reported, now)

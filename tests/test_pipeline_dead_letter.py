@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from streams.core.dead_letter import in_parts, make_dead_letter, redact
-from streams.core.normalise import Rejected
+from streams.core.normalise import Rejected, normalise
 from streams.core.pseudonymise import caller_key
 from streams.core.redact import mask_phone_numbers, masked
 from streams.worker.reject import DeadLetters
@@ -198,3 +198,26 @@ def test_a_flood_of_dead_letters_is_logged_at_a_bounded_rate_and_all_kept(
     assert len(lines) == 62 and len(topic.sent) == 105
     assert "(40 more dead letters before this one were not logged" in lines[60]
     assert "not logged" not in lines[61]
+
+
+def test_a_message_of_thousands_of_unknown_fields_and_a_huge_key_still_makes_a_letter() -> None:
+    """30,000 unknown fields made a reason of 1.1 MB: the letter could not be cut into
+    parts (only the original is), the send raised inside the agent's handler for bad
+    events, and the batch came back again and again. The reason names the first problems
+    and counts the rest; the field and the key are cut too."""
+    fields = ",".join(f'"k{n:05x}":0' for n in range(30_000))
+    raw = ('{"practice":"A12345","call_id":"c1",' + fields + "}").encode()
+    why = normalise(raw, b"A12345:c1", KEY)
+    assert isinstance(why, Rejected)
+    assert len(why.reason) < 4_000 and why.reason.endswith("more problems")
+    letter = make_dead_letter(
+        raw, why.reason + "x" * 50_000, "f" * 5_000, topic="raw", partition=0, offset=1,
+        message_key=b"A12345:" + b"k" * 100_000, pseudonym_key=KEY,
+    )  # fmt: skip
+    assert len(letter.reason) < 4_100 and len(letter.field or "") < 300
+    assert len(letter.source_key or "") == 1_000
+    assert "message key cut to its first 1,000 characters" in letter.redactions
+    pieces = in_parts(letter, 100_000)
+    assert all(len(p.to_bytes()) <= 100_000 for p in pieces)
+    assert "".join(p.original for p in pieces) == letter.original
+    assert len(json.loads(letter.original)) == 30_002

@@ -118,6 +118,20 @@ def _pseudonymise_caller(value: Any, practice: Any, key: bytes) -> Any:
     return value if pseudonym is None else f"pseudonym:{pseudonym}"
 
 
+#: The longest reason, field and message key a dead letter keeps (characters): they are
+#: made from what was sent (30,000 unknown fields made a 1 MB reason), and the letter must
+#: fit one Kafka message beside the original it keeps whole.
+MAX_REASON = 4000
+MAX_FIELD = 200
+MAX_KEY = 1000
+
+
+def _cut(text: str, most: int) -> str:
+    if len(text) <= most:
+        return text
+    return f"{text[:most]}… (cut at {most:,} of {len(text):,} characters)"
+
+
 def make_dead_letter(
     raw: bytes,
     reason: str,
@@ -137,9 +151,12 @@ def make_dead_letter(
         shown_key, n = mask_phone_numbers(message_key.decode("utf-8", "replace"), pseudonym_key)
         if n:
             notes.append("phone number(s) masked in the message key")
+        if len(shown_key) > MAX_KEY:
+            notes.append(f"message key cut to its first {MAX_KEY:,} characters")
+            shown_key = shown_key[:MAX_KEY]
     return DeadLetter(
-        reason=mask_phone_numbers(reason)[0],
-        field=mask_phone_numbers(field)[0] if field is not None else None,
+        reason=_cut(mask_phone_numbers(reason)[0], MAX_REASON),
+        field=_cut(mask_phone_numbers(field)[0], MAX_FIELD) if field is not None else None,
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,

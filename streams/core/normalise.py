@@ -24,6 +24,10 @@ class Rejected:
     field: str | None
 
 
+#: Problems a reason names (30,000 unknown fields are one problem repeated).
+MAX_PROBLEMS = 20
+
+
 def validation_reason(exc: ValidationError) -> Rejected:
     """One line naming each bad field (without its value) from a pydantic error."""
     found = errors.problems(exc)
@@ -31,7 +35,9 @@ def validation_reason(exc: ValidationError) -> Rejected:
         if problem.kind == "json_invalid":
             return Rejected(f"not valid JSON: {problem.message}", None)
     first = next((p.field for p in found if p.field), None)
-    return Rejected("; ".join(p.text() for p in found), first)
+    shown = "; ".join(p.text() for p in found[:MAX_PROBLEMS])
+    more = len(found) - MAX_PROBLEMS
+    return Rejected(shown + (f"; and {more:,} more problems" if more > 0 else ""), first)
 
 
 def normalise(

@@ -75,3 +75,22 @@ def test_zeros_after_a_gzip_stream_are_padding_and_other_bytes_are_named() -> No
     ]:
         with pytest.raises(MalformedBody, match="bytes that are not part of it follow the end"):
             decoded(body + trailer, coding, LIMIT)
+
+
+def test_many_codings_are_refused_before_any_is_undone() -> None:
+    """Several Content-Encoding headers are one list: 12,000 stored gzip layers (434 KB)
+    took 1.3 s to undo and the cost grows as their square; at most three are read."""
+    body = LINES
+    for _ in range(3):
+        body = gzip.compress(body, compresslevel=0)
+    assert decoded(body, "gzip, gzip, identity, gzip", LIMIT) == LINES
+    with pytest.raises(UnsupportedEncoding, match="lists 4 codings, more than the 3"):
+        decoded(gzip.compress(body), ", ".join(["gzip"] * 4), LIMIT)
+
+
+def test_zeros_between_gzip_members_are_padding_and_an_empty_body_is_named() -> None:
+    two = gzip.compress(LINES[:100]) + b"\0" * 64 + gzip.compress(LINES[100:])
+    assert decoded(two, "gzip", LIMIT) == gzip.decompress(two) == LINES
+    for coding in ("gzip", "deflate"):
+        with pytest.raises(MalformedBody, match="the body is empty"):
+            decoded(b"", coding, LIMIT)

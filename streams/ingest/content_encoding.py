@@ -19,6 +19,9 @@ _GZIP = 16 + zlib.MAX_WBITS
 _ZLIB = zlib.MAX_WBITS
 _RAW_DEFLATE = -zlib.MAX_WBITS
 CODINGS = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": _ZLIB}
+#: The most codings a body may have (gzip twice, say): each is undone over the whole body,
+#: and thousands of stored gzip layers cost minutes of CPU for a 5 MB body.
+MAX_CODINGS = 3
 #: The first bytes of every gzip member (RFC 1952).
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -37,6 +40,11 @@ def decoded(raw: bytes, content_encoding: str, limit: int) -> bytes:
     Content-Encoding headers are one list, comma-joined (RFC 9110, 5.3)."""
     codings = [c.strip().lower() for c in content_encoding.split(",")]
     codings = [c for c in codings if c and c != "identity"]
+    if len(codings) > MAX_CODINGS:
+        raise UnsupportedEncoding(
+            f"Content-Encoding lists {len(codings):,} codings, more than the {MAX_CODINGS} "
+            "read here: send the body compressed once (gzip or deflate), or uncompressed"
+        )
     for coding in codings:
         if coding not in CODINGS:
             raise UnsupportedEncoding(
@@ -64,6 +72,8 @@ def _inflate(data: bytes, coding: str, limit: int) -> bytes:
 
 def _whole(data: bytes, wbits: int, limit: int) -> bytes:
     """Every member of the stream (gzip allows several in a row), each to its end."""
+    if not data:
+        raise MalformedBody(_cannot("gzip" if wbits == _GZIP else "deflate", "the body is empty"))
     parts: list[bytes] = []
     size = 0
     rest = data
@@ -82,8 +92,10 @@ def _whole(data: bytes, wbits: int, limit: int) -> bytes:
                 )
             )
         rest = inflater.unused_data
-        if wbits == _GZIP and not rest.strip(b"\0"):
-            return b"".join(parts)  # zeros after the last member pad a block: gzip skips them
+        if wbits == _GZIP:  # zeros after a member pad a block: gzip skips them
+            rest = rest.lstrip(b"\0")
+            if not rest:
+                return b"".join(parts)
         if wbits != _GZIP or not rest.startswith(_GZIP_MAGIC):
             if rest:
                 raise MalformedBody(

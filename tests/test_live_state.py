@@ -223,3 +223,19 @@ def test_a_practice_state_past_one_message_forgets_its_least_recent_calls_not_it
     assert kept == list(range(3000 - len(kept), 3000))  # the most recent stay
     assert live.today.inbound == live.today.answered == 7
     assert live.shed(100, 500_000) == 0
+
+
+def test_shed_forgets_the_least_recent_call_open_or_ended_and_keeps_its_promise() -> None:
+    """It emptied the open calls before the ended ones (a caller waiting now went before a
+    call ended half an hour ago) and counted a separator the last item has not."""
+    live = PracticeLive("A12345", day="2026-08-03")
+    waiting = CallView("waiting", "queue", 1000.0, 1000.0, "2026-08-03")
+    live.open[waiting.call_id] = waiting
+    for n in range(5):
+        view = CallView(f"ended-{n}", "ended", 1.0 + n, 1.0 + n, "2026-08-03", "missed")
+        live.recent[view.call_id] = view
+    size = len(json.dumps(live.to_json()))
+    limit = size - len(json.dumps(waiting.to_json())) - 2
+    live.shed(size, limit)
+    assert "waiting" in live.open and len(live.recent) < 5
+    assert len(json.dumps(live.to_json())) <= limit

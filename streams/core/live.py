@@ -263,19 +263,19 @@ class PracticeLive:
             del self.recent[key]
 
     def shed(self, size: int, max_bytes: int) -> int:
-        """Forget the least recent calls until the state, ``size`` bytes as JSON now, takes
-        at most ``max_bytes``; how many were forgotten. The state is one Kafka message: a
-        phone system that starts thousands of calls and ends none (or with call ids of
-        hundreds of characters) must cost its own wallboard those calls, not stop the
-        worker for every practice. Today's counters are kept whole."""
+        """Forget the least recent calls, open or ended, until the state, ``size`` bytes as
+        JSON now, takes at most ``max_bytes``; how many were forgotten. The state is one
+        Kafka message: a phone system that starts thousands of calls and ends none (or
+        with call ids of hundreds of characters) must cost its own wallboard those calls,
+        not stop the worker for every practice. Today's counters are kept whole."""
         dropped = 0
-        for views in (self.open, self.recent):
-            for view in sorted(views.values(), key=lambda v: v.last_at):
-                if size <= max_bytes:
-                    return dropped
-                size -= len(json.dumps(view.to_json())) + 2
-                del views[view.call_id]
-                dropped += 1
+        for view in sorted([*self.open.values(), *self.recent.values()], key=lambda v: v.last_at):
+            if size <= max_bytes:
+                break
+            size -= len(json.dumps(view.to_json()))  # and its ", ", but the last has none
+            self.open.pop(view.call_id, None)
+            self.recent.pop(view.call_id, None)
+            dropped += 1
         return dropped
 
     def to_json(self) -> dict[str, Any]:

@@ -447,9 +447,10 @@ def _exit(reader: _Reader, call: _Call, line: _Line) -> None:
 
 
 def _refused(reader: _Reader, call: _Call, line: _Line) -> None:
-    # JOINEMPTY / FULL: the queue would not take the caller (no one logged in, or as many
-    # waiting as it holds). They reached it expecting a person and no one answered: a missed
-    # call with no wait, ended here unless the dialplan sends them to another queue.
+    # JOINEMPTY / JOINUNAVAIL / FULL: the queue would not take the caller (no one logged
+    # in, no one available, or as many waiting as it holds). They reached it expecting a
+    # person and no one answered: a missed call with no wait, ended here unless the
+    # dialplan sends them to another queue.
     if not line.queue or line.queue.upper() == "NONE":
         raise LineError(f"{line.verb}: field 'queue' (column 3) is empty")
     reader.reopen(call)
@@ -490,4 +491,5 @@ _HANDLERS = {
     "EXITWITHKEY": _exit_with_key,
     "JOINEMPTY": _refused,
     "FULL": _refused,
+    "JOINUNAVAIL": _refused,
 }

@@ -194,10 +194,16 @@ def test_a_flood_of_dead_letters_is_logged_at_a_bounded_rate_and_all_kept(
         assert len(caplog.records) == 60 and "not logged" not in caplog.text
         now[0] = 2.0
         asyncio.run(send(5))
+        asyncio.run(send(100))  # a second flood, then quiet: the sweep tells its count
+        letters.log_unlogged()  # no token left: still nothing
+        now[0] = 3.0
+        letters.log_unlogged()
+        letters.log_unlogged()  # nothing more to tell
     lines = [record.getMessage() for record in caplog.records]
-    assert len(lines) == 62 and len(topic.sent) == 105
+    assert len(lines) == 63 and len(topic.sent) == 205
     assert "(40 more dead letters before this one were not logged" in lines[60]
     assert "not logged" not in lines[61]
+    assert lines[62].startswith("103 dead letters were not logged")  # 3 of them at t=2
 
 
 def test_a_message_of_thousands_of_unknown_fields_and_a_huge_key_still_makes_a_letter() -> None:

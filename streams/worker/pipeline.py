@@ -154,6 +154,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
 
     @p.app.timer(interval=settings.sweep_interval_s)
     async def sweep_calls() -> None:
+        dead_letters.log_unlogged()
         now = clock()
         owned = {tp.partition for tp in p.app.assignor.assigned_actives() if tp.topic == raw_name}
         store = table.data  # the table's own mapping: no sensor call or KeyError per look-up

@@ -119,3 +119,14 @@ class DeadLetters:
             else "",
         )
         self._unlogged = 0
+
+    def log_unlogged(self) -> None:
+        """Say how many letters were not logged, once a flood has stopped (the pipeline's
+        sweep calls it): otherwise that count waits for the next letter, maybe for days."""
+        if self._unlogged and self._log_limit.acquire("dead letters") == 0:
+            log.warning(
+                "%d dead letters were not logged: over dead_letter_log_per_minute; the "
+                "topic keeps them and callstream_dead_letters_total counts them",
+                self._unlogged,
+            )
+            self._unlogged = 0

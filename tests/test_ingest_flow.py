@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
+from multidict import CIMultiDict
 
 from streams.ingest.http import Ingest
 from streams.ingest.tokens import TokenStore
@@ -32,7 +33,8 @@ class Body:
 
 class Request:
     def __init__(self, body: bytes, token: str | None, content_length: int | None = -1) -> None:
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # aiohttp's headers: several of a name are kept (Content-Encoding is read so)
+        self.headers = CIMultiDict({"Authorization": f"Bearer {token}"} if token else {})
         self.content_length = len(body) if content_length == -1 else content_length
         self.content = Body(body)
 

@@ -72,8 +72,9 @@ def _inflate(data: bytes, coding: str, limit: int) -> bytes:
 
 def _whole(data: bytes, wbits: int, limit: int) -> bytes:
     """Every member of the stream (gzip allows several in a row), each to its end."""
+    coding = "gzip" if wbits == _GZIP else "deflate"
     if not data:
-        raise MalformedBody(_cannot("gzip" if wbits == _GZIP else "deflate", "the body is empty"))
+        raise MalformedBody(_cannot(coding, "the body is empty"))
     parts: list[bytes] = []
     size = 0
     rest = data
@@ -87,7 +88,7 @@ def _whole(data: bytes, wbits: int, limit: int) -> bytes:
         if not inflater.eof:
             raise MalformedBody(
                 _cannot(
-                    "gzip" if wbits == _GZIP else "deflate",
+                    coding,
                     "it ends before its end (cut short: close the compressor before sending)",
                 )
             )
@@ -100,7 +101,7 @@ def _whole(data: bytes, wbits: int, limit: int) -> bytes:
             if rest:
                 raise MalformedBody(
                     _cannot(
-                        "gzip" if wbits == _GZIP else "deflate",
+                        coding,
                         f"{len(rest):,} bytes that are not part of it follow the end of its stream",
                     )
                 )

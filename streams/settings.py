@@ -330,6 +330,12 @@ class Settings(BaseModel):
         return EventBounds(self.event_earliest, timedelta(seconds=self.event_max_future_s))
 
     @property
+    def kafka_value_max_bytes(self) -> int:
+        """The largest key and value one message may take: ``kafka_message_max_bytes``
+        less room for a record's framing and headers (under 100 bytes in Kafka's format)."""
+        return self.kafka_message_max_bytes - 1024
+
+    @property
     def call_span(self) -> CallSpan:
         """How far apart a call's events may be (``streams.core.assemble.CallSpan``)."""
         from streams.core.assemble import CallSpan, state_budget

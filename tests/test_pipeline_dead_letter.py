@@ -13,6 +13,7 @@ from streams.core.dead_letter import in_parts, make_dead_letter, redact
 from streams.core.normalise import Rejected, normalise
 from streams.core.pseudonymise import caller_key
 from streams.core.redact import mask_phone_numbers, masked
+from streams.settings import Settings
 from streams.worker.reject import DeadLetters
 
 KEY = b"test-key"
@@ -182,7 +183,13 @@ def test_a_flood_of_dead_letters_is_logged_at_a_bounded_rate_and_all_kept(
     line says how many were not logged; the topic still gets every one."""
     now = [0.0]
     topic = _Topic()
-    letters = DeadLetters(topic, KEY, log_per_minute=60, clock=lambda: now[0])  # type: ignore[arg-type]
+    letters = DeadLetters(
+        topic,  # type: ignore[arg-type]
+        KEY,
+        max_bytes=Settings().kafka_value_max_bytes,
+        log_per_minute=60,
+        clock=lambda: now[0],
+    )
     why = Rejected("field 'at': not a time", "at")
 
     async def send(count: int) -> None:

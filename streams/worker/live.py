@@ -144,7 +144,7 @@ class Live:
         self.calls = calls
         self.partitions = settings.topic_partitions
         self.open_max_s = settings.call_timeout_s
-        self.max_bytes = settings.kafka_message_max_bytes - 1024  # a record's framing
+        self.max_bytes = settings.kafka_value_max_bytes  # the live messages have no key
         self.clock = clock
         self._decoded: dict[bytes, tuple[Any, PracticeLive]] = {}
         self._pending: dict[bytes, Any] = {}  # ended calls' entries not yet changelogged

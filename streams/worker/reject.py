@@ -31,14 +31,14 @@ class DeadLetters:
         pseudonym_key: bytes,
         metrics: Metrics | None = None,
         *,
-        max_bytes: int = 1_000_000,
+        max_bytes: int,
         log_per_minute: int = 60,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.topic = topic
         self.pseudonym_key = pseudonym_key
         self.metrics = metrics
-        #: settings ``kafka_message_max_bytes``: a larger letter is sent in parts.
+        #: settings ``kafka_value_max_bytes``: a larger letter (with its key) goes in parts.
         self.max_bytes = max_bytes
         #: settings ``dead_letter_log_per_minute``: a phone system sending nothing but bad
         #: events must not bury every other log line; the topic and the metric keep them all.
@@ -70,8 +70,7 @@ class DeadLetters:
             events=events,
         )
         shown_key = letter.source_key.encode() if letter.source_key else None
-        # Kafka counts the key and a record's framing (under 100 bytes) against the limit.
-        pieces = in_parts(letter, self.max_bytes - len(shown_key or b"") - 512)
+        pieces = in_parts(letter, self.max_bytes - len(shown_key or b""))
         self._log(letter, len(pieces))
         if self.metrics is not None:
             self.metrics.dead_letter(why.field)

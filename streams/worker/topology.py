@@ -86,7 +86,7 @@ class Pipeline:
             self.dead_letter,
             self.pseudonym_key,
             self.metrics,
-            max_bytes=self.settings.kafka_message_max_bytes,
+            max_bytes=self.settings.kafka_value_max_bytes,
             log_per_minute=self.settings.dead_letter_log_per_minute,
         )
 

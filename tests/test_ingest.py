@@ -219,3 +219,24 @@ def test_ndjson_lines_end_at_line_feeds_only():
     with pytest.raises(InvalidEvents) as exc:  # then refused as the field it is in
         validate_events(parse_body(text.encode()), P)
     assert details(exc) == [(0, "agent")]
+
+
+@pytest.mark.parametrize("ndjson", [False, True])
+def test_a_field_given_twice_in_one_event_is_refused_naming_it(ndjson: bool):
+    """{"type": "ringing", ..., "type": "answered"} was read as its last value: an answered
+    call or a ringing one, whichever the phone system wrote last, with no word to it."""
+    good = json.dumps(event(1))
+    twice = (
+        '{"practice": "A81001", "call_id": "c1", "event_id": "e2", "type": "ringing", '
+        '"team": "reception", "at": "2026-08-03T08:00:10Z", "type": "answered", '
+        '"at": "2026-08-03T08:00:20Z"}'
+    )
+    unknown_twice = good[:-1] + ', "colour": 1, "colour": 2}'
+    text = (
+        "\n".join([good, twice, unknown_twice]) if ndjson else f"[{good}, {twice}, {unknown_twice}]"
+    )
+    with pytest.raises(InvalidEvents) as caught:
+        validate_events(parse_body(text.encode()), P)
+    assert details(caught) == [(1, "at"), (1, "type"), (2, "colour")]
+    assert "given more than once" in caught.value.body.details[0].message
+    assert "08:00:10" not in caught.value.body.model_dump_json()  # values are never quoted

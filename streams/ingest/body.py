@@ -10,13 +10,13 @@ submitted values (a caller's number must not be echoed into logs or client error
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from models.events import CallEvent
 from streams.core import errors
+from streams.ingest.repeated_keys import Repeated, keep_repeats
 
 #: Most per-event errors listed in one response; the summary still counts them all.
 MAX_DETAILS = 100
@@ -69,32 +69,10 @@ def parse_body(body: bytes) -> list[Any]:
     return _parse_ndjson(text)
 
 
-class _RepeatedFields(dict[str, Any]):
-    """A JSON object that gave a field more than once (``repeated``: their names)."""
-
-    repeated: list[str]
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object; one that repeats an event field is marked, not read as its last value
-    (which of two ``type``s or ``at``s the phone system meant is not known). A repeated
-    unknown field is refused as unknown anyway."""
-    obj = dict(pairs)
-    if len(obj) == len(pairs):
-        return obj
-    counts = Counter(name for name, _ in pairs)
-    repeated = sorted(n for n, c in counts.items() if c > 1 and n in CallEvent.model_fields)
-    if not repeated:
-        return obj
-    marked = _RepeatedFields(obj)
-    marked.repeated = repeated
-    return marked
-
-
 def _loads(text: str) -> Any:
     """``json.loads``, but JSON the parser cannot take is a client error (``ValueError``)."""
     try:
-        return json.loads(text, object_pairs_hook=_object)
+        return json.loads(text, object_pairs_hook=keep_repeats)
     except RecursionError:
         raise ValueError("nested too deeply (events are flat objects)") from None
     except json.JSONDecodeError:
@@ -189,7 +167,12 @@ def _problems(index: int, item: Any, practice: str, events: list[CallEvent]) -> 
     if not isinstance(item, dict):
         kind = "array" if isinstance(item, list) else type(item).__name__
         return [ErrorDetail(index=index, message=f"event must be a JSON object, not {kind}")]
-    if isinstance(item, _RepeatedFields):
+    # Which of two ``type``s or ``at``s the phone system meant is not known; a repeated
+    # unknown field is refused as unknown below.
+    repeated = sorted(
+        n for n, v in item.items() if isinstance(v, Repeated) and n in CallEvent.model_fields
+    )
+    if repeated:
         return [
             ErrorDetail(
                 index=index,
@@ -197,7 +180,7 @@ def _problems(index: int, item: Any, practice: str, events: list[CallEvent]) -> 
                 message="given more than once in this event: which value is meant is not "
                 "known; give each field once",
             )
-            for name in item.repeated
+            for name in repeated
         ]
     try:
         event = CallEvent.model_validate(item)

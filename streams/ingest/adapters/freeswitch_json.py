@@ -41,6 +41,7 @@ from streams.ingest.adapters.common import (
     unreadable,
     utc_from_epoch,
 )
+from streams.ingest.repeated_keys import DECODER, Repeated, parse_json
 
 FORMAT = "freeswitch-json"
 
@@ -72,30 +73,6 @@ _PARSE_FAULTS = (ValueError, RecursionError)
 
 class RecordError(ValueError):
     """A CDR whose fields cannot be read; the message names the field."""
-
-
-class _Repeated(list):  # type: ignore[type-arg]
-    """Values of a key that appeared more than once in one JSON object."""
-
-
-def _keep_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key not in obj:
-            obj[key] = value
-        elif isinstance(obj[key], _Repeated):
-            obj[key].append(value)
-        else:
-            obj[key] = _Repeated([obj[key], value])
-    return obj
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_keep_repeats)
-
-
-def parse_json(text: str) -> Any:
-    """JSON where a repeated key keeps all its values (as a list), not only the last."""
-    return json.loads(text, object_pairs_hook=_keep_repeats)
 
 
 def read_freeswitch_json(
@@ -181,7 +158,7 @@ def _documents(document: str, first_no: int) -> Iterator[tuple[int, dict[str, An
             return
         line += document.count("\n", pos, start)
         try:
-            value, end = _DECODER.raw_decode(document, start)
+            value, end = DECODER.raw_decode(document, start)
         except json.JSONDecodeError as exc:
             yield exc.lineno + first_no - 1, f"not valid JSON: {exc.msg}"
             return
@@ -403,7 +380,7 @@ def _variables(record: dict[str, Any]) -> dict[str, Any]:
     raw = record.get("variables")
     if raw is None:
         return {}
-    if not isinstance(raw, _Repeated):
+    if not isinstance(raw, Repeated):
         return _as_object(raw, "variables")
     merged: dict[str, Any] = {}
     for copy, part in enumerate(raw, start=1):
@@ -432,10 +409,10 @@ def _callflows(record: dict[str, Any]) -> list[_Flow]:
     raw = record.get("callflow")
     if raw is None:
         return []
-    parts = raw if isinstance(raw, _Repeated) else [raw]
+    parts = raw if isinstance(raw, Repeated) else [raw]
     items: list[Any] = []
     for part in parts:
-        items.extend(part if isinstance(part, list) and not isinstance(part, _Repeated) else [part])
+        items.extend(part if isinstance(part, list) and not isinstance(part, Repeated) else [part])
     flows = []
     for n, item in enumerate(items):
         path = f"callflow[{n}]"
@@ -523,7 +500,7 @@ def _text(value: Any, path: str) -> str:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, _Repeated):
+    if isinstance(value, Repeated):
         raise RecordError(f"field '{path}' is repeated")
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise RecordError(
@@ -537,7 +514,7 @@ def _as_object(value: Any, path: str) -> dict[str, Any]:
     """A JSON object field ({} when absent or null)."""
     if value is None:
         return {}
-    if isinstance(value, _Repeated):
+    if isinstance(value, Repeated):
         raise RecordError(f"field '{path}' is repeated")
     if not isinstance(value, dict):
         raise RecordError(f"field '{path}' is not an object")

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from models.events import CallEvent
+from streams.core.repeated_keys import parse_json
 from streams.core.rules import Rules
 from streams.ingest.adapters import freeswitch_json
 from streams.ingest.adapters.common import AdapterLine
 from streams.ingest.adapters.freeswitch_json import read_freeswitch_json
-from streams.ingest.repeated_keys import parse_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "adapters"
 PRACTICE = "A12345"

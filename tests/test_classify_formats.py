@@ -54,6 +54,21 @@ def test_json_no_parser_can_take_costs_its_line_alone(practice: str | None) -> N
     ]
 
 
+@pytest.mark.parametrize("practice", [None, "A12345"])
+def test_a_line_that_gives_a_field_twice_costs_that_line_naming_it(practice: str | None) -> None:
+    twice = json.dumps(EVENT).replace('"e1"', '"e1", "type": "call_ended"')
+    text = "\n".join([twice, json.dumps({**EVENT, "event_id": "e2"})]) + "\n"
+    got = parse(text, practice)
+    assert [(p.line, p.event.event_id if p.event else p.error) for p in got] == [
+        (
+            1,
+            "field 'type': given more than once in this event: which value is meant is not "
+            "known; give each field once",
+        ),
+        (2, "e2"),
+    ]
+
+
 def test_several_bad_fields_are_all_named() -> None:
     [line] = parse(json.dumps({**EVENT, "practice": "nope", "type": "teleported"}))
     assert "field 'practice'" in line.error and "field 'type'" in line.error

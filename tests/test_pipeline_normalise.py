@@ -57,6 +57,28 @@ def test_not_json_and_empty_and_wrong_key() -> None:
     assert isinstance(wrong, Rejected) and wrong.field == "key"
 
 
+def test_a_field_given_twice_is_refused_naming_it_whatever_the_spacing() -> None:
+    """pydantic keeps a repeated key's last value: a call that rang and was answered in one
+    event would be whichever the phone system wrote last."""
+    text = _bytes().decode()
+    twice = text.replace('"type": "call_started"', '"type": "ringing", "type" :"call_started"')
+    result = normalise(twice.encode(), b"A12345:c1", KEY)
+    assert result == Rejected(
+        "field 'type': given more than once in this event: which value is meant is not "
+        "known; give each field once",
+        "type",
+    )
+    both = text.replace('"c1"', '"c1", "at":\t"2026-08-03T07:31:00Z", "call_id": "c1"')
+    result = normalise(both.encode(), b"A12345:c1", KEY)
+    assert isinstance(result, Rejected) and result.field == "at"
+    assert "field 'at'" in result.reason and "field 'call_id'" in result.reason
+
+
+def test_a_value_that_looks_like_a_key_is_not_a_repeat() -> None:
+    result = normalise(_bytes(team='front "desk": "x"', type="answered"), b"A12345:c1", KEY)
+    assert isinstance(result, PseudonymisedEvent) and result.team == 'front "desk": "x"'
+
+
 def _classified(call_id: str, **changes: object) -> bytes:
     row = {
         "practice": "A12345",

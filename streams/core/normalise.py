@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from models.events import CallEvent, PseudonymisedEvent, call_key
 from streams.core import errors
 from streams.core.pseudonymise import pseudonymise
+from streams.core.repeated_keys import repeated_fields, repeated_reason
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ def normalise(
         event = CallEvent.model_validate_json(value)
     except ValidationError as exc:
         return validation_reason(exc)
+    repeated = repeated_fields(value, len(event.model_fields_set))
+    if repeated:
+        return Rejected(repeated_reason(repeated), repeated[0])
     expected = call_key(event.practice, event.call_id).encode()
     if key != expected:
         return Rejected(

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from models.events import CallEvent
 from streams.core import errors
-from streams.ingest.repeated_keys import Repeated, keep_repeats
+from streams.core.repeated_keys import REPEATED, Repeated, keep_repeats
 
 #: Most per-event errors listed in one response; the summary still counts them all.
 MAX_DETAILS = 100
@@ -173,15 +173,7 @@ def _problems(index: int, item: Any, practice: str, events: list[CallEvent]) -> 
         n for n, v in item.items() if isinstance(v, Repeated) and n in CallEvent.model_fields
     )
     if repeated:
-        return [
-            ErrorDetail(
-                index=index,
-                field=name,
-                message="given more than once in this event: which value is meant is not "
-                "known; give each field once",
-            )
-            for name in repeated
-        ]
+        return [ErrorDetail(index=index, field=name, message=REPEATED) for name in repeated]
     try:
         event = CallEvent.model_validate(item)
     except ValidationError as exc:

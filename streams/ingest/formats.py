@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from models.events import ODS_PATTERN, CallEvent
 from streams.core import errors
 from streams.core.redact import masked
+from streams.core.repeated_keys import repeated_fields, repeated_reason
 from streams.core.rules import Rules, load_rules
 from streams.ingest.adapters.common import Tally, reported, undecodable
 
@@ -79,10 +80,12 @@ def parse_jsonl_line(number: int, text: str, practice: str | None) -> ParsedLine
     """One canonical event from one JSON line; ``practice`` fills a missing practice."""
     if practice is None:
         try:
-            return ParsedLine(number, event=CallEvent.model_validate_json(text))
+            event = CallEvent.model_validate_json(text)
         except ValidationError as exc:
             if exc.errors()[0]["type"] not in ("json_invalid", "model_type"):
                 return ParsedLine(number, error=errors.one_line(exc, quoted=True))
+        else:
+            return _once_each(number, text, event, len(event.model_fields_set))
     try:
         raw: Any = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -91,6 +94,7 @@ def parse_jsonl_line(number: int, text: str, practice: str | None) -> ParsedLine
         return ParsedLine(number, error="not JSON an event can be (a huge number, or too deep)")
     if not isinstance(raw, dict):
         return ParsedLine(number, error="not a JSON object (one event per line)")
+    distinct = len(raw)
     if practice is not None:
         given = raw.get("practice")
         if given in (None, ""):
@@ -98,9 +102,19 @@ def parse_jsonl_line(number: int, text: str, practice: str | None) -> ParsedLine
         elif not isinstance(given, str) or given.strip().upper() != practice:
             return ParsedLine(number, error=f"field 'practice': differs from --practice {practice}")
     try:
-        return ParsedLine(number, event=CallEvent.model_validate(raw))
+        return _once_each(number, text, CallEvent.model_validate(raw), distinct)
     except ValidationError as exc:
         return ParsedLine(number, error=errors.one_line(exc, quoted=True))
+
+
+def _once_each(number: int, text: str, event: CallEvent, distinct: int) -> ParsedLine:
+    """``event``, unless its line gives one of its ``distinct`` fields more than once."""
+    repeated = repeated_fields(text, distinct)
+    return (
+        ParsedLine(number, error=repeated_reason(repeated))
+        if repeated
+        else ParsedLine(number, event=event)
+    )
 
 
 @register_format("jsonl")

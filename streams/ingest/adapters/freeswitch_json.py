@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from streams.core.repeated_keys import DECODER, Repeated, parse_json
 from streams.core.rules import Rules
 from streams.ingest.adapters.common import (
     EPOCH_MAX,
@@ -41,7 +42,6 @@ from streams.ingest.adapters.common import (
     unreadable,
     utc_from_epoch,
 )
-from streams.ingest.repeated_keys import DECODER, Repeated, parse_json
 
 FORMAT = "freeswitch-json"
 

@@ -406,3 +406,107 @@ def test_a_bridge_to_a_divert_number_is_an_ivr_divert_not_an_answer() -> None:
     (events,) = _calls(out).values()
     assert _kinds(events) == ["call_started", "ivr_divert", "call_ended"]
     assert events[1].target == "pharmacy"
+
+
+def _one_call(record: dict) -> list[CallEvent]:
+    """The events of the one call in ``record``, read as a one-line file."""
+    out, _ = _read(text=json.dumps(record) + "\n")
+    (events,) = _calls(out).values()
+    return events
+
+
+def _flow(index: int, destination: str, created: int, **times: int) -> dict:
+    """A callflow of u-2 (times in seconds after 1785756100, written in µs)."""
+    at = {name: str((1785756100 + s) * 1_000_000) for name, s in times.items()}
+    return {
+        "profile_index": str(index),
+        "caller_profile": {"caller_id_number": "07700900555", "destination_number": destination},
+        "times": {"profile_created_time": str((1785756100 + created) * 1_000_000), **at},
+    }
+
+
+@pytest.mark.parametrize("agent_leg", ["5d2c4b1e-8f3a-4c6d-9e0b-1a2b3c4d5e6f", "07700900555"])
+def test_a_callcenter_agent_bridge_is_not_a_transfer(agent_leg: str) -> None:
+    """mod_callcenter puts the caller through with uuid_bridge, which adds a callflow to the
+    caller's leg "for CDR's sake" just after ``cc_queue_answered_epoch`` (whole seconds),
+    its destination the agent leg's UUID (or that leg's caller id, the caller's number)."""
+    record = _bad(
+        cc_queue="reception%40gp.example",
+        cc_side="member",
+        cc_queue_joined_epoch="1785756110",
+        cc_queue_answered_epoch="1785756140",
+        last_app="callcenter",
+    )
+    record["callflow"] = [_flow(1, "01632960000", 0), _flow(2, agent_leg, 40, bridged_time=40)]
+    record["callflow"][1]["times"]["profile_created_time"] = "1785756140420000"
+    events = _one_call(record)
+    assert _kinds(events) == ["call_started", "queue_joined", "answered", "call_ended"]
+    # An agent's transfer after that is still a transfer.
+    record["callflow"].append(_flow(3, "3001", 50))
+    events = _one_call(record)
+    assert _kinds(events) == [
+        "call_started",
+        "queue_joined",
+        "answered",
+        "transferred",
+        "call_ended",
+    ]
+    assert events[3].team == "3001"
+
+
+def _answered_then_transferred(**variables: object) -> dict:
+    """1002 answers 5 s in (callflow 2); 2 min later they transfer the caller to 1003
+    (callflow 3). The variables describe the last bridge only: FreeSWITCH keeps
+    ``bridge_epoch``, ``bridge_channel`` and ``dialed_user`` of the latest."""
+    record = _bad(progress_epoch="1785756101", answer_epoch="1785756105", **variables)
+    record["callflow"] = [
+        _flow(1, "01632960000", 0, transfer_time=0),
+        _flow(2, "1002", 0, bridged_time=5, transfer_time=125),
+        _flow(3, "1003", 125, **({"bridged_time": 130} if "bridge_epoch" in variables else {})),
+    ]
+    return record
+
+
+def test_an_answered_call_transferred_on_is_answered_by_the_first_person() -> None:
+    answered_on = _answered_then_transferred(
+        dialed_user="1003",
+        bridge_channel="sofia/internal/1003%40gp.example",
+        DIALSTATUS="SUCCESS",
+        bridge_epoch="1785756230",
+    )
+    events = _one_call(answered_on)
+    assert _kinds(events) == ["call_started", "ringing", "answered", "transferred", "call_ended"]
+    assert _gap(events, "call_started", "answered") == 5
+    assert [e.team for e in events[1:4]] == ["1002", "1002", "1003"]
+    assert _gap(events, "call_started", "transferred") == 125
+
+
+@pytest.mark.parametrize("last_app", ["bridge", "voicemail"])
+def test_a_call_transferred_to_no_answer_or_voicemail_was_still_answered(last_app: str) -> None:
+    """After the transfer 1003 does not answer (``bridge_epoch`` 0, DIALSTATUS NOANSWER),
+    or the caller is sent to voicemail: the caller spoke to 1002 for two minutes all the
+    same, so the call is answered (CBT003), not missed."""
+    unanswered = _answered_then_transferred(
+        dialed_user="1003", DIALSTATUS="NOANSWER", bridge_epoch="0", last_app=last_app
+    )
+    events = _one_call(unanswered)
+    assert _kinds(events) == ["call_started", "ringing", "answered", "transferred", "call_ended"]
+    assert _gap(events, "call_started", "answered") == 5
+    assert events[2].team == "1002"
+
+
+def test_a_bridge_to_voicemail_in_the_callflows_is_not_a_person() -> None:
+    loopback = {
+        "last_arg": "loopback/app%3Dvoicemail%3Adefault%20gp.example%201003",
+        "bridge_channel": "loopback/app=voicemail:default gp.example 1003-b",
+        "DIALSTATUS": "SUCCESS",
+        "bridge_epoch": "1785756230",
+    }
+    after_an_answer = _answered_then_transferred(**loopback)
+    events = _one_call(after_an_answer)
+    assert _kinds(events) == ["call_started", "ringing", "answered", "transferred", "call_ended"]
+    assert _gap(events, "call_started", "answered") == 5
+    alone = _bad(dialed_user="1003", progress_epoch="1785756101", **loopback)
+    alone["callflow"] = [_flow(1, "1003", 0, bridged_time=130)]
+    events = _one_call(alone)
+    assert _kinds(events) == ["call_started", "ringing", "voicemail", "call_ended"]

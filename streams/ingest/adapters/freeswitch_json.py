@@ -57,6 +57,10 @@ _ANSWERING = ("bridge_channel", "callee_id_number")
 #: A bridge to voicemail through a loopback channel (FreeSWITCH's stock Local_Extension:
 #: ``bridge loopback/app=voicemail:default ${domain_name} ${dialed_extension}``).
 _VOICEMAIL_BRIDGE = re.compile(r"^loopback/app=voicemail\b", re.IGNORECASE)
+#: A channel's UUID. FreeSWITCH's uuid_bridge (how mod_callcenter puts a caller through to
+#: an agent) adds a callflow to each leg "for CDR's sake" whose destination is the other
+#: leg's UUID: a bridge, not a transfer.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 #: A whole number as FreeSWITCH writes one (a string of ASCII digits): ``int`` would also take
 #: ``1_0``, spaces and digits of other scripts. 40 digits bound the conversion, yet let a long
 #: number in a time field be named as no Unix time rather than as no number.
@@ -276,10 +280,15 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
         if answered_at is not None:
             yield event("answered", answered_at, **team(queue))
     else:
-        answered_at = None if voicemail else _person_answered(variables)
+        answer = _person_answered(variables, flows, voicemail, number)
+        answered_at = answer.at if answer else None
         progress = _time(variables, "progress")
         if answered_at is not None or progress is not None:
-            dialled = _bridged_extension(variables, rules, voicemail) or _last_destination(flows)
+            if answer is not None and answer.flow is not None:
+                dialled = answer.flow.text("destination_number")
+            else:
+                dialled = _bridged_extension(variables, rules, voicemail)
+            dialled = dialled or _last_destination(flows)
             rang = progress if progress is not None else start
             divert = None if voicemail else rules.phone_system.divert_for(dialled)
             if divert is not None:
@@ -293,7 +302,7 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
                 if answered_at is not None:
                     yield event("answered", answered_at, **team(dialled))
     if answered_at is not None:
-        for at, target in _transfers(flows, answered_at):
+        for at, target in _transfers(flows, answered_at, number):
             yield event("transferred", at, **team(target))
     if voicemail and answered_at is None:
         yield event("voicemail", _voicemail_at(variables, end))
@@ -303,23 +312,60 @@ def _events(record: dict[str, Any], rules: Rules, tally: Tally) -> Iterator[dict
 def _to_voicemail(variables: dict[str, Any]) -> bool:
     """The call ended in voicemail: the voicemail application, or a bridge to it through a
     loopback channel (whose bridge and DIALSTATUS=SUCCESS are not a person answering)."""
-    if _var(variables, "last_app").lower() == "voicemail":
-        return True
+    return _var(variables, "last_app").lower() == "voicemail" or _bridged_to_voicemail(variables)
+
+
+def _bridged_to_voicemail(variables: dict[str, Any]) -> bool:
+    """The call's last bridge was to voicemail through a loopback channel."""
     return any(
         _VOICEMAIL_BRIDGE.match(_var(variables, name).strip())
         for name in ("last_arg", "bridge_channel")
     )
 
 
-def _person_answered(variables: dict[str, Any]) -> float | None:
-    """When a person answered: the bridge; else the answer, when the dial succeeded (an
-    ``answer_epoch`` alone is not a person: the IVR answers calls)."""
+@dataclass(frozen=True)
+class _Answer:
+    """When a person first answered; ``flow``, the callflow whose bridge that was, when the
+    call was bridged again later (the variables then name the later party, not this one)."""
+
+    at: float
+    flow: _Flow | None = None
+
+
+def _person_answered(
+    variables: dict[str, Any], flows: list[_Flow], voicemail: bool, caller: str
+) -> _Answer | None:
+    """The first bridge to a person: the earliest callflow ``bridged_time`` (the variables'
+    ``bridge_epoch`` is the *last* bridge's: a call answered, then transferred, would be
+    answered when the transfer was, or not at all when no one took it), less a final bridge
+    to voicemail. Without callflow bridge times: ``bridge_epoch``, else the answer when the
+    dial succeeded (an ``answer_epoch`` alone is not a person: the IVR answers calls)."""
+    bridges = sorted(
+        ((at, flow) for flow in flows if (at := _bridged_at(flow)) is not None),
+        key=lambda bridge: bridge[0],
+    )
+    if bridges:
+        people = bridges[:-1] if _bridged_to_voicemail(variables) else bridges
+        if not people:
+            return None
+        at, flow = people[0]
+        later = [f for f in flows if f.index > flow.index and not _bridge_profile(f, caller)]
+        return _Answer(at, flow if later else None)
+    if voicemail:
+        return None
     bridged = _time(variables, "bridge")
     if bridged is not None:
-        return bridged
+        return _Answer(bridged)
     if _var(variables, "DIALSTATUS").upper() == "SUCCESS":
-        return _time(variables, "answer")
+        answered = _time(variables, "answer")
+        return _Answer(answered) if answered is not None else None
     return None
+
+
+def _bridged_at(flow: _Flow) -> float | None:
+    """When this callflow was bridged (µs in ``times.bridged_time``; None if it was not)."""
+    path = f"{flow.path}.times.bridged_time"
+    return _epoch(flow.times.get("bridged_time"), path, per_second=1_000_000)
 
 
 def _bridged_extension(variables: dict[str, Any], rules: Rules, voicemail: bool = False) -> str:
@@ -438,14 +484,27 @@ def _profile_index(value: Any, path: str) -> int:
     return number
 
 
-def _transfers(flows: list[_Flow], answered_at: float) -> Iterator[tuple[float, str]]:
-    """Callflows created after the answer: the call was transferred to their destination."""
+def _transfers(flows: list[_Flow], answered_at: float, caller: str) -> Iterator[tuple[float, str]]:
+    """Callflows created after the answer, but a uuid_bridge's own: the call was transferred
+    to their destination."""
     for flow in flows[1:]:
         path = f"{flow.path}.times.profile_created_time"
         created = _epoch(flow.times.get("profile_created_time"), path, per_second=1_000_000)
         target = flow.text("destination_number")
-        if created is not None and target and created > answered_at:
+        if (
+            target
+            and not _bridge_profile(flow, caller)
+            and created is not None
+            and created > answered_at
+        ):
             yield created, target
+
+
+def _bridge_profile(flow: _Flow, caller: str) -> bool:
+    """A callflow a uuid_bridge added: its destination is the other leg's UUID, or (as some
+    versions write it) that leg's caller id, for a callcenter agent the caller's number."""
+    target = flow.text("destination_number")
+    return bool(_UUID.fullmatch(target)) or target == caller
 
 
 def _time(variables: dict[str, Any], name: str, *, required: bool = False) -> float | None:

@@ -92,6 +92,25 @@ def test_pyworkforce_agrees_with_the_formula_worked_out_here() -> None:
                 assert _erlang_c_service_level(needed - 1, intensity, 120, talk) < 0.8
 
 
+@pytest.mark.parametrize(
+    ("calls", "talk", "within", "needed"),
+    [(7.5, 60.0, 120, 1), (2.0, 240.0, 600, 1), (92.0, 180.0, 120, 21)],
+)
+def test_needed_is_the_fewest_who_meet_the_target(
+    calls: float, talk: float, within: int, needed: int
+) -> None:
+    """0.5 erlang (7.5 calls of 60 s a quarter hour): one person answers 81.6% within 2
+    minutes, so 1 is needed (pyworkforce's own search starts at round(0.5 + 1) = 2)."""
+    target = Target(level=0.8, within_s=within, shrinkage=0.3)
+    got = plan_quarter(demand(calls, talk), target)
+    intensity = calls * talk / 900
+    assert got.needed == needed
+    assert _erlang_c_service_level(needed, intensity, within, talk) >= 0.8
+    if needed - 1 > intensity:
+        assert _erlang_c_service_level(needed - 1, intensity, within, talk) < 0.8
+    assert got.rostered == math.ceil(round(needed / 0.7, 9))  # 21 / 0.7 is 30, not 31
+
+
 def _erlang_c_service_level(agents: int, intensity: float, within: float, talk: float) -> float:
     """P(wait <= within) for M/M/agents: 1 - C(agents, A) e^(-(agents - A) within / talk),
     with C from the closed form sum_{k<N} A^k/k! and A^N/N! N/(N-A)."""
@@ -116,6 +135,8 @@ def test_quarter_hours_with_nothing_to_work_from() -> None:
         fallback.talk_s == 150.0
         and fallback.needed == plan_quarter(demand(2, 150.0), TARGET).needed
     )
+    silent_band = plan_quarter(demand(2.0, 0.0, day_talk_s=150.0), TARGET)
+    assert silent_band.talk_s == 150.0 and silent_band.needed == fallback.needed
     nobody = plan_quarter(demand(4.0, 150.0, observed=0.2), TARGET)
     assert nobody.share_in_time_observed == 0.0  # calls and no one answering
     swamped = plan_quarter(demand(40.0, 150.0, observed=3.0), TARGET)  # 6.7 Erlangs, 3 people
@@ -184,7 +205,8 @@ def test_a_target_is_a_share_within_an_hour_everywhere_it_is_set(tmp_path: Path)
     short = plan_quarter(
         demand(200, 120.0, observed=3.0), TARGET.model_copy(update={"within_s": 3600})
     )
-    assert short.share_in_time_observed == 0.0 and short.needed == 28
+    # 26.7 erlangs: 27 people keep up, and with an hour to answer in they meet any target.
+    assert short.share_in_time_observed == 0.0 and short.needed == 27
     base = ["--practice", "A81001", "--weekday", "monday"]
     for option, value, error in (
         ("--target", "nan", "'nan' is not a number from 0 to 1"),

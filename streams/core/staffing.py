@@ -121,7 +121,8 @@ def plan_quarter(row: QuarterDemand, target: Target, shift_demand: float = 0.0) 
     band (a quarter hour alone has too few calls for a steady mean), else of the day."""
     keep = 1 - shift_demand if SHIFT_WINDOW[0] <= row.slot_start < SHIFT_WINDOW[1] else 1.0
     offered = row.offered * keep
-    talk_s = row.band_talk_s if row.band_talk_s is not None else row.day_talk_s
+    # A band whose answered calls all lasted 0 s has no talk time to plan with: the day's.
+    talk_s = row.band_talk_s or row.day_talk_s
     needed = rostered = None
     at_observed = at_needed = None
     if offered > 0 and talk_s:
@@ -132,8 +133,9 @@ def plan_quarter(row: QuarterDemand, target: Target, shift_demand: float = 0.0) 
             interval=QUARTER_MINUTES,
             shrinkage=target.shrinkage,
         )
-        required = erlang.required_positions(service_level=target.level)
-        needed, rostered = required["raw_positions"], required["positions"]
+        needed = _fewest(erlang, target.level)
+        # Rounded before the ceiling: 21 / (1 - 0.3) is 30.000000000000004 in floats.
+        rostered = math.ceil(round(needed / (1 - target.shrinkage), 9))
         at_needed = _in_time(erlang, needed)
         if row.observed is not None:
             people = math.floor(row.observed + 0.5)
@@ -182,6 +184,16 @@ def combine(plans: Iterable[QuarterPlan]) -> list[dict[str, object]]:
             }
         )
     return combined
+
+
+def _fewest(erlang: ErlangC, level: float) -> int:
+    """The fewest people who answer ``level`` of calls in time. pyworkforce's own search
+    (``required_positions``) starts at ``round(load + 1)``, one above the fewest who keep
+    up when the load's fraction is .5 or more (a load of 0.5 erlang: it says 2, 1 does)."""
+    people = math.floor(erlang.intensity) + 1
+    while _in_time(erlang, people) < level:
+        people += 1
+    return people
 
 
 def _in_time(erlang: ErlangC, people: int) -> float:

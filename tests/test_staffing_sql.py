@@ -152,3 +152,21 @@ def test_staffing_demand_averages_the_weekdays(warehouse: Warehouse) -> None:
     assert quarter_past["patience_s"] is None  # nobody gave up: no estimate
     [a81002] = [row for row in got if row["practice"] == "A81002"]
     assert a81002["offered"] == 1.0 and a81002["observed"] is None
+
+
+def test_a_call_whose_end_never_came_counts_its_person_only_where_they_picked_up(
+    tmp_path,
+) -> None:
+    """A call answered at 08:10 whose call_ended never arrived (complete: false, no
+    ended_at): how long 299 was on it is not known, so they are on the phones in 08:00
+    only, not (as a missing end read as 'the end of the next day') for two days."""
+    settings = Settings(data_dir=tmp_path)
+    unended = call("u1", f"{D1} 08:10", wait=0, first_agent="299", complete=False)
+    build(settings, [unended.model_copy(update={"ended_at": None})], with_reference=False)
+    with Warehouse.open(settings, read_only=True) as warehouse:
+        got = rows(
+            warehouse,
+            "SELECT local_date, slot_start, people FROM staffing_quarter_hours "
+            "WHERE people > 0 ORDER BY ALL",
+        )
+    assert got == [{"local_date": date(2026, 8, 3), "slot_start": time(8, 0), "people": 1}]

@@ -3,7 +3,8 @@
 -- and the day before (recomputed, never incremented). A quarter hour of day D counts calls
 -- started on D (offered) and calls picked up or still going in it, which started on D or D-1:
 -- a call counts as picked up only on its own day or the next, and as on the phones until the
--- end of the next day at most (an answer time outside that is not a real answer).
+-- end of the next day at most (an answer time outside that is not a real answer); a call
+-- with no end (its call_ended never came) only in the quarter hour it was picked up.
 -- Grain and columns: migration 024 (view staffing_quarter_hours documents each figure).
 -- Repeats are numbered as in view call_attempts (per practice, day and caller, by started_at
 --   then call_id), over whole practice-days, so the numbers are the view's.
@@ -58,14 +59,16 @@ offered AS (
 ),
 answers AS (
     -- Picked up on the call's own day or the next; on the phones until the end of the next.
+    -- A call whose end never came has no end here (least() would ignore the NULL and keep
+    -- its person on the phones for two days): they count where they picked up only.
     SELECT
         practice,
         first_agent,
         time_bucket(INTERVAL 15 MINUTE, answered_at AT TIME ZONE 'Europe/London') AS picked,
-        least(
+        CASE WHEN ended_at IS NOT NULL THEN least(
             time_bucket(INTERVAL 15 MINUTE, ended_at AT TIME ZONE 'Europe/London'),
             (local_date + 2)::TIMESTAMP
-        ) AS ended
+        ) END AS ended
     FROM source
     WHERE answered_at IS NOT NULL
         AND (answered_at AT TIME ZONE 'Europe/London')::DATE BETWEEN local_date AND local_date + 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -116,6 +116,16 @@ def test_date_filters() -> None:
     assert describe_dates("staffing_weeks", tuesday, weeks=3) == (
         "Tuesdays of the 3 weeks to Tuesday 1 September 2026, bank holidays left out "
         "(figures per average day)"
+    )
+    # On the morning of that Tuesday its calls so far are no whole day: the week before's.
+    morning = datetime(2026, 9, 1, 7, 3, tzinfo=UTC)  # 08:03 in England
+    assert dates_for("staffing_weeks", tuesday, weeks=3, now=morning) == [
+        date(2026, 8, 11),
+        date(2026, 8, 18),
+        date(2026, 8, 25),
+    ]
+    assert describe_dates("staffing_weeks", tuesday, weeks=3, now=morning).startswith(
+        "Tuesdays of the 3 weeks to Tuesday 25 August 2026"
     )
 
 

@@ -7,7 +7,13 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from models.classified import TIME_BANDS
-from streams.core.nhs_time import core_category, is_bank_holiday, time_band, to_london
+from streams.core.nhs_time import (
+    core_category,
+    is_bank_holiday,
+    last_whole,
+    time_band,
+    to_london,
+)
 
 
 @pytest.mark.parametrize(
@@ -81,3 +87,12 @@ def test_dst_both_ways() -> None:
     assert to_london(datetime(2026, 10, 25, 0, 30, tzinfo=UTC)).hour == 1
     assert to_london(datetime(2026, 10, 25, 1, 30, tzinfo=UTC)).hour == 1
     assert to_london(datetime(2026, 10, 25, 2, 0, tzinfo=UTC)).hour == 2
+
+
+def test_a_day_is_whole_once_it_has_ended_in_england() -> None:
+    monday = date(2026, 8, 3)
+    # 23:30 UTC on the 3rd is 00:30 BST on the 4th: the Monday has ended.
+    assert last_whole(monday, datetime(2026, 8, 3, 23, 30, tzinfo=UTC)) == monday
+    assert last_whole(monday, datetime(2026, 8, 3, 22, 30, tzinfo=UTC)) == date(2026, 7, 27)
+    # A latest day after today (a clock behind the phone system's): the last whole one.
+    assert last_whole(monday, datetime(2026, 7, 28, 12, 0, tzinfo=UTC)) == date(2026, 7, 27)

@@ -4,7 +4,7 @@ published worked examples, and the sums around it (shift of demand, PCN totals, 
 from __future__ import annotations
 
 import math
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -182,6 +182,24 @@ def test_a_practice_target_from_the_rules_overrides_the_settings(tmp_path: Path)
     rules.write_text("version: t1\nstaffing:\n  nope: {target: 0.5}\n")
     with pytest.raises(ValueError, match="staffing"):
         load_rules(rules)
+
+
+def test_the_command_averages_whole_days_only() -> None:
+    """Run on a Monday morning beside the worker, the latest Monday is today: its calls so
+    far would be averaged as a whole day's, understating every later quarter hour."""
+    from streams.outputs.staffing import weekday_dates
+
+    monday = date(2026, 9, 7)
+    that_morning = datetime(2026, 9, 7, 7, 3, tzinfo=UTC)  # 08:03 in England
+    # 31 August is a bank holiday: left out either way.
+    assert weekday_dates("monday", monday, 3, now=that_morning) == [
+        date(2026, 8, 17),
+        date(2026, 8, 24),
+    ]
+    assert weekday_dates("monday", monday, 3, now=that_morning + timedelta(days=1)) == [
+        date(2026, 8, 24),
+        monday,
+    ]
 
 
 def test_same_weekdays_leave_bank_holidays_out() -> None:

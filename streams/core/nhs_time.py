@@ -78,6 +78,15 @@ def core_category(local: datetime) -> CoreCategory:
     return "Non-Core"
 
 
+def last_whole(day: date, now: datetime) -> date:
+    """``day``, or the same weekday a week before while ``day`` is still running in England
+    at ``now`` (today): an average of days must not take today's calls so far for a day's."""
+    today = to_london(now).date()
+    while day >= today:
+        day -= timedelta(weeks=1)
+    return day
+
+
 def same_weekdays(last: date, weeks: int) -> list[date]:
     """``last`` and the same weekday of the ``weeks - 1`` weeks before it, oldest first,
     bank holidays left out (a practice is closed, so that day is no guide to the weekday)."""

@@ -8,10 +8,10 @@ the rules file's ``staffing``), and the model run on ``sql/reports/staffing_dema
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from streams.core.nhs_time import same_weekdays
+from streams.core.nhs_time import last_whole, same_weekdays
 from streams.core.rules import Rules
 from streams.core.staffing import QuarterDemand, QuarterPlan, Target, plan
 from streams.settings import Settings
@@ -22,12 +22,14 @@ DEMAND_QUERY = "reports/staffing_demand.sql"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-def weekday_dates(weekday: str, latest: date, weeks: int) -> list[date]:
+def weekday_dates(
+    weekday: str, latest: date, weeks: int, now: datetime | None = None
+) -> list[date]:
     """The ``weekday`` of each of the last ``weeks`` weeks up to ``latest``, bank holidays
-    left out (the demand the plan averages)."""
+    left out (the demand the plan averages); whole days only, so not today (at ``now``)."""
     wanted = WEEKDAYS.index(weekday.lower())
     last = latest - timedelta(days=(latest.weekday() - wanted) % 7)
-    return same_weekdays(last, weeks)
+    return same_weekdays(last_whole(last, now or datetime.now(UTC)), weeks)
 
 
 def targets(

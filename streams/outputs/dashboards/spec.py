@@ -8,14 +8,14 @@ the file and the field, before anything touches the warehouse.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from streams.core.nhs_time import same_weekdays
+from streams.core.nhs_time import last_whole, same_weekdays
 from streams.warehouse.sqlfiles import SQL_DIR
 
 #: The repository's ``dashboards/`` directory.
@@ -47,9 +47,12 @@ class SpecError(Exception):
     """A dashboard file is wrong; the message names the file and the field."""
 
 
-def dates_for(choice: DateFilter, today: date, weeks: int = 8) -> list[date]:
+def dates_for(
+    choice: DateFilter, today: date, weeks: int = 8, now: datetime | None = None
+) -> list[date]:
     """The local dates a panel's date filter covers, oldest first (``weeks``: of
-    ``staffing_weeks``, the CALLSTREAM_STAFFING_WEEKS setting)."""
+    ``staffing_weeks``, the CALLSTREAM_STAFFING_WEEKS setting; whole days only: while
+    ``today`` is still running at ``now``, its weekday of the weeks before)."""
     if choice == "today":
         return [today]
     if choice == "same_weekday":
@@ -57,13 +60,17 @@ def dates_for(choice: DateFilter, today: date, weeks: int = 8) -> list[date]:
     if choice == "this_month":
         return [today.replace(day=day) for day in range(1, today.day + 1)]
     if choice == "staffing_weeks":
-        return same_weekdays(today, weeks)
+        return same_weekdays(last_whole(today, now or datetime.now(UTC)), weeks)
     days = 7 if choice == "last_7_days" else 28
     return [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
 
 
-def describe_dates(choice: DateFilter, today: date, weeks: int = 8) -> str:
+def describe_dates(
+    choice: DateFilter, today: date, weeks: int = 8, now: datetime | None = None
+) -> str:
     """The date filter in words, for the "filters in use" line of a panel."""
+    if choice == "staffing_weeks":
+        today = last_whole(today, now or datetime.now(UTC))
     return DATE_FILTER_TEXT[choice].format(
         today=f"{today:%A} {today.day} {today:%B %Y}",
         month=f"{today:%B %Y}",

@@ -111,6 +111,13 @@ def export(out: Path | None, *extra: str, month: str = "2026-08") -> tuple[int, 
     return result.exit_code, result.output
 
 
+def assert_same_zips(one: Path, other: Path) -> None:
+    """The three zips in ``one`` and ``other`` are byte for byte the same."""
+    for title in ZIPS.values():
+        name = f"{title}.zip"
+        assert (one / name).read_bytes() == (other / name).read_bytes(), name
+
+
 def members(path: Path) -> dict[str, str]:
     """A zip's CSVs, name -> text, in the zip's order."""
     with zipfile.ZipFile(path) as archive:
@@ -196,16 +203,42 @@ def test_snapshot_reproduces_an_earlier_export(data_dir: Path, tmp_path: Path) -
     assert export(tmp_path / "latest")[0] == 0
     code, output = export(tmp_path / "again", "--snapshot", str(first["snapshot_id"]))
     assert code == 0, output
-    for title in ZIPS.values():
-        zip_name = f"{title}.zip"
-        assert (tmp_path / "again" / zip_name).read_bytes() == (
-            tmp_path / "first" / zip_name
-        ).read_bytes()
+    assert_same_zips(tmp_path / "again", tmp_path / "first")
     latest = members(tmp_path / "latest" / f"{ZIPS['day_time']}.zip")
     assert "2026-08-05" in latest[f"{ZIPS['day_time']}_Y63.csv"]
     again = json.loads((tmp_path / "again" / "cbt_2026-08_manifest.json").read_text())
     assert again["snapshot_id"] == first["snapshot_id"]
     assert [f["sha256"] for f in again["files"]] == [f["sha256"] for f in first["files"]]
+
+
+def test_a_commit_during_the_export_does_not_reach_its_files(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker commits while the export runs (after its reconciliation here): the files
+    are still those of the one snapshot the manifest names, byte for byte."""
+    from streams.outputs import export_cbt
+
+    settings = Settings(data_dir=data_dir)
+    build(settings, HAND_CALLS)
+    checked = export_cbt.reconcile
+
+    def then_the_worker_commits(*args: object) -> None:
+        checked(*args)
+        with Warehouse.open(settings) as worker:
+            worker.merge_calls([call("late1", "2026-08-03 10:30", wait=10, talk=30)])
+
+    monkeypatch.setattr(export_cbt, "reconcile", then_the_worker_commits)
+    code, output = export(tmp_path / "during")
+    assert code == 0, output
+    monkeypatch.setattr(export_cbt, "reconcile", checked)
+    manifest = json.loads((tmp_path / "during" / "cbt_2026-08_manifest.json").read_text())
+    code, output = export(tmp_path / "again", "--snapshot", str(manifest["snapshot_id"]))
+    assert code == 0, output
+    assert_same_zips(tmp_path / "during", tmp_path / "again")
+    day_time = members(tmp_path / "during" / f"{ZIPS['day_time']}.zip")
+    a81001 = day_time[f"{ZIPS['day_time']}_Y63.csv"]
+    assert f"2026-08-03,{A},CBT001,10:00-11:59,1.0" in a81001.splitlines()  # c6, not late1
+    assert manifest["inbound_calls"] == 7  # and c8: late1 came after the snapshot read
 
 
 def test_an_answered_call_not_ended_fails_reconciliation_and_writes_nothing(

@@ -218,8 +218,12 @@ def unended_summary(unended: pl.DataFrame) -> str:
 def export_month(
     warehouse: Warehouse, month: str, out_dir: Path, flat: bool = False
 ) -> ExportResult:
-    """Reconcile and write one month's files from an open Warehouse."""
+    """Reconcile and write one month's files from an open Warehouse, all read from one
+    snapshot: pinned here at the latest unless the warehouse was opened at one (a worker
+    commit landing between the queries would otherwise put two states in one export)."""
     require_begun(month, to_london(datetime.now(UTC)).date())
+    if warehouse.snapshot_version is None:
+        warehouse.pin(warehouse.snapshot().id)
     params = export_params(month)
     prepare_labels(warehouse.conn)
     month_only = {"month_start": params["month_start"], "month_end": params["month_end"]}

@@ -241,6 +241,28 @@ def test_a_commit_during_the_export_does_not_reach_its_files(
     assert manifest["inbound_calls"] == 7  # and c8: late1 came after the snapshot read
 
 
+def test_figures_the_worker_has_not_recounted_yet_stop_the_export(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Under load a commit writes its calls and leaves their facts to a later one (table
+    fact_backlog): an export then would publish figures that lag the calls."""
+    settings = Settings(data_dir=data_dir)
+    build(settings, HAND_CALLS)
+    with Warehouse.open(settings) as worker:
+        worker.conn.execute(
+            "INSERT INTO fact_backlog VALUES ('A81001', DATE '2026-08-03', now()), "
+            "('A81001', DATE '2026-09-01', now())"
+        )
+    code, output = export(tmp_path / "out")
+    assert code == 1
+    assert "1 practice-day(s) of 2026-08 (from 2026-08-03) have calls" in output
+    assert "export again in a minute" in output and "Traceback" not in output
+    assert not (tmp_path / "out").exists()
+    with Warehouse.open(settings) as worker:  # the worker's next commit with facts
+        worker.conn.execute("DELETE FROM fact_backlog WHERE local_date < DATE '2026-09-01'")
+    assert export(tmp_path / "out")[0] == 0  # September's backlog is no business of August
+
+
 def test_an_answered_call_not_ended_fails_reconciliation_and_writes_nothing(
     data_dir: Path, tmp_path: Path
 ) -> None:

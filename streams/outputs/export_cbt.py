@@ -227,6 +227,7 @@ def export_month(
     params = export_params(month)
     prepare_labels(warehouse.conn)
     month_only = {"month_start": params["month_start"], "month_end": params["month_end"]}
+    require_facts_current(warehouse, month, month_only)
     check = warehouse.query(
         sqlfiles.read("export/cbt_month_check.sql"), month_only | {"unmapped": nhs.UNMAPPED}
     )
@@ -300,6 +301,20 @@ def export_month(
         shutil.rmtree(staging, ignore_errors=True)
     files = [out_dir / entry["name"] for entry in entries]
     return ExportResult(files, out_dir / manifest_name(month), snapshot.id, inbound)
+
+
+def require_facts_current(warehouse: Warehouse, month: str, month_only: dict[str, Any]) -> None:
+    """ExportError when some practice-days of the month have calls their facts do not count
+    yet (``sql/export/cbt_facts_behind.sql``): the files would lag the calls unannounced."""
+    behind = warehouse.query(sqlfiles.read("export/cbt_facts_behind.sql"), month_only)
+    days = int(behind["practice_days"][0])
+    if days:
+        raise ExportError(
+            f"{days} practice-day(s) of {month} (from {behind['first_day'][0]}) have calls "
+            "whose NHS figures the worker has not recounted yet (it does within "
+            f"CALLSTREAM_FACTS_EVERY_S, {warehouse.settings.facts_every_s:g} s, while it runs; "
+            "start it if it is stopped): export again in a minute. Nothing was written."
+        )
 
 
 def _file_name(kind: nhs.FileKind, params: dict[str, Any], flat: bool) -> str:

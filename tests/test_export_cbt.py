@@ -161,6 +161,32 @@ def test_hand_worked_month_is_nhs_englands_packaging_file_for_file(
     assert f"--snapshot {manifest['snapshot_id']}" in manifest["reproduce"]
 
 
+def test_a_practice_known_only_by_its_list_size_is_counted_as_unmapped(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """B99999 is in a list-size extract but in no practice mapping: no region, so its rows
+    go in the Unmapped CSV, and the manifest counts it as unmapped."""
+    from streams.core import reference
+    from streams.warehouse import reference_store
+
+    settings = Settings(data_dir=data_dir)
+    build(settings, HAND_CALLS)
+    sizes = (
+        "PUBLICATION,EXTRACT_DATE,TYPE,SUB_ICB_LOCATION_CODE,ONS_SUB_ICB_LOCATION_CODE,CODE,"
+        "POSTCODE,SEX,AGE,NUMBER_OF_PATIENTS\n"
+        "GP_PRAC_PAT_LIST,01AUG2026,GP,16C,E38000247,B99999,TS1 1AA,ALL,ALL,5000\n"
+    )
+    with Warehouse.open(settings) as warehouse:
+        reference_store.load(warehouse, reference.parse(sizes), "gp-reg-pat-prac-all.csv")
+    assert export(tmp_path / "out")[0] == 0
+    unmapped = members(tmp_path / "out" / f"{ZIPS['day_time']}.zip")[
+        f"{ZIPS['day_time']}_Unmapped.csv"
+    ]
+    assert ",B99999," in unmapped
+    manifest = json.loads((tmp_path / "out" / "cbt_2026-08_manifest.json").read_text())
+    assert manifest["unmapped_practices"] == 1
+
+
 def test_durations_total_for_cbt001_equals_cbt001_by_day_and_time(
     data_dir: Path, tmp_path: Path
 ) -> None:

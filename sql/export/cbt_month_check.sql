@@ -3,8 +3,9 @@
 --   CBT005, and each timed indicator's buckets total the indicator)?
 -- Grain: practice x local_date with at least one inbound call in the month.
 -- Parameters: $month_start, $month_end (exclusive), $unmapped.
--- Columns: practice, local_date, mapped (the practice is in a reference extract), member (its
---   region code, the CSV its rows go in; $unmapped when none),
+-- Columns: practice, local_date, mapped (a reference extract gives the practice's region;
+--   a practice only a list-size extract names has none), member (its region code, the CSV
+--   its rows go in; $unmapped when none),
 --   cbt001 ... cbt007, incomplete (inbound calls without call_ended yet), cbt003_by_wait,
 --   cbt004_by_wait, cbt007_by_duration (the calls with a bucket: what the durations and
 --   calls answered files hold), cbt003_time_unknown (answered calls whose answer the phone
@@ -41,7 +42,7 @@ bucketed AS (
 SELECT
     d.practice,
     d.local_date,
-    h.practice IS NOT NULL AS mapped,
+    h.region_code IS NOT NULL AS mapped,
     coalesce(h.region_code, $unmapped) AS member,
     coalesce(d.cbt001, 0)::BIGINT AS cbt001,
     coalesce(d.cbt002, 0)::BIGINT AS cbt002,

@@ -382,3 +382,26 @@ def test_build_refuses_a_page_path_resolving_outside_out(
         build_site(escaping, out, orgs={"A81001"})
     assert "\n" not in str(raised.value)
     assert not list(elsewhere.iterdir()) and not (out / "assets").exists()
+
+
+def test_an_alerts_value_reads_as_its_message_says_it(tmp_path: Path) -> None:
+    """A missed share of 0.25 showed as 0.2 beside 'missed_share_30m > 0.2' (numbers under
+    100 get one decimal), a silence of 1,500 s as '1,500' beside 'no_events_for >= 20m'."""
+    from datetime import UTC, datetime
+
+    settings = Settings(data_dir=tmp_path / "data")
+    build(settings, [call("a1", f"{TODAY} 08:05")])
+    at = datetime.combine(TODAY, datetime.min.time(), UTC).replace(hour=9)
+    with Warehouse.open(settings) as warehouse:
+        warehouse.record_alerts(
+            [
+                ("n1", "A81001", "missed", "firing", "missed_share_30m > 0.2", 0.25, at, True, "w"),
+                ("n2", "A81001", "silent", "firing", "no_events_for >= 20m", 1500.0, at, True, "w"),
+            ]
+        )
+    today = [d for d in load_dashboards() if d.slug == "practice_today"]
+    build_site(settings, tmp_path / "site", dashboards=today)
+    page = (tmp_path / "site" / "practice" / "A81001" / "practice_today.html").read_text()
+    alerts = page[page.index(">Alerts</h2>") :]
+    values = re.findall(r'<td data-column="value">([^<]*)</td>', alerts)
+    assert sorted(values) == ["0.25", "25m"]

@@ -263,16 +263,23 @@ class Notice:
     @property
     def text(self) -> str:
         who = self.practice or "callstream worker"
-        if self.value is None:
-            now = "no figure"
-        elif self.rule.metric in TIME_METRICS:
-            now = duration_text(self.value)
-        else:
-            now = f"{self.value:g}"
+        now = figure_text(self.rule.when, self.value)
         if self.kind == "firing":
             held = f" for {duration_text(self.rule.hold_s)}" if self.rule.hold_s else ""
             return f"{who}: {self.rule.name}: {self.rule.when}{held} (now {now})"
         return f"{who}: recovered: {self.rule.name}: {self.rule.when} no longer holds (now {now})"
+
+
+def figure_text(when: str, value: float | None) -> str:
+    """A rule's figure as its messages say it: a time as a duration (``25m``), a count or
+    share as written (``0.25``), ``no figure`` when there was none. ``when``: the rule's
+    condition, whose metric says which."""
+    if value is None:
+        return "no figure"
+    match = _WHEN.match(when)
+    if match and match[1] in TIME_METRICS:
+        return duration_text(value)
+    return f"{value:g}"
 
 
 #: Whose rule: (practice, or None for the worker's own; the rule's name).

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from streams.core.alerts import figure_text
 from streams.core.rules import Rules, load_rules
 from streams.core.staffing import COMBINED_COLUMNS, combine
 from streams.outputs import staffing
@@ -169,6 +170,8 @@ class SiteBuilder:
                 ) from None
             if panel.compute == "staffing":
                 frame = self._staffing(dashboard, panel, frame)
+            elif panel.compute == "alerts":
+                frame = _alert_figures(frame)
             self._cache[key] = _tidy_labels(frame)
         frame = self._cache[key]
         if panel.between and panel.x in frame.columns:
@@ -454,6 +457,18 @@ def _capitalise(word: re.Match[str]) -> str:
         after = parts[n].capitalize() if len(parts[n - 2]) == 1 else parts[n].lower()
         cased.extend((parts[n - 1], after))
     return "".join(cased)
+
+
+def _alert_figures(frame: pl.DataFrame) -> pl.DataFrame:
+    """dashboards/alerts rows with ``value`` as the alert's message gave it: a share of 0.25
+    showed as 0.2 (a number under 100 gets one decimal), a silence of 1,500 s as 1,500."""
+    if "value" not in frame.columns or "condition" not in frame.columns:
+        return frame
+    figures = [
+        figure_text(when, value)
+        for when, value in zip(frame["condition"], frame["value"], strict=True)
+    ]
+    return frame.with_columns(pl.Series("value", figures, dtype=pl.String))
 
 
 def _tidy_labels(frame: pl.DataFrame) -> pl.DataFrame:

@@ -27,7 +27,7 @@ DateFilter = Literal[
     "today", "same_weekday", "last_7_days", "last_28_days", "this_month", "staffing_weeks"
 ]
 #: Models a panel's rows can go through before they are drawn (build.py runs them).
-Compute = Literal["staffing"]
+Compute = Literal["staffing", "alerts"]
 
 _QUERY = re.compile(r"^(views|dashboards|reports)/[a-z0-9_]+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -106,7 +106,8 @@ class Panel(BaseModel):
     compute: Compute | None = Field(
         None,
         description="run the query's rows through a model first: staffing = the Erlang C "
-        "staffing plan of reports/staffing_demand, added up over the page's practices",
+        "staffing plan of reports/staffing_demand, added up over the page's practices; alerts "
+        "= each alert's value as its message says it (a time as 25m, a share as 0.25)",
     )
     between: tuple[str, str] | None = Field(
         None, description="keep only rows whose x (as text) is between these two, inclusive"

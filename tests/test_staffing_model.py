@@ -167,6 +167,16 @@ def test_a_pcn_adds_up_its_practices() -> None:
     assert total["needed"] == a.needed + b.needed and total["observed"] == 7.0
     weighted = (10 * a.share_in_time_observed + 30 * b.share_in_time_observed) / 40
     assert total["share_in_time_observed"] == pytest.approx(weighted)
+    # A practice whose phone system does not say who answered: the PCN's people are
+    # unknown, not the other practice's 2 against both practices' 40 calls.
+    unsaid = plan_quarter(demand(30.0, 150.0, practice="A81002", observed=None), TARGET)
+    [partial] = combine([a, unsaid])
+    assert partial["observed"] is None and partial["share_in_time_observed"] is None
+    assert partial["needed"] == a.needed + unsaid.needed
+    # A practice with no calls in the quarter hour weighs nothing in the shares.
+    quiet = plan_quarter(demand(0.0, 150.0, practice="A81002", observed=1.0), TARGET)
+    [one] = combine([a, quiet])
+    assert one["share_in_time_needed"] == pytest.approx(a.share_in_time_needed)
 
 
 def test_a_practice_target_from_the_rules_overrides_the_settings(tmp_path: Path) -> None:

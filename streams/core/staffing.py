@@ -208,11 +208,20 @@ def _in_time(erlang: ErlangC, people: int) -> float:
 
 
 def _total(values: Iterable[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
+    """The practices' figures added up; unknown when one of them is: a PCN of two practices
+    of which one does not say who answered would show the other's people against both
+    practices' calls (a staffing gap that is not there)."""
+    figures = list(values)
+    if not figures or any(v is None for v in figures):
+        return None
+    return sum(v for v in figures if v is not None)
 
 
 def _weighted(rows: list[QuarterPlan], column: str) -> float | None:
-    pairs = [(r.offered, getattr(r, column)) for r in rows if getattr(r, column) is not None]
+    """The share over the practices' calls, weighted by calls; unknown when a practice with
+    calls in the quarter hour has none (as ``_total``)."""
+    pairs = [(r.offered, getattr(r, column)) for r in rows if r.offered > 0]
     calls = sum(offered for offered, _ in pairs)
-    return sum(offered * share for offered, share in pairs) / calls if calls else None
+    if not calls or any(share is None for _, share in pairs):
+        return None
+    return sum(offered * share for offered, share in pairs if share is not None) / calls

@@ -160,3 +160,19 @@ def test_without_a_publication_the_panel_says_how_to_load_one(data_dir: Path) ->
         org = next(o for o in orgs if o.code == "A81001")
         page = builder.page(org, dashboards["practice_today"])
     assert "No NHS England Cloud Based Telephony publication is loaded for this month" in page
+
+
+@needs_reference
+def test_a_group_with_a_practice_outside_the_pcn_gets_no_pcn_or_icb_median(
+    data_dir: Path, benchmarked: dict[str, dict[str, float]]
+) -> None:
+    """B99999 is in no reference extract: a page of A81001 and B99999 (the UNMAPPED group
+    holds such pages) is not "their PCN" or "their ICB"'s, whatever A81001's are."""
+    with Warehouse.open(Settings(data_dir=data_dir), read_only=True) as warehouse:
+        rows = warehouse.query(
+            sqlfiles.read("dashboards/benchmarks.sql"),
+            {"practices": ["A81001", "B99999"], "dates": [TODAY]},
+        ).to_dicts()
+    whos = [row["who"] for row in rows]
+    assert not any(who.startswith(("PCN ", "ICB ")) for who in whos), whos
+    assert any(who.startswith("England median") for who in whos)

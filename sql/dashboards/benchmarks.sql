@@ -22,9 +22,17 @@ source AS (
     SELECT 'NHS England CBT publication, ' || strftime(month, '%B %Y') AS text FROM period
 ),
 org AS (
+    -- One PCN (ICB) only when every practice is in it: count() leaves out a practice with
+    -- no code, and one in no extract has no row here.
     SELECT
-        CASE WHEN count(DISTINCT pcn_code) = 1 THEN any_value(pcn_code) END AS pcn_code,
-        CASE WHEN count(DISTINCT icb_code) = 1 THEN any_value(icb_code) END AS icb_code,
+        CASE
+            WHEN count(DISTINCT pcn_code) = 1 AND count(pcn_code) = len(list_distinct($practices))
+            THEN any_value(pcn_code)
+        END AS pcn_code,
+        CASE
+            WHEN count(DISTINCT icb_code) = 1 AND count(icb_code) = len(list_distinct($practices))
+            THEN any_value(icb_code)
+        END AS icb_code,
         count(*) AS practices
     FROM practice_hierarchy
     WHERE practice IN (SELECT unnest($practices))

@@ -112,6 +112,27 @@ def test_tiles_show_zero_when_today_had_no_calls() -> None:
     assert '<div class="value">0</div>' in tile and "usual: 1,200" in tile
 
 
+def test_names_in_charts_are_text_not_plotly_markup() -> None:
+    """Plotly reads <a href>, <br> and <span style> in category labels and trace names: a
+    practice called so in a reference file would be a link inside the chart."""
+    named = FRAME.with_columns(
+        pl.Series("day", ['<a href="https://x.example">Click</a>', "Fish & Chips <br>"])
+    )
+    [traces] = plotly_data(page(named))
+    assert traces[0]["x"] == [
+        '&lt;a href="https://x.example"&gt;Click&lt;/a&gt;',
+        "Fish &amp; Chips &lt;br&gt;",
+    ]
+    series = DASHBOARD.panels[1].model_copy(update={"series": "who", "y": ["inbound"]})
+    rows = FRAME.with_columns(pl.Series("who", ["<b>A</b>", "B"]))
+    html = render.render_dashboard(
+        CONTEXT, DASHBOARD, [DASHBOARD], [render.PanelData(series, rows, "some dates")]
+    )
+    [traces] = plotly_data(html)
+    assert [t["name"] for t in traces] == ["&lt;b&gt;A&lt;/b&gt;", "B"]
+    assert "<extra>&lt;b&gt;A&lt;/b&gt;</extra>" in traces[0]["hovertemplate"]
+
+
 def test_index_groups_icb_pcn_practice() -> None:
     practice = render.OrgLink("practice", "A81001", "Densham", "practice/A81001/today.html")
     pcn = render.OrgLink("pcn", "U00351", "Stockton", "pcn/U00351/today.html", [practice])
@@ -120,6 +141,13 @@ def test_index_groups_icb_pcn_practice() -> None:
     assert html.index("ICB QHM") < html.index("PCN U00351") < html.index("A81001 Densham")
     assert "warehouse snapshot 42" in html
     assert "no inbound calls" in render.render_index([], 1, CONTEXT.snapshot_time, TODAY)
+    # A practice in no reference extract is named by its code alone, once.
+    nameless = render.OrgLink("practice", "A81006", "A81006", "practice/A81006/today.html")
+    pcn = render.OrgLink("pcn", "UNMAPPED", "UNMAPPED", None, [nameless])
+    icb = render.OrgLink("icb", "UNMAPPED", "", None, [pcn])
+    html = render.render_index([icb], 42, CONTEXT.snapshot_time, TODAY)
+    assert ">A81006</a>" in html and "A81006 A81006" not in html
+    assert "PCN UNMAPPED</h3>" in html and "ICB UNMAPPED</h2>" in html
 
 
 def test_plotly_js_is_the_packaged_library() -> None:

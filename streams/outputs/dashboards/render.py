@@ -168,13 +168,13 @@ def render_index(
         pcns = []
         for pcn in icb.children:
             practices = "".join(
-                f"<li>{_link(p.href, f'{p.code} {p.name}')}</li>" for p in pcn.children
+                f"<li>{_link(p.href, _code_name(p))}</li>" for p in pcn.children
             )
             pcns.append(
-                f"<h3>{_link(pcn.href, f'PCN {pcn.code} {pcn.name}')}</h3><ul>{practices}</ul>"
+                f"<h3>{_link(pcn.href, f'PCN {_code_name(pcn)}')}</h3><ul>{practices}</ul>"
             )
         parts.append(
-            f'<section class="panel orgs"><h2>{_link(icb.href, f"ICB {icb.code} {icb.name}")}'
+            f'<section class="panel orgs"><h2>{_link(icb.href, f"ICB {_code_name(icb)}")}'
             f"</h2>{''.join(pcns)}</section>"
         )
     if not parts:
@@ -191,6 +191,11 @@ def render_index(
         meta,
         "".join(parts),
     )
+
+
+def _code_name(org: OrgLink) -> str:
+    """``A81001 The Densham Surgery``; the code once when there is no name but the code."""
+    return org.code if org.name in ("", org.code) else f"{org.code} {org.name}"
 
 
 def plotly_js() -> str:
@@ -262,10 +267,10 @@ def _chart(dashboard: Dashboard, panel: Panel, frame: pl.DataFrame, div_id: str)
     if panel.series:
         for n, key in enumerate(frame[panel.series].unique(maintain_order=True).to_list()):
             rows = frame.filter(pl.col(panel.series) == key)
-            xs = [_text(v) for v in rows[panel.x].to_list()]
+            xs = [_chart_text(_text(v)) for v in rows[panel.x].to_list()]
             traces.append(_trace(panel, xs, rows[panel.y[0]].to_list(), _text(key), n))
     else:
-        xs = [_text(v) for v in frame[panel.x].to_list()]
+        xs = [_chart_text(_text(v)) for v in frame[panel.x].to_list()]
         for n, column in enumerate(panel.y):
             traces.append(_trace(panel, xs, frame[column].to_list(), dashboard.label(column), n))
     yaxis: dict[str, Any] = {
@@ -313,7 +318,8 @@ def _trace(panel: Panel, xs: list[str], ys: list[Any], name: str, n: int) -> dic
     colour = COLOURS[n % len(COLOURS)]
     axis = "x" if panel.chart == "hbar" else "y"
     hover = f"%{{{axis}:.1%}}" if panel.percent else f"%{{{axis}:,}}"
-    hover += f"<extra>{_e(name)}</extra>"
+    name = _chart_text(name)
+    hover += f"<extra>{name}</extra>"
     if panel.chart == "hbar":
         return {
             "type": "bar",
@@ -441,6 +447,13 @@ def _long_date(day: date) -> str:
 
 def _e(text: str) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _chart_text(text: str) -> str:
+    """Text for plotly: it reads a few tags in labels and names (``<a href>``, ``<br>``,
+    ``<span style>``), so a practice or team name could be a link inside a chart; escaped,
+    it shows as written (plotly turns &amp; &lt; &gt; back into characters, not &quot;)."""
+    return html.escape(text, quote=False)
 
 
 def _href(url: str) -> str:

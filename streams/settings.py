@@ -266,6 +266,14 @@ class Settings(BaseModel):
     # --- ingest ---
     max_body_bytes: int = Field(5 * 1024 * 1024, description="Largest accepted HTTP body.")
     rate_limit_per_minute: int = Field(600, description="Requests per minute per ingest token.")
+    ingest_max_in_flight: int = Field(
+        64,
+        ge=1,
+        description="Event requests one worker reads, checks and sends to Kafka at once; one "
+        "more is answered 503 with Retry-After at once. Each holds its body (up to "
+        "CALLSTREAM_MAX_BODY_BYTES) and more while it is parsed: without a bound, many "
+        "large bodies at once could take the worker's memory.",
+    )
 
     # --- NHS England's files (`callstream nhs load`) ---
     nhs_max_csv_mb: int = Field(

@@ -136,3 +136,38 @@ def test_a_stalled_upload_gets_408(setup, monkeypatch: pytest.MonkeyPatch):
     request.content = Stalled(b"")
     got = answer(Ingest(Topic(), settings), request)
     assert got.status == 408 and "did not arrive within" in got.body["error"]
+
+
+def test_past_its_limit_of_requests_in_flight_a_request_is_503_at_once(tmp_path: Path):
+    """Many large bodies at once would each be held and parsed: past
+    ingest_max_in_flight the next request is answered 503 with Retry-After, unread."""
+    settings = Settings(data_dir=tmp_path, max_body_bytes=1000, ingest_max_in_flight=1)
+    token, _ = TokenStore.for_data_dir(tmp_path).create(P)
+    ingest = Ingest(Topic(), settings)
+
+    class Held(Body):
+        """A body whose bytes come once ``arrive`` is set."""
+
+        def __init__(self, data: bytes) -> None:
+            super().__init__(data)
+            self.arrive = asyncio.Event()
+
+        async def read(self, n: int) -> bytes:
+            await self.arrive.wait()
+            return await super().read(n)
+
+    async def three_requests() -> list[int]:
+        slow = Request(events(), token)
+        slow.content = Held(events())
+        first = asyncio.create_task(ingest.post_events(slow, P))
+        while ingest.in_flight == 0:  # the first is reading its body
+            await asyncio.sleep(0)
+        busy = await ingest.post_events(Request(events(), token), P)
+        assert busy.headers == {"Retry-After": "5"}
+        assert "CALLSTREAM_INGEST_MAX_IN_FLIGHT" in busy.body["error"]
+        slow.content.arrive.set()
+        done = await first
+        after = await ingest.post_events(Request(events(), token), P)
+        return [done.status, busy.status, after.status, ingest.in_flight]
+
+    assert asyncio.run(three_requests()) == [202, 503, 202, 0]

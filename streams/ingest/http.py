@@ -75,12 +75,32 @@ class Ingest:
         self.settings = settings
         self.tokens = TokenStore.for_data_dir(settings.data_dir)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        #: Requests between their body's first byte and their answer (one event loop: a
+        #: plain count is exact).
+        self.in_flight = 0
 
     async def post_events(self, request: Any, ods: str) -> Answer:
         """Authenticate, limit, read, validate, produce: the first failure answers."""
         denied = self._authorise(request.headers.get("Authorization", ""), ods)
         if denied is not None:
             return denied
+        most = self.settings.ingest_max_in_flight
+        if self.in_flight >= most:
+            log.info("ingest %s: busy, %d requests in flight (ingest_max_in_flight)", ods, most)
+            return _error(
+                503,
+                f"this worker is handling {most} requests at once, its limit "
+                "(CALLSTREAM_INGEST_MAX_IN_FLIGHT); nothing was accepted: resend the body in "
+                "a few seconds",
+                {"Retry-After": "5"},
+            )
+        self.in_flight += 1
+        try:
+            return await self._read_and_send(request, ods)
+        finally:
+            self.in_flight -= 1
+
+    async def _read_and_send(self, request: Any, ods: str) -> Answer:
         limit = self.settings.max_body_bytes
         declared = request.content_length
         if declared is not None and declared > limit:

@@ -167,12 +167,8 @@ def render_index(
     for icb in icbs:
         pcns = []
         for pcn in icb.children:
-            practices = "".join(
-                f"<li>{_link(p.href, _code_name(p))}</li>" for p in pcn.children
-            )
-            pcns.append(
-                f"<h3>{_link(pcn.href, f'PCN {_code_name(pcn)}')}</h3><ul>{practices}</ul>"
-            )
+            practices = "".join(f"<li>{_link(p.href, _code_name(p))}</li>" for p in pcn.children)
+            pcns.append(f"<h3>{_link(pcn.href, f'PCN {_code_name(pcn)}')}</h3><ul>{practices}</ul>")
         parts.append(
             f'<section class="panel orgs"><h2>{_link(icb.href, f"ICB {_code_name(icb)}")}'
             f"</h2>{''.join(pcns)}</section>"

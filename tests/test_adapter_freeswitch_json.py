@@ -510,3 +510,19 @@ def test_a_bridge_to_voicemail_in_the_callflows_is_not_a_person() -> None:
     alone["callflow"] = [_flow(1, "1003", 0, bridged_time=130)]
     events = _one_call(alone)
     assert _kinds(events) == ["call_started", "ringing", "voicemail", "call_ended"]
+
+
+def test_a_first_answer_through_uuid_bridge_is_named_by_the_callflow_before_it() -> None:
+    """uuid_bridge (a pickup, a FIFO) bridges in a callflow of its own, whose destination
+    is the other leg's UUID: the team is where the call was before it, not a UUID."""
+    record = _bad(progress_epoch="1785756101", dialed_user="1003", DIALSTATUS="SUCCESS")
+    record["variables"]["bridge_epoch"] = "1785756230"
+    record["callflow"] = [
+        _flow(1, "01632960000", 0, transfer_time=0),
+        _flow(2, "1002", 0, transfer_time=5),
+        _flow(3, "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6", 5, bridged_time=5, transfer_time=125),
+        _flow(4, "1003", 125, bridged_time=130),
+    ]
+    events = _one_call(record)
+    assert _kinds(events) == ["call_started", "ringing", "answered", "transferred", "call_ended"]
+    assert [e.team for e in events[1:4]] == ["1002", "1002", "1003"]

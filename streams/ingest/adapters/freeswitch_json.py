@@ -350,7 +350,9 @@ def _person_answered(
             return None
         at, flow = people[0]
         later = [f for f in flows if f.index > flow.index and not _bridge_profile(f, caller)]
-        return _Answer(at, flow if later else None)
+        # A uuid_bridge's own callflow names a UUID: the call was where the one before sent it.
+        named = [f for f in flows if f.index <= flow.index and not _bridge_profile(f, caller)]
+        return _Answer(at, named[-1] if later and named else None)
     if voicemail:
         return None
     bridged = _time(variables, "bridge")

@@ -17,7 +17,7 @@ import pytest
 from models.events import CallEvent, EventType
 from streams.core.rules import Rules
 from streams.ingest.adapters import asterisk_cdr
-from streams.ingest.adapters.asterisk_cdr import read_asterisk_cdr
+from streams.ingest.adapters.asterisk_cdr import UNTIMED, read_asterisk_cdr
 from streams.ingest.adapters.asterisk_cdr_rows import CDR_CSV_21
 from streams.ingest.adapters.common import AdapterLine
 
@@ -423,3 +423,36 @@ def test_a_dial_to_a_divert_number_is_an_ivr_divert_not_an_answer() -> None:
     assert tally["diverted to nhs111 (phone_system.divert_numbers)"] == 1
     (events,) = _calls(_read(row + "\n")[0]).values()  # without the rule: someone answered
     assert "answered" in _kinds(events)
+
+
+#: Asterisk 12+: an IVR answered the caller at 12:00:01, then Dial(PJSIP/201&PJSIP/202)
+#: began at 12:00:20 (the second device's row starts then) and 201 picked up at 12:00:32.
+#: The first row keeps the channel's start and the IVR's answer: billsec 211 counts from it.
+IVR_THEN_RING_GROUP = '''\
+"","07700900401","600","ringgroups","""A Patient"" <07700900401>","PJSIP/trunk-00000401",\
+"PJSIP/201-00000402","Dial","PJSIP/201&PJSIP/202,20,tT","2026-08-03 12:00:00",\
+"2026-08-03 12:00:01","2026-08-03 12:03:32",212,211,"ANSWERED","DOCUMENTATION",\
+"1785758400.401","","","1785758400.401",401
+"","07700900401","600","ringgroups","""A Patient"" <07700900401>","PJSIP/trunk-00000401",\
+"PJSIP/202-00000403","Dial","PJSIP/201&PJSIP/202,20,tT","2026-08-03 12:00:20",\
+"2026-08-03 12:00:20","2026-08-03 12:00:32",12,12,"NO ANSWER","DOCUMENTATION",\
+"1785758400.401","","","1785758400.401",402
+'''
+
+
+def test_an_ivr_answer_kept_on_the_dial_row_is_no_pickup_time() -> None:
+    """It was read as a pickup 1 s in (wait 1, talk 211). The phones rang from 12:00:20;
+    when 201 picked up is in no row: answered, wait and talk unknown."""
+    out, tally = _read(IVR_THEN_RING_GROUP)
+    (events,) = _calls(out).values()
+    assert _kinds(events).count("answered") == 1
+    rang = {e.at for e in events if e.type is EventType.ringing}
+    assert rang == {datetime(2026, 8, 3, 11, 0, 20, tzinfo=UTC)}  # BST: both from 12:00:20
+    answered = next(e for e in events if e.type is EventType.answered)
+    assert answered.time_known is False
+    assert tally[UNTIMED] == 1
+    # One device, answered 2 s after the channel came up: the IVR's answer, not a person's.
+    first_row = IVR_THEN_RING_GROUP.split("\n")[0]
+    single = first_row.replace("212,211", "212,210").replace("12:00:01", "12:00:02")
+    (events,) = _calls(_read(single + "\n")[0]).values()
+    assert next(e for e in events if e.type is EventType.answered).time_known is False

@@ -17,7 +17,7 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,6 +54,10 @@ from streams.ingest.adapters.common import (
 FORMAT = "asterisk-cdr"
 #: Why a call's wait and talk are null (counted, and logged as a warning).
 UNTIMED = "wait and talk unknown: answered, but the CDR has no time for the pickup"
+#: A caller-side leg answered this soon after it started was answered by the system (an IVR's
+#: Answer(), 0-2 s after the channel came up: Asterisk 12+ keeps that answer on the rows of
+#: the dials that follow), not by a person picking up a phone that had to ring first.
+SYSTEM_ANSWER = timedelta(seconds=2)
 
 
 def read_asterisk_cdr(
@@ -300,9 +304,10 @@ class _CallEvents:
             reached = self._reached(leg)
             pickup = min((m for m in reached if m.picked_up), key=_answer_time, default=None)
             team = self.rules.team_for(queue) if queue else self._person(leg, pickup)
+            rang = self._dial_began(leg)
             if queue is None:
-                yield leg.line, {"type": "ringing", "at": leg.start, **self._team(team)}, leg.source
-            answer = self._answer(leg, reached, pickup, queue is not None)
+                yield leg.line, {"type": "ringing", "at": rang, **self._team(team)}, leg.source
+            answer = self._answer(leg, reached, pickup, queue is not None, rang)
             if answer is None:
                 continue
             if first_team is None:
@@ -344,17 +349,35 @@ class _CallEvents:
                     grew = True
         return found
 
+    def _dial_began(self, leg: Leg) -> datetime:
+        """When the leg's phones began to ring. Asterisk 12+ starts a channel's first row when
+        the channel comes up (before any IVR) and each further device of the same Dial when
+        the dial begins: the earliest such sibling row (same channel and Dial, started after
+        this one and before it ended) says when; else the leg's start."""
+        siblings = (
+            other.start
+            for other in self.main
+            if other is not leg
+            and other.row["channel"] == leg.row["channel"]
+            and other.app == leg.app == "dial"
+            and other.row["lastdata"] == leg.row["lastdata"]
+            and leg.start < other.start < leg.end
+        )
+        return min(siblings, default=leg.start)
+
     def _answer(
-        self, leg: Leg, reached: list[Leg], pickup: Leg | None, queue: bool
+        self, leg: Leg, reached: list[Leg], pickup: Leg | None, queue: bool, rang: datetime
     ) -> dict[str, Any] | None:
         """When a person picked up: the member leg's answer, else the leg's own answer if it
         can be the pickup; None when nobody did. A pickup known to have happened at an unknown
-        time (a queue leg, answered by Asterisk itself on entry) is ``time_known: false``."""
+        time is ``time_known: false``: on a queue leg (Asterisk answers the caller itself on
+        entry), and when the leg's answer came before its phones rang or within
+        ``SYSTEM_ANSWER`` of its start (the IVR's answer, which Asterisk 12+ keeps)."""
         if pickup is not None:
             return {"at": _answer_time(pickup)}
         if reached or leg.answer is None:
             return None  # the legs it dialled were not answered: the system answered the caller
-        if not queue and leg.answer > leg.start:
+        if not queue and leg.answer > max(rang, leg.start + SYSTEM_ANSWER):
             return {"at": leg.answer}
         return {"at": leg.answer, "time_known": False}
 

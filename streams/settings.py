@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from streams.core.assemble import CallSpan
 
 PREFIX = "CALLSTREAM_"
+#: The longest any ``*_s`` setting may be: 100 years.
+MAX_SECONDS = 100 * 365 * 24 * 3600.0
 
 
 def environment() -> dict[str, str]:
@@ -47,7 +50,8 @@ class Settings(BaseModel):
     """All configuration of callstream. Field ``foo`` is read from ``CALLSTREAM_FOO``; a value
     given to the constructor wins over the environment."""
 
-    model_config = ConfigDict(extra="ignore", validate_default=True)
+    # A float that is NaN or infinite is no setting: nan seconds spun `dashboards serve`.
+    model_config = ConfigDict(extra="ignore", validate_default=True, allow_inf_nan=False)
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**(environment() | values))
@@ -62,7 +66,13 @@ class Settings(BaseModel):
     pseudonymisation_key: SecretStr | None = Field(
         None, description="HMAC key for caller pseudonyms; unset: a development key under data_dir."
     )
-    web_port: int = Field(6066, description="Port of the worker's web server (HTTP ingest, views).")
+    web_port: int = Field(
+        6066,
+        ge=1,
+        le=65534,
+        description="Port of the worker's web server (HTTP ingest, views); `dashboards serve` "
+        "listens on the next one unless given --port.",
+    )
     web_bind: str = Field(
         "127.0.0.1",
         description="Address the worker's web server listens on; 0.0.0.0 only behind a TLS "
@@ -70,6 +80,7 @@ class Settings(BaseModel):
     )
     web_header_timeout_s: float = Field(
         20.0,
+        gt=0,
         description="A client that has not sent its request headers this long after connecting "
         "(or after its last answer) is disconnected.",
     )
@@ -296,7 +307,9 @@ class Settings(BaseModel):
     alert_every_s: float = Field(15.0, gt=0, description="How often the worker checks the rules.")
 
     # --- dashboards ---
-    dashboards_refresh_s: float = Field(300.0, description="`dashboards serve` re-render period.")
+    dashboards_refresh_s: float = Field(
+        300.0, ge=0.5, description="`dashboards serve` re-render period."
+    )
     dashboards_host: str = Field(
         "127.0.0.1",
         description="Address `dashboards serve` listens on (0.0.0.0 in a container).",
@@ -308,6 +321,16 @@ class Settings(BaseModel):
         "is answered 503 at once (try again in a few seconds). Clients that send a byte at a "
         "time could otherwise hold a thread each without end.",
     )
+
+    @field_validator("*")
+    @classmethod
+    def _durations_in_reach(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every ``*_s`` setting at most ``MAX_SECONDS``: a larger one (1e300) is no period
+        anyone means, and it overflows the timedelta it becomes."""
+        name = info.field_name or ""
+        if name.endswith("_s") and isinstance(value, float) and value > MAX_SECONDS:
+            raise ValueError(f"at most {MAX_SECONDS:,.0f} seconds (100 years)")
+        return value
 
     @field_validator("kafka_bootstrap")
     @classmethod

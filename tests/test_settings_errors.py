@@ -32,7 +32,7 @@ def test_a_bad_setting_is_named_in_one_line_without_its_value(tmp_path: Path) ->
     assert done.stdout == ""
     [line] = done.stderr.splitlines()
     assert line.startswith("Error: CALLSTREAM_WEB_PORT: Input should be a valid integer")
-    assert "CALLSTREAM_STAFFING_TARGET: Input should be less than 1" in line
+    assert "CALLSTREAM_STAFFING_TARGET: Input should be a finite number" in line
     assert "secret" not in line and "validation error" not in line and "pydantic" not in line
 
 
@@ -55,3 +55,24 @@ def test_kafka_bootstrap_is_host_and_port_as_kafka_reads_it() -> None:
             assert "expected host:port" in str(exc)
         else:
             raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_a_duration_that_is_no_duration_is_refused_naming_it() -> None:
+    """0 s of refresh spun `dashboards serve` at full CPU deaf to Ctrl-C; NaN, infinite and
+    1e300 seconds reached the code as numbers and failed there without naming the setting."""
+    import pytest
+    from pydantic import ValidationError
+
+    from streams.settings import Settings
+
+    for name, value, words in (
+        ("dashboards_refresh_s", "0", "greater than or equal to 0.5"),
+        ("web_header_timeout_s", "-1", "greater than 0"),
+        ("call_max_span_s", "nan", "finite number"),
+        ("event_max_future_s", "inf", "finite number"),
+        ("event_max_future_s", "1e300", "at most 3,153,600,000 seconds"),
+        ("web_port", "65535", "less than or equal to 65534"),
+    ):
+        with pytest.raises(ValidationError, match=words) as caught:
+            Settings(**{name: value})
+        assert caught.value.errors()[0]["loc"] == (name,)

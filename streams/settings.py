@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AwareDatetime,
@@ -330,6 +331,17 @@ class Settings(BaseModel):
         name = info.field_name or ""
         if name.endswith("_s") and isinstance(value, float) and value > MAX_SECONDS:
             raise ValueError(f"at most {MAX_SECONDS:,.0f} seconds (100 years)")
+        return value
+
+    @field_validator("cdr_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """A zone name the tz database knows (Europe/London, UTC), checked here so a typo
+        is named as this setting, not met in the middle of reading a CDR file."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known time zone (e.g. Europe/London or UTC)") from None
         return value
 
     @field_validator("kafka_bootstrap")

@@ -119,6 +119,19 @@ def test_unreachable_broker_is_one_clear_line(tmp_path: Path) -> None:
     ), done.stderr
 
 
+def test_a_bad_format_or_practice_is_named_before_any_broker_is_sought(tmp_path: Path) -> None:
+    env = pipeline_env("127.0.0.1:9", tmp_path / "data")
+    source = tmp_path / "clean.jsonl"
+    source.write_text(json.dumps(VALID[0]) + "\n")
+    for extra, error in (
+        (["--format", "bogus"], "Error: unknown format 'bogus': use one of asterisk-cdr"),
+        (["--practice", "bad"], "Error: --practice must be an ODS code like A12345"),
+    ):
+        done = callstream(env, "push", str(source), *extra, timeout=120)
+        assert done.returncode == 1 and done.stderr.startswith(error), done.stderr
+        assert "Kafka" not in done.stderr
+
+
 def test_rejects_never_overwrite_the_input_nor_remove_a_file_of_their_own(tmp_path: Path) -> None:
     """`--rejects` naming the pushed file emptied and then deleted it; a named rejects file
     of an earlier run was deleted by a run that had none. Both are checked before Kafka."""

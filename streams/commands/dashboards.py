@@ -150,7 +150,8 @@ def serve(port: int | None, every: float | None, day: datetime | None, root: Pat
         server = DashboardServer(site, port, host)
     except OSError as exc:
         raise click.ClickException(
-            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port, or "
+            "check the address (CALLSTREAM_DASHBOARDS_HOST)"
         ) from exc
     refresher = Refresher(site, every)
     refresher.start()

@@ -9,12 +9,19 @@ from pathlib import Path
 import click
 
 from models.events import set_event_bounds
+from streams.ingest.formats import FORMATS, check_practice
 from streams.settings import get_settings
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", default="jsonl", show_default=True, help="Input format.")
+@click.option(
+    "--format",
+    "fmt",
+    default="jsonl",
+    show_default=True,
+    help=f"Input format: {', '.join(sorted(FORMATS))} (docs/formats.md).",
+)
 @click.option("--practice", default=None, help="ODS code, for formats that do not carry it.")
 @click.option(
     "--rejects",
@@ -41,6 +48,15 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     settings = get_settings()
     set_event_bounds(settings.event_bounds)
+    # Checked before Kafka: a typo is named at once, not after a broker has been found.
+    if fmt not in FORMATS:
+        raise click.ClickException(
+            f"unknown format {fmt!r}: use one of {', '.join(sorted(FORMATS))}"
+        )
+    try:
+        check_practice(practice)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     ours = file.with_name(file.name + ".rejects.jsonl")
     rejects = rejects or ours
     if rejects.exists() and rejects.resolve() == file.resolve():

@@ -79,7 +79,9 @@ def read_asterisk_cdr(
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"--timezone {timezone!r} is not a known time zone") from None
+        raise ValueError(
+            f"{timezone!r} is not a known time zone (CALLSTREAM_CDR_TIMEZONE, e.g. Europe/London)"
+        ) from None
     reader = _Reader(ods, rules, zone, tally if tally is not None else Counter(), grace_s)
     return reader.run(lines)
 

@@ -14,23 +14,18 @@ import click
 
 from models.classified import ClassifiedCall
 from models.events import EventType, set_event_bounds
+from streams.commands.params import format_option, require_format
 from streams.core.assemble import CallAssembly, CallSpan, OutsideCall, set_aside_reason
 from streams.core.classify import classify_assembly
 from streams.core.pseudonymise import pseudonymise
 from streams.core.rules import Rules
-from streams.ingest.formats import FORMATS, LineResult
+from streams.ingest.formats import LineResult
 from streams.settings import get_settings
 
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option(
-    "--format",
-    "fmt",
-    default="jsonl",
-    show_default=True,
-    help=f"Input format: {', '.join(sorted(FORMATS))} (docs/formats.md).",
-)
+@format_option()
 @click.option("--practice", default=None, help="ODS code, for formats that do not carry it.")
 @click.option(
     "--rules",
@@ -54,10 +49,7 @@ def command(file: str, fmt: str, practice: str | None, rules_file: Path | None) 
     from streams.core.rules import load_rules
     from streams.ingest.formats import read_events
 
-    if fmt not in FORMATS:
-        raise click.ClickException(
-            f"unknown format {fmt!r}: use one of {', '.join(sorted(FORMATS))}"
-        )
+    require_format(fmt)
     settings = get_settings()
     set_event_bounds(settings.event_bounds)
     try:

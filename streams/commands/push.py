@@ -9,19 +9,14 @@ from pathlib import Path
 import click
 
 from models.events import set_event_bounds
-from streams.ingest.formats import FORMATS, check_practice
+from streams.commands.params import format_option, require_format
+from streams.ingest.formats import check_practice
 from streams.settings import get_settings
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    default="jsonl",
-    show_default=True,
-    help=f"Input format: {', '.join(sorted(FORMATS))} (docs/formats.md).",
-)
+@format_option()
 @click.option("--practice", default=None, help="ODS code, for formats that do not carry it.")
 @click.option(
     "--rejects",
@@ -49,10 +44,7 @@ def command(file: Path, fmt: str, practice: str | None, rejects: Path | None) ->
     settings = get_settings()
     set_event_bounds(settings.event_bounds)
     # Checked before Kafka: a typo is named at once, not after a broker has been found.
-    if fmt not in FORMATS:
-        raise click.ClickException(
-            f"unknown format {fmt!r}: use one of {', '.join(sorted(FORMATS))}"
-        )
+    require_format(fmt)
     try:
         check_practice(practice)
     except ValueError as exc:

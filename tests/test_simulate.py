@@ -407,6 +407,7 @@ def test_cli_help_and_errors(tmp_path: Path) -> None:
     for args, error in (
         (["--duplicate-rate", "nan"], "'nan' is not a number from 0 to 1"),
         (["--out", str(tmp_path / "x"), "--truth", str(tmp_path / "x")], "--out and --truth name"),
+        (["--truth", "-"], "--out and --truth name the same file (standard output)"),
         (["--start", "9999-12-31", "--days", "2"], "run past the year 9999"),
     ):
         start = [] if "--start" in args else ["--start", "2026-08-03"]

@@ -191,7 +191,8 @@ def command(
                 events_out.write(json.dumps(event) + "\n")
                 counts["events"] += 1
     except OSError as exc:
-        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
+        where = exc.filename if exc.filename is not None else "to standard output"
+        raise click.ClickException(f"cannot write {where}: {exc.strerror}") from exc
     console.print(
         f"simulated {practices} practices, {days} day(s) from {config.start}: "
         f"{counts['calls']} calls, {counts['events']} events (rules {rules.version})",
@@ -201,14 +202,14 @@ def command(
 
 def _distinct_outputs(**paths: Path | None) -> None:
     """Two outputs on one file would interleave into a file neither reader can use."""
-    seen: dict[Path, str] = {}
+    seen: dict[Path | str, str] = {}
     for option, path in paths.items():
-        if path is None or str(path) == "-":
+        if path is None:
             continue
-        where = path.resolve()
+        where: Path | str = "standard output" if str(path) == "-" else path.resolve()
         if where in seen:
             first, second = (f"--{name.replace('_', '-')}" for name in (seen[where], option))
-            raise click.UsageError(f"{first} and {second} name the same file ({path})")
+            raise click.UsageError(f"{first} and {second} name the same file ({where})")
         seen[where] = option
 
 

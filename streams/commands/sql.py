@@ -105,6 +105,12 @@ def command(
             names = unique_names(relation.columns)
             printable = as_text(relation, fmt)
             write_text_rows(fmt, names, fetched(printable, settings.sql_batch_rows), sys.stdout)
+    except (duckdb.InterruptException, RuntimeError) as exc:
+        # Ctrl-C while DuckDB ran the query (DuckDB 1.5 raises RuntimeError "Query
+        # interrupted"): "Aborted.", exit 130, as every command does.
+        if isinstance(exc, RuntimeError) and str(exc) != "Query interrupted":
+            raise
+        raise click.Abort() from None
     except duckdb.Error as exc:
         raise click.ClickException(_query_error(exc)) from exc
     finally:

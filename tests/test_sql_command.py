@@ -117,6 +117,10 @@ def test_snapshot_option_reads_the_past(filled: Path) -> None:
     assert json.loads(run_sql("--format", "json", count).stdout) == [{"n": 3}]
     past = run_sql("--format", "json", "--snapshot", str(then), count)
     assert json.loads(past.stdout) == [{"n": 2}]
+    # Snapshot 1 is from before the views: no retry helps, so none is suggested.
+    early = run_sql("--snapshot", "1", count)
+    assert early.exit_code == 1 and "is from before its views were created" in early.output
+    assert "try again" not in early.output
 
 
 @pytest.mark.parametrize(

@@ -269,8 +269,11 @@ def require_catalog(catalog: str, read_only: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def require_ready(conn: duckdb.DuckDBPyConnection, catalog: str) -> None:
-    """A reader that races the first start of a writer gets a clear word, not a missing view."""
+def require_ready(
+    conn: duckdb.DuckDBPyConnection, catalog: str, snapshot: int | None = None
+) -> None:
+    """A reader that races the first start of a writer gets a clear word, not a missing view;
+    one asking for a ``snapshot`` from before the views were made is told so (no retry helps)."""
     # No bound parameter: binding one makes duckdb import pandas, a second of start-up. Every
     # row fetched: a result left unread keeps its transaction, and with it a read transaction
     # on a SQLite catalog, open, so a writer's commit fails "database is locked" meanwhile.
@@ -278,6 +281,12 @@ def require_ready(conn: duckdb.DuckDBPyConnection, catalog: str) -> None:
         "SELECT count(*) FROM duckdb_views() "
         f"WHERE database_name = {quote(ALIAS)} AND view_name = 'calls'"
     ).fetchall()
+    if views == 0 and snapshot is not None:
+        raise WarehouseError(
+            f"snapshot {snapshot} of the warehouse {shown(catalog)} is from before its views "
+            "were created: it cannot be read; name a later snapshot (an export's manifest "
+            "names the one it read)"
+        )
     if views == 0:
         raise WarehouseError(
             f"the warehouse {shown(catalog)} is not ready yet (a writer is creating it); "
@@ -449,7 +458,7 @@ def open_reader(settings: Settings, snapshot: int | None = None) -> duckdb.DuckD
     try:
         load_catalog_extensions(conn, settings, catalog)
         attach(conn, settings, catalog, True, snapshot)
-        require_ready(conn, catalog)
+        require_ready(conn, catalog, snapshot)
     except BaseException:
         conn.close()
         raise
@@ -466,7 +475,7 @@ def reattach(conn: duckdb.DuckDBPyConnection, settings: Settings, snapshot: int)
     conn.execute("USE memory")
     conn.execute(f"DETACH {ALIAS}")
     attach(conn, settings, catalog, True, snapshot)
-    require_ready(conn, catalog)
+    require_ready(conn, catalog, snapshot)
 
 
 #: DuckLake functions that only read: a query typed by a user may call these and no other

@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -113,11 +114,32 @@ def run(command: click.Command) -> None:
     except SettingsError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except OSError as exc:
+        if os.environ.get("CALLSTREAM_DEBUG"):
+            raise
+        click.echo(f"Error: {masked(_os_error(exc))}", err=True)
+        sys.exit(1)
     except Exception as exc:  # last resort: one line for people, traceback on request
         if os.environ.get("CALLSTREAM_DEBUG"):
             raise
         click.echo(f"Error: {masked(str(exc))} (set CALLSTREAM_DEBUG=1 for details)", err=True)
         sys.exit(1)
+
+
+def _os_error(exc: OSError) -> str:
+    """A file the system refused, and, when it is callstream's own state, where that lives:
+    a data dir that is a file or not writable by this user showed as a bare errno."""
+    name = exc.filename
+    said = f"{exc.strerror or exc}: {name}" if name is not None else str(exc)
+    data = Path(os.environ.get("CALLSTREAM_DATA_DIR") or "data").resolve()
+    if name is not None:
+        where = Path(os.fsdecode(name)).resolve()
+        if where == data or data in where.parents:
+            said += (
+                f" (callstream keeps its state in CALLSTREAM_DATA_DIR, {data}: it must be a "
+                "folder this user can write)"
+            )
+    return said
 
 
 if __name__ == "__main__":

@@ -77,3 +77,17 @@ def test_a_duration_that_is_no_duration_is_refused_naming_it() -> None:
         with pytest.raises(ValidationError, match=words) as caught:
             Settings(**{name: value})
         assert caught.value.errors()[0]["loc"] == (name,)
+
+
+def test_a_data_dir_that_is_a_file_is_named_as_the_setting(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    done = callstream(tmp_path, "tokens", "create", "--practice", "A81001")
+    assert done.returncode == 0, done.stderr  # the fixture's data dir is a folder
+    done = callstream(
+        tmp_path, "tokens", "create", "--practice", "A81001", CALLSTREAM_DATA_DIR=str(afile)
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"Error: File exists: {afile}")
+    assert "CALLSTREAM_DATA_DIR" in line and "a folder this user can write" in line

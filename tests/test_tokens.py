@@ -68,6 +68,9 @@ def test_records_are_listed_per_practice(store):
     assert len(store.records("A81001")) == 2
     with pytest.raises(TokenError, match="'A8100' is not an ODS practice code"):
         store.create("A8100")
+    # Listing a mistyped code names it rather than answering "no tokens for ...".
+    with pytest.raises(TokenError, match="is not an ICB code"):
+        store.records("07700900123", "icb")
 
 
 def test_a_damaged_store_is_a_clear_error(store):

@@ -174,6 +174,8 @@ class TokenStore:
 
     def records(self, code: str | None = None, level: Level = "practice") -> list[TokenRecord]:
         """Every token record, of one practice (or PCN, ICB) when given, oldest first."""
+        if code is not None:
+            _check_code(code, level)  # a mistyped code is named, not answered "no tokens"
         records = self._read().tokens
         return [r for r in records if code is None or (r.level, r.code) == (level, code)]
 

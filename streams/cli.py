@@ -30,7 +30,7 @@ COMMANDS: dict[str, str] = {
     "export": "Export the NHS CBT publication files from the warehouse.",
     "reference": "Load NHS reference data (ODS practices, PCN mapping, list sizes).",
     "nhs": "Load NHS England's published CBT files (to reconcile and benchmark).",
-    "tokens": "Create, revoke or list per-practice ingest tokens.",
+    "tokens": "Create, revoke or list ingest and wallboard tokens (practice, PCN or ICB).",
     "dashboards": "Build or serve the practice dashboards.",
     "staffing": "How many people each quarter hour needs on the phones, and what-ifs.",
 }

@@ -333,6 +333,15 @@ class Settings(BaseModel):
             raise ValueError(f"at most {MAX_SECONDS:,.0f} seconds (100 years)")
         return value
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _named_dir(cls, value: Any) -> Any:
+        """An empty CALLSTREAM_DATA_DIR= would be the current folder, where the development
+        key and the warehouse would then be written without a word."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty: unset it for ./data, or name a folder")
+        return value
+
     @field_validator("cdr_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

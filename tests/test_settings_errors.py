@@ -73,6 +73,7 @@ def test_a_duration_that_is_no_duration_is_refused_naming_it() -> None:
         ("event_max_future_s", "1e300", "at most 3,153,600,000 seconds"),
         ("web_port", "65535", "less than or equal to 65534"),
         ("cdr_timezone", "Mars/Olympus", "not a known time zone"),
+        ("data_dir", "", "empty: unset it for ./data"),
     ):
         with pytest.raises(ValidationError, match=words) as caught:
             Settings(**{name: value})

@@ -506,7 +506,7 @@ def _bridge_profile(flow: _Flow, caller: str) -> bool:
     """A callflow a uuid_bridge added: its destination is the other leg's UUID, or (as some
     versions write it) that leg's caller id, for a callcenter agent the caller's number."""
     target = flow.text("destination_number")
-    return bool(_UUID.fullmatch(target)) or target == caller
+    return bool(target) and (bool(_UUID.fullmatch(target)) or target == caller)
 
 
 def _time(variables: dict[str, Any], name: str, *, required: bool = False) -> float | None:

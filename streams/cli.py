@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from streams.core.redact import mask_log_records, masked
-from streams.settings import SettingsError
+from streams.settings import Settings, SettingsError, environment
 
 COMMANDS: dict[str, str] = {
     "broker": "Start, stop or inspect the local Apache Kafka broker.",
@@ -131,7 +131,8 @@ def _os_error(exc: OSError) -> str:
     a data dir that is a file or not writable by this user showed as a bare errno."""
     name = exc.filename
     said = f"{exc.strerror or exc}: {name}" if name is not None else str(exc)
-    data = Path(os.environ.get("CALLSTREAM_DATA_DIR") or "data").resolve()
+    data = Path(environment().get("data_dir") or Settings.model_fields["data_dir"].default)
+    data = data.resolve()
     if name is not None:
         where = Path(os.fsdecode(name)).resolve()
         if where == data or data in where.parents:

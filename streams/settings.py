@@ -295,6 +295,14 @@ class Settings(BaseModel):
         "national month is about 400 MB by its row count): a zip bomb stops here.",
     )
 
+    reference_max_mb: int = Field(
+        64,
+        gt=0,
+        description="Largest file `reference load` reads (an epraccur extract is about 4 MB, "
+        "list sizes under 1 MB); a file is also refused unread past its first lines when "
+        "they are not a reference file's.",
+    )
+
     # --- alerts (streams/core/alerts.py, docs/operations.md) ---
     alert_rules_file: Path | None = Field(
         None, description="Alert rules YAML; unset: the packaged defaults (core/rules/alerts.yaml)."

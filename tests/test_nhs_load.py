@@ -7,6 +7,10 @@ so each test sets its own starting point)."""
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -336,3 +340,25 @@ def test_hostile_zips_are_refused_in_bounded_time_and_memory(
     get_settings.cache_clear()
     assert query(settings, "SELECT * FROM nhs_cbt_published_files ORDER BY ALL") == before
     assert not list((settings.warehouse_dir / "staging").glob("nhs-load-*"))
+
+
+def test_a_device_is_read_as_csv_text_in_bounded_memory(tmp_path: Path) -> None:
+    """`nhs load /dev/zero`: zipfile's check for a zip read the device to an end that never
+    comes (18 GB in 20 s); it is read as CSV text, and its first line is too long. Run with
+    2 GB of address space, so the old behaviour fails here rather than taking the machine."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    done = subprocess.run(
+        [sys.executable, "-c", "from streams.cli import cli; cli()", "nhs", "load", "/dev/zero"],
+        env={**os.environ, "CALLSTREAM_DATA_DIR": str(tmp_path / "data")},
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done
+    assert "zero, line 1: longer than 4,096 characters: not a CBT publication file" in (
+        done.stderr
+    ), done.stderr

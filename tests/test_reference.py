@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from click.testing import CliRunner
 from streams.cli import cli
 from streams.core import reference
 from streams.core.reference import Kind, ReferenceError
-from streams.settings import Settings
+from streams.settings import Settings, get_settings
 from streams.warehouse.store import Warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference"
@@ -291,3 +293,54 @@ def test_hostile_reference_lines_are_rejected_not_the_file(data_dir: Path, tmp_p
     with Warehouse.open(Settings(data_dir=data_dir), read_only=True) as warehouse:
         loaded = warehouse.query("SELECT practice, list_size FROM practice_list_sizes").rows()
     assert sorted(loaded) == [("A81002", 12604), ("A81004", 10125)]
+
+
+def _feed(fifo: Path, line: bytes, most: int) -> tuple[threading.Thread, list[int]]:
+    """Write ``line`` over and over (up to ``most`` bytes) into ``fifo`` from a thread, counting
+    what the reader took before it closed its end."""
+    written = [0]
+
+    def write() -> None:
+        try:
+            with fifo.open("wb", buffering=0) as pipe:
+                while written[0] < most:
+                    written[0] += pipe.write(line * 1024)
+        except BrokenPipeError:
+            return
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread, written
+
+
+def test_a_file_is_read_in_bounded_memory(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that is no reference file is refused from its first lines, unread past them
+    (it read 938 MB of noise whole, and /dev/zero until the machine ran out); a file past
+    CALLSTREAM_REFERENCE_MAX_MB is refused, and a line the csv module cannot read is named."""
+    runner = CliRunner()
+    fifo = tmp_path / "noise.csv"
+    os.mkfifo(fifo)
+    thread, written = _feed(fifo, b"not,a,reference,file\n", 64 * 1024 * 1024)
+    result = runner.invoke(cli, ["reference", "load", str(fifo)])
+    thread.join(timeout=30)
+    assert result.exit_code == 1 and "noise.csv: not a known NHS reference file" in result.output
+    assert not thread.is_alive() and written[0] < 4 * 1024 * 1024, (written, result.output)
+
+    header = MAPPING.read_text().splitlines()[0]
+    long_line = tmp_path / "long.csv"
+    long_line.write_text(f"{header}\n{'x' * 200_000}\n")
+    result = runner.invoke(cli, ["reference", "load", str(long_line)])
+    assert result.exit_code == 1 and "long.csv: line 2: cannot be read as CSV" in result.output
+    assert "Traceback" not in result.output
+
+    monkeypatch.setenv("CALLSTREAM_REFERENCE_MAX_MB", "1")
+    get_settings.cache_clear()
+    big = tmp_path / "big.csv"
+    big.write_text(MAPPING.read_text() + "\n" * 1_100_000)
+    result = runner.invoke(cli, ["reference", "load", str(big)])
+    assert result.exit_code == 1
+    assert "big.csv: larger than a reference file can be (CALLSTREAM_REFERENCE_MAX_MB=1;" in (
+        result.output
+    )

@@ -109,6 +109,12 @@ def _remove_stale(staging_root: Path) -> None:
             continue
 
 
+def _is_zip(path: Path) -> bool:
+    """A zip is a regular file: ``zipfile.is_zipfile`` on a device or pipe (``/dev/zero``)
+    would read it to its end, which may never come; those are read as CSV text (bounded)."""
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
 class Reading:
     """Reads the files of one `nhs load`: ``latest`` is today (no later Date is accepted),
     ``max_bytes`` the largest CSV read."""
@@ -132,14 +138,14 @@ class Reading:
             raise PublishedFileError(f"{path.name}: a damaged zip file ({exc})") from None
         except OSError as exc:
             raise PublishedFileError(f"{path.name}: cannot read it ({exc.strerror})") from None
-        return unit(path.name, zipfile.is_zipfile(path), parts, staged)
+        return unit(path.name, _is_zip(path), parts, staged)
 
     def _csv_texts(self, path: Path) -> Iterator[tuple[str, Iterator[str]]]:
         """(name, lines) of each CSV: the file itself, or every CSV member of a zip in name
         order (macOS's resource-fork copies, ``__MACOSX/`` and ``._*``, left out)."""
         from streams.core.cbt_publication import PublishedFileError
 
-        if not zipfile.is_zipfile(path):
+        if not _is_zip(path):
             self._check_size(path.name, path.stat().st_size)
             with path.open("rb") as raw:
                 yield path.name, self._lines(path.name, raw)

@@ -18,6 +18,10 @@ from streams.settings import get_settings
 if TYPE_CHECKING:
     from streams.core.reference import Extract
 
+#: Bytes read to tell a file's kind (``reference.detect_kind``) before reading the rest: its
+#: first lines are a few hundred bytes each.
+KIND_BYTES = 1024 * 1024
+
 
 @click.group(help="Load NHS reference data (ODS practices, PCN mapping, list sizes).")
 def command() -> None:
@@ -55,7 +59,8 @@ def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
     settings = get_settings()
     today = datetime.now(LONDON).date()
     given = extract_date.date() if extract_date else None
-    parsed = [(path, _parse(path, given, today)) for path in files]
+    most = settings.reference_max_mb * 1024 * 1024
+    parsed = [(path, _parse(path, given, today, most)) for path in files]
     _refuse_same_extract(parsed)
     try:
         warehouse = Warehouse.open(settings)
@@ -94,14 +99,16 @@ def load(files: tuple[Path, ...], extract_date: datetime | None) -> None:
         raise click.ClickException(f"some lines were rejected (valid ones loaded): see {listed}")
 
 
-def _parse(path: Path, extract_date: date | None, today: date) -> Extract:
+def _parse(path: Path, extract_date: date | None, today: date, max_bytes: int) -> Extract:
     from streams.core import reference
 
     try:
-        text = _read_text(path)
+        text = _read_text(path, max_bytes)
         return reference.parse(text, extract_date or reference.date_from_name(path.name), today)
     except reference.ReferenceError as exc:
         raise click.ClickException(f"{path.name}: {exc}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"{path.name}: cannot read it ({exc.strerror})") from exc
 
 
 def _refuse_same_extract(parsed: list[tuple[Path, Extract]]) -> None:
@@ -119,9 +126,26 @@ def _refuse_same_extract(parsed: list[tuple[Path, Extract]]) -> None:
         seen[key] = path
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, max_bytes: int) -> str:
+    """The file's text, read in bounded memory: its first lines must say it is a reference
+    file before the rest is read (a wrong file, or ``/dev/zero``, is refused at once), and
+    more than ``max_bytes`` (CALLSTREAM_REFERENCE_MAX_MB) is refused."""
+    from streams.core import reference
+
+    with path.open("rb") as raw:
+        head = raw.read(min(KIND_BYTES, max_bytes + 1))
+        reference.detect_kind(_decode(head))
+        data = head + raw.read(max_bytes + 1 - len(head))
+    if len(data) > max_bytes:
+        raise reference.ReferenceError(
+            f"larger than a reference file can be (CALLSTREAM_REFERENCE_MAX_MB="
+            f"{max_bytes // 1024 // 1024:,}; an epraccur extract is about 4 MB)"
+        )
+    return _decode(data)
+
+
+def _decode(data: bytes) -> str:
     """NHS files are UTF-8 (perhaps with a byte-order mark) or, in older extracts, Windows-1252."""
-    data = path.read_bytes()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, TypeVar
@@ -161,7 +161,7 @@ def detect_kind(text: str) -> Kind:
     (no header) by a practice row among its first ``KIND_LINES`` lines, so one damaged first
     line is rejected as a row rather than refusing the file."""
     lines = _first_lines(text)
-    first = next(csv.reader(io.StringIO(lines[0])), [])
+    first = next(_csv_rows(csv.reader(io.StringIO(lines[0]))), [])
     header = {cell.strip().upper() for cell in first}
     if all(col in header for col in _MAPPING_REQUIRED):
         return Kind.mapping
@@ -169,7 +169,7 @@ def detect_kind(text: str) -> Kind:
         return Kind.list_size
     if _ODS.match(first[0].strip() if first else "") and any(
         len(cells) == EPRACCUR_COLUMNS and _ODS.match(cells[0].strip())
-        for cells in csv.reader(io.StringIO("\n".join(lines)))
+        for cells in _csv_rows(csv.reader(io.StringIO("\n".join(lines))))
     ):
         return Kind.epraccur
     raise ReferenceError(
@@ -231,7 +231,7 @@ def parse_epraccur(text: str, extract_date: date) -> Extract:
     rows: dict[str, OdsPractice] = {}
     rejects: list[Reject] = []
     duplicates = 0
-    for line, cells in _records(csv.reader(io.StringIO(text))):
+    for line, cells in _records(_csv_rows(csv.reader(io.StringIO(text)))):
         raw = ",".join(cells)
         if len(cells) != EPRACCUR_COLUMNS:
             rejects.append(
@@ -349,6 +349,22 @@ def _first_lines(text: str) -> list[str]:
     return lines
 
 
+_Item = TypeVar("_Item")
+
+
+def _csv_rows(reader: Iterator[_Item]) -> Iterator[_Item]:
+    """The reader's rows; a line the csv module cannot read at all (a field over its
+    131,072-character limit, a NUL) stops the file with its line named."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        inner = getattr(reader, "reader", reader)  # a DictReader counts only lines it returned
+        line = getattr(inner, "line_num", 0)
+        raise ReferenceError(
+            f"line {line}: cannot be read as CSV ({exc}): not an NHS reference file as published"
+        ) from None
+
+
 def _records(reader: Iterable[list[str]]) -> Iterable[tuple[int, list[str]]]:
     for line, cells in enumerate(reader, start=1):
         if line == 1 and cells:
@@ -367,7 +383,7 @@ def _dict_reader(text: str, required: tuple[str, ...]) -> csv.DictReader[str]:
 
 
 def _numbered(reader: csv.DictReader[str]) -> Iterable[tuple[int, dict[str, str]]]:
-    for record in reader:
+    for record in _csv_rows(reader):
         if any((value or "").strip() for value in record.values() if isinstance(value, str)):
             yield reader.line_num, record
 

@@ -423,3 +423,24 @@ def _callstream(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
         [sys.executable, "-m", "streams.cli", *args],
         env=env, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
+
+
+def test_a_reader_that_stops_early_ends_it_quietly(tmp_path: Path) -> None:
+    """`callstream simulate | head`: the reader stopping is no error to report (it printed
+    'Error: cannot write to standard output: Broken pipe'); click exits 1 quietly."""
+    env = {
+        **os.environ,
+        "CALLSTREAM_DATA_DIR": str(tmp_path),
+        "CALLSTREAM_PSEUDONYMISATION_KEY": "k",
+    }
+    command = [sys.executable, "-m", "streams.cli", "simulate", "--start", "2026-08-03"]
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as simulate:
+        assert simulate.stdout is not None and simulate.stderr is not None
+        first = simulate.stdout.readline()
+        simulate.stdout.close()
+        errors = simulate.stderr.read()
+        code = simulate.wait(timeout=120)
+    assert CallEvent.model_validate_json(first).practice
+    assert code == 1 and "Error" not in errors and "Traceback" not in errors, (code, errors)

@@ -191,6 +191,8 @@ def command(
                 events_out.write(json.dumps(event) + "\n")
                 counts["events"] += 1
     except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise  # the reader stopped (`| head`): click exits 1 quietly, as for any command
         where = exc.filename if exc.filename is not None else "to standard output"
         raise click.ClickException(f"cannot write {where}: {exc.strerror}") from exc
     console.print(

@@ -203,6 +203,36 @@ def test_one_event_with_a_wrong_clock_costs_itself_in_either_order(
     assert (c1["time_band"], c1["request_type"]) == ("08:00-09:59", None)
 
 
+@pytest.mark.parametrize("start_comes", [True, False])
+def test_a_stray_far_off_first_does_not_cost_the_call_its_events(
+    tmp_path: Path, start_comes: bool
+) -> None:
+    """An ivr_option stamped 9 h after its call comes first, then the queue, answer and end,
+    then (or never) the call_started. Those three are held back, not refused: the start puts
+    them in the call and sets the stray aside. Without a start the first to come stays the
+    call, and what it held back is listed at the end, not classified and not lost."""
+    stray = {**GOOD[3], "event_id": "c1-9", "type": "ivr_option", "option": "1"}
+    stray["at"] = "2026-08-03T16:31:00Z"
+    del stray["queue"]
+    rest = [GOOD[3], GOOD[1], GOOD[4]]
+    path = tmp_path / "events.jsonl"
+    path.write_text(lines([stray, *rest, GOOD[2]] if start_comes else [stray, *rest]))
+    done = run([str(path)], tmp_path)
+    assert done.returncode == 1
+    [c1] = [json.loads(line) for line in done.stdout.splitlines()]
+    if start_comes:
+        [error] = [line for line in done.stderr.splitlines() if line.startswith("line ")]
+        assert error.startswith("line 5: field 'at': 1 event(s) more than call_max_span_s")
+        assert (c1["outcome"], c1["wait_s"], c1["talk_s"], c1["events"]) == ("answered", 30, 90, 4)
+        assert "4 events read (0 repeated event_ids ignored), 1 invalid lines" in done.stderr
+    else:
+        [held] = [line for line in done.stderr.splitlines() if line.startswith("call ")]
+        assert "3 event(s) more than twice call_max_span_s (28800 s)" in held
+        assert "no call_started came" in held
+        assert (c1["complete"], c1["events"]) == (False, 1)
+        assert "1 events read (0 repeated event_ids ignored), 3 invalid lines" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("later", "counted"), [("2026-11-09T09:00:00Z", True), ("2026-11-14T09:00:00Z", False)]
 )

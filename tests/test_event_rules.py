@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from models.events import CallEvent, EventBounds, EventType, PseudonymisedEvent, set_event_bounds
 from streams.core import errors
-from streams.core.assemble import CallAssembly, CallSpan, OutsideCall
+from streams.core.assemble import CallAssembly, CallSpan, OutsideCall, held_back_reason
 from streams.core.call_state import CallState, receive
 from streams.core.classify import classify_call
 from streams.core.normalise import Rejected, normalise
@@ -230,8 +230,17 @@ def _arrive(events: list[PseudonymisedEvent]) -> tuple[tuple[str, ...], tuple[st
             (600, "call_ended"),
             (86400, "callback_made"),
         ],
+        # a stray 9 h off (more than twice the span from the rest), any order: it came
+        # first and the answer and end before the start got them refused
+        [
+            (0, "call_started"),
+            (9 * 3600, "ivr_option"),
+            (10, "queue_joined"),
+            (40, "answered"),
+            (100, "call_ended"),
+        ],
     ],
-    ids=["start 5 h off", "4.5-hour call", "strays and a callback"],
+    ids=["start 5 h off", "4.5-hour call", "strays and a callback", "stray far off first"],
 )
 def test_which_events_count_does_not_depend_on_the_order_they_came_in(steps: list) -> None:
     fields = {
@@ -377,3 +386,41 @@ def test_the_byte_budget_holds_whatever_order_events_come_in() -> None:
             assembly.add(event, span)
     saved = len(CallState(assembly, 1.0).to_bytes())
     assert span.most_bytes - 6_100 < saved < span.most_bytes + len(assembly) + 100
+
+
+def test_a_call_let_go_without_its_start_gives_up_what_it_held_back() -> None:
+    """Before the start, an event no start could hold with those held is held back, not
+    refused: the call is classified without it, it survives the changelog, and it is handed
+    over once when the call is let go (the worker dead-letters it on eviction)."""
+    stray = ev(9, EventType.ivr_option, 9 * 3600, option="1")
+    rest = [
+        ev(2, EventType.queue_joined, 10, queue="main"),
+        ev(3, EventType.answered, 40, team="reception"),
+        ev(4, EventType.call_ended, 100),
+    ]
+    state, changed, _ = receive(None, stray, 0, SPAN)
+    for n, event in enumerate(rest, start=1):
+        state, changed, report = receive(state, event, n, SPAN)
+        assert changed
+    assert _held(state.assembly) == ["e9"] and not report  # the first to come anchors
+    assert [e.event_id for e in state.assembly.held_back] == ["e2", "e3", "e4"]
+    again = CallState.from_bytes(state.to_bytes())
+    assert [e.event_id for e in again.assembly.held_back] == ["e2", "e3", "e4"]
+    assert not again.assembly.add(rest[0], SPAN)  # a repeat of one held back changes nothing
+    assert CallAssembly.from_json(json.dumps(again.assembly.to_json())).held_back == rest
+    again.assembly.add(ev(1, EventType.call_started, 0), SPAN)  # the start places them
+    assert _held(again.assembly) == ["e1", "e2", "e3", "e4"] and again.assembly.complete
+    assert again.assembly.take_set_aside() == [stray] and again.assembly.held_back == []
+    assert state.assembly.take_held_back() == rest and state.assembly.take_held_back() == []
+    assert "no call_started came" in held_back_reason(3, SPAN)
+
+
+def test_held_back_events_count_towards_the_call_limits() -> None:
+    span = CallSpan(events=timedelta(hours=4), callbacks=timedelta(hours=48), most_events=6)
+    assembly = CallAssembly()
+    assembly.add(ev(1, EventType.ivr_option, 9 * 3600, option="1"), span)
+    for n in range(2, 7):
+        assembly.add(ev(n, EventType.transferred, n, team=f"t{n}"), span)
+    assert len(assembly) + len(assembly.held_back) == 6
+    with pytest.raises(OutsideCall, match="call_max_events"):
+        assembly.add(ev(7, EventType.transferred, 7, team="t7"), span)

@@ -15,7 +15,13 @@ import click
 from models.classified import ClassifiedCall
 from models.events import EventType, set_event_bounds
 from streams.commands.params import format_option, require_format
-from streams.core.assemble import CallAssembly, CallSpan, OutsideCall, set_aside_reason
+from streams.core.assemble import (
+    CallAssembly,
+    CallSpan,
+    OutsideCall,
+    held_back_reason,
+    set_aside_reason,
+)
 from streams.core.classify import classify_assembly
 from streams.core.pseudonymise import pseudonymise
 from streams.core.rules import Rules
@@ -78,6 +84,8 @@ def command(file: str, fmt: str, practice: str | None, rules_file: Path | None) 
                     progress.update(task, completed=parsed.line)
     except ValueError as exc:  # unreadable file, bad --practice, not UTF-8
         raise click.ClickException(str(exc)) from exc
+    for reason in run.let_go_held_back():
+        click.echo(reason, err=True)
     classified = run.classified(rules)
     out = sys.stdout
     for call in classified:
@@ -135,6 +143,20 @@ class ClassifyRun:
             self.invalid += len(set_aside)
             return set_aside_reason(len(set_aside), self.span)
         return None
+
+    def let_go_held_back(self) -> list[str]:
+        """Take out the events calls still hold back at the end of the file (no
+        ``call_started`` came to say whether they belong: ``CallAssembly.add``), counted as
+        invalid lines, as the worker dead-letters them when it lets such a call go; why,
+        per call."""
+        reasons = []
+        for key, assembly in self.calls.items():
+            taken = assembly.take_held_back()
+            if taken and self.span is not None:
+                self.events -= len(taken)
+                self.invalid += len(taken)
+                reasons.append(f"call {key}: {held_back_reason(len(taken), self.span)}")
+        return reasons
 
     def orphans(self) -> list[tuple[str, int]]:
         """Calls with nothing but ``callback_made`` events: reporting them would make up a

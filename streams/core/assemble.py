@@ -106,6 +106,16 @@ _FIRST_ONLY = frozenset(
 )
 
 
+def held_back_reason(count: int, span: CallSpan) -> str:
+    """Why the ``count`` events a call still held back when it was let go (no
+    ``call_started`` came to say which events belong) are not part of it."""
+    return (
+        f"field 'at': {count} event(s) more than twice call_max_span_s "
+        f"({2 * int(span.events.total_seconds())} s) from this call's other events, and no "
+        "call_started came to say which belong: not part of this call"
+    )
+
+
 def set_aside_reason(count: int, span: CallSpan) -> str:
     """Why ``count`` events ``CallAssembly.add`` set aside are not part of their call."""
     return (
@@ -129,6 +139,7 @@ class CallAssembly:
         "_all",
         "_start",
         "_set_aside",
+        "_held_back",
         "_absorbed",
         "_bytes",
     )
@@ -143,6 +154,7 @@ class CallAssembly:
         self._all: tuple[datetime, datetime] | None = None  # earliest, latest of all
         self._start: datetime | None = None  # the time of the call_started held
         self._set_aside: list[PseudonymisedEvent] = []
+        self._held_back: list[PseudonymisedEvent] = []  # before the start, not fitting
         self._absorbed = 0
         self._bytes: int | None = None  # of the events held; None until it matters
         for event in events:
@@ -157,30 +169,35 @@ class CallAssembly:
         The ``call_started`` anchors the call whenever it comes: the events held before it
         that lie too far from it are set aside then (``take_set_aside``), as they would have
         been refused after it, so which events count does not depend on the order they came
-        in. Before it, an event is refused only when no one start could hold it and the
-        events held (more than twice the span apart): a call whose start never comes stays
-        bounded. A call holds at most ``span.most_events``, and then one more of each type
-        it has none of (its end, a callback): ``CallFull`` after that; the same for the
-        bytes its events take saved (``span.most_bytes``). Once it holds half as
-        many, an event that cannot change it is not kept (False, as for a repeat), so a phone
-        system that repeats ringing all through a long wait never fills it.
+        in. Before it, an event that no one start could hold with the events held (more
+        than twice the span apart: a wrong clock on one side) is held back, out of the call,
+        until the start says which side belongs; a call let go without one gives them up
+        (``take_held_back``). A call holds at most ``span.most_events`` (held back ones
+        too), and then one more of each type it has none of (its end, a callback):
+        ``CallFull`` after that; the same for the bytes its events take saved
+        (``span.most_bytes``). Once it holds half as many, an event that cannot change it
+        is not kept (False, as for a repeat), so a phone system that repeats ringing all
+        through a long wait never fills it.
         """
         key = event.key
         if self._key is None:
             self._key = key
         elif key != self._key:
             raise ValueError(f"event of call {key} added to call {self._key}")
-        if event.event_id in self._by_id:
+        if event.event_id in self._by_id or (
+            self._held_back and any(e.event_id == event.event_id for e in self._held_back)
+        ):
             return False
         callback = event.type is EventType.callback_made
         size: int | None = None
         if span is not None:
-            if len(self._by_id) >= span.most_events // 2 and self._changes_nothing(event):
+            count = len(self._by_id) + len(self._held_back)
+            if count >= span.most_events // 2 and self._changes_nothing(event):
                 self._absorbed += 1
                 return False
-            if len(self._by_id) >= span.most_events and self._holds(event.type):
+            if count >= span.most_events and self._holds(event.type):
                 raise CallFull(
-                    f"field 'call_id': this call holds {len(self._by_id)} events already, the "
+                    f"field 'call_id': this call holds {count} events already, the "
                     "most one call may (call_max_events): a phone system repeating events? "
                     "not part of this call"
                 )
@@ -191,27 +208,33 @@ class CallAssembly:
                 _check_fits(event.at, callback, self._start, span)
             elif event.type is EventType.call_started:
                 self._anchor(event.at, span)
-            else:
-                self._check_span(event.at, callback, span)
+            elif not self._fits_held(event.at, callback, span):
+                self._held_back.append(event)
+                self._add_bytes(size)
+                return True
         self._hold(event)
+        self._add_bytes(size)
+        return True
+
+    def _add_bytes(self, size: int | None) -> None:
         if size is not None and self._bytes is not None:
             self._bytes += size
-        return True
 
     def _measure(self, event: PseudonymisedEvent, span: CallSpan) -> int | None:
         """The bytes ``event`` takes saved, once the call holds enough events to come near
         ``span.most_bytes`` (then the events held are measured too); else None."""
-        if (len(self._by_id) + 1) * LARGEST_EVENT_BYTES <= span.most_bytes:
+        if (len(self._by_id) + len(self._held_back) + 1) * LARGEST_EVENT_BYTES <= span.most_bytes:
             return None
         if self._bytes is None:
-            self._bytes = sum(_event_bytes(e) for e in self._by_id.values())
+            self._bytes = sum(_event_bytes(e) for e in (*self._by_id.values(), *self._held_back))
         return _event_bytes(event)
 
     def _check_room(self, kind: EventType, size: int, span: CallSpan) -> None:
         held = self._bytes or 0
         if held + size > span.most_bytes and self._holds(kind):
+            count = len(self._by_id) + len(self._held_back)
             raise CallFull(
-                f"field 'call_id': this call's {len(self._by_id)} events take {held:,} bytes "
+                f"field 'call_id': this call's {count} events take {held:,} bytes "
                 f"saved; with this one's {size:,} they would pass the {span.most_bytes:,} one "
                 "call may hold (kafka_message_max_bytes, less room for its end): a phone "
                 "system repeating events? not part of this call"
@@ -226,12 +249,22 @@ class CallAssembly:
         return held is not None and event_sort_key(held) <= event_sort_key(event)
 
     def _holds(self, kind: EventType) -> bool:
-        return any(e.type is kind for e in self._by_id.values())
+        """Whether the call has an event of ``kind``, held or held back."""
+        return any(e.type is kind for e in (*self._by_id.values(), *self._held_back))
 
     @property
     def absorbed(self) -> int:
         """Events ``add`` did not keep because they could not change the call (above)."""
         return self._absorbed
+
+    def take_held_back(self) -> list[PseudonymisedEvent]:
+        """The events still held back (``add``) when the call is let go without the
+        ``call_started`` that would say whether they belong, once: the caller dead-letters
+        them (``held_back_reason``)."""
+        taken, self._held_back = self._held_back, []
+        if taken:
+            self._bytes = None
+        return taken
 
     def take_set_aside(self) -> list[PseudonymisedEvent]:
         """The events the last ``add`` set aside (see there), once: the caller dead-letters
@@ -253,12 +286,14 @@ class CallAssembly:
             self._call = _widened(self._call, event.at)
 
     def _anchor(self, started: datetime, span: CallSpan) -> None:
-        """Set aside the events held that do not fit a call starting at ``started``."""
+        """Keep the events held or held back that fit a call starting at ``started``; set
+        aside the others."""
         kept: list[PseudonymisedEvent] = []
         dropped: list[PseudonymisedEvent] = []
-        for event in sorted(self._by_id.values(), key=event_sort_key):
+        held_back, self._held_back = self._held_back, []
+        for event in sorted((*self._by_id.values(), *held_back), key=event_sort_key):
             (kept if _fits(event, started, span) else dropped).append(event)
-        if not dropped:
+        if not dropped and not held_back:
             return
         self._by_id.clear()
         self._complete, self._last_at, self._call, self._all = False, None, None, None
@@ -267,22 +302,20 @@ class CallAssembly:
             self._hold(event)
         self._set_aside = dropped
 
-    def _check_span(self, at: datetime, callback: bool, span: CallSpan) -> None:
-        """Before the call_started: ``at`` and the events held could still share one start
-        (each call event within the span of it, a callback up to ``span.callbacks`` after)."""
-        for window, limit, what in (
-            (None if callback else self._call, 2 * span.events, "twice call_max_span_s"),
-            (self._all, span.events + span.callbacks, "call_max_span_s + callback_retention_s"),
+    def _fits_held(self, at: datetime, callback: bool, span: CallSpan) -> bool:
+        """Before the call_started: whether ``at`` and the events held could still share one
+        start (each call event within the span of it, a callback up to ``span.callbacks``
+        after)."""
+        for window, limit in (
+            (None if callback else self._call, 2 * span.events),
+            (self._all, span.events + span.callbacks),
         ):
             if window is None:
                 continue
             earliest, latest = _widened(window, at)
             if latest - earliest > limit:
-                raise OutsideCall(
-                    f"field 'at': {int((latest - earliest).total_seconds())} s from the other "
-                    f"events of this call, more than {what} ({int(limit.total_seconds())} s) "
-                    "allows: not part of this call"
-                )
+                return False
+        return True
 
     @property
     def key(self) -> str | None:
@@ -325,15 +358,25 @@ class CallAssembly:
     def __len__(self) -> int:
         return len(self._by_id)
 
+    @property
+    def held_back(self) -> list[PseudonymisedEvent]:
+        """The events held back until a ``call_started`` says whether they belong (``add``)."""
+        return list(self._held_back)
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (json.dumps it) that ``from_json`` turns back into the same state."""
-        return {"events": [e.model_dump(mode="json") for e in self._by_id.values()]}
+        data: dict[str, Any] = {"events": [e.model_dump(mode="json") for e in self._by_id.values()]}
+        if self._held_back:
+            data["held_back"] = [e.model_dump(mode="json") for e in self._held_back]
+        return data
 
     @classmethod
     def from_json(cls, data: bytes | str | dict[str, Any]) -> CallAssembly:
         """The assembly ``to_json`` described (as a dict, or its JSON text or bytes)."""
         raw = json.loads(data) if isinstance(data, bytes | str) else data
-        return cls(_EVENTS.validate_python(raw["events"]))
+        assembly = cls(_EVENTS.validate_python(raw["events"]))
+        assembly._held_back = _EVENTS.validate_python(raw.get("held_back", []))
+        return assembly
 
 
 def _fits(event: PseudonymisedEvent, started: datetime, span: CallSpan) -> bool:

@@ -13,7 +13,8 @@ Life of a call in the state:
 - a call with no ``call_ended`` for ``timeout_s`` after its last event is closed and
   reported with ``complete = false``; later events update it;
 - ``retention_s`` after its last event a reported call is evicted, so the state stays
-  bounded (``callback_retention_s``, longer, for a call that requested a callback). A
+  bounded (``callback_retention_s``, longer, for a call that requested a callback); the
+  events it still held back (no ``call_started`` came to place them) are dead-lettered. A
   later event for it starts a fresh state. A fresh state holding nothing but
   ``callback_made`` events is an *orphan* (the late callback of an evicted call, or a call
   whose other events never came): it is never reported as a call of its own, because that
@@ -60,14 +61,18 @@ class CallState:
         return (self.assembly.complete or self.timed_out) and not self.orphan
 
     def to_bytes(self) -> bytes:
-        """``{"a": {"events": [...]}, "seen": ..., "timed_out": ..., "p": ...}`` for the
-        changelog (``p`` is new: states written before it read as partition unknown).
+        """``{"a": {"events": [...], "held_back": [...]}, "seen": ..., "timed_out": ...,
+        "p": ...}`` for the changelog (``p`` and ``held_back``, written only when there are
+        any, are new: states written before them read as partition unknown, none held back).
 
         Written once per changed call per batch, so the events are serialised in one pydantic
         call (a quarter of the cost of ``CallAssembly.to_json`` plus ``json.dumps``); the
         layout is the one ``from_bytes`` has always read.
         """
         events = _EVENT_LIST.dump_json(self.assembly.events)
+        held_back = self.assembly.held_back
+        if held_back:
+            events += b',"held_back":' + _EVENT_LIST.dump_json(held_back)
         rest = json.dumps(
             {"seen": self.last_seen, "timed_out": self.timed_out, "p": self.partition}
         )

@@ -24,7 +24,7 @@ from faust.types import Message, StreamT
 
 from models.classified import ClassifiedCall
 from models.events import PseudonymisedEvent
-from streams.core.assemble import OutsideCall, set_aside_reason
+from streams.core.assemble import OutsideCall, held_back_reason, set_aside_reason
 from streams.core.call_state import CallState, Sweep, receive, sweep
 from streams.core.classify import classify_call
 from streams.core.normalise import Rejected, normalise
@@ -64,8 +64,9 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
         """The whole call to the dead-letter topic, and out of the state."""
         partition = partition_for(key, state)
         await out.forget(key, partition)
+        events = [*state.assembly.events, *state.assembly.take_held_back()]
         await dead_letters.send_call(
-            state.assembly.events, why, topic=raw_name, partition=partition, offset=offset, key=key
+            events, why, topic=raw_name, partition=partition, offset=offset, key=key
         )
 
     async def report(key: bytes, state: CallState, offset: int = -1) -> ClassifiedCall | None:
@@ -181,6 +182,15 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                 await out.save(key, state, state.to_bytes(), partition)
                 await report(key, state)
             elif action is Sweep.evict:
+                if held_back := state.assembly.take_held_back():  # no start came to place them
+                    await dead_letters.send_call(
+                        held_back,
+                        Rejected(held_back_reason(len(held_back), span), "at"),
+                        topic=raw_name,
+                        partition=partition,
+                        offset=-1,
+                        key=key,
+                    )
                 await out.forget(key, partition)
             elif action is Sweep.orphan:
                 await set_aside(key, state, Rejected(ORPHAN_REASON, "type"), -1)

@@ -424,3 +424,28 @@ def test_held_back_events_count_towards_the_call_limits() -> None:
     assert len(assembly) + len(assembly.held_back) == 6
     with pytest.raises(OutsideCall, match="call_max_events"):
         assembly.add(ev(7, EventType.transferred, 7, team="t7"), span)
+
+
+def test_a_later_answer_is_kept_while_the_start_may_set_the_first_aside() -> None:
+    """Half full before its start, the call held an answer stamped 5 h early: a correct
+    later answer was 'not kept' as changing nothing, then the start set the early one
+    aside and the call showed unanswered. Later copies are let go only once the start is
+    held."""
+    span = CallSpan(events=timedelta(hours=4), callbacks=timedelta(hours=48), most_events=20)
+    events = [
+        ev(90, EventType.answered, -5 * 3600, team="reception"),
+        *[ev(100 + n, EventType.ringing, 10 + n, team="reception") for n in range(12)],
+        ev(3, EventType.answered, 40, team="reception"),
+        ev(1, EventType.call_started, 0),
+        ev(4, EventType.call_ended, 100),
+        ev(5, EventType.answered, 50, team="reception"),  # after the start: not kept
+    ]
+    assembly = CallAssembly()
+    for event in events:
+        assembly.add(event, span)
+    assert [e.event_id for e in assembly.take_set_aside()] == ["e90"]
+    assert [e.event_id for e in assembly.events if e.type is EventType.answered] == ["e3"]
+    assert assembly.absorbed == 1
+    call = classify_call(assembly.events, RULES)
+    clean = classify_call([e for e in events if e.event_id != "e90"], RULES)
+    assert call.outcome == "answered" and call.wait_s == clean.wait_s

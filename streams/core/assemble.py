@@ -175,9 +175,9 @@ class CallAssembly:
         (``take_held_back``). A call holds at most ``span.most_events`` (held back ones
         too), and then one more of each type it has none of (its end, a callback):
         ``CallFull`` after that; the same for the bytes its events take saved
-        (``span.most_bytes``). Once it holds half as many, an event that cannot change it
-        is not kept (False, as for a repeat), so a phone system that repeats ringing all
-        through a long wait never fills it.
+        (``span.most_bytes``). Once it holds its start and half as many, an event that
+        cannot change it is not kept (False, as for a repeat), so a phone system that
+        repeats ringing all through a long wait never fills it.
         """
         key = event.key
         if self._key is None:
@@ -192,9 +192,11 @@ class CallAssembly:
         size: int | None = None
         if span is not None:
             count = len(self._by_id) + len(self._held_back)
-            if count >= span.most_events // 2 and self._changes_nothing(event):
-                self._absorbed += 1
-                return False
+            if self._start is not None:
+                _check_fits(event.at, callback, self._start, span)
+                if count >= span.most_events // 2 and self._changes_nothing(event):
+                    self._absorbed += 1
+                    return False
             if count >= span.most_events and self._holds(event.type):
                 raise CallFull(
                     f"field 'call_id': this call holds {count} events already, the "
@@ -204,11 +206,9 @@ class CallAssembly:
             size = self._measure(event, span)
             if size is not None:
                 self._check_room(event.type, size, span)
-            if self._start is not None:
-                _check_fits(event.at, callback, self._start, span)
-            elif event.type is EventType.call_started:
+            if self._start is None and event.type is EventType.call_started:
                 self._anchor(event.at, span)
-            elif not self._fits_held(event.at, callback, span):
+            elif self._start is None and not self._fits_held(event.at, callback, span):
                 self._held_back.append(event)
                 self._add_bytes(size)
                 return True
@@ -242,7 +242,9 @@ class CallAssembly:
 
     def _changes_nothing(self, event: PseudonymisedEvent) -> bool:
         """A later copy of what the call uses only the first of (a ring group ringing every
-        phone every 15 s for half an hour): the call is the same with it or without it."""
+        phone every 15 s for half an hour): the call is the same with it or without it.
+        Asked only once the start is held: before it, the first held may yet be set aside
+        (a wrong clock), and the later copy would then be the one the call needs."""
         if event.type not in _FIRST_ONLY:
             return False
         held = next((e for e in self.events if e.type is event.type), None)

@@ -168,6 +168,29 @@ def test_no_warehouse_yet(data_dir: Path) -> None:
     )
 
 
+def test_an_empty_or_foreign_catalog_file_says_what_to_do(data_dir: Path) -> None:
+    """An empty catalog.sqlite (a worker creating it, or one that stopped while it did) and a
+    file that is no database gave DuckLake's own words ('creating a new DuckLake is
+    explicitly disabled', 'Failed to probe DuckLake metadata')."""
+    catalog = data_dir / "warehouse" / "catalog.sqlite"
+    catalog.parent.mkdir()
+    catalog.touch()
+    result = run_sql("SELECT 1")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: no warehouse in sqlite:{catalog.resolve()} yet (its catalog is empty: a worker "
+        "is creating it, or stopped while it did); start the worker or run `make run` first"
+    )
+    catalog.write_text("not a database\n" * 100)
+    result = run_sql("SELECT 1")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: sqlite:{catalog.resolve()} is not a warehouse catalog (not an SQLite "
+        "database): restore it from a backup, or move it away and start the worker for a new "
+        "warehouse"
+    )
+
+
 def test_help() -> None:
     result = run_sql("--help")
     assert result.exit_code == 0

@@ -440,6 +440,16 @@ def attach(
                 f"the warehouse has no snapshot {snapshot} (expired, or not made yet); "
                 'list them with `callstream sql "FROM lake.snapshots()"`'
             ) from exc
+        if "creating a new DuckLake is explicitly disabled" in str(exc):
+            raise WarehouseError(
+                f"no warehouse in {shown(catalog)} yet (its catalog is empty: a worker is "
+                f"creating it, or stopped while it did); {NO_WAREHOUSE_HINT}"
+            ) from None
+        if "file is not a database" in str(exc):
+            raise WarehouseError(
+                f"{shown(catalog)} is not a warehouse catalog (not an SQLite database): restore "
+                "it from a backup, or move it away and start the worker for a new warehouse"
+            ) from None
         raise WarehouseError(
             f"cannot open the warehouse {shown(catalog)}: {redacted(one_line(exc), settings)}"
         ) from None

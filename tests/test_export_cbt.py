@@ -8,6 +8,7 @@ import zipfile
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -248,10 +249,11 @@ def test_a_commit_during_the_export_does_not_reach_its_files(
     build(settings, HAND_CALLS)
     checked = export_cbt.reconcile
 
-    def then_the_worker_commits(*args: object) -> None:
-        checked(*args)
+    def then_the_worker_commits(*args: Any) -> dict[str, int]:
+        allowed = checked(*args)
         with Warehouse.open(settings) as worker:
             worker.merge_calls([call("late1", "2026-08-03 10:30", wait=10, talk=30)])
+        return allowed
 
     monkeypatch.setattr(export_cbt, "reconcile", then_the_worker_commits)
     code, output = export(tmp_path / "during")
@@ -308,7 +310,41 @@ def test_an_answered_call_not_ended_fails_reconciliation_and_writes_nothing(
     assert "1 calls have not ended (1 answered) at 1 practices: A81001 1 on 2026-08-03" in output
     assert "A81001:open1" in output and "Traceback" not in output
     assert "send the phone system's events for those days again" in output
+    assert "or export without their talk and wait with --allow-unended" in output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    # The practice manager cannot always resend (the phone system lost the end): export
+    # anyway, the call in CBT001 and CBT003, not in CBT007 by talk, and the manifest says so.
+    code, output = export(tmp_path / "out", "--allow-unended")
+    assert code == 0, output
+    day_time = members(tmp_path / "out" / f"{ZIPS['day_time']}.zip")[f"{ZIPS['day_time']}_Y63.csv"]
+    assert f"2026-08-03,{A},CBT003,10:00-11:59,2.0" in day_time  # c6 and open1
+    durations = members(tmp_path / "out" / f"{ZIPS['durations']}.zip")
+    rows = ROWS[("durations", "Y63")].replace(f"{A},CBT001,TOTAL,6.0", f"{A},CBT001,TOTAL,7.0")
+    rows = rows.replace(f"{A},CBT003,1_30,1.0", f"{A},CBT003,1_30,2.0")  # its wait is known
+    assert durations[f"{ZIPS['durations']}_Y63.csv"] == HEADERS["durations"] + rows
+    manifest = json.loads((tmp_path / "out" / "cbt_2026-08_manifest.json").read_text())
+    assert manifest["unended_calls"] == {"answered": 1, "missed": 0}
+    assert "--allow-unended: 1 answered with no talk time, 0 missed" in manifest["reconciliation"]
+
+
+def test_allowing_unended_calls_excuses_only_a_shortfall_of_exactly_them() -> None:
+    one = pl.DataFrame(
+        {"practice": ["A81001"], "call_id": ["a1"], "local_date": [date(2026, 8, 3)],
+         "outcome": ["answered"]}
+    )  # fmt: skip
+    short_one = _check([GOOD | {"cbt007_by_duration": 1}])
+    assert reconcile(short_one, NO_LABELS, lambda: one, allow_unended=True) == {
+        "answered": 1,
+        "missed": 0,
+    }
+    assert reconcile(_check([GOOD]), NO_LABELS, _not_read, allow_unended=True) == {
+        "answered": 0,
+        "missed": 0,
+    }
+    with pytest.raises(ReconciliationError, match="CBT007 total 0 != CBT003 total 2"):
+        reconcile(_check([GOOD | {"cbt007_by_duration": 0}]), NO_LABELS, lambda: one, True)
+    with pytest.raises(ReconciliationError, match="CBT007 total 1 != CBT003 total 2"):
+        reconcile(short_one, NO_LABELS, lambda: one)  # not asked for
 
 
 def test_an_answer_whose_time_was_not_recorded_is_counted_and_left_out_of_the_timed_files(

@@ -32,8 +32,8 @@ def command() -> None:
     "reconcile: CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; CBT006 <= CBT005; "
     "CBT003's and CBT004's wait buckets and CBT007's talk buckets each total their indicator "
     "(an answered call whose call_ended never came has no talk time: the error names such "
-    "calls). With --compare, also print the practices whose figures differ from the "
-    "published files loaded with `callstream nhs load`.",
+    "calls; --allow-unended writes them anyway). With --compare, also print the practices "
+    "whose figures differ from the published files loaded with `callstream nhs load`.",
 )
 @click.option("--month", required=True, help="The month to export, YYYY-MM (local dates).")
 @click.option(
@@ -55,6 +55,14 @@ def command() -> None:
     help="Write the three files as plain CSVs (every region in one file) instead of zips.",
 )
 @click.option(
+    "--allow-unended",
+    is_flag=True,
+    help="Write the files although calls of the month have not ended (their call_ended never "
+    "reached callstream): they count in CBT001, CBT003 and CBT004, but an answered one has "
+    "no talk time (not in CBT007 by duration) and a missed one no wait (not in CBT004 by "
+    "wait). The manifest counts them (unended_calls). Other differences still stop it.",
+)
+@click.option(
     "--compare",
     is_flag=True,
     help="Print the practices whose figures for the month differ from NHS England's "
@@ -72,6 +80,7 @@ def cbt(
     out_dir: Path | None,
     snapshot: int | None,
     flat: bool,
+    allow_unended: bool,
     compare: bool,
     threshold: int,
 ) -> None:
@@ -97,7 +106,9 @@ def cbt(
     try:
         if out_dir is not None:
             with console.status(f"exporting CBT {month}"):
-                result = export_month(warehouse, month, out_dir, flat=flat)
+                result = export_month(
+                    warehouse, month, out_dir, flat=flat, allow_unended=allow_unended
+                )
             for path in result.files:
                 click.echo(str(path))
             click.echo(f"{result.manifest} (warehouse snapshot {result.snapshot_id})")

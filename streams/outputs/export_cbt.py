@@ -125,13 +125,16 @@ def reconcile(
     check: pl.DataFrame,
     unknown: pl.DataFrame,
     unended: Callable[[], pl.DataFrame] | None = None,
-) -> None:
+    allow_unended: bool = False,
+) -> dict[str, int]:
     """Check the month adds up (``sql/export/cbt_month_check.sql`` rows, labels outside the
     publication's); raise ReconciliationError listing what does not. ``unended``: reads the
     calls not yet ended (``sql/export/cbt_unended_calls.sql``), why CBT007 or CBT004 by wait
     may fall short; called only when they do. Answered calls whose answer time was not
     recorded have neither a wait nor a talk bucket: the answered and durations files leave
-    them out, by design."""
+    them out, by design. With ``allow_unended`` a shortfall of exactly the calls not ended
+    passes (the caller chose to export without their talk or wait); returns how many of
+    each outcome were let through so."""
     problems: list[str] = []
     for row in unknown.iter_rows(named=True):
         problems.append(
@@ -155,6 +158,17 @@ def reconcile(
     answered = totals.get("cbt003", 0)
     untimed = totals.get("cbt003_time_unknown", 0)
     less = f" less {untimed} answered at a time not recorded" if untimed else ""
+    allowed = {"answered": 0, "missed": 0}
+    short = {
+        "answered": answered - untimed - totals.get("cbt007_by_duration", 0),
+        "missed": totals.get("cbt004", 0) - totals.get("cbt004_by_wait", 0),
+    }
+    if allow_unended and unended is not None and any(short.values()):
+        calls = Counter(unended()["outcome"].to_list())
+        if all(short[kind] == calls[kind] for kind in short):
+            allowed = {kind: calls[kind] for kind in short}
+            totals["cbt007_by_duration"] = totals.get("cbt007_by_duration", 0) + short["answered"]
+            totals["cbt004_by_wait"] = totals.get("cbt004_by_wait", 0) + short["missed"]
     unended_problem = False
     if totals.get("cbt007_by_duration", 0) != answered - untimed:
         unended_problem = True
@@ -184,11 +198,13 @@ def reconcile(
             hint = (
                 f"; {where}. Calls with no end never had their call_ended reach callstream: "
                 "send the phone system's events for those days again, whole (`callstream "
-                "push`, or the HTTP API; calls already right stay unchanged) and export again"
+                "push`, or the HTTP API; calls already right stay unchanged) and export again, "
+                "or export without their talk and wait with --allow-unended"
             )
         raise ReconciliationError(
             "the month does not reconcile, nothing written: " + "; ".join(problems) + tail + hint
         )
+    return allowed
 
 
 def unended_summary(unended: pl.DataFrame) -> str:
@@ -216,11 +232,17 @@ def unended_summary(unended: pl.DataFrame) -> str:
 
 
 def export_month(
-    warehouse: Warehouse, month: str, out_dir: Path, flat: bool = False
+    warehouse: Warehouse,
+    month: str,
+    out_dir: Path,
+    flat: bool = False,
+    allow_unended: bool = False,
 ) -> ExportResult:
     """Reconcile and write one month's files from an open Warehouse, all read from one
     snapshot: pinned here at the latest unless the warehouse was opened at one (a worker
-    commit landing between the queries would otherwise put two states in one export)."""
+    commit landing between the queries would otherwise put two states in one export).
+    ``allow_unended``: write them although calls have not ended (``reconcile``); the
+    manifest counts those calls."""
     require_begun(month, to_london(datetime.now(UTC)).date())
     if warehouse.snapshot_version is None:
         warehouse.pin(warehouse.snapshot().id)
@@ -232,10 +254,11 @@ def export_month(
         sqlfiles.read("export/cbt_month_check.sql"), month_only | {"unmapped": nhs.UNMAPPED}
     )
     unknown = warehouse.query(sqlfiles.read("export/cbt_unknown_labels.sql"), month_only)
-    reconcile(
+    unended = reconcile(
         check,
         unknown,
         lambda: warehouse.query(sqlfiles.read("export/cbt_unended_calls.sql"), month_only),
+        allow_unended,
     )
     snapshot = warehouse.snapshot()
     names = [*(_file_name(kind, params, flat) for kind in nhs.FileKind), manifest_name(month)]
@@ -274,6 +297,7 @@ def export_month(
             "inbound_calls": inbound,
             "incomplete_calls": int(check["incomplete"].sum()),
             "answered_time_unknown": int(check["cbt003_time_unknown"].sum()),
+            "unended_calls": unended,
             "practices": check["practice"].n_unique(),
             "unmapped_practices": check.filter(~pl.col("mapped"))["practice"].n_unique(),
             "rules_versions": rules["rules_versions"].to_list()[0] or [],
@@ -289,7 +313,13 @@ def export_month(
             "reconciliation": "CBT001 = CBT002+CBT003+CBT004+CBT005 per practice and day; "
             "CBT006 <= CBT005; CBT004 by bucket = its total; CBT003 and CBT007 by bucket = "
             "CBT003 less the answered_time_unknown calls (no wait, no talk: in neither the "
-            "answered nor the durations file): passed",
+            "answered nor the durations file): passed"
+            + (
+                f"; and less the unended_calls (--allow-unended: {unended['answered']} answered "
+                f"with no talk time, {unended['missed']} missed with no wait)"
+                if any(unended.values())
+                else ""
+            ),
         }
         (staging / manifest_name(month)).write_text(
             json.dumps(manifest, indent=2) + "\n", encoding="utf-8"

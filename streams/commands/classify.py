@@ -77,15 +77,14 @@ def command(file: str, fmt: str, practice: str | None, rules_file: Path | None) 
         ) as progress:
             task = progress.add_task(name)
             for parsed in read_events(file, fmt, practice, rules):
-                error = run.take(parsed)
-                if error is not None:
-                    click.echo(f"line {parsed.line}: {error}", err=True)
+                for line, error in run.take(parsed):
+                    click.echo(f"line {line}: {error}", err=True)
                 if parsed.line % 5000 == 0:
                     progress.update(task, completed=parsed.line)
     except ValueError as exc:  # unreadable file, bad --practice, not UTF-8
         raise click.ClickException(str(exc)) from exc
-    for reason in run.let_go_held_back():
-        click.echo(reason, err=True)
+    for line, error in run.let_go_held_back():
+        click.echo(f"line {line}: {error}", err=True)
     classified = run.classified(rules)
     out = sys.stdout
     for call in classified:
@@ -111,17 +110,21 @@ class ClassifyRun:
     key: bytes
     span: CallSpan | None = None
     calls: dict[str, CallAssembly] = field(default_factory=dict)
+    #: The line each event kept came from, by call and event_id: an event the call sets
+    #: aside later (or holds back to the end) is listed under its own line.
+    lines: dict[str, dict[str, int]] = field(default_factory=dict)
     events: int = 0
     duplicates: int = 0
     absorbed: int = 0
     invalid: int = 0
 
-    def take(self, parsed: LineResult) -> str | None:
-        """Add a parsed line's event; the reason when the line is invalid (counted)."""
+    def take(self, parsed: LineResult) -> list[tuple[int, str]]:
+        """Add a parsed line's event; (line, reason) of each line found invalid (counted):
+        this one, or earlier ones of its call that it sets aside."""
         event = parsed.event
         if event is None:
             self.invalid += 1
-            return parsed.error or "invalid"
+            return [(parsed.line, parsed.error or "invalid")]
         safe = pseudonymise(event, self.key)
         assembly = self.calls.get(safe.key)
         if assembly is None:
@@ -131,32 +134,40 @@ class ClassifyRun:
             added = assembly.add(safe, self.span)
         except OutsideCall as exc:  # as the worker does: the event is not part of its call
             self.invalid += 1
-            return str(exc)
+            return [(parsed.line, str(exc))]
         self.events += 1
         if assembly.absorbed > absorbed:
             self.absorbed += 1
         elif not added:
             self.duplicates += 1
+        else:
+            self.lines.setdefault(safe.key, {})[safe.event_id] = parsed.line
         set_aside = assembly.take_set_aside()
-        if set_aside and self.span is not None:  # earlier lines' events, out of the call now
-            self.events -= len(set_aside)
-            self.invalid += len(set_aside)
-            return set_aside_reason(len(set_aside), self.span)
-        return None
+        if not set_aside or self.span is None:
+            return []
+        # earlier lines' events, out of the call now that its call_started has come
+        self.events -= len(set_aside)
+        self.invalid += len(set_aside)
+        reason = f"{set_aside_reason(1, self.span)}; its call_started is line {parsed.line}"
+        return sorted((self._line_of(safe.key, e.event_id), reason) for e in set_aside)
 
-    def let_go_held_back(self) -> list[str]:
+    def _line_of(self, key: str, event_id: str) -> int:
+        return self.lines.get(key, {}).get(event_id, 0)
+
+    def let_go_held_back(self) -> list[tuple[int, str]]:
         """Take out the events calls still hold back at the end of the file (no
         ``call_started`` came to say whether they belong: ``CallAssembly.add``), counted as
-        invalid lines, as the worker dead-letters them when it lets such a call go; why,
-        per call."""
-        reasons = []
+        invalid lines, as the worker dead-letters them when it lets such a call go; (line,
+        reason) of each, in line order."""
+        found = []
         for key, assembly in self.calls.items():
             taken = assembly.take_held_back()
             if taken and self.span is not None:
                 self.events -= len(taken)
                 self.invalid += len(taken)
-                reasons.append(f"call {key}: {held_back_reason(len(taken), self.span)}")
-        return reasons
+                reason = held_back_reason(1, self.span)
+                found += [(self._line_of(key, e.event_id), reason) for e in taken]
+        return sorted(found)
 
     def orphans(self) -> list[tuple[str, int]]:
         """Calls with nothing but ``callback_made`` events: reporting them would make up a

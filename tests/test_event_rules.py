@@ -449,3 +449,64 @@ def test_a_later_answer_is_kept_while_the_start_may_set_the_first_aside() -> Non
     call = classify_call(assembly.events, RULES)
     clean = classify_call([e for e in events if e.event_id != "e90"], RULES)
     assert call.outcome == "answered" and call.wait_s == clean.wait_s
+
+
+def test_a_corrected_copy_takes_the_place_of_one_held_back() -> None:
+    """The answer came first with a clock 9 h off and was held back; a resend of it (same
+    event_id) at the right time was taken for a repeat and dropped, and the start then set
+    the first copy aside: the call showed missed."""
+    events = [
+        ev(2, EventType.queue_joined, 10, queue="main"),
+        ev(3, EventType.answered, -9 * 3600, team="reception"),
+        ev(3, EventType.answered, 40, team="reception"),
+        ev(1, EventType.call_started, 0),
+        ev(4, EventType.call_ended, 100),
+    ]
+    assembly = CallAssembly()
+    assert [assembly.add(event, SPAN) for event in events] == [True] * 5
+    assert [e.at for e in assembly.events if e.type is EventType.answered] == [events[2].at]
+    assert assembly.take_set_aside() == []  # the early copy is gone as a repeat of its id
+    assert classify_call(assembly.events, RULES).outcome == "answered"
+    assert not assembly.add(events[1], SPAN)  # the early copy again: a repeat now
+
+
+def test_what_is_held_back_is_not_the_call_and_callbacks_make_way() -> None:
+    """A callback_requested held back does not keep the call for the callback retention; a
+    call holding only a callback_made far off gives way to its real events (it was taken
+    for an orphan and dead-lettered whole, answer and end included)."""
+    assembly = CallAssembly()
+    for event in (
+        ev(2, EventType.queue_joined, 10, queue="main"),
+        ev(4, EventType.call_ended, 100),
+        ev(5, EventType.callback_requested, 9 * 3600),
+    ):
+        assembly.add(event, SPAN)
+    assert [e.event_id for e in assembly.held_back] == ["e5"]
+    assert not assembly.callback_requested
+    span = CallSpan(events=timedelta(hours=4), callbacks=timedelta(hours=48))
+    state, _, _ = receive(None, ev(9, EventType.callback_made, 60 * 3600, outcome="answered"), 0)
+    for n, event in enumerate(
+        [
+            ev(2, EventType.queue_joined, 10, queue="main"),
+            ev(3, EventType.answered, 40, team="reception"),
+            ev(4, EventType.call_ended, 100),
+        ],
+        start=1,
+    ):
+        state, _, _ = receive(state, event, n, span)
+    assert _held(state.assembly) == ["e2", "e3", "e4"] and not state.orphan
+    assert [e.event_id for e in state.assembly.held_back] == ["e9"]
+    state.assembly.add(ev(1, EventType.call_started, 0), span)
+    assert [e.event_id for e in state.assembly.take_set_aside()] == ["e9"]  # 60 h > 48 h
+
+
+def test_a_saved_call_is_anchored_by_the_same_start() -> None:
+    """Saved with its events sorted, a call read back was anchored by its earliest start,
+    not the one that came first: the same events then counted differently after a restart."""
+    later_start = ev(2, EventType.call_started, 3 * 3600)
+    state, _, _ = receive(None, later_start, 0, SPAN)
+    state, _, _ = receive(state, ev(1, EventType.call_started, 0), 1, SPAN)
+    end = ev(3, EventType.call_ended, 6.5 * 3600)
+    again = CallState.from_bytes(state.to_bytes())
+    assert state.assembly.add(end, SPAN) and again.assembly.add(end, SPAN)
+    assert _held(state.assembly) == _held(again.assembly) == ["e1", "e2", "e3"]

@@ -184,11 +184,11 @@ class CallAssembly:
             self._key = key
         elif key != self._key:
             raise ValueError(f"event of call {key} added to call {self._key}")
-        if event.event_id in self._by_id or (
-            self._held_back and any(e.event_id == event.event_id for e in self._held_back)
-        ):
+        if event.event_id in self._by_id:
             return False
         callback = event.type is EventType.callback_made
+        if self._held_back and not self._replaces_held_back(event, callback, span):
+            return False
         size: int | None = None
         if span is not None:
             count = len(self._by_id) + len(self._held_back)
@@ -209,11 +209,31 @@ class CallAssembly:
             if self._start is None and event.type is EventType.call_started:
                 self._anchor(event.at, span)
             elif self._start is None and not self._fits_held(event.at, callback, span):
-                self._held_back.append(event)
-                self._add_bytes(size)
-                return True
+                if callback or self._call is not None:
+                    self._held_back.append(event)
+                    self._add_bytes(size)
+                    return True
+                # only callbacks held: they make no call (an orphan), this event may; they
+                # wait for the start instead
+                self._held_back += self._by_id.values()
+                self._keep([])
         self._hold(event)
         self._add_bytes(size)
+        return True
+
+    def _replaces_held_back(
+        self, event: PseudonymisedEvent, callback: bool, span: CallSpan | None
+    ) -> bool:
+        """Whether ``event`` is new to the call given what it holds back: True unless a copy
+        of it (its ``event_id``) is held back. A copy held back is not part of the call, so
+        a later copy that fits the events held (a corrected resend) takes its place."""
+        copy = next((e for e in self._held_back if e.event_id == event.event_id), None)
+        if copy is None:
+            return True
+        if span is None or not self._fits_held(event.at, callback, span):
+            return False
+        self._held_back.remove(copy)
+        self._bytes = None  # measured again when it matters
         return True
 
     def _add_bytes(self, size: int | None) -> None:
@@ -297,12 +317,16 @@ class CallAssembly:
             (kept if _fits(event, started, span) else dropped).append(event)
         if not dropped and not held_back:
             return
+        self._keep(kept)
+        self._set_aside = dropped
+
+    def _keep(self, kept: list[PseudonymisedEvent]) -> None:
+        """Hold ``kept`` only (the others have gone elsewhere)."""
         self._by_id.clear()
         self._complete, self._last_at, self._call, self._all = False, None, None, None
         self._bytes = None  # measured again when it matters
         for event in kept:
             self._hold(event)
-        self._set_aside = dropped
 
     def _fits_held(self, at: datetime, callback: bool, span: CallSpan) -> bool:
         """Before the call_started: whether ``at`` and the events held could still share one
@@ -344,8 +368,9 @@ class CallAssembly:
 
     @property
     def callback_requested(self) -> bool:
-        """The caller asked to be called back (the call may still get a ``callback_made``)."""
-        return self._holds(EventType.callback_requested)
+        """The caller asked to be called back (the call may still get a ``callback_made``);
+        one held back is not part of the call (yet)."""
+        return any(e.type is EventType.callback_requested for e in self._by_id.values())
 
     @property
     def complete(self) -> bool:
@@ -359,6 +384,12 @@ class CallAssembly:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    @property
+    def kept_in_order(self) -> list[PseudonymisedEvent]:
+        """The events held, in the order they were kept: what a saved state holds, so that
+        the state read back (``from_json``) is anchored by the same ``call_started``."""
+        return list(self._by_id.values())
 
     @property
     def held_back(self) -> list[PseudonymisedEvent]:

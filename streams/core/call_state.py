@@ -52,7 +52,8 @@ class CallState:
 
     @property
     def orphan(self) -> bool:
-        """Only ``callback_made`` events: not a call we may report (see module doc)."""
+        """Only ``callback_made`` events: not a call we may report (see module doc). (A call
+        holds back other events only while it holds some of its own: ``CallAssembly.add``.)"""
         events = self.assembly.events
         return bool(events) and all(e.type is EventType.callback_made for e in events)
 
@@ -69,7 +70,7 @@ class CallState:
         call (a quarter of the cost of ``CallAssembly.to_json`` plus ``json.dumps``); the
         layout is the one ``from_bytes`` has always read.
         """
-        events = _EVENT_LIST.dump_json(self.assembly.events)
+        events = _EVENT_LIST.dump_json(self.assembly.kept_in_order)
         held_back = self.assembly.held_back
         if held_back:
             events += b',"held_back":' + _EVENT_LIST.dump_json(held_back)

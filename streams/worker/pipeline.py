@@ -64,7 +64,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
         """The whole call to the dead-letter topic, and out of the state."""
         partition = partition_for(key, state)
         await out.forget(key, partition)
-        events = [*state.assembly.events, *state.assembly.take_held_back()]
+        events = [*state.assembly.events, *state.assembly.held_back]
         await dead_letters.send_call(
             events, why, topic=raw_name, partition=partition, offset=offset, key=key
         )
@@ -182,7 +182,7 @@ def register(p: Pipeline, clock: Callable[[], float] = time.time) -> None:
                 await out.save(key, state, state.to_bytes(), partition)
                 await report(key, state)
             elif action is Sweep.evict:
-                if held_back := state.assembly.take_held_back():  # no start came to place them
+                if held_back := state.assembly.held_back:  # no start came to place them
                     await dead_letters.send_call(
                         held_back,
                         Rejected(held_back_reason(len(held_back), span), "at"),

@@ -106,7 +106,9 @@ def test_table_output_names_columns_rows_and_snapshot(filled: Path) -> None:
     assert any("indicator" in line and "value" in line for line in lines)
     body = {tuple(cell.strip() for cell in line.strip("│ ").split("│")) for line in lines}
     assert {("CBT001", "2"), ("CBT003", "1"), ("CBT004", "1"), ("CBT007", "1")} <= body
-    assert "7 rows, data as of snapshot" in " ".join(result.stdout.split())
+    assert "7 rows, data as of snapshot" in result.stdout  # on one line, under the table
+    narrow = run_sql("SELECT 1 AS x")  # the caption wrapped to the table: a word a line
+    assert "1 rows, data as of snapshot" in narrow.stdout, narrow.stdout
 
 
 def test_snapshot_option_reads_the_past(filled: Path) -> None:

@@ -96,16 +96,20 @@ def print_rows(
     columns: Sequence[tuple[str, bool]], rows: Iterable[Sequence[object]], caption: str
 ) -> None:
     """An aligned table of ``rows`` (numeric columns, the flag beside each name, to the
-    right) with ``caption`` under it; needs no polars, so a table query starts quickly."""
+    right) with ``caption`` under it; needs no polars, so a table query starts quickly.
+    The caption is a line of its own: as the table's caption it wrapped to the table's
+    width, a word a line under a narrow one."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(caption=caption, show_lines=False)
+    table = Table(show_lines=False)
     for name, numeric in columns:
         table.add_column(name, justify="right" if numeric else "left")
     for row in rows:
         table.add_row(
             *("[dim]null[/dim]" if value is None else escape(str(value)) for value in row)
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    console.print(caption, style="table.caption", markup=False, highlight=False)

@@ -325,6 +325,7 @@ def test_an_answered_call_not_ended_fails_reconciliation_and_writes_nothing(
     manifest = json.loads((tmp_path / "out" / "cbt_2026-08_manifest.json").read_text())
     assert manifest["unended_calls"] == {"answered": 1, "missed": 0}
     assert "--allow-unended: 1 answered with no talk time, 0 missed" in manifest["reconciliation"]
+    assert manifest["reproduce"].endswith(f"--snapshot {manifest['snapshot_id']} --allow-unended")
 
 
 def test_allowing_unended_calls_excuses_only_a_shortfall_of_exactly_them() -> None:
@@ -341,8 +342,12 @@ def test_allowing_unended_calls_excuses_only_a_shortfall_of_exactly_them() -> No
         "answered": 0,
         "missed": 0,
     }
-    with pytest.raises(ReconciliationError, match="CBT007 total 0 != CBT003 total 2"):
+    with pytest.raises(ReconciliationError, match="CBT007 total 0 != CBT003 total 2") as caught:
         reconcile(_check([GOOD | {"cbt007_by_duration": 0}]), NO_LABELS, lambda: one, True)
+    assert str(caught.value).endswith(
+        ". --allow-unended does not cover it: the shortfall (2 answered without talk time, 0 "
+        "missed without wait) is not the calls not ended (1 answered, 0 missed)"
+    )
     with pytest.raises(ReconciliationError, match="CBT007 total 1 != CBT003 total 2"):
         reconcile(short_one, NO_LABELS, lambda: one)  # not asked for
 

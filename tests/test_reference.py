@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -334,6 +335,24 @@ def test_a_file_is_read_in_bounded_memory(
     result = runner.invoke(cli, ["reference", "load", str(long_line)])
     assert result.exit_code == 1 and "long.csv: line 2: cannot be read as CSV" in result.output
     assert "Traceback" not in result.output
+
+    # the first MiB cuts a character of a UTF-8 file with a byte-order mark; a file that
+    # starts with a MiB of blank lines: both are still told by their kind and load
+    row = EPRACCUR_ROW.replace("PRIORY MEDICAL GROUP", "PRIORY MÉDICAL GROUP")
+    rows = [row.replace('"B82005"', f'"B{n:05d}"') for n in range(1, 6001)]
+    text = codecs.BOM_UTF8 + "\n".join(rows).encode() + b"\n"
+    cut = text.rindex("É".encode(), 0, 1024 * 1024)
+    shift = 1024 * 1024 - 1 - cut  # blank lines that put its first byte last in the MiB
+    text = codecs.BOM_UTF8 + b"\n" * shift + text[len(codecs.BOM_UTF8) :]
+    assert text[1024 * 1024 - 1 : 1024 * 1024 + 1] == "É".encode()
+    bom = tmp_path / "epraccur_20260801.csv"
+    bom.write_bytes(text)
+    blank = tmp_path / "epraccur_20260802.csv"
+    blank.write_bytes(b" \n" * 600_000 + EPRACCUR_ROW.encode() + b"\n")
+    result = runner.invoke(cli, ["reference", "load", str(bom), str(blank)])
+    assert result.exit_code == 0, result.output
+    assert "epraccur extract 2026-08-01, 6000 practices loaded, 0 rejected" in result.output
+    assert "epraccur extract 2026-08-02, 1 practices loaded, 0 rejected" in result.output
 
     monkeypatch.setenv("CALLSTREAM_REFERENCE_MAX_MB", "1")
     get_settings.cache_clear()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from warehouse_support import make_call
 
 from streams.cli import cli
 from streams.settings import Settings
+from streams.warehouse.connect import WarehouseError
 from streams.warehouse.store import Warehouse
 
 REPO = Path(__file__).resolve().parent.parent
@@ -183,6 +186,19 @@ def test_an_empty_or_foreign_catalog_file_says_what_to_do(data_dir: Path) -> Non
         f"Error: no warehouse in sqlite:{catalog.resolve()} yet (its catalog is empty: a worker "
         "is creating it, or stopped while it did); start the worker or run `make run` first"
     )
+    with closing(sqlite3.connect(catalog)) as other:  # some other SQLite database
+        other.execute("CREATE TABLE t (x)")
+    result = run_sql("SELECT 1")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: sqlite:{catalog.resolve()} is not a warehouse catalog (an SQLite database "
+        "without DuckLake's tables): check CALLSTREAM_CATALOG, or move the file away and start "
+        "the worker for a new warehouse"
+    )
+    with pytest.raises(WarehouseError, match="is not a warehouse catalog"):
+        Warehouse.open(Settings(data_dir=data_dir))  # a writer would have added its tables
+    with closing(sqlite3.connect(catalog)) as other:
+        assert other.execute("SELECT name FROM sqlite_master").fetchall() == [("t",)]
     catalog.write_text("not a database\n" * 100)
     result = run_sql("SELECT 1")
     assert result.exit_code == 1

@@ -7,6 +7,7 @@ that cannot be read are written, with the reason, to a rejects CSV under the dat
 
 from __future__ import annotations
 
+import codecs
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,7 +135,8 @@ def _read_text(path: Path, max_bytes: int) -> str:
 
     with path.open("rb") as raw:
         head = raw.read(min(KIND_BYTES, max_bytes + 1))
-        reference.detect_kind(_decode(head))
+        if head.lstrip(codecs.BOM_UTF8).strip():  # blank lines only: the kind comes later
+            reference.detect_kind(_decode_head(head))
         data = head + raw.read(max_bytes + 1 - len(head))
     if len(data) > max_bytes:
         raise reference.ReferenceError(
@@ -142,6 +144,15 @@ def _read_text(path: Path, max_bytes: int) -> str:
             f"{max_bytes // 1024 // 1024:,}; an epraccur extract is about 4 MB)"
         )
     return _decode(data)
+
+
+def _decode_head(head: bytes) -> str:
+    """The first bytes of a file as text, a character the cut splits left out (decoded
+    whole, a UTF-8 file with a byte-order mark would be read as Windows-1252)."""
+    try:
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return head.decode("cp1252", errors="replace")
 
 
 def _decode(data: bytes) -> str:

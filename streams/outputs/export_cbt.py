@@ -163,12 +163,19 @@ def reconcile(
         "answered": answered - untimed - totals.get("cbt007_by_duration", 0),
         "missed": totals.get("cbt004", 0) - totals.get("cbt004_by_wait", 0),
     }
+    not_allowed = ""
     if allow_unended and unended is not None and any(short.values()):
         calls = Counter(unended()["outcome"].to_list())
         if all(short[kind] == calls[kind] for kind in short):
             allowed = {kind: calls[kind] for kind in short}
             totals["cbt007_by_duration"] = totals.get("cbt007_by_duration", 0) + short["answered"]
             totals["cbt004_by_wait"] = totals.get("cbt004_by_wait", 0) + short["missed"]
+        else:
+            not_allowed = (
+                f". --allow-unended does not cover it: the shortfall ({short['answered']} "
+                f"answered without talk time, {short['missed']} missed without wait) is not "
+                f"the calls not ended ({calls['answered']} answered, {calls['missed']} missed)"
+            )
     unended_problem = False
     if totals.get("cbt007_by_duration", 0) != answered - untimed:
         unended_problem = True
@@ -192,7 +199,9 @@ def reconcile(
         more = len(unbalanced) + len(over) - listed
         tail = f"; and {more} more practice-days" if more > 0 else ""
         hint = ""
-        if unended_problem:
+        if unended_problem and not_allowed:
+            hint = not_allowed
+        elif unended_problem:
             calls = unended() if unended is not None else None
             where = unended_summary(calls) if calls is not None and len(calls) else ""
             hint = (
@@ -290,7 +299,9 @@ def export_month(
             "snapshot_id": snapshot.id,
             "snapshot_time": snapshot.time.isoformat(),
             "reproduce": f"callstream export cbt --month {month} --out DIR --snapshot "
-            f"{snapshot.id}" + (" --flat" if flat else ""),
+            f"{snapshot.id}"
+            + (" --flat" if flat else "")
+            + (" --allow-unended" if any(unended.values()) else ""),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "callstream_version": _version(),
             "files": entries,

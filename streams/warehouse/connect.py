@@ -26,7 +26,7 @@ import duckdb
 from streams.settings import Settings
 from streams.warehouse import sqlfiles
 from streams.warehouse.file_lock import file_lock
-from streams.warehouse.sqlite_catalog import use_wal
+from streams.warehouse.sqlite_catalog import is_foreign, use_wal
 
 ALIAS = "lake"
 ATTACH_ATTEMPTS = 6
@@ -409,6 +409,12 @@ def attach(
     read_only: bool,
     snapshot: int | None,
 ) -> None:
+    if is_foreign(catalog):  # a writer would add DuckLake's tables beside its own
+        raise WarehouseError(
+            f"{shown(catalog)} is not a warehouse catalog (an SQLite database without "
+            "DuckLake's tables): check CALLSTREAM_CATALOG, or move the file away and start "
+            "the worker for a new warehouse"
+        )
     options: list[str] = metadata_options(settings)
     if read_only:
         options.append("READ_ONLY")

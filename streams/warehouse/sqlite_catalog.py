@@ -44,3 +44,19 @@ def use_wal(catalog: str) -> None:
         return
     if str(mode).lower() != "wal":
         log.warning("catalog %s stays in %s mode for now (another process has it open)", path, mode)
+
+
+
+def is_foreign(catalog: str) -> bool:
+    """Whether a ``sqlite:`` catalog's file is some other database: it holds tables, none
+    of them DuckLake's (False when it cannot be read, or holds nothing yet). An empty one
+    is a warehouse not created yet; a foreign one a writer must not fill with its own."""
+    path = catalog_file(catalog)
+    if path is None or not path.is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as conn:
+            names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error:
+        return False
+    return bool(names) and "ducklake_metadata" not in names

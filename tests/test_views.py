@@ -384,3 +384,22 @@ def test_the_documented_plain_duckdb_lines_read_while_a_writer_commits(tmp_path:
     assert seen == sorted(seen) and seen[0] >= 10
     with Warehouse.open(settings, read_only=True) as warehouse:
         assert warehouse.query("SELECT count(*) AS n FROM calls").item() == 10 + 12 * 25
+
+
+def test_the_demo_summary_keeps_its_whole_legend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make run` ends with a table of the demo day per practice; its legend, the table's
+    caption, wrapped to the table's width and lost words ('CBT005 cal ... callbacks made')."""
+    from streams.devtools.demo import DEMO_DAY, _summary
+
+    settings = Settings(data_dir=tmp_path)
+    build(settings, [call("d1", f"{DEMO_DAY} 08:05"), call("d2", f"{DEMO_DAY} 09:10")])
+    _summary(settings)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "CBT summary" in printed and "A81001" in printed
+    assert (
+        "CBT001 inbound, CBT002 ended in IVR, CBT003 answered, CBT004 missed, CBT005 callback "
+        "requested, CBT006 callbacks made; wait_p50: median wait of answered calls (s), 60s_%: "
+        "answered within 60 s"
+    ) in printed

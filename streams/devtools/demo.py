@@ -141,9 +141,6 @@ def _summary(settings: Settings) -> None:
         pad_edge=False,
         collapse_padding=True,
         title=f"CBT summary, {DEMO_DAY:%A %d %B %Y} (simulated)",
-        caption="CBT001 inbound, CBT002 ended in IVR, CBT003 answered, CBT004 missed, "
-        "CBT005 callback requested, CBT006 callbacks made; wait_p50: median wait of "
-        "answered calls (s), 60s_%: answered within 60 s",
     )
     for name in frame.columns:
         if name == "name":  # as long as the terminal allows, then cut short
@@ -154,7 +151,16 @@ def _summary(settings: Settings) -> None:
     for row in frame.iter_rows(named=True):
         row["name"] = (row["name"] or "").title()
         table.add_row(*("" if v is None else str(v) for v in row.values()))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    # under the table, not its caption: that wrapped to the table's width and lost words
+    console.print(
+        "CBT001 inbound, CBT002 ended in IVR, CBT003 answered, CBT004 missed, CBT005 callback "
+        "requested, CBT006 callbacks made; wait_p50: median wait of answered calls (s), 60s_%: "
+        "answered within 60 s",
+        style="table.caption",
+        highlight=False,
+    )
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:

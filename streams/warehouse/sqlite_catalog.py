@@ -46,7 +46,6 @@ def use_wal(catalog: str) -> None:
         log.warning("catalog %s stays in %s mode for now (another process has it open)", path, mode)
 
 
-
 def is_foreign(catalog: str) -> bool:
     """Whether a ``sqlite:`` catalog's file is some other database: it holds tables, none
     of them DuckLake's (False when it cannot be read, or holds nothing yet). An empty one

@@ -189,3 +189,17 @@ def test_an_ipv4_address_is_shown_and_a_dotted_number_is_not() -> None:
         "91.123.45.67",  # a Madrid number spelt with dots: an IPv4 address, but no port
     ):
         assert masked(f"caller {number} rang") == f"caller {MASK} rang", number
+
+
+def test_a_number_glued_to_a_word_is_masked_whole() -> None:
+    """'Mob07700 900333': the group glued to the word was kept as an identifier's, and the
+    six digits left were too few to mask, so the number went through whole."""
+    for text, kept in [
+        ("Mob07700 900333", "Mob"),
+        ("Tel07700 900206", "Tel"),
+        ("x0161 496 0207", "x"),
+        ("ref07700- 900229", "ref"),
+        ("Y03059-07700900123", "Y03059-"),  # an identifier's group, a whole number after it
+    ]:
+        assert masked(text) == kept + MASK, text
+    assert masked("A81001-12345") == "A81001-12345"  # an identifier and a sequence

@@ -17,7 +17,10 @@ What is kept: anything with fewer than 9 digits in such a run (ODS codes, extens
 are not numbers: UUIDs, hex tokens of 16 or more characters holding a letter (hashes,
 pseudonyms) and Asterisk call ids (``1754208000.42``: Unix seconds, a dot, a sequence).
 Not masked either: digits split by letters or by ``,`` ``:`` ``;``, or more than four
-separators apart, and a number hidden inside a hex hash.
+separators apart, and a number hidden inside a hex hash. A digit group glued to the word
+before it (``A81001-``) is an identifier's and kept, unless it starts with 0 and too few
+digits follow it to be a number (``Mob07700 900123`` is masked whole); a number written
+without its leading 0 and glued to a word (``Tel7700 900123``) is not masked.
 
 With a key the replacement is ``tel-`` and 12 letters, a keyed hash of the exact run: the
 same text always gives the same mask and different texts different masks, so two call ids
@@ -114,9 +117,13 @@ def _mask_runs(text: str, key: bytes | None) -> tuple[str, int]:
         run = match.group()
         kept = ""
         # Groups heading the run that belong to an identifier are not part of a number:
-        # one glued to the word before it ("A81001-07700900123"), or a date.
+        # one glued to the word before it ("A81001-07700900123"), or a date. A glued group
+        # that starts with 0 is a number's own when what follows it is too short to be one
+        # ("Mob07700 900123", "x0161 496 0207"): the whole run is masked then.
         glued = match.start() > 0 and text[match.start() - 1].isalnum()
         while head := (glued and _FIRST_GROUP.match(run)) or _DATE_HEAD.match(run):
+            if glued and run[0] == "0" and _digits(run[head.end() :]) < MIN_DIGITS:
+                break
             kept, run, glued = kept + head.group(), run[head.end() :], False
         if _digits(run) < MIN_DIGITS:
             return match.group()

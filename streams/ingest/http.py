@@ -284,7 +284,10 @@ class _ClientFaultsBrief(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError):
             record.msg = "refused a request it could not parse: %s (%s)"
-            record.args = (type(exc).__name__, (str(exc.message).splitlines() or [""])[0][:200])
+            # masked here: the masking log factory ran when the record was made, on the old
+            # message (a request line may carry a number: ?caller=07700900123)
+            first = (str(exc.message).splitlines() or [""])[0]
+            record.args = (type(exc).__name__, masked(first)[:200])
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.INFO, "INFO"
         return True

@@ -136,7 +136,7 @@ def _read_text(path: Path, max_bytes: int) -> str:
     with path.open("rb") as raw:
         head = raw.read(min(KIND_BYTES, max_bytes + 1))
         if head.lstrip(codecs.BOM_UTF8).strip():  # blank lines only: the kind comes later
-            reference.detect_kind(_decode_head(head))
+            reference.detect_kind(_decode(head, whole=False))
         data = head + raw.read(max_bytes + 1 - len(head))
     if len(data) > max_bytes:
         raise reference.ReferenceError(
@@ -146,19 +146,12 @@ def _read_text(path: Path, max_bytes: int) -> str:
     return _decode(data)
 
 
-def _decode_head(head: bytes) -> str:
-    """The first bytes of a file as text, a character the cut splits left out (decoded
-    whole, a UTF-8 file with a byte-order mark would be read as Windows-1252)."""
+def _decode(data: bytes, whole: bool = True) -> str:
+    """NHS files are UTF-8 (perhaps with a byte-order mark) or, in older extracts,
+    Windows-1252. Not ``whole`` (a file's first bytes), a character the cut splits is left
+    out: decoded as it stands, a UTF-8 file with a byte-order mark would read as cp1252."""
     try:
-        return codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return head.decode("cp1252", errors="replace")
-
-
-def _decode(data: bytes) -> str:
-    """NHS files are UTF-8 (perhaps with a byte-order mark) or, in older extracts, Windows-1252."""
-    try:
-        return data.decode("utf-8-sig")
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=whole)
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
 
